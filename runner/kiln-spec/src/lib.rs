@@ -1,0 +1,22 @@
+//! kiln-spec: the AWS CodeBuild buildspec as kiln understands it.
+//!
+//! Reads buildspec YAML into a tree that keeps every node's line and column ([`yaml`]), converts it
+//! into the typed [`BuildSpec`] while collecting located [`Diagnostic`]s (errors that stop a build,
+//! warnings such as unknown keys with a "did you mean"), and renders them in the rustc/miette style.
+//! It has no heavy dependencies and never panics on any input (see the fuzz target in `fuzz/`).
+//!
+//! Where to look: the data model is in [`model`]; top level, version and phases in `buildspec.rs`;
+//! env, artifacts, reports, cache, batch and `kiln:` in `sections.rs`.
+
+pub mod diag;
+pub mod model;
+pub mod yaml;
+
+mod buildspec;
+mod read;
+mod sections;
+
+pub use buildspec::{parse_buildspec, parse_on_failure, Parsed};
+pub use diag::{Diagnostic, Severity, Span};
+pub use model::*;
+pub use sections::SHELLS;

@@ -1,0 +1,343 @@
+//! Conversion of the buildspec sections other than `phases`: env, proxy, artifacts, reports, cache,
+//! batch and kiln's own `kiln:` settings.
+
+use crate::model::*;
+use crate::read::{is_var_name, Ctx};
+use crate::yaml::{Node, NodeKind};
+
+const ENV_KEYS: &[&str] =
+    &["shell", "variables", "parameter-store", "secrets-manager", "exported-variables", "git-credential-helper"];
+/// Shells CodeBuild accepts in `env.shell` (Linux ones first).
+pub const SHELLS: &[&str] = &["bash", "/bin/sh", "sh", "powershell.exe", "cmd.exe"];
+
+pub(crate) fn env(cx: &mut Ctx, node: &Node) -> Env {
+    let mut env = Env::default();
+    for f in cx.fields(node, "env", ENV_KEYS) {
+        let what = format!("env.{}", f.key);
+        match f.key {
+            "shell" => {
+                if let Some(s) = cx.string(f.value, &what) {
+                    if !SHELLS.contains(&s.value.as_str()) {
+                        cx.error("E0200", format!("unsupported shell `{}`", s.value), s.span).help =
+                            Some("on Linux CodeBuild accepts `bash` or `/bin/sh`".into());
+                    }
+                    env.shell = Some(s);
+                }
+            }
+            "variables" => env.variables = cx.env_entries(f.value, &what, true),
+            "parameter-store" => env.parameter_store = cx.env_entries(f.value, &what, true),
+            "secrets-manager" => env.secrets_manager = cx.env_entries(f.value, &what, true),
+            "exported-variables" => {
+                env.exported_variables = cx.string_list(f.value, &what);
+                for v in &env.exported_variables {
+                    if !is_var_name(&v.value) {
+                        cx.error("E0201", format!("`{}` is not a valid variable name to export", v.value), v.span);
+                    }
+                }
+            }
+            "git-credential-helper" => env.git_credential_helper = cx.boolean(f.value, &what).unwrap_or(false),
+            _ => {}
+        }
+    }
+    let declared: Vec<&EnvEntry> = env.variables.iter().chain(&env.parameter_store).chain(&env.secrets_manager).collect();
+    for (i, a) in declared.iter().enumerate() {
+        if let Some(b) = declared[..i].iter().find(|b| b.name.value == a.name.value) {
+            cx.warn("W0200", format!("`{}` is set in more than one env section", a.name.value), a.name.span).help =
+                Some(format!("the value from line {} is overridden by this one", b.name.span.line));
+        }
+    }
+    env
+}
+
+pub(crate) fn proxy(cx: &mut Ctx, node: &Node) -> Proxy {
+    let mut p = Proxy::default();
+    for f in cx.fields(node, "proxy", &["upload-artifacts", "logs"]) {
+        let v = cx.boolean(f.value, &format!("proxy.{}", f.key)).unwrap_or(false);
+        match f.key {
+            "upload-artifacts" => p.upload_artifacts = v,
+            _ => p.logs = v,
+        }
+    }
+    p
+}
+
+const ARTIFACT_KEYS: &[&str] =
+    &["files", "name", "discard-paths", "base-directory", "exclude-paths", "enable-symlinks", "s3-prefix", "secondary-artifacts"];
+
+fn artifact_set(cx: &mut Ctx, node: &Node, what: &str, allow_secondary: bool) -> (ArtifactSet, Option<&'static str>) {
+    let keys: &[&str] = if allow_secondary { ARTIFACT_KEYS } else { &ARTIFACT_KEYS[..7] };
+    let mut set = ArtifactSet { span: node.span, ..Default::default() };
+    let mut has_files = false;
+    for f in cx.fields(node, what, keys) {
+        let sub = format!("{what}.{}", f.key);
+        match f.key {
+            "files" => {
+                has_files = true;
+                set.files = cx.string_list(f.value, &sub);
+            }
+            "name" => set.name = cx.string(f.value, &sub),
+            "discard-paths" => set.discard_paths = cx.boolean(f.value, &sub).unwrap_or(false),
+            "base-directory" => set.base_directory = cx.string(f.value, &sub),
+            "exclude-paths" => set.exclude_paths = cx.string_list(f.value, &sub),
+            "enable-symlinks" => set.enable_symlinks = cx.boolean(f.value, &sub).unwrap_or(false),
+            "s3-prefix" => set.s3_prefix = cx.string(f.value, &sub),
+            _ => {}
+        }
+    }
+    (set, (!has_files).then_some("files"))
+}
+
+pub(crate) fn artifacts(cx: &mut Ctx, node: &Node) -> Artifacts {
+    let (primary, missing) = artifact_set(cx, node, "artifacts", true);
+    let mut secondary = Vec::new();
+    for f in cx.fields(node, "artifacts", ARTIFACT_KEYS) {
+        if f.key != "secondary-artifacts" {
+            continue;
+        }
+        for s in cx.fields(f.value, "artifacts.secondary-artifacts", &[]) {
+            let what = format!("artifacts.secondary-artifacts.{}", s.key);
+            let (set, missing) = artifact_set(cx, s.value, &what, false);
+            if missing.is_some() {
+                cx.error("E0300", format!("secondary artifact `{}` has no `files`", s.key), s.key_node.span).help =
+                    Some("list the files to package under `files:`".into());
+            }
+            secondary.push((Spanned::new(s.key.to_string(), s.key_node.span), set));
+        }
+    }
+    if missing.is_some() && secondary.is_empty() {
+        cx.error("E0300", "`artifacts` has no `files`".into(), node.span).help =
+            Some("list the files to package, e.g. `files: ['**/*']`".into());
+    }
+    Artifacts { primary, secondary }
+}
+
+pub(crate) fn reports(cx: &mut Ctx, node: &Node) -> Vec<ReportGroup> {
+    let mut out = Vec::new();
+    for f in cx.fields(node, "reports", &[]) {
+        let what = format!("reports.{}", f.key);
+        let mut r = ReportGroup {
+            name: Spanned::new(f.key.to_string(), f.key_node.span),
+            files: Vec::new(),
+            base_directory: None,
+            discard_paths: false,
+            file_format: "JUNITXML".into(),
+        };
+        let mut has_files = false;
+        for rf in cx.fields(f.value, &what, &["files", "base-directory", "discard-paths", "file-format"]) {
+            let sub = format!("{what}.{}", rf.key);
+            match rf.key {
+                "files" => {
+                    has_files = true;
+                    r.files = cx.string_list(rf.value, &sub);
+                }
+                "base-directory" => r.base_directory = cx.string(rf.value, &sub),
+                "discard-paths" => r.discard_paths = cx.boolean(rf.value, &sub).unwrap_or(false),
+                "file-format" => {
+                    if let Some(s) = cx.string(rf.value, &sub) {
+                        if REPORT_FORMATS.contains(&s.value.as_str()) {
+                            r.file_format = s.value;
+                        } else {
+                            cx.error("E0400", format!("unknown report file-format `{}`", s.value), s.span).help =
+                                Some(format!("use one of {}", REPORT_FORMATS.join(", ")));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !has_files {
+            cx.error("E0401", format!("report group `{}` has no `files`", f.key), f.key_node.span).help =
+                Some("list the report files, e.g. `files: ['**/*.xml']`".into());
+        }
+        out.push(r);
+    }
+    out
+}
+
+pub(crate) fn cache(cx: &mut Ctx, node: &Node) -> Cache {
+    let mut c = Cache::default();
+    for f in cx.fields(node, "cache", &["key", "fallback-keys", "action", "paths"]) {
+        let what = format!("cache.{}", f.key);
+        match f.key {
+            "key" => c.key = cx.string(f.value, &what),
+            "fallback-keys" => c.fallback_keys = cx.string_list(f.value, &what),
+            "action" => {
+                c.action = cx.string(f.value, &what);
+                if let Some(a) = &c.action {
+                    if !["restore", "save"].contains(&a.value.as_str()) {
+                        cx.error("E0500", format!("unknown cache action `{}`", a.value), a.span).help =
+                            Some("use `restore` or `save` (leave it out to do both)".into());
+                    }
+                }
+            }
+            "paths" => c.paths = cx.string_list(f.value, &what),
+            _ => {}
+        }
+    }
+    c
+}
+
+const BATCH_ENV_KEYS: &[&str] = &["compute-type", "fleet", "image", "privileged-mode", "type", "variables"];
+
+fn batch_env(cx: &mut Ctx, node: &Node, what: &str) -> BatchEnv {
+    let mut e = BatchEnv::default();
+    for f in cx.fields(node, what, BATCH_ENV_KEYS) {
+        let sub = format!("{what}.{}", f.key);
+        match f.key {
+            "variables" => e.variables = cx.env_entries(f.value, &sub, true),
+            "privileged-mode" => e.privileged_mode = cx.boolean(f.value, &sub),
+            key => {
+                let v = cx.string(f.value, &sub).map(|s| s.value);
+                match key {
+                    "compute-type" => e.compute_type = v,
+                    "fleet" => e.fleet = v,
+                    "image" => e.image = v,
+                    _ => e.r#type = v,
+                }
+            }
+        }
+    }
+    e
+}
+
+fn batch_builds(cx: &mut Ctx, node: &Node, what: &str, graph: bool) -> Vec<BatchBuild> {
+    let items = match &node.kind {
+        NodeKind::Seq(items) => items,
+        _ => {
+            cx.error("E0600", format!("`{what}` must be a list of builds, found {}", node.describe()), node.span);
+            return Vec::new();
+        }
+    };
+    let mut keys = vec!["identifier", "buildspec", "env", "ignore-failure", "debug-session"];
+    if graph {
+        keys.push("depend-on");
+    }
+    let mut out: Vec<BatchBuild> = Vec::new();
+    for item in items {
+        let mut b = BatchBuild::default();
+        let mut has_id = false;
+        for f in cx.fields(item, &format!("an entry of {what}"), &keys) {
+            let sub = format!("{what}[].{}", f.key);
+            match f.key {
+                "identifier" => {
+                    if let Some(id) = cx.string(f.value, &sub) {
+                        has_id = true;
+                        b.identifier = id;
+                    }
+                }
+                "buildspec" => b.buildspec = cx.string(f.value, &sub),
+                "env" => b.env = batch_env(cx, f.value, &sub),
+                "ignore-failure" => b.ignore_failure = cx.boolean(f.value, &sub).unwrap_or(false),
+                "debug-session" => b.debug_session = cx.boolean(f.value, &sub).unwrap_or(false),
+                "depend-on" => b.depend_on = cx.string_list(f.value, &sub),
+                _ => {}
+            }
+        }
+        if !has_id {
+            cx.error("E0602", format!("an entry of `{what}` has no `identifier`"), item.span).help =
+                Some("every batch build needs a unique `identifier`".into());
+        } else if let Some(prev) = out.iter().find(|p| p.identifier.value == b.identifier.value) {
+            cx.error("E0603", format!("duplicate batch identifier `{}`", b.identifier.value), b.identifier.span).help =
+                Some(format!("first used at line {}", prev.identifier.span.line));
+        }
+        out.push(b);
+    }
+    if graph {
+        for b in &out {
+            for dep in &b.depend_on {
+                if !out.iter().any(|o| o.identifier.value == dep.value) {
+                    cx.error("E0604", format!("`depend-on` names `{}`, which is not a build of this graph", dep.value), dep.span);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn string_values(cx: &mut Ctx, node: &Node, what: &str) -> Vec<String> {
+    match &node.kind {
+        NodeKind::Seq(_) => cx.string_list(node, what).into_iter().map(|s| s.value).collect(),
+        _ => cx.string(node, what).map(|s| vec![s.value]).unwrap_or_default(),
+    }
+}
+
+fn build_matrix(cx: &mut Ctx, node: &Node) -> BuildMatrix {
+    let mut m = BuildMatrix::default();
+    for f in cx.fields(node, "batch.build-matrix", &["static", "dynamic"]) {
+        if f.key == "static" {
+            for s in cx.fields(f.value, "batch.build-matrix.static", &["ignore-failure", "env"]) {
+                match s.key {
+                    "ignore-failure" => m.static_ignore_failure = cx.boolean(s.value, "build-matrix.static.ignore-failure").unwrap_or(false),
+                    _ => m.static_env = batch_env(cx, s.value, "batch.build-matrix.static.env"),
+                }
+            }
+            continue;
+        }
+        for d in cx.fields(f.value, "batch.build-matrix.dynamic", &["buildspec", "env"]) {
+            if d.key == "buildspec" {
+                m.dynamic_buildspec = string_values(cx, d.value, "batch.build-matrix.dynamic.buildspec");
+                continue;
+            }
+            for e in cx.fields(d.value, "batch.build-matrix.dynamic.env", BATCH_ENV_KEYS) {
+                let what = format!("batch.build-matrix.dynamic.env.{}", e.key);
+                if e.key == "variables" {
+                    for v in cx.fields(e.value, &what, &[]) {
+                        let values = string_values(cx, v.value, &format!("{what}.{}", v.key));
+                        m.dynamic_variables.push((v.key.to_string(), values));
+                    }
+                } else {
+                    let values = string_values(cx, e.value, &what);
+                    m.dynamic_env.push((e.key.to_string(), values));
+                }
+            }
+        }
+    }
+    m
+}
+
+pub(crate) fn batch(cx: &mut Ctx, node: &Node) -> Batch {
+    let mut b = Batch::default();
+    let fields = cx.fields(node, "batch", &["fast-fail", "build-list", "build-graph", "build-matrix"]);
+    for f in &fields {
+        match f.key {
+            "fast-fail" => b.fast_fail = cx.boolean(f.value, "batch.fast-fail"),
+            "build-list" => b.build_list = batch_builds(cx, f.value, "batch.build-list", false),
+            "build-graph" => b.build_graph = batch_builds(cx, f.value, "batch.build-graph", true),
+            _ => b.build_matrix = Some(build_matrix(cx, f.value)),
+        }
+    }
+    let kinds = fields.iter().filter(|f| f.key != "fast-fail").count();
+    if kinds != 1 {
+        cx.error("E0605", "`batch` needs exactly one of `build-list`, `build-graph` or `build-matrix`".into(), node.span);
+    }
+    b
+}
+
+pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
+    let mut k = KilnSettings::default();
+    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes"];
+    for f in cx.fields(node, "kiln", &keys) {
+        let what = format!("kiln.{}", f.key);
+        match f.key {
+            "network" => k.network = cx.boolean(f.value, &what).unwrap_or(false),
+            "timeout-minutes" | "phase-timeout-minutes" => {
+                let v = cx.uint(f.value, &what).and_then(|n| {
+                    if (1..=2160).contains(&n) {
+                        Some(n as u32)
+                    } else {
+                        cx.error("E0700", format!("`{what}` must be between 1 and 2160 minutes"), f.value.span);
+                        None
+                    }
+                });
+                if f.key == "timeout-minutes" {
+                    k.timeout_minutes = v;
+                } else {
+                    k.phase_timeout_minutes = v;
+                }
+            }
+            "writable-paths" => k.writable_paths = cx.string_list(f.value, &what),
+            _ => k.max_processes = cx.uint(f.value, &what),
+        }
+    }
+    k
+}
