@@ -1,0 +1,601 @@
+//! Selection: which files of the working copy an `artifacts:` block names.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
+
+use crate::{ArtifactError, ArtifactSpec, SelectedFile, Selection};
+
+/// Selects the files of `work_dir` that `spec` names, the way CodeBuild's
+/// `UPLOAD_ARTIFACTS` phase does, and records each one's size and sha256.
+///
+/// See the crate documentation for the exact semantics. Patterns that match nothing and
+/// entries that are skipped (escaping or dangling symlinks, special files) end up in
+/// [`Selection::warnings`]; an empty result is [`ArtifactError::NoMatchingArtifactPaths`].
+pub fn select(work_dir: &Path, spec: &ArtifactSpec) -> Result<Selection, ArtifactError> {
+    let work_err = |source| ArtifactError::WorkDir {
+        path: work_dir.to_path_buf(),
+        source,
+    };
+    let root = work_dir.canonicalize().map_err(work_err)?;
+    if !root.is_dir() {
+        return Err(work_err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    if spec.files.is_empty() {
+        return Err(ArtifactError::NoFilePatterns {
+            identifier: spec.identifier.clone(),
+        });
+    }
+    let files = spec
+        .files
+        .iter()
+        .map(|p| {
+            let norm = normalize("files", p)?;
+            Ok((norm.clone(), glob("files", p, &norm)?.compile_matcher()))
+        })
+        .collect::<Result<Vec<(String, GlobMatcher)>, ArtifactError>>()?;
+    let exclude = exclude_set(&spec.exclude_paths)?;
+    let root_dir = Dir::open_ambient_dir(&root, ambient_authority()).map_err(work_err)?;
+
+    let mut warnings = Vec::new();
+    let bases = resolve_bases(&root, spec.base_directory.as_deref(), &mut warnings)?;
+    let mut matched = vec![false; files.len()];
+    let mut chosen: BTreeMap<String, SelectedFile> = BTreeMap::new();
+    for base in &bases {
+        for found in walk(&root, base, spec.enable_symlinks, &mut warnings)? {
+            let mut hit = false;
+            for (i, (_, m)) in files.iter().enumerate() {
+                if m.is_match(&found.rel) {
+                    matched[i] = true;
+                    hit = true;
+                }
+            }
+            if !hit || exclude.is_match(&found.rel) {
+                continue;
+            }
+            let path = if spec.discard_paths {
+                found
+                    .rel
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&found.rel)
+                    .to_string()
+            } else {
+                found.rel.clone()
+            };
+            let entry = match chosen.entry(path) {
+                Entry::Occupied(e) if e.get().source == found.abs => continue,
+                Entry::Occupied(e) => {
+                    let (first, second) = (e.get().source.clone(), found.abs);
+                    let path = e.key().clone();
+                    return Err(if spec.discard_paths {
+                        ArtifactError::DiscardPathsCollision {
+                            name: path,
+                            first,
+                            second,
+                        }
+                    } else {
+                        ArtifactError::DuplicatePath {
+                            path,
+                            first,
+                            second,
+                        }
+                    });
+                }
+                Entry::Vacant(v) => v,
+            };
+            let mut link = found.link;
+            if let Some(target) = &link
+                && escapes_artifact(entry.key(), target)
+            {
+                let shown = format!("'{}' -> '{}'", found.rel, target.display());
+                if found.link_is_dir {
+                    warnings.push(format!(
+                        "skipping symlink {shown}: in the artifact it would point outside the \
+                         artifact; set enable-symlinks: no to include the directory's files"
+                    ));
+                    continue;
+                }
+                warnings.push(format!(
+                    "storing symlink {shown} as a regular file: in the artifact it would point \
+                     outside the artifact"
+                ));
+                link = None;
+            }
+            let (size, sha256) =
+                match &link {
+                    Some(t) => {
+                        let text = t.as_os_str().as_encoded_bytes();
+                        (text.len() as u64, hex::encode(Sha256::digest(text)))
+                    }
+                    None => hash_reader(open_confined(&root_dir, &root, &found.abs)?).map_err(
+                        |source| ArtifactError::Io {
+                            path: found.abs.clone(),
+                            source,
+                        },
+                    )?,
+                };
+            let path = entry.key().clone();
+            entry.insert(SelectedFile {
+                source: found.abs,
+                path,
+                symlink_target: link,
+                size,
+                sha256,
+            });
+        }
+    }
+
+    for ((norm, _), (raw, hit)) in files.iter().zip(spec.files.iter().zip(matched)) {
+        if hit {
+            continue;
+        }
+        if is_literal(norm) && bases.iter().any(|b| b.join(norm).is_dir()) {
+            let hint = if norm.is_empty() {
+                "**/*".to_string()
+            } else {
+                format!("{norm}/**/*")
+            };
+            warnings.push(format!(
+                "files pattern '{raw}' names a directory and selects nothing: CodeBuild \
+                 selects files, use '{hint}' for everything under it"
+            ));
+        } else {
+            warnings.push(format!(
+                "files pattern '{raw}' matched no files (CodeBuild: skipping invalid file path)"
+            ));
+        }
+    }
+    if chosen.is_empty() {
+        return Err(ArtifactError::NoMatchingArtifactPaths {
+            identifier: spec.identifier.clone(),
+            patterns: spec.files.clone(),
+            base_directory: spec.base_directory.clone(),
+        });
+    }
+    Ok(Selection {
+        root,
+        files: chosen.into_values().collect(),
+        warnings,
+    })
+}
+
+/// Rewrites a pattern to its canonical relative form: `./` and empty components dropped.
+/// Absolute patterns and `..` components are refused.
+fn normalize(field: &'static str, raw: &str) -> Result<String, ArtifactError> {
+    let invalid = |reason: &str| ArtifactError::InvalidPattern {
+        field,
+        pattern: raw.to_string(),
+        reason: reason.to_string(),
+    };
+    let escapes = |reason: &str| ArtifactError::PatternEscapes {
+        field,
+        pattern: raw.to_string(),
+        reason: reason.to_string(),
+    };
+    if raw.trim().is_empty() {
+        return Err(invalid("the pattern is empty"));
+    }
+    if raw.contains('\0') {
+        return Err(invalid("the pattern contains a NUL byte"));
+    }
+    if raw.starts_with('/') || raw.starts_with('\\') {
+        return Err(escapes("it is an absolute path"));
+    }
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(escapes("it has a '..' component")),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Compiles a normalized pattern: `*` and `?` stay within one path component.
+fn glob(field: &'static str, raw: &str, norm: &str) -> Result<Glob, ArtifactError> {
+    GlobBuilder::new(norm)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .empty_alternates(true)
+        .build()
+        .map_err(|e| ArtifactError::InvalidPattern {
+            field,
+            pattern: raw.to_string(),
+            reason: e.kind().to_string(),
+        })
+}
+
+fn exclude_set(patterns: &[String]) -> Result<GlobSet, ArtifactError> {
+    let mut set = GlobSetBuilder::new();
+    for raw in patterns {
+        let norm = normalize("exclude-paths", raw)?;
+        set.add(glob("exclude-paths", raw, &norm)?);
+    }
+    set.build().map_err(|e| ArtifactError::InvalidPattern {
+        field: "exclude-paths",
+        pattern: patterns.join(", "),
+        reason: e.to_string(),
+    })
+}
+
+fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
+}
+
+/// The directories `base-directory` names, canonical and inside `root`, sorted.
+fn resolve_bases(
+    root: &Path,
+    pattern: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PathBuf>, ArtifactError> {
+    let Some(raw) = pattern else {
+        return Ok(vec![root.to_path_buf()]);
+    };
+    let norm = normalize("base-directory", raw)?;
+    let none = || ArtifactError::NoMatchingBaseDirectory {
+        pattern: raw.to_string(),
+    };
+    if norm.is_empty() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    if is_literal(&norm) {
+        return match fs::canonicalize(root.join(&norm)) {
+            Ok(c) if !c.starts_with(root) => Err(ArtifactError::PatternEscapes {
+                field: "base-directory",
+                pattern: raw.to_string(),
+                reason: format!("it is a symlink to '{}'", c.display()),
+            }),
+            Ok(c) if c.is_dir() => Ok(vec![c]),
+            _ => Err(none()),
+        };
+    }
+    let matcher = glob("base-directory", raw, &norm)?.compile_matcher();
+    let depth = if norm.contains("**") {
+        usize::MAX
+    } else {
+        norm.split('/').count()
+    };
+    let mut bases = Vec::new();
+    let mut skipped = Vec::new();
+    let walker = WalkDir::new(root)
+        .follow_links(true)
+        .min_depth(1)
+        .max_depth(depth)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.file_type().is_dir()
+                && (!e.path_is_symlink() || link_inside(root, e.path(), &mut skipped))
+        });
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                walk_error(root, err, warnings)?;
+                continue;
+            }
+        };
+        if let Some(rel) = rel_string(root, entry.path(), warnings)
+            && matcher.is_match(&rel)
+        {
+            let dir = fs::canonicalize(entry.path()).map_err(|source| ArtifactError::Io {
+                path: entry.path().into(),
+                source,
+            })?;
+            bases.push(dir);
+        }
+    }
+    warnings.append(&mut skipped);
+    if bases.is_empty() {
+        return Err(none());
+    }
+    Ok(bases)
+}
+
+/// A candidate file met by [`walk`].
+struct Found {
+    /// Path relative to the base directory, `/`-separated.
+    rel: String,
+    /// Absolute path as walked (under `root`).
+    abs: PathBuf,
+    /// For a symlink kept as a symlink: its relative target.
+    link: Option<PathBuf>,
+    /// Whether that symlink points to a directory.
+    link_is_dir: bool,
+}
+
+/// Lists the files under `base`. Symlinks are followed (or, with `keep_links`, returned as
+/// links) only when they resolve inside `root`; others are skipped with a warning.
+fn walk(
+    root: &Path,
+    base: &Path,
+    keep_links: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Found>, ArtifactError> {
+    let mut skipped = Vec::new();
+    let mut found = Vec::new();
+    let walker = WalkDir::new(base)
+        .follow_links(!keep_links)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !e.path_is_symlink() || link_inside(root, e.path(), &mut skipped));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                walk_error(root, err, warnings)?;
+                continue;
+            }
+        };
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
+            continue;
+        }
+        let abs = entry.path().to_path_buf();
+        let Some(rel) = rel_string(base, &abs, warnings) else {
+            continue;
+        };
+        let (link, link_is_dir) = if file_type.is_symlink() {
+            let target = link_target(&abs).map_err(|source| ArtifactError::Io {
+                path: abs.clone(),
+                source,
+            })?;
+            (Some(target), abs.is_dir())
+        } else if file_type.is_file() {
+            (None, false)
+        } else {
+            warnings.push(format!(
+                "skipping '{}': not a regular file (socket, FIFO or device)",
+                shown(root, &abs)
+            ));
+            continue;
+        };
+        found.push(Found {
+            rel,
+            abs,
+            link,
+            link_is_dir,
+        });
+    }
+    warnings.append(&mut skipped);
+    Ok(found)
+}
+
+/// Whether the symlink at `path` resolves inside `root`; records why not otherwise.
+fn link_inside(root: &Path, path: &Path, skipped: &mut Vec<String>) -> bool {
+    match fs::canonicalize(path) {
+        Ok(target) if target.starts_with(root) => true,
+        Ok(target) => {
+            skipped.push(format!(
+                "skipping symlink '{}' -> '{}': it points outside the working copy",
+                shown(root, path),
+                target.display()
+            ));
+            false
+        }
+        Err(e) => {
+            skipped.push(format!(
+                "skipping symlink '{}': its target cannot be resolved ({e})",
+                shown(root, path)
+            ));
+            false
+        }
+    }
+}
+
+/// Turns walk errors for loops and vanished entries into warnings; others are fatal.
+fn walk_error(
+    root: &Path,
+    err: walkdir::Error,
+    warnings: &mut Vec<String>,
+) -> Result<(), ArtifactError> {
+    let path = err.path().unwrap_or(root).to_path_buf();
+    if err.loop_ancestor().is_some() {
+        warnings.push(format!("skipping '{}': symlink loop", shown(root, &path)));
+        return Ok(());
+    }
+    let is_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+    if let (true, Some(e)) = (is_link, err.io_error()) {
+        warnings.push(format!(
+            "skipping symlink '{}': its target cannot be resolved ({e})",
+            shown(root, &path)
+        ));
+        return Ok(());
+    }
+    if err.io_error().map(io::Error::kind) == Some(io::ErrorKind::NotFound) {
+        warnings.push(format!(
+            "skipping '{}': it vanished during the walk",
+            shown(root, &path)
+        ));
+        return Ok(());
+    }
+    Err(ArtifactError::Io {
+        path,
+        source: err.into(),
+    })
+}
+
+/// The target stored for a kept symlink: as written when relative, made relative to the
+/// link's directory when absolute (the walk already checked it resolves inside the root).
+fn link_target(link: &Path) -> io::Result<PathBuf> {
+    let raw = fs::read_link(link)?;
+    if raw.is_relative() {
+        return Ok(raw);
+    }
+    let target = fs::canonicalize(link)?;
+    let dir = fs::canonicalize(link.parent().unwrap_or(Path::new("/")))?;
+    let common = dir
+        .components()
+        .zip(target.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut rel: PathBuf = dir
+        .components()
+        .skip(common)
+        .map(|_| Component::ParentDir)
+        .collect();
+    rel.extend(target.components().skip(common));
+    Ok(if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    })
+}
+
+/// Whether a symlink stored at artifact path `path` with relative `target` would resolve
+/// above the artifact's root once extracted.
+fn escapes_artifact(path: &str, target: &Path) -> bool {
+    if !target.is_relative() {
+        return true;
+    }
+    let mut depth = path.split('/').count() as isize - 1;
+    for c in target.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// `path` relative to `base`, `/`-separated; `None` (with a warning) if not UTF-8.
+fn rel_string(base: &Path, path: &Path, warnings: &mut Vec<String>) -> Option<String> {
+    let rel = path.strip_prefix(base).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    if parts.is_none() {
+        warnings.push(format!(
+            "skipping '{}': its path is not valid UTF-8",
+            path.display()
+        ));
+    }
+    parts.map(|p| p.join("/"))
+}
+
+fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Opens `abs` (under `root`) for reading through the capability directory, so that no
+/// symlink swapped in after selection can lead outside the working copy. Refuses anything
+/// but a regular file and never blocks on a FIFO.
+pub(crate) fn open_confined(dir: &Dir, root: &Path, abs: &Path) -> Result<fs::File, ArtifactError> {
+    let io_err = |source| ArtifactError::Io {
+        path: abs.to_path_buf(),
+        source,
+    };
+    let rel = abs
+        .strip_prefix(root)
+        .map_err(|_| ArtifactError::UnsafeEntry {
+            path: abs.display().to_string(),
+            reason: format!("it is not inside the working copy '{}'", root.display()),
+        })?;
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(libc::O_NONBLOCK);
+    let file = dir.open_with(rel, &options).map_err(io_err)?.into_std();
+    if !file.metadata().map_err(io_err)?.is_file() {
+        return Err(io_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    Ok(file)
+}
+
+/// Size and lowercase hex sha256 of everything `reader` yields.
+pub(crate) fn hash_reader(reader: impl Read) -> io::Result<(u64, String)> {
+    let mut hashing = Hashing::new(reader);
+    io::copy(&mut hashing, &mut io::sink())?;
+    Ok(hashing.finish())
+}
+
+/// A reader that hashes and counts what passes through it.
+pub(crate) struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Hashing<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// Bytes read so far and their hex sha256.
+    pub(crate) fn finish(self) -> (u64, String) {
+        (self.size, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_strips_dot_and_refuses_escapes() {
+        assert_eq!(normalize("files", "./a//b/").unwrap(), "a/b");
+        assert_eq!(normalize("files", ".").unwrap(), "");
+        assert!(matches!(
+            normalize("files", "a/../../b"),
+            Err(ArtifactError::PatternEscapes { .. })
+        ));
+        assert!(matches!(
+            normalize("files", "/etc/*"),
+            Err(ArtifactError::PatternEscapes { .. })
+        ));
+        assert!(matches!(
+            normalize("files", " "),
+            Err(ArtifactError::InvalidPattern { .. })
+        ));
+    }
+
+    #[test]
+    fn star_does_not_cross_slash_but_double_star_does() {
+        let m = |p: &str| glob("files", p, p).unwrap().compile_matcher();
+        assert!(m("*").is_match("a.txt") && !m("*").is_match("d/a.txt"));
+        assert!(m("**/*").is_match("a.txt") && m("**/*").is_match("d/e/.hidden"));
+        assert!(m("d/*").is_match("d/a") && !m("d/*").is_match("d/e/a"));
+        assert!(m("**/.*").is_match(".env") && m("**/.*").is_match("x/.env"));
+    }
+
+    #[test]
+    fn artifact_escape_is_lexical() {
+        assert!(!escapes_artifact("a/link", Path::new("../b")));
+        assert!(escapes_artifact("link", Path::new("../b")));
+        assert!(escapes_artifact("a/link", Path::new("x/../../../b")));
+        assert!(!escapes_artifact("link", Path::new("sub/file")));
+    }
+}

@@ -1,0 +1,444 @@
+//! One build, start to finish: CodeBuild's phases in order, with its transitions, timeouts, the
+//! sandbox around every command, and the record written after every phase.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kiln_sandbox::{Policy, Sandbox};
+use kiln_spec::{BuildSpec, OnFailure, Phase, Spanned};
+
+use crate::context::{self, EnvInputs, Identity, Scratch};
+use crate::output::{Pump, Reporter};
+use crate::record::*;
+use crate::secrets;
+use crate::shell::{ShellKind, ShellSession};
+use crate::transitions::{next_phase, FailureAction, PhaseStatus, PhaseType};
+use crate::upload;
+
+/// How to run a build.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// The project directory (source).
+    pub source_dir: PathBuf,
+    /// The buildspec file, for the record.
+    pub buildspec_path: PathBuf,
+    /// `--env K=V`: start-build style overrides, highest precedence.
+    pub env_overrides: Vec<(String, String)>,
+    /// Confine commands (`false` = `--no-sandbox`).
+    pub sandbox: bool,
+    /// Allow network access (`--network`, or `kiln: network: true`).
+    pub network: bool,
+    /// Build in the source directory instead of a fresh working copy.
+    pub in_place: bool,
+    /// A secrets file for parameter-store / secrets-manager values.
+    pub secrets_file: Option<PathBuf>,
+    /// Whole-build timeout (default: the buildspec's `kiln.timeout-minutes`, else 60 minutes).
+    pub timeout: Option<Duration>,
+    /// Per-phase timeout.
+    pub phase_timeout: Option<Duration>,
+    /// Where `builds/<id>/` records go (default `<source>/.kiln`).
+    pub record_root: Option<PathBuf>,
+    /// Where scratch directories go (default the system temp dir).
+    pub scratch_base: Option<PathBuf>,
+    /// Package artifacts as zip files instead of directories.
+    pub zip_artifacts: bool,
+    pub region: String,
+    pub initiator: String,
+}
+
+impl BuildOptions {
+    /// Defaults for a build of `source_dir` with `buildspec_path`.
+    pub fn new(source_dir: PathBuf, buildspec_path: PathBuf) -> Self {
+        BuildOptions {
+            source_dir,
+            buildspec_path,
+            env_overrides: Vec::new(),
+            sandbox: true,
+            network: false,
+            in_place: false,
+            secrets_file: None,
+            timeout: None,
+            phase_timeout: None,
+            record_root: None,
+            scratch_base: None,
+            zip_artifacts: false,
+            region: "us-east-1".into(),
+            initiator: format!("kiln/{}", std::env::var("USER").unwrap_or_else(|_| "local".into())),
+        }
+    }
+}
+
+/// kiln's own failures (the build did not get to run properly), as opposed to a failed build.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Sandbox(#[from] kiln_sandbox::SandboxError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
+    let what = what.into();
+    move |source| EngineError::Io { what, source }
+}
+
+/// What a finished build produced.
+pub struct BuildOutcome {
+    pub record: BuildRecord,
+    pub record_dir: PathBuf,
+}
+
+impl BuildOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.record.build_status == "SUCCEEDED"
+    }
+}
+
+struct Run<'a> {
+    spec: &'a BuildSpec,
+    opts: &'a BuildOptions,
+    record: BuildRecord,
+    record_dir: PathBuf,
+    pump: Pump,
+    sandbox: Sandbox,
+    shell: ShellSession,
+    scratch: Scratch,
+    work_dir: PathBuf,
+    succeeding: bool,
+    deadline: Instant,
+    timed_out: bool,
+    masker: kiln_secrets::Masker,
+}
+
+/// Run `spec` as CodeBuild would. Returns the record of a finished build (successful or not);
+/// `Err` only when kiln itself could not run it (no sandbox, unwritable directories).
+pub async fn run_build(spec: &BuildSpec, buildspec_bytes: &[u8], opts: &BuildOptions, reporter: Box<dyn Reporter>) -> Result<BuildOutcome, EngineError> {
+    let source_dir = std::fs::canonicalize(&opts.source_dir).map_err(io_err(format!("cannot open the source directory {}", opts.source_dir.display())))?;
+    let record_root = opts.record_root.clone().unwrap_or_else(|| source_dir.join(".kiln"));
+    let project = context::project_name(&source_dir);
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let number = context::next_build_number(&record_root).map_err(io_err(format!("cannot update {}", record_root.display())))?;
+    let start_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let identity = Identity { id: format!("{project}:{uuid}"), project, uuid: uuid.clone(), number, start_ms };
+    let record_dir = record_root.join("builds").join(&uuid);
+    std::fs::create_dir_all(record_dir.join("logs")).map_err(io_err(format!("cannot create {}", record_dir.display())))?;
+
+    let scratch_base = opts.scratch_base.clone().unwrap_or_else(std::env::temp_dir);
+    let scratch = Scratch::create(&scratch_base, &uuid).map_err(io_err("cannot create the build's scratch directory"))?;
+    let work_dir = if opts.in_place { source_dir.clone() } else { scratch.work.clone() };
+    let source = context::source_info(&source_dir);
+
+    // Secrets first: their values must be masked from the first line of output on.
+    let resolved = secrets::resolve(spec, opts.secrets_file.as_deref());
+    let masker = secrets::masker(resolved.as_ref().map(|r| r.as_slice()).unwrap_or(&[])).map_err(EngineError::Setup)?;
+
+    let network = opts.network || spec.kiln.network;
+    let mut writable = vec![work_dir.clone(), scratch.tmp.clone(), scratch.home.clone(), scratch.shell.clone()];
+    writable.extend(spec.cache.iter().flat_map(|c| &c.paths).filter(|p| p.value.starts_with('/')).map(|p| cache_root(&p.value)));
+    writable.extend(spec.kiln.writable_paths.iter().map(|p| PathBuf::from(&p.value)));
+    let policy = Policy { writable, allow_network: network, max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)) };
+    let sandbox = if opts.sandbox { Sandbox::prepare(&policy)? } else { Sandbox::disabled() };
+    let _ = kiln_sandbox::become_subreaper();
+
+    let kind = ShellKind::from_spec(spec.env.shell.as_ref().map(|s| s.value.as_str())).map_err(EngineError::Setup)?;
+    let mut env = context::standard_env(&EnvInputs { identity: &identity, source: &source, region: &opts.region, initiator: &opts.initiator, work_dir: &work_dir, scratch: &scratch });
+    context::merge_env(&mut env, spec.env.variables.iter().map(|e| (e.name.value.clone(), e.value.value.clone())));
+    if let Ok(r) = &resolved {
+        context::merge_env(&mut env, r.iter().map(|s| (s.var.clone(), s.value.clone())));
+    }
+    context::merge_env(&mut env, opts.env_overrides.iter().cloned());
+    let shell = ShellSession::new(kind, spec.version, &scratch.shell, &work_dir, context::to_os_env(&env)).map_err(io_err("cannot prepare the shell session"))?;
+
+    let pump = Pump::start(&record_dir.join("logs"), masker.clone(), reporter).map_err(io_err("cannot start the output thread"))?;
+    let timeout = opts.timeout.or(spec.kiln.timeout_minutes.map(|m| Duration::from_secs(u64::from(m) * 60))).unwrap_or(Duration::from_secs(3600));
+
+    let record = BuildRecord {
+        id: identity.id.clone(),
+        build_number: number,
+        project_name: identity.project.clone(),
+        start_time: now_rfc3339(),
+        end_time: None,
+        current_phase: "SUBMITTED".into(),
+        build_status: "IN_PROGRESS".into(),
+        build_complete: false,
+        initiator: opts.initiator.clone(),
+        source_version: source.branch.clone().or(source.revision.clone()),
+        resolved_source_version: source.revision.clone(),
+        phases: Vec::new(),
+        exported_environment_variables: Vec::new(),
+        artifacts: None,
+        secondary_artifacts: Vec::new(),
+        logs: LogsRecord { path: record_dir.join("logs").display().to_string() },
+        kiln: KilnRecord {
+            version: env!("CARGO_PKG_VERSION").into(),
+            buildspec: BuildspecRef { path: opts.buildspec_path.display().to_string(), sha256: crate::sha256_hex(buildspec_bytes) },
+            source_dir: source_dir.display().to_string(),
+            work_dir: work_dir.display().to_string(),
+            record_dir: record_dir.display().to_string(),
+            shell: kind.program().into(),
+            sandbox: sandbox.report(),
+            notices: crate::notices::collect(spec, &source),
+            secret_variables: resolved.as_ref().map(|r| r.iter().map(|s| s.var.clone()).collect()).unwrap_or_default(),
+        },
+    };
+    let mut run = Run {
+        spec,
+        opts,
+        record,
+        record_dir,
+        pump,
+        sandbox,
+        shell,
+        scratch,
+        work_dir,
+        succeeding: true,
+        deadline: Instant::now() + timeout,
+        timed_out: false,
+        masker,
+    };
+    run.execute(resolved.err(), &source_dir).await;
+    run.finish()
+}
+
+/// Write `build.json` atomically, with every secret value masked.
+fn save_record(dir: &Path, masker: &kiln_secrets::Masker, record: &BuildRecord) {
+    if let Ok(json) = serde_json::to_string_pretty(record) {
+        let _ = write_atomic(&dir.join("build.json"), masker.mask_str(&json).as_bytes());
+    }
+}
+
+/// The directory a cache path pattern lives under (`/root/.m2/**/*` → `/root/.m2`).
+fn cache_root(pattern: &str) -> PathBuf {
+    let fixed: Vec<&str> = pattern.split('/').take_while(|c| !c.contains(['*', '?', '[', '{'])).collect();
+    PathBuf::from(fixed.join("/"))
+}
+
+impl Run<'_> {
+    fn save(&self) {
+        save_record(&self.record_dir, &self.masker, &self.record);
+    }
+
+    fn begin(&mut self, phase: PhaseType) -> Instant {
+        self.pump.phase_started(phase);
+        self.record.current_phase = phase.as_str().into();
+        self.record.phases.push(PhaseRecord { phase_type: phase, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new() });
+        self.save();
+        Instant::now()
+    }
+
+    fn end(&mut self, phase: PhaseType, started: Instant, status: PhaseStatus, context: Option<(String, String)>) {
+        self.pump.sync();
+        let elapsed = started.elapsed();
+        self.pump.phase_ended(phase, status, elapsed);
+        if let Some(p) = self.record.phases.last_mut() {
+            p.phase_status = Some(status);
+            p.end_time = Some(now_rfc3339());
+            p.duration_in_seconds = Some(elapsed.as_secs());
+            if let Some((code, message)) = context {
+                p.contexts.push(PhaseContext { status_code: code, message: self.masker.mask_str(&message) });
+            }
+        }
+        if status != PhaseStatus::Succeeded {
+            self.succeeding = false;
+        }
+        self.save();
+    }
+
+    async fn execute(&mut self, secrets_error: Option<String>, source_dir: &Path) {
+        let mut phase = PhaseType::Submitted;
+        while phase != PhaseType::Completed {
+            let started = self.begin(phase);
+            let (status, context, action) = match phase {
+                PhaseType::Provisioning => {
+                    for n in self.record.kiln.notices.clone() {
+                        self.pump.note(&format!("notice: {n}"));
+                    }
+                    match &secrets_error {
+                        Some(e) => (PhaseStatus::Failed, Some(("Secrets Error".into(), e.clone())), FailureAction::Abort),
+                        None => (PhaseStatus::Succeeded, None, FailureAction::Abort),
+                    }
+                }
+                PhaseType::DownloadSource => self.download_source(source_dir),
+                PhaseType::UploadArtifacts => self.upload_artifacts().await,
+                PhaseType::Finalizing => {
+                    let killed = self.sandbox.kill_all() + kiln_sandbox::sweep_orphans(&[]);
+                    if killed > 0 {
+                        self.pump.note(&format!("stopped {killed} process(es) the build left running"));
+                    }
+                    (PhaseStatus::Succeeded, None, FailureAction::Abort)
+                }
+                p => match p.buildspec_phase() {
+                    Some(name) => match self.spec.phases.iter().find(|ph| ph.name == name) {
+                        Some(ph) => self.run_phase(p, ph).await,
+                        None => (PhaseStatus::Succeeded, None, FailureAction::Abort),
+                    },
+                    None => (PhaseStatus::Succeeded, None, FailureAction::Abort),
+                },
+            };
+            self.end(phase, started, status, context);
+            if phase == PhaseType::PostBuild || (status != PhaseStatus::Succeeded && phase.buildspec_phase().is_some() && next_phase(phase, status, action) == PhaseType::Finalizing) {
+                self.capture_exported().await;
+            }
+            phase = if self.timed_out && phase < PhaseType::Finalizing { PhaseType::Finalizing } else { next_phase(phase, status, action) };
+        }
+        self.record.current_phase = "COMPLETED".into();
+        self.record.phases.push(PhaseRecord { phase_type: PhaseType::Completed, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new() });
+    }
+
+    fn download_source(&mut self, source_dir: &Path) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
+        if self.opts.in_place {
+            self.pump.note(&format!("building in place in {}", source_dir.display()));
+            return (PhaseStatus::Succeeded, None, FailureAction::Abort);
+        }
+        let skip = self.opts.record_root.iter().cloned().collect::<Vec<_>>();
+        match context::copy_source(source_dir, &self.work_dir, &skip) {
+            Ok(n) => {
+                self.pump.note(&format!("copied {n} files into the working copy {}", self.work_dir.display()));
+                (PhaseStatus::Succeeded, None, FailureAction::Abort)
+            }
+            Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), format!("could not copy the source: {e}"))), FailureAction::Abort),
+        }
+    }
+
+    async fn run_phase(&mut self, phase: PhaseType, ph: &Phase) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
+        let on_failure = ph.on_failure();
+        let action = if on_failure == OnFailure::Continue { FailureAction::Continue } else { FailureAction::Abort };
+        let phase_deadline = self.opts.phase_timeout.or(self.spec.kiln.phase_timeout_minutes.map(|m| Duration::from_secs(u64::from(m) * 60))).map(|d| Instant::now() + d);
+        let deadline = phase_deadline.map_or(self.deadline, |d| d.min(self.deadline));
+        for (name, version) in ph.runtime_versions.iter().map(|e| (&e.name.value, &e.value.value)) {
+            self.pump.note(&format!("runtime-versions: {name} {version} requested; kiln uses the host's toolchain on PATH"));
+        }
+        let mut attempt = 0;
+        loop {
+            self.pump.capture_start();
+            let result = self.run_commands(&ph.commands, &ph.finally, deadline).await;
+            self.pump.sync();
+            let output = self.pump.capture_take();
+            let Err((status, message)) = result else { return (PhaseStatus::Succeeded, None, action) };
+            if let (OnFailure::Retry { count, regex }, PhaseStatus::Failed) = (&on_failure, status) {
+                let matches = regex.as_ref().is_none_or(|r| regex::Regex::new(r).is_ok_and(|re| re.is_match(&output)));
+                if attempt < *count && matches {
+                    attempt += 1;
+                    self.pump.note(&format!("{message}; retrying {} (retry {attempt} of {count})", phase.as_str()));
+                    continue;
+                }
+            }
+            let code = if status == PhaseStatus::TimedOut { "BUILD_TIMED_OUT" } else { "COMMAND_EXECUTION_ERROR" };
+            return (status, Some((code.into(), message)), action);
+        }
+    }
+
+    /// Run `commands` until one fails, then `finally` (stopping at its first failure).
+    async fn run_commands(&mut self, commands: &[Spanned<String>], finally: &[Spanned<String>], deadline: Instant) -> Result<(), (PhaseStatus, String)> {
+        let mut result = Ok(());
+        for c in commands {
+            if let Err(e) = self.run_one(&c.value, deadline).await {
+                result = Err(e);
+                break;
+            }
+        }
+        if result.as_ref().is_err_and(|(s, _)| *s == PhaseStatus::TimedOut) {
+            return result;
+        }
+        for c in finally {
+            if let Err(e) = self.run_one(&c.value, deadline).await {
+                return result.and(Err(e));
+            }
+        }
+        result
+    }
+
+    async fn run_one(&mut self, text: &str, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
+        self.pump.note(&format!("Running command {text}"));
+        let spawned = self.shell.command(text, self.succeeding).and_then(|mut cmd| {
+            self.sandbox.apply(&mut cmd);
+            let (out, err) = self.pump.child_stdio()?;
+            cmd.stdout(out).stderr(err);
+            tokio::process::Command::from(cmd).spawn()
+        });
+        let mut child = spawned.map_err(|e| (PhaseStatus::Failed, format!("could not start the shell for command {text}: {e}")))?;
+        let pid = child.id().map(|p| p as i32);
+        let status = match tokio::time::timeout_at(deadline.into(), child.wait()).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err((PhaseStatus::Failed, format!("waiting for command {text}: {e}"))),
+            Err(_) => {
+                if let Some(pid) = pid {
+                    kiln_sandbox::kill_process_group(pid);
+                }
+                let _ = child.kill().await;
+                self.sandbox.kill_all();
+                kiln_sandbox::sweep_orphans(&[]);
+                let build_expired = Instant::now() >= self.deadline;
+                self.timed_out |= build_expired;
+                let what = if build_expired { "build" } else { "phase" };
+                return Err((PhaseStatus::TimedOut, format!("the {what} timed out while running command {text}; all its processes were killed")));
+            }
+        };
+        match status.code() {
+            Some(0) => Ok(()),
+            Some(code) => Err((PhaseStatus::Failed, format!("Error while executing command: {text}. Reason: exit status {code}"))),
+            None => {
+                use std::os::unix::process::ExitStatusExt;
+                Err((PhaseStatus::Failed, format!("Error while executing command: {text}. Reason: killed by signal {}", status.signal().unwrap_or(0))))
+            }
+        }
+    }
+
+    /// Capture `env.exported-variables` from the session (after post_build, or the last phase that ran).
+    async fn capture_exported(&mut self) {
+        if self.spec.env.exported_variables.is_empty() || !self.record.exported_environment_variables.is_empty() {
+            return;
+        }
+        let names: Vec<String> = self.spec.env.exported_variables.iter().map(|v| v.value.clone()).collect();
+        let mut cmd = self.shell.query_command(&names);
+        self.sandbox.apply(&mut cmd);
+        let out = tokio::process::Command::from(cmd).output().await;
+        let values = out.map(|o| crate::shell::parse_query_output(&o.stdout)).unwrap_or_default();
+        self.record.exported_environment_variables = names
+            .iter()
+            .map(|n| NameValue { name: n.clone(), value: values.iter().find(|(k, _)| k == n).map(|(_, v)| self.masker.mask_str(v)).unwrap_or_default() })
+            .collect();
+    }
+
+    async fn upload_artifacts(&mut self) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
+        let Some(artifacts) = &self.spec.artifacts else { return (PhaseStatus::Succeeded, None, FailureAction::Abort) };
+        let packaging = if self.opts.zip_artifacts { kiln_artifacts::Packaging::Zip } else { kiln_artifacts::Packaging::Directory };
+        let ctx = upload::UploadContext { shell: &self.shell, sandbox: &self.sandbox, work_dir: &self.work_dir, dest: &self.record_dir.join("artifacts"), packaging, project: &self.record.project_name };
+        match upload::upload_all(&ctx, artifacts).await {
+            Ok(done) => {
+                for w in &done.warnings {
+                    self.pump.note(&format!("warning: {w}"));
+                }
+                for a in done.primary.iter().chain(&done.secondary) {
+                    self.pump.note(&format!("artifact {} ({} files) -> {}", a.artifact_identifier.as_deref().unwrap_or("primary"), a.files.len(), a.location));
+                }
+                self.record.artifacts = done.primary;
+                self.record.secondary_artifacts = done.secondary;
+                (PhaseStatus::Succeeded, None, FailureAction::Abort)
+            }
+            Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), e)), FailureAction::Abort),
+        }
+    }
+
+    fn finish(mut self) -> Result<BuildOutcome, EngineError> {
+        let failed = self.record.phases.iter().any(|p| matches!(p.phase_status, Some(s) if s != PhaseStatus::Succeeded));
+        self.record.build_status = if self.timed_out {
+            "TIMED_OUT"
+        } else if failed {
+            "FAILED"
+        } else {
+            "SUCCEEDED"
+        }
+        .into();
+        self.record.build_complete = true;
+        self.record.end_time = Some(now_rfc3339());
+        let Run { record, record_dir, pump, masker, scratch, .. } = self;
+        let logs = pump.finish();
+        save_record(&record_dir, &masker, &record);
+        scratch.remove();
+        logs.map_err(io_err("writing the build logs"))?;
+        Ok(BuildOutcome { record, record_dir })
+    }
+}

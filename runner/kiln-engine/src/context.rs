@@ -1,0 +1,239 @@
+//! A build's identity and surroundings: id and number, source revision, the working copy, the
+//! scratch directories and the environment every command starts with.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Who and what a build is.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub project: String,
+    /// `project:uuid`, as CodeBuild's build ids.
+    pub id: String,
+    pub uuid: String,
+    pub number: u64,
+    pub start_ms: u128,
+}
+
+/// The source's git state, when the source is a git checkout.
+#[derive(Clone, Debug, Default)]
+pub struct SourceInfo {
+    pub revision: Option<String>,
+    pub branch: Option<String>,
+    pub repo_url: Option<String>,
+    pub dirty: bool,
+}
+
+/// A project name from a directory name: letters, digits, `-` and `_` (CodeBuild's rule).
+pub fn project_name(source_dir: &Path) -> String {
+    let raw = source_dir.file_name().and_then(|n| n.to_str()).unwrap_or("project");
+    let name: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    if name.is_empty() { "project".into() } else { name }
+}
+
+/// Take the next build number of the project whose records live in `record_root`, counting from 1.
+/// An exclusive lock on the counter file keeps concurrent builds from sharing a number.
+pub fn next_build_number(record_root: &Path) -> io::Result<u64> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(record_root)?;
+    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(record_root.join("build-number"))?;
+    let mut lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+    let mut text = String::new();
+    lock.read_to_string(&mut text)?;
+    let next = text.trim().parse::<u64>().unwrap_or(0) + 1;
+    lock.set_len(0)?;
+    lock.rewind()?;
+    lock.write_all(format!("{next}\n").as_bytes())?;
+    lock.sync_all()?;
+    Ok(next)
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// Read the source's git revision, branch, remote and whether the tree has uncommitted changes.
+pub fn source_info(source_dir: &Path) -> SourceInfo {
+    let Some(revision) = git(source_dir, &["rev-parse", "HEAD"]) else { return SourceInfo::default() };
+    SourceInfo {
+        branch: git(source_dir, &["symbolic-ref", "--short", "-q", "HEAD"]),
+        repo_url: git(source_dir, &["remote", "get-url", "origin"]).map(|u| strip_credentials(&u)),
+        dirty: git(source_dir, &["status", "--porcelain", "--untracked-files=no"]).is_some(),
+        revision: Some(revision),
+    }
+}
+
+/// Drop `user:password@` from a URL so credentials never reach the environment or the record.
+pub fn strip_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((creds, host)) if !creds.contains('/') => format!("{scheme}://{host}"),
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Copy the source tree into a fresh working copy, leaving out kiln's own `.kiln/` records.
+/// Symlinks are copied as symlinks; file modes are kept. Returns the number of files copied.
+pub fn copy_source(from: &Path, to: &Path, skip: &[PathBuf]) -> io::Result<u64> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to)?;
+    let mut files = 0;
+    let walker = walkdir::WalkDir::new(from).follow_links(false).min_depth(1).into_iter();
+    for entry in walker.filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".kiln") && !skip.iter().any(|s| s == e.path())) {
+        let entry = entry.map_err(io::Error::other)?;
+        let rel = entry.path().strip_prefix(from).map_err(io::Error::other)?;
+        let dest = to.join(rel);
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir_all(&dest)?;
+            let mode = entry.metadata().map_err(io::Error::other)?.permissions().mode();
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode | 0o700))?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &dest)?;
+        } else if ft.is_file() {
+            std::fs::copy(entry.path(), &dest)?;
+            files += 1;
+        }
+    }
+    Ok(files)
+}
+
+/// The directories of one build outside the source tree.
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    pub root: PathBuf,
+    pub work: PathBuf,
+    pub tmp: PathBuf,
+    pub home: PathBuf,
+    pub shell: PathBuf,
+}
+
+impl Scratch {
+    /// Create `<base>/kiln-<uuid>/{src,tmp,home,shell}` with owner-only permissions.
+    pub fn create(base: &Path, uuid: &str) -> io::Result<Scratch> {
+        use std::os::unix::fs::PermissionsExt;
+        let root = base.join(format!("kiln-{uuid}"));
+        std::fs::create_dir_all(&root)?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))?;
+        let s = Scratch { work: root.join("src"), tmp: root.join("tmp"), home: root.join("home"), shell: root.join("shell"), root };
+        for d in [&s.work, &s.tmp, &s.home, &s.shell] {
+            std::fs::create_dir_all(d)?;
+        }
+        Ok(s)
+    }
+
+    /// Remove everything (the shell state holds variable values, secrets included).
+    pub fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Inputs to the standard environment.
+pub struct EnvInputs<'a> {
+    pub identity: &'a Identity,
+    pub source: &'a SourceInfo,
+    pub region: &'a str,
+    pub initiator: &'a str,
+    pub work_dir: &'a Path,
+    pub scratch: &'a Scratch,
+}
+
+/// The variables CodeBuild sets in every build, with kiln's local values, plus PATH, HOME, TMPDIR
+/// and LANG. Nothing else from kiln's own environment is passed on.
+pub fn standard_env(i: &EnvInputs) -> Vec<(String, String)> {
+    let id = i.identity;
+    let mut env = vec![
+        ("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())),
+        ("HOME".into(), i.scratch.home.display().to_string()),
+        ("TMPDIR".into(), i.scratch.tmp.display().to_string()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("AWS_REGION".into(), i.region.into()),
+        ("AWS_DEFAULT_REGION".into(), i.region.into()),
+        ("CODEBUILD_BUILD_ARN".into(), format!("arn:aws:codebuild:{}:000000000000:build/{}", i.region, id.id)),
+        ("CODEBUILD_BUILD_ID".into(), id.id.clone()),
+        ("CODEBUILD_BUILD_IMAGE".into(), "kiln/local-host".into()),
+        ("CODEBUILD_BUILD_NUMBER".into(), id.number.to_string()),
+        ("CODEBUILD_BUILD_SUCCEEDING".into(), "1".into()),
+        ("CODEBUILD_INITIATOR".into(), i.initiator.into()),
+        ("CODEBUILD_LOG_PATH".into(), id.uuid.clone()),
+        ("CODEBUILD_SRC_DIR".into(), i.work_dir.display().to_string()),
+        ("CODEBUILD_START_TIME".into(), id.start_ms.to_string()),
+    ];
+    if let Some(rev) = &i.source.revision {
+        env.push(("CODEBUILD_RESOLVED_SOURCE_VERSION".into(), rev.clone()));
+        env.push(("CODEBUILD_SOURCE_VERSION".into(), i.source.branch.clone().unwrap_or_else(|| rev.clone())));
+    }
+    if let Some(url) = &i.source.repo_url {
+        env.push(("CODEBUILD_SOURCE_REPO_URL".into(), url.clone()));
+    }
+    env
+}
+
+/// Apply `overrides` on top of `env` (later entries win, order of first appearance kept).
+pub fn merge_env(env: &mut Vec<(String, String)>, overrides: impl IntoIterator<Item = (String, String)>) {
+    for (k, v) in overrides {
+        match env.iter_mut().find(|(name, _)| *name == k) {
+            Some(slot) => slot.1 = v,
+            None => env.push((k, v)),
+        }
+    }
+}
+
+/// Convert to what `Command::envs` takes.
+pub fn to_os_env(env: &[(String, String)]) -> Vec<(OsString, OsString)> {
+    env.iter().map(|(k, v)| (k.into(), v.into())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_numbers_count_up_per_record_root() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(next_build_number(d.path()).unwrap(), 1);
+        assert_eq!(next_build_number(d.path()).unwrap(), 2);
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(next_build_number(other.path()).unwrap(), 1);
+    }
+
+    #[test]
+    fn credentials_are_stripped_from_remote_urls() {
+        assert_eq!(strip_credentials("https://user:tok@github.com/a/b.git"), "https://github.com/a/b.git");
+        assert_eq!(strip_credentials("git@github.com:a/b.git"), "git@github.com:a/b.git");
+    }
+
+    #[test]
+    fn copy_skips_kiln_records_and_keeps_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(src.join(".kiln/builds")).unwrap();
+        std::fs::create_dir_all(src.join("a")).unwrap();
+        std::fs::write(src.join("a/f"), "x").unwrap();
+        std::os::unix::fs::symlink("a/f", src.join("link")).unwrap();
+        let dst = d.path().join("dst");
+        assert_eq!(copy_source(&src, &dst, &[]).unwrap(), 1);
+        assert!(!dst.join(".kiln").exists());
+        assert_eq!(std::fs::read_link(dst.join("link")).unwrap(), Path::new("a/f"));
+    }
+
+    #[test]
+    fn project_names_are_sanitised() {
+        assert_eq!(project_name(Path::new("/x/my app.v2")), "my-app-v2");
+    }
+}

@@ -1,0 +1,33 @@
+//! What kiln tells the user it does not do, or does differently from CodeBuild, for a buildspec.
+
+use kiln_spec::BuildSpec;
+
+use crate::context::SourceInfo;
+
+/// Notices for `spec`, shown in PROVISIONING and kept in the build record.
+pub fn collect(spec: &BuildSpec, source: &SourceInfo) -> Vec<String> {
+    let mut n = Vec::new();
+    if !spec.reports.is_empty() {
+        let names: Vec<&str> = spec.reports.iter().map(|r| r.name.value.as_str()).collect();
+        n.push(format!("kiln does not collect `reports` yet; report groups validated but not run: {}", names.join(", ")));
+    }
+    if spec.cache.as_ref().is_some_and(|c| !c.paths.is_empty() || c.key.is_some()) {
+        n.push("kiln does not save or restore `cache` yet; cache paths are only made writable".into());
+    }
+    if spec.batch.is_some() {
+        n.push("kiln does not run batch builds yet; `batch` is ignored for this single build, as CodeBuild does for a non-batch build".into());
+    }
+    if let Some(user) = spec.run_as.as_ref().or(spec.phases.iter().find_map(|p| p.run_as.as_ref())) {
+        n.push(format!("`run-as: {}` is not applied; commands run as the user who started kiln", user.value));
+    }
+    if spec.env.git_credential_helper {
+        n.push("`git-credential-helper` has no effect offline".into());
+    }
+    if spec.proxy.is_some() {
+        n.push("`proxy` has no effect: kiln builds run without network unless granted".into());
+    }
+    if source.dirty {
+        n.push("the source has uncommitted changes; CODEBUILD_RESOLVED_SOURCE_VERSION names the commit they are based on".into());
+    }
+    n
+}

@@ -1,0 +1,163 @@
+//! The build record, `.kiln/builds/<id>/build.json`: CodeBuild's `Build` API object where it has a
+//! field for something, plus kiln's own section. Timestamps are RFC 3339 strings (as the AWS CLI
+//! prints them); `durationInSeconds` rounds down, as CodeBuild's does.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::transitions::{PhaseStatus, PhaseType};
+
+/// `Build` (CodeBuild API), as kiln fills it in.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildRecord {
+    pub id: String,
+    pub build_number: u64,
+    pub project_name: String,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub current_phase: String,
+    pub build_status: String,
+    pub build_complete: bool,
+    pub initiator: String,
+    pub source_version: Option<String>,
+    pub resolved_source_version: Option<String>,
+    pub phases: Vec<PhaseRecord>,
+    pub exported_environment_variables: Vec<NameValue>,
+    pub artifacts: Option<ArtifactRecord>,
+    pub secondary_artifacts: Vec<ArtifactRecord>,
+    pub logs: LogsRecord,
+    pub kiln: KilnRecord,
+}
+
+/// `BuildPhase`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseRecord {
+    pub phase_type: PhaseType,
+    pub phase_status: Option<PhaseStatus>,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub duration_in_seconds: Option<u64>,
+    pub contexts: Vec<PhaseContext>,
+}
+
+/// `PhaseContext`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseContext {
+    pub status_code: String,
+    pub message: String,
+}
+
+/// `EnvironmentVariable` / `ExportedEnvironmentVariable`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+/// `BuildArtifacts`, with the location a local path and kiln's per-file digests.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactRecord {
+    pub artifact_identifier: Option<String>,
+    pub location: String,
+    /// sha256 of the zip (absent for a directory artifact).
+    pub sha256sum: Option<String>,
+    pub files: Vec<ArtifactFile>,
+}
+
+/// One file inside an artifact.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArtifactFile {
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// `LogsLocation`, pointing at local files.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsRecord {
+    pub path: String,
+}
+
+/// kiln's own part of the record.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KilnRecord {
+    pub version: String,
+    pub buildspec: BuildspecRef,
+    pub source_dir: String,
+    pub work_dir: String,
+    pub record_dir: String,
+    pub shell: String,
+    pub sandbox: kiln_sandbox::SandboxReport,
+    /// Things kiln did not do or did differently from CodeBuild (reports, cache, batch, run-as …).
+    pub notices: Vec<String>,
+    /// Names (never values) of variables resolved from parameter-store / secrets-manager.
+    pub secret_variables: Vec<String>,
+}
+
+/// The buildspec that ran, by path and digest.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildspecRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Now, as an RFC 3339 UTC timestamp with milliseconds.
+pub fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// Format a timestamp as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("build.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_000_000).unwrap();
+        assert_eq!(rfc3339(t), "2023-11-14T22:13:20.123Z");
+    }
+}

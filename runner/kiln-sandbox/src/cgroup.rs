@@ -1,0 +1,314 @@
+//! A per-sandbox cgroup with the `pids` controller, used to bound the number of processes (tasks)
+//! a build can have at once.
+//!
+//! cgroup v2 is preferred. Hosts still on the "hybrid" layout (cgroup v1 controllers plus a
+//! controller-less v2 tree, as this project's CI VMs are) get the v1 `pids` hierarchy instead:
+//! its `pids.max` and `cgroup.procs` behave the same for our purpose.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{AccessFlags, Pid, access, getpid};
+
+/// Which cgroup hierarchy a pids group lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CgroupVersion {
+    V1,
+    V2,
+}
+
+/// Cgroup directories of every live [`PidsCgroup`], so `sweep_orphans` can find their members.
+static REGISTRY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Paths of the live sandbox cgroups.
+pub(crate) fn registered() -> Vec<PathBuf> {
+    match REGISTRY.lock() {
+        Ok(g) => g.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn registry_edit(f: impl FnOnce(&mut Vec<PathBuf>)) {
+    match REGISTRY.lock() {
+        Ok(mut g) => f(&mut g),
+        Err(poisoned) => f(&mut poisoned.into_inner()),
+    }
+}
+
+/// One line of /proc/self/mountinfo, reduced to what we need.
+struct Mount {
+    root: String,
+    point: PathBuf,
+    fstype: String,
+    super_opts: String,
+}
+
+fn unescape(s: &str) -> String {
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let (b'\\', Some(d)) = (b[i], octal) {
+            out.push(
+                d.iter()
+                    .fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')),
+            );
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn mounts() -> Vec<Mount> {
+    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let post: Vec<&str> = post.split(' ').collect();
+            Some(Mount {
+                root: unescape(pre.get(3)?),
+                point: PathBuf::from(unescape(pre.get(4)?)),
+                fstype: (*post.first()?).to_string(),
+                super_opts: post.get(2).copied().unwrap_or("").to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Our own cgroup path in the hierarchy selected by `pick` on the controllers field of
+/// /proc/self/cgroup (`hierarchy-id:controllers:path`).
+fn own_path(pick: impl Fn(&str, &str) -> bool) -> Option<String> {
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|l| {
+        let mut it = l.splitn(3, ':');
+        let (id, ctrl, path) = (it.next()?, it.next()?, it.next()?);
+        pick(id, ctrl).then(|| path.to_string())
+    })
+}
+
+fn join_under(mount: &Mount, cg_path: &str) -> PathBuf {
+    let rel = cg_path.strip_prefix(mount.root.as_str()).unwrap_or(cg_path);
+    mount.point.join(rel.trim_start_matches('/'))
+}
+
+fn writable(dir: &Path) -> bool {
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
+}
+
+/// Leaf group kiln moves itself into on cgroup v2 when its own group must become an inner node.
+const SUPERVISOR_LEAF: &str = "kiln-supervisor";
+
+/// Our cgroup v2 directory (the parent of our [`SUPERVISOR_LEAF`] if we already moved there),
+/// if the `pids` controller is available there and we may create child groups in it.
+pub(crate) fn v2_dir() -> Option<PathBuf> {
+    let mount = mounts().into_iter().find(|m| m.fstype == "cgroup2")?;
+    let path = own_path(|id, ctrl| id == "0" && ctrl.is_empty())?;
+    let mut dir = join_under(&mount, &path);
+    if dir.file_name().is_some_and(|n| n == SUPERVISOR_LEAF) {
+        dir.pop();
+    }
+    let controllers = fs::read_to_string(dir.join("cgroup.controllers")).ok()?;
+    (controllers.split_whitespace().any(|c| c == "pids") && writable(&dir)).then_some(dir)
+}
+
+/// Our directory in a writable cgroup v1 `pids` hierarchy, if there is one.
+pub(crate) fn v1_pids_dir() -> Option<PathBuf> {
+    let mount = mounts()
+        .into_iter()
+        .find(|m| m.fstype == "cgroup" && m.super_opts.split(',').any(|o| o == "pids"))?;
+    let path = own_path(|_, ctrl| ctrl.split(',').any(|c| c == "pids"))?;
+    let dir = join_under(&mount, &path);
+    (dir.join("cgroup.procs").exists() && writable(&dir)).then_some(dir)
+}
+
+/// Pids listed in a cgroup's `cgroup.procs`.
+pub(crate) fn procs(dir: &Path) -> Vec<i32> {
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Make sure `pids` is enabled for the children of `parent` (cgroup v2). A non-root group that
+/// has member processes cannot enable controllers for its children ("no internal processes",
+/// EBUSY); when kiln is the only member of its own group, it first moves itself into the leaf
+/// [`SUPERVISOR_LEAF`] (what container inits and systemd delegates do). Untested on this
+/// project's CI hosts, which only have v1 `pids`.
+fn enable_pids_v2(parent: &Path) -> io::Result<()> {
+    let ctl = parent.join("cgroup.subtree_control");
+    if fs::read_to_string(&ctl)?
+        .split_whitespace()
+        .any(|c| c == "pids")
+    {
+        return Ok(());
+    }
+    match write_file(&ctl, "+pids") {
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+            let me = getpid().as_raw();
+            if procs(parent) != [me] {
+                return Err(e);
+            }
+            let leaf = parent.join(SUPERVISOR_LEAF);
+            match fs::create_dir(&leaf) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+            write_file(&leaf.join("cgroup.procs"), &me.to_string())?;
+            write_file(&ctl, "+pids")
+        }
+        other => other,
+    }
+}
+
+fn write_file(path: &Path, data: &str) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(data.as_bytes())
+}
+
+/// A child cgroup created for one [`crate::Sandbox`], removed (after killing its members) on drop.
+#[derive(Debug)]
+pub(crate) struct PidsCgroup {
+    dir: PathBuf,
+    version: CgroupVersion,
+    /// `cgroup.procs` opened for writing before any fork; the child writes "0" (= itself) to it.
+    procs: File,
+}
+
+impl PidsCgroup {
+    /// Create `kiln-<pid>-<n>` under `parent` with `pids.max = max`.
+    pub(crate) fn create(version: CgroupVersion, parent: &Path, max: u64) -> io::Result<Self> {
+        if version == CgroupVersion::V2 {
+            enable_pids_v2(parent)?;
+        }
+        let name = format!("kiln-{}-{}", getpid(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let dir = parent.join(name);
+        fs::create_dir(&dir)?;
+        let setup = || -> io::Result<File> {
+            write_file(&dir.join("pids.max"), &max.to_string())?;
+            OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))
+        };
+        match setup() {
+            Ok(procs) => {
+                registry_edit(|r| r.push(dir.clone()));
+                Ok(PidsCgroup {
+                    dir,
+                    version,
+                    procs,
+                })
+            }
+            Err(e) => {
+                let _ = fs::remove_dir(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// The cgroup directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Which hierarchy the group lives in.
+    pub(crate) fn version(&self) -> CgroupVersion {
+        self.version
+    }
+
+    /// The `cgroup.procs` file, opened for writing.
+    pub(crate) fn procs_fd(&self) -> BorrowedFd<'_> {
+        self.procs.as_fd()
+    }
+
+    /// SIGKILL every member; wait (bounded) until the group is empty. Returns how many
+    /// members were signalled.
+    pub(crate) fn kill_all(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut signalled = 0;
+        let kill_file = self.dir.join("cgroup.kill");
+        if self.version == CgroupVersion::V2 && kill_file.exists() {
+            signalled = procs(&self.dir).len();
+            let _ = write_file(&kill_file, "1");
+        }
+        loop {
+            let members = procs(&self.dir);
+            if members.is_empty() || Instant::now() > deadline {
+                return signalled;
+            }
+            for pid in members {
+                if pid > 0 && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+                    signalled += 1;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        registry_edit(|r| r.retain(|d| d != &self.dir));
+        self.kill_all();
+        // Exited members may take a moment to leave the group; retry rmdir briefly.
+        for _ in 0..100 {
+            match fs::remove_dir(&self.dir) {
+                Ok(()) => return,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescape_octal() {
+        assert_eq!(unescape(r"/a\040b"), "/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape(r"/end\"), r"/end\");
+    }
+
+    #[test]
+    fn join_strips_mount_root() {
+        let m = Mount {
+            root: "/docker/abc".into(),
+            point: "/sys/fs/cgroup".into(),
+            fstype: "cgroup2".into(),
+            super_opts: String::new(),
+        };
+        assert_eq!(
+            join_under(&m, "/docker/abc/x"),
+            PathBuf::from("/sys/fs/cgroup/x")
+        );
+        let root = Mount {
+            root: "/".into(),
+            ..m
+        };
+        assert_eq!(join_under(&root, "/"), PathBuf::from("/sys/fs/cgroup"));
+        assert_eq!(
+            join_under(&root, "/a/b"),
+            PathBuf::from("/sys/fs/cgroup/a/b")
+        );
+    }
+}

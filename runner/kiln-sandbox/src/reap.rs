@@ -1,0 +1,163 @@
+//! Tree-kill: subreaper, process-group kill and the orphan sweep.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::{Pid, getpid};
+
+use crate::cgroup;
+
+static SUBREAPER: OnceLock<Result<(), Errno>> = OnceLock::new();
+
+/// Make this process a child subreaper (`PR_SET_CHILD_SUBREAPER`), once per process.
+/// Orphaned descendants of build commands (double forks, `setsid cmd &`) then re-parent to us
+/// instead of init, so [`sweep_orphans`] can find and kill them.
+pub fn become_subreaper() -> io::Result<()> {
+    SUBREAPER
+        .get_or_init(|| prctl::set_child_subreaper(true))
+        .map_err(|e| io::Error::from_raw_os_error(e as i32))
+}
+
+/// SIGKILL the whole process group `pgid` (a sandboxed command's pid, since it ran `setsid`).
+/// `ESRCH` (already gone) is ignored, and so are `pgid <= 1`, which would mean "our own group"
+/// or init.
+pub fn kill_process_group(pgid: i32) {
+    if pgid > 1 {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}
+
+/// The fields of /proc/PID/stat we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProcStat {
+    pub pid: i32,
+    pub state: char,
+    pub ppid: i32,
+    pub sid: i32,
+}
+
+/// Parse /proc/PID/stat text; `comm` may contain spaces and parentheses, so split after the
+/// last ')'.
+pub(crate) fn parse_stat(text: &str) -> Option<ProcStat> {
+    let (head, tail) = text.rsplit_once(')')?;
+    let pid = head.split_once(" (")?.0.trim().parse().ok()?;
+    let mut f = tail.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let _pgrp = f.next()?;
+    let sid = f.next()?.parse().ok()?;
+    Some(ProcStat {
+        pid,
+        state,
+        ppid,
+        sid,
+    })
+}
+
+pub(crate) fn read_stat(pid: i32) -> Option<ProcStat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn all_procs() -> Vec<ProcStat> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_stat)
+        .collect()
+}
+
+/// Kill (SIGKILL) and reap what build commands left behind: every direct child of this process
+/// whose pid is not in `keep` (the orphans re-parented to us as subreaper), and every process in
+/// a live sandbox's pids cgroup. Returns how many processes were killed (already-dead zombies are
+/// reaped but not counted).
+///
+/// `keep` lists the children still owned by the caller (e.g. tokio `Child`ren not yet waited
+/// for). A process whose *session id* is in `keep` is spared too: it is still part of a running
+/// sandboxed command (which is its session leader), so parallel steps survive a sweep. Never
+/// calls `waitpid(-1)`: only the specific pids found in /proc with our pid as parent are reaped,
+/// with a bounded wait (2 s). Do not run it concurrently with spawning a command that is not yet
+/// in `keep`.
+pub fn sweep_orphans(keep: &[i32]) -> usize {
+    let me = getpid().as_raw();
+    let spared = |p: &ProcStat| keep.contains(&p.pid) || keep.contains(&p.sid);
+    let mut killed = HashSet::new();
+    let hit = |p: &ProcStat, killed: &mut HashSet<i32>| {
+        if p.pid > 1
+            && p.pid != me
+            && p.state != 'Z'
+            && !spared(p)
+            && kill(Pid::from_raw(p.pid), Signal::SIGKILL).is_ok()
+        {
+            killed.insert(p.pid);
+        }
+    };
+    for p in all_procs().iter().filter(|p| p.ppid == me) {
+        hit(p, &mut killed);
+    }
+    for dir in cgroup::registered() {
+        for p in cgroup::procs(&dir).into_iter().filter_map(read_stat) {
+            hit(&p, &mut killed);
+        }
+    }
+    // Reap our unspared children (now dead or dying), including cgroup members and deeper
+    // orphans that get re-parented to us meanwhile (those are killed too when they show up),
+    // and wait until everything we killed has exited.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let procs = all_procs();
+        let pending: Vec<&ProcStat> = procs
+            .iter()
+            .filter(|p| p.ppid == me && !spared(p))
+            .collect();
+        let dying = procs
+            .iter()
+            .any(|p| p.state != 'Z' && killed.contains(&p.pid));
+        if pending.is_empty() && !dying {
+            break;
+        }
+        for p in pending {
+            hit(p, &mut killed);
+            let _ = waitpid(Pid::from_raw(p.pid), Some(WaitPidFlag::WNOHANG));
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    killed.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_comm() {
+        let s = "1234 (a) b (c)) S 1 1234 1230 0 -1 4194560 0 0";
+        assert_eq!(
+            parse_stat(s),
+            Some(ProcStat {
+                pid: 1234,
+                state: 'S',
+                ppid: 1,
+                sid: 1230
+            })
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn reads_own_stat() {
+        let me = read_stat(std::process::id() as i32).unwrap();
+        assert_eq!(me.pid, std::process::id() as i32);
+        assert_eq!(me.ppid, nix::unistd::getppid().as_raw());
+    }
+}

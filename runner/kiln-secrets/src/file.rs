@@ -1,0 +1,366 @@
+//! [`FileProvider`]: secrets from a local, owner-only YAML file.
+//!
+//! See the [crate documentation](crate#the-secrets-file) for the format.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use crate::provider::{Provider, ProviderError};
+use crate::refs::{AWSCURRENT, secret_id_candidates};
+
+/// Largest secrets file kiln agrees to read (16 MiB).
+const MAX_FILE_LEN: u64 = 16 * 1024 * 1024;
+
+/// Secrets read from a local YAML file (see the
+/// [crate documentation](crate#the-secrets-file) for its format).
+///
+/// The file is read and validated once, by [`FileProvider::open`]; look-ups
+/// never touch the disk again.
+#[derive(Clone)]
+pub struct FileProvider {
+    name: String,
+    path: PathBuf,
+    parameters: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretEntry>,
+}
+
+#[derive(Clone)]
+enum SecretEntry {
+    /// A secret with a single (`AWSCURRENT`) version.
+    Plain(String),
+    /// Versions keyed by staging label or version id.
+    Versions(BTreeMap<String, String>),
+}
+
+impl FileProvider {
+    /// Opens, checks and parses a secrets file.
+    ///
+    /// On Unix the file must be a regular file that neither its group nor
+    /// other users can read, write or execute (`chmod 600`), the same rule
+    /// ssh applies to private keys; otherwise
+    /// [`ProviderError::InsecurePermissions`] is returned. Every error names
+    /// the file; YAML errors also carry the 1-based line and column.
+    pub fn open(path: impl AsRef<Path>) -> Result<FileProvider, ProviderError> {
+        let path = path.as_ref();
+        let io = |source| ProviderError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Check the metadata of the opened handle, not of the path, so the
+        // file that is checked is the file that is read.
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(ProviderError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                return Err(ProviderError::InsecurePermissions {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+        }
+        if meta.len() > MAX_FILE_LEN {
+            return Err(ProviderError::Format {
+                path: path.to_path_buf(),
+                key: "(file)".into(),
+                message: format!("the file is larger than {MAX_FILE_LEN} bytes"),
+            });
+        }
+        let mut text = String::new();
+        file.take(MAX_FILE_LEN + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        FileProvider::parse(path, &text)
+    }
+
+    /// Parses secrets-file content. `path` is only used in messages and in
+    /// [`Provider::name`]; no permission check is made, so use
+    /// [`FileProvider::open`] for files on disk.
+    pub fn parse(path: impl Into<PathBuf>, yaml: &str) -> Result<FileProvider, ProviderError> {
+        let path = path.into();
+        // Parse into a generic value first: syntax errors carry a location,
+        // and shape errors are reported by key path by this module, so no
+        // serde "invalid type: string \"...\"" message can echo a value.
+        let doc: Value = if yaml.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_yaml::from_str(yaml).map_err(|e| yaml_error(&path, &e))?
+        };
+        let (mut parameters_in, mut secrets_in) = (Mapping::new(), Mapping::new());
+        match doc {
+            Value::Null => {}
+            Value::Mapping(top) => {
+                for (key, value) in top {
+                    let target = match key.as_str() {
+                        Some("parameters") => &mut parameters_in,
+                        Some("secrets") => &mut secrets_in,
+                        Some(other) => {
+                            return Err(format_error(
+                                &path,
+                                &quote(other),
+                                "unknown top-level key; expected `parameters` or `secrets`",
+                            ));
+                        }
+                        None => {
+                            return Err(format_error(&path, "(top level)", "keys must be strings"));
+                        }
+                    };
+                    match value {
+                        Value::Mapping(m) => *target = m,
+                        Value::Null => {}
+                        _ => {
+                            let section = key.as_str().unwrap_or_default();
+                            return Err(format_error(
+                                &path,
+                                section,
+                                "must be a mapping of names to values",
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {
+                return Err(format_error(
+                    &path,
+                    "(top level)",
+                    "the document must be a mapping with `parameters` and/or `secrets`",
+                ));
+            }
+        }
+        let mut parameters = BTreeMap::new();
+        for (key, value) in parameters_in {
+            let key = key_string(&path, "parameters", &key)?;
+            let at = format!("parameters.{}", quote(&key));
+            if parameters
+                .insert(key, scalar_text(&path, &at, value, false)?)
+                .is_some()
+            {
+                return Err(format_error(&path, &at, "the parameter is listed twice"));
+            }
+        }
+        let mut secrets = BTreeMap::new();
+        for (key, value) in secrets_in {
+            let key = key_string(&path, "secrets", &key)?;
+            let at = format!("secrets.{}", quote(&key));
+            let entry = secret_entry(&path, &at, value)?;
+            if secrets.insert(key, entry).is_some() {
+                return Err(format_error(&path, &at, "the secret is listed twice"));
+            }
+        }
+        Ok(FileProvider {
+            name: format!("file:{}", path.display()),
+            path,
+            parameters,
+            secrets,
+        })
+    }
+
+    /// The file this provider was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn yaml_error(path: &Path, e: &serde_yaml::Error) -> ProviderError {
+    let loc = e.location();
+    // serde_yaml appends " at line L column C" to its message; the location
+    // is reported separately, so drop it from the message.
+    let mut message = e.to_string();
+    if let Some(l) = &loc {
+        let suffix = format!(" at line {} column {}", l.line(), l.column());
+        if let Some(stripped) = message.strip_suffix(&suffix) {
+            message = stripped.to_string();
+        }
+    }
+    ProviderError::Yaml {
+        path: path.to_path_buf(),
+        line: loc.as_ref().map(|l| l.line()),
+        column: loc.as_ref().map(|l| l.column()),
+        message,
+    }
+}
+
+fn format_error(path: &Path, key: &str, message: impl Into<String>) -> ProviderError {
+    ProviderError::Format {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Quotes a key for messages and hints, as a YAML/JSON double-quoted string.
+fn quote(key: &str) -> String {
+    serde_json::to_string(key).unwrap_or_else(|_| format!("{key:?}"))
+}
+
+fn key_string(path: &Path, section: &str, key: &Value) -> Result<String, ProviderError> {
+    match key {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(format_error(path, section, "every key must be a string")),
+    }
+}
+
+/// Converts a scalar (or, for secrets, a mapping/sequence) into the secret
+/// string. Error messages describe the type, never the value.
+fn scalar_text(
+    path: &Path,
+    at: &str,
+    value: Value,
+    structured_ok: bool,
+) -> Result<String, ProviderError> {
+    match value {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Err(format_error(
+            path,
+            at,
+            "the value is empty (null); write a string, or remove the entry",
+        )),
+        Value::Tagged(_) => Err(format_error(path, at, "YAML tags are not supported here")),
+        v @ (Value::Mapping(_) | Value::Sequence(_)) if structured_ok => {
+            let json = serde_json::to_value(&v).map_err(|_| {
+                format_error(
+                    path,
+                    at,
+                    "cannot be converted to JSON (are all mapping keys strings?)",
+                )
+            })?;
+            serde_json::to_string(&json)
+                .map_err(|_| format_error(path, at, "cannot be converted to JSON"))
+        }
+        Value::Mapping(_) | Value::Sequence(_) => Err(format_error(
+            path,
+            at,
+            "a parameter value must be a string, number or boolean",
+        )),
+    }
+}
+
+fn secret_entry(path: &Path, at: &str, value: Value) -> Result<SecretEntry, ProviderError> {
+    let versions = match &value {
+        Value::Mapping(m) if m.len() == 1 => match m.get("versions") {
+            Some(Value::Mapping(v)) => Some(v.clone()),
+            Some(_) => {
+                return Err(format_error(
+                    path,
+                    &format!("{at}.versions"),
+                    "`versions` must map staging labels or version ids to values",
+                ));
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let Some(versions) = versions else {
+        return scalar_text(path, at, value, true).map(SecretEntry::Plain);
+    };
+    if versions.is_empty() {
+        return Err(format_error(
+            path,
+            &format!("{at}.versions"),
+            "no versions are listed",
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (key, value) in versions {
+        let key = key_string(path, &format!("{at}.versions"), &key)?;
+        let inner = format!("{at}.versions.{}", quote(&key));
+        if out
+            .insert(key, scalar_text(path, &inner, value, true)?)
+            .is_some()
+        {
+            return Err(format_error(path, &inner, "the version is listed twice"));
+        }
+    }
+    Ok(SecretEntry::Versions(out))
+}
+
+impl SecretEntry {
+    fn select(&self, version_stage: Option<&str>, version_id: Option<&str>) -> Option<&String> {
+        match self {
+            SecretEntry::Plain(v) => {
+                (version_id.is_none() && version_stage.is_none_or(|s| s == AWSCURRENT)).then_some(v)
+            }
+            SecretEntry::Versions(map) => {
+                map.get(version_id.or(version_stage).unwrap_or(AWSCURRENT))
+            }
+        }
+    }
+}
+
+impl Provider for FileProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn parameter(&self, name: &str) -> Result<Option<String>, ProviderError> {
+        Ok(self.parameters.get(name).cloned())
+    }
+
+    fn secret(
+        &self,
+        id: &str,
+        version_stage: Option<&str>,
+        version_id: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
+        for candidate in secret_id_candidates(id) {
+            if let Some(entry) = self.secrets.get(&candidate) {
+                return Ok(entry.select(version_stage, version_id).cloned());
+            }
+        }
+        Ok(None)
+    }
+
+    fn parameter_hint(&self, name: &str) -> Option<String> {
+        Some(format!(
+            "add `parameters: {{ {}: <value> }}` to {}",
+            quote(name),
+            self.path.display()
+        ))
+    }
+
+    fn secret_hint(
+        &self,
+        id: &str,
+        version_stage: Option<&str>,
+        version_id: Option<&str>,
+    ) -> Option<String> {
+        // For an ARN, suggest the bare secret name, which the look-up accepts.
+        let candidates = secret_id_candidates(id);
+        let key = quote(candidates.last().map_or(id, String::as_str));
+        let entry = match version_id.or(version_stage) {
+            Some(version) if version != AWSCURRENT || version_id.is_some() => {
+                format!(
+                    "{{ {key}: {{ versions: {{ {}: <value> }} }} }}",
+                    quote(version)
+                )
+            }
+            _ => format!("{{ {key}: <value> }}"),
+        };
+        Some(format!("add `secrets: {entry}` to {}", self.path.display()))
+    }
+}
+
+impl fmt::Debug for FileProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileProvider")
+            .field("path", &self.path)
+            .field("parameters", &self.parameters.len())
+            .field("secrets", &self.secrets.len())
+            .finish_non_exhaustive()
+    }
+}

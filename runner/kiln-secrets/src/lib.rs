@@ -1,0 +1,134 @@
+//! Offline resolution of a buildspec's `env.parameter-store` and
+//! `env.secrets-manager` entries, and masking of every resolved value in
+//! everything kiln prints or writes.
+//!
+//! kiln never talks to AWS. Values come from [`Provider`]s, tried in order
+//! by a [`Resolver`]:
+//!
+//! * [`FileProvider`]: a local YAML file (format below), which must be
+//!   owner-only (`chmod 600`);
+//! * [`EnvProvider`]: `KILN_PARAM_*` / `KILN_SECRET_*` variables of kiln's
+//!   own environment (naming rules in [`env`](mod@env)).
+//!
+//! A real AWS-backed provider can later implement the same trait.
+//!
+//! ```
+//! use kiln_secrets::{EnvProvider, FileProvider, Masker, Resolver};
+//!
+//! let file = FileProvider::parse("secrets.yml", r#"
+//! parameters:
+//!   /CodeBuild/dockerLoginPassword: "d0cker-pa55"
+//! secrets:
+//!   prod/db: { username: admin, password: "s3cr3t-pw" }
+//! "#).unwrap();
+//! let env = EnvProvider::from_vars([("KILN_SECRET_PROD_API", "api-token-123")]);
+//! let resolver = Resolver::new(vec![Box::new(file), Box::new(env)]);
+//! let vars = resolver.resolve(
+//!     &[("DOCKER_PW".into(), "/CodeBuild/dockerLoginPassword".into())],
+//!     &[("DB_PW".into(), "prod/db:password".into()), ("API".into(), "prod/api".into())],
+//! ).unwrap();
+//! assert_eq!(vars[1].value, "s3cr3t-pw");
+//!
+//! let masker = Masker::from_resolved(&vars).unwrap();
+//! assert_eq!(masker.mask_str("login with s3cr3t-pw"), "login with ***");
+//! ```
+//!
+//! # References
+//!
+//! `parameter-store` maps a variable to a parameter name, used verbatim.
+//! `secrets-manager` maps a variable to
+//! `secret-id[:json-key[:version-stage[:version-id]]]`, parsed by
+//! [`SecretRef::parse`]; the secret-id may be a full ARN, whose own colons
+//! are handled (see [`refs`]). A json-key selects one key of a JSON-object
+//! secret: a string value is used as-is, numbers, booleans, arrays and
+//! objects as their compact JSON text; a missing key or `null` is an error.
+//!
+//! # The secrets file
+//!
+//! ```yaml
+//! # ~/.config/kiln/secrets.yml  (chmod 600)
+//! parameters:                        # Parameter Store: name -> value
+//!   /CodeBuild/dockerLoginPassword: "hunter2-but-longer"
+//!   /app/port: 5432                  # numbers/booleans are taken as text
+//! secrets:                           # Secrets Manager: name (or ARN) -> secret
+//!   prod/api-token: "plain secret string"
+//!   prod/db:                         # a mapping is stored as its JSON text,
+//!     username: admin                # so `prod/db:password` works
+//!     password: "s3cr3t"
+//!   prod/legacy: '{"password": "also fine as a JSON string"}'
+//!   prod/rotating:                   # a mapping whose ONLY key is `versions`
+//!     versions:                      # lists versions by staging label or id
+//!       AWSCURRENT: "new-value"      # used when no stage/id is requested
+//!       AWSPREVIOUS: "old-value"     # `prod/rotating::AWSPREVIOUS`
+//!       a1b2c3d4-5678-90ab-cdef-EXAMPLE11111: "by-id"  # `prod/rotating:::a1b2…`
+//! ```
+//!
+//! * Only the top-level keys `parameters` and `secrets` are allowed, both
+//!   optional; an empty file is an empty store. Duplicate names are errors.
+//! * A secret that is not a `versions` mapping has only an `AWSCURRENT`
+//!   version. To store a JSON object whose only key is `versions`, write it
+//!   as a JSON string.
+//! * A secret referenced by ARN is looked up by the ARN, then by the name in
+//!   the ARN, then by that name without Secrets Manager's `-XXXXXX` suffix
+//!   ([`secret_id_candidates`]).
+//! * The file is refused unless it is a regular file with no group/other
+//!   permission bits (`mode & 0o077 == 0`), like ssh's rule for private
+//!   keys. YAML syntax errors report `path:line:column`; other errors name
+//!   the path and the key (`secrets."prod/db".versions`). No error message
+//!   contains a value.
+//!
+//! # Masking
+//!
+//! A [`Masker`] replaces with `***` every occurrence of each secret value and
+//! of these derived forms (each only if at least the minimum length):
+//!
+//! * the value itself, the value with surrounding whitespace trimmed, and
+//!   for a multi-line value each trimmed line and the CRLF form (terminals
+//!   turn `\n` into `\r\n`);
+//! * base64 of the value (and trimmed value): standard and URL-safe
+//!   alphabets, padded and unpadded; and, for a value embedded anywhere in a
+//!   longer base64 stream, the stable middle of its encoding at each of the
+//!   3 byte offsets modulo 3 ([`mask::base64_middle`]);
+//! * percent-encoding: RFC 3986 (all but `A-Za-z0-9-._~` escaped) and
+//!   `encodeURIComponent` (also leaves `!*'()`), each with `%20` or `+` for
+//!   spaces and with upper- or lower-case hex digits;
+//! * the JSON string-escaped form as `serde_json` writes it, with `/` as
+//!   `\/`, and with non-ASCII characters as `\uXXXX`.
+//!
+//! Matching uses one leftmost-longest Aho-Corasick automaton; overlapping or
+//! chained matches of different secrets are merged into a single `***`, so no
+//! part of an overlapping secret leaks.
+//!
+//! **Short values are not masked.** Values shorter than
+//! [`DEFAULT_MIN_LEN`] (4 bytes; configurable with
+//! [`MaskerBuilder::min_len`]) are skipped with a `tracing` warning naming the
+//! variable, and listed by [`Masker::skipped`]. AWS CodeBuild masks
+//! parameter-store and secrets-manager values wherever the exact string
+//! appears in the log (even inside echoed commands) and documents no minimum
+//! length, so a value such as `1` would turn every `1` in the log into `***`
+//! and destroy it; kiln deliberately differs here. Empty values are ignored.
+//!
+//! [`StreamMasker`] masks a stream arriving in arbitrary chunks, holding
+//! back at most [`Masker::max_pattern_len`]` - 1` bytes.
+//!
+//! Neither [`Masker`], [`StreamMasker`], [`Resolved`] nor any provider prints
+//! secret values in its `Debug` output.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod env;
+pub mod file;
+pub mod mask;
+pub mod provider;
+pub mod refs;
+pub mod resolve;
+pub mod stream;
+
+pub use env::EnvProvider;
+pub use file::FileProvider;
+pub use mask::{DEFAULT_MIN_LEN, MASK, Masker, MaskerBuilder, MaskerError};
+pub use provider::{Provider, ProviderError};
+pub use refs::{AWSCURRENT, RefError, SecretRef, secret_id_candidates};
+pub use resolve::{JsonKeyProblem, ResolveError, Resolved, Resolver, Source, extract_json_key};
+pub use stream::StreamMasker;

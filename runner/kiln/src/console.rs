@@ -1,0 +1,98 @@
+//! What a person sees while a build runs: each line prefixed with its phase; on a terminal, a
+//! spinner naming the current phase (indicatif); plain lines otherwise. `NO_COLOR` turns colour off.
+//! With `--json`, live output goes to stderr so stdout holds only the record.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use kiln_engine::{BuildOutcome, LineKind, PhaseStatus, PhaseType, Reporter};
+
+/// The terminal reporter.
+pub struct Console {
+    bar: Option<ProgressBar>,
+    color: bool,
+    to_stderr: bool,
+}
+
+impl Console {
+    pub fn new(json: bool) -> Console {
+        let tty = std::io::stderr().is_terminal();
+        let color = tty && std::env::var_os("NO_COLOR").is_none();
+        let bar = tty.then(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Console { bar, color, to_stderr: json }
+    }
+
+    fn emit(&self, text: String) {
+        match &self.bar {
+            Some(b) => b.println(text),
+            None if self.to_stderr => eprintln!("{text}"),
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+            }
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+}
+
+fn status_color(s: PhaseStatus) -> &'static str {
+    if s == PhaseStatus::Succeeded { "32" } else { "31" }
+}
+
+impl Reporter for Console {
+    fn phase_started(&mut self, phase: PhaseType) {
+        if let Some(b) = &self.bar {
+            b.set_message(phase.as_str());
+        }
+    }
+
+    fn phase_ended(&mut self, phase: PhaseType, status: PhaseStatus, duration: Duration) {
+        let s = self.paint(status_color(status), status.as_str());
+        self.emit(format!("[{}] {} {s} in {:.2}s", phase.as_str(), self.paint("1", "phase"), duration.as_secs_f64()));
+    }
+
+    fn line(&mut self, phase: PhaseType, kind: LineKind, text: &str) {
+        let prefix = self.paint("2", &format!("[{}]", phase.as_str()));
+        let text = if kind == LineKind::Kiln { self.paint("36", &format!("kiln: {text}")) } else { text.to_string() };
+        self.emit(format!("{prefix} {text}"));
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// The end-of-build summary: phases with status and duration, artifacts, where the record is.
+pub fn summary(o: &BuildOutcome) {
+    let r = &o.record;
+    println!("\nBuild {} (#{}) {}", r.id, r.build_number, r.build_status);
+    for p in r.phases.iter().filter(|p| p.phase_status.is_some()) {
+        let status = p.phase_status.map(|s| s.as_str()).unwrap_or("");
+        let ctx = p.contexts.first().map(|c| format!("  {}: {}", c.status_code, c.message)).unwrap_or_default();
+        println!("  {:<17} {:<10} {:>4}s{ctx}", p.phase_type.as_str(), status, p.duration_in_seconds.unwrap_or(0));
+    }
+    for a in r.artifacts.iter().chain(&r.secondary_artifacts) {
+        println!("  artifact {}: {} file(s) at {}", a.artifact_identifier.as_deref().unwrap_or("primary"), a.files.len(), a.location);
+    }
+    if !r.exported_environment_variables.is_empty() {
+        let names: Vec<&str> = r.exported_environment_variables.iter().map(|v| v.name.as_str()).collect();
+        println!("  exported: {}", names.join(", "));
+    }
+    if !r.kiln.sandbox.sandboxed {
+        println!("  WARNING: this build ran without a sandbox");
+    }
+    println!("  record: {}", o.record_dir.join("build.json").display());
+}

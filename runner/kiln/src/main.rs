@@ -1,0 +1,139 @@
+//! The `kiln` command line: argument parsing, exit codes and dispatch to the subcommands.
+
+mod console;
+mod exit;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run AWS CodeBuild buildspecs locally, offline and sandboxed.
+#[derive(Parser)]
+#[command(name = "kiln", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check buildspec files and report every problem with its line and column.
+    Validate {
+        /// Buildspec files (default: buildspec.yml).
+        files: Vec<PathBuf>,
+        /// Print diagnostics as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a build as CodeBuild would, in a sandbox, and write its record under .kiln/builds/.
+    Build(BuildArgs),
+}
+
+#[derive(Args)]
+struct BuildArgs {
+    /// The project directory (default: the current directory).
+    dir: Option<PathBuf>,
+    /// The buildspec, relative to DIR (default: buildspec.yml, then buildspec.yaml).
+    #[arg(short = 'b', long = "buildspec")]
+    buildspec: Option<PathBuf>,
+    /// Set or override an environment variable (like start-build's override), repeatable.
+    #[arg(long = "env", short = 'e', value_name = "K=V", value_parser = parse_kv)]
+    env: Vec<(String, String)>,
+    /// Print the build record (build.json) as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Run commands without confinement (the record says so).
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Let build commands use the network.
+    #[arg(long)]
+    network: bool,
+    /// Build in DIR itself instead of a fresh working copy.
+    #[arg(long)]
+    in_place: bool,
+    /// YAML file with parameter-store and secrets-manager values (default: ~/.config/kiln/secrets.yml).
+    #[arg(long, value_name = "FILE")]
+    secrets_file: Option<PathBuf>,
+    /// Whole-build timeout in minutes (default 60).
+    #[arg(long, value_name = "MINUTES")]
+    timeout: Option<f64>,
+    /// Per-phase timeout in minutes.
+    #[arg(long, value_name = "MINUTES")]
+    phase_timeout: Option<f64>,
+    /// Package each artifact as a zip file instead of a directory.
+    #[arg(long)]
+    zip: bool,
+    /// The AWS region builds see in AWS_REGION.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not K=V"))?;
+    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("`{k}` is not a valid variable name"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn minutes(m: Option<f64>) -> Result<Option<Duration>, String> {
+    match m {
+        Some(m) if !(m > 0.0 && m <= 2160.0) => Err(format!("a timeout of {m} minutes is out of range (0 < t <= 2160)")),
+        Some(m) => Ok(Some(Duration::from_secs_f64(m * 60.0))),
+        None => Ok(None),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { files, json } => validate::run(&files, json),
+        Command::Build(args) => build(args),
+    }
+}
+
+fn build(args: BuildArgs) -> ExitCode {
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let spec_path = match args.buildspec.clone() {
+        Some(p) if p.is_absolute() => p,
+        Some(p) => dir.join(p),
+        None => ["buildspec.yml", "buildspec.yaml"].iter().map(|n| dir.join(n)).find(|p| p.is_file()).unwrap_or_else(|| dir.join("buildspec.yml")),
+    };
+    let (timeout, phase_timeout) = match (minutes(args.timeout), minutes(args.phase_timeout)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return exit::usage(&e),
+    };
+    let Some((spec, bytes)) = validate::load_for_build(&spec_path) else { return exit::INVALID.into() };
+    let mut opts = kiln_engine::BuildOptions::new(dir, spec_path);
+    opts.env_overrides = args.env;
+    opts.sandbox = !args.no_sandbox;
+    opts.network = args.network;
+    opts.in_place = args.in_place;
+    opts.secrets_file = args.secrets_file;
+    opts.timeout = timeout;
+    opts.phase_timeout = phase_timeout;
+    opts.zip_artifacts = args.zip;
+    opts.region = args.region;
+    let reporter = console::Console::new(args.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return exit::internal(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter))) {
+        Ok(outcome) => {
+            if args.json {
+                match serde_json::to_string_pretty(&outcome.record) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => return exit::internal(&e.to_string()),
+                }
+            } else {
+                console::summary(&outcome);
+            }
+            if outcome.succeeded() { ExitCode::SUCCESS } else { exit::BUILD_FAILED.into() }
+        }
+        Err(e) => exit::internal(&e.to_string()),
+    }
+}
