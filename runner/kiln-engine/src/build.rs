@@ -11,7 +11,7 @@ use crate::context::{self, EnvInputs, Identity, Scratch};
 use crate::output::{Pump, Reporter};
 use crate::record::*;
 use crate::secrets;
-use crate::shell::{ShellKind, ShellSession};
+use crate::shell::{Exit, ShellKind, ShellSession};
 use crate::transitions::{next_phase, FailureAction, PhaseStatus, PhaseType};
 use crate::upload;
 
@@ -203,9 +203,9 @@ pub async fn run_build(spec: &BuildSpec, buildspec_bytes: &[u8], opts: &BuildOpt
 }
 
 /// Write `build.json` atomically, with every secret value masked.
-fn save_record(dir: &Path, masker: &kiln_secrets::Masker, record: &BuildRecord) {
+fn save_record(dir: &Path, masker: &kiln_secrets::Masker, record: &BuildRecord, durable: bool) {
     if let Ok(json) = serde_json::to_string_pretty(record) {
-        let _ = write_atomic(&dir.join("build.json"), masker.mask_str(&json).as_bytes());
+        let _ = write_atomic(&dir.join("build.json"), masker.mask_str(&json).as_bytes(), durable);
     }
 }
 
@@ -217,7 +217,7 @@ fn cache_root(pattern: &str) -> PathBuf {
 
 impl Run<'_> {
     fn save(&self) {
-        save_record(&self.record_dir, &self.masker, &self.record);
+        save_record(&self.record_dir, &self.masker, &self.record, false);
     }
 
     fn begin(&mut self, phase: PhaseType) -> Instant {
@@ -263,6 +263,7 @@ impl Run<'_> {
                 PhaseType::DownloadSource => self.download_source(source_dir),
                 PhaseType::UploadArtifacts => self.upload_artifacts().await,
                 PhaseType::Finalizing => {
+                    self.shell.stop().await;
                     let killed = self.sandbox.kill_all() + kiln_sandbox::sweep_orphans(&[]);
                     if killed > 0 {
                         self.pump.note(&format!("stopped {killed} process(es) the build left running"));
@@ -352,37 +353,25 @@ impl Run<'_> {
 
     async fn run_one(&mut self, text: &str, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
         self.pump.note(&format!("Running command {text}"));
-        let spawned = self.shell.command(text, self.succeeding).and_then(|mut cmd| {
-            self.sandbox.apply(&mut cmd);
-            let (out, err) = self.pump.child_stdio()?;
+        let (sandbox, pump) = (&self.sandbox, &self.pump);
+        let mut prepare = |cmd: &mut std::process::Command| -> std::io::Result<()> {
+            sandbox.apply(cmd);
+            let (out, err) = pump.child_stdio()?;
             cmd.stdout(out).stderr(err);
-            tokio::process::Command::from(cmd).spawn()
-        });
-        let mut child = spawned.map_err(|e| (PhaseStatus::Failed, format!("could not start the shell for command {text}: {e}")))?;
-        let pid = child.id().map(|p| p as i32);
-        let status = match tokio::time::timeout_at(deadline.into(), child.wait()).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err((PhaseStatus::Failed, format!("waiting for command {text}: {e}"))),
-            Err(_) => {
-                if let Some(pid) = pid {
-                    kiln_sandbox::kill_process_group(pid);
-                }
-                let _ = child.kill().await;
+            Ok(())
+        };
+        let exit = self.shell.run(text, self.succeeding, deadline, &mut prepare).await;
+        match exit {
+            Ok(Exit::Code(0)) => Ok(()),
+            Ok(Exit::Code(code)) => Err((PhaseStatus::Failed, format!("Error while executing command: {text}. Reason: exit status {code}"))),
+            Ok(Exit::TimedOut) => {
                 self.sandbox.kill_all();
-                kiln_sandbox::sweep_orphans(&[]);
                 let build_expired = Instant::now() >= self.deadline;
                 self.timed_out |= build_expired;
                 let what = if build_expired { "build" } else { "phase" };
-                return Err((PhaseStatus::TimedOut, format!("the {what} timed out while running command {text}; all its processes were killed")));
+                Err((PhaseStatus::TimedOut, format!("the {what} timed out while running command {text}; all its processes were killed")))
             }
-        };
-        match status.code() {
-            Some(0) => Ok(()),
-            Some(code) => Err((PhaseStatus::Failed, format!("Error while executing command: {text}. Reason: exit status {code}"))),
-            None => {
-                use std::os::unix::process::ExitStatusExt;
-                Err((PhaseStatus::Failed, format!("Error while executing command: {text}. Reason: killed by signal {}", status.signal().unwrap_or(0))))
-            }
+            Err(e) => Err((PhaseStatus::Failed, format!("could not run command {text}: {e}"))),
         }
     }
 
@@ -436,7 +425,7 @@ impl Run<'_> {
         self.record.end_time = Some(now_rfc3339());
         let Run { record, record_dir, pump, masker, scratch, .. } = self;
         let logs = pump.finish();
-        save_record(&record_dir, &masker, &record);
+        save_record(&record_dir, &masker, &record, true);
         scratch.remove();
         logs.map_err(io_err("writing the build logs"))?;
         Ok(BuildOutcome { record, record_dir })

@@ -174,6 +174,15 @@ pub fn standard_env(i: &EnvInputs) -> Vec<(String, String)> {
         ("CODEBUILD_SRC_DIR".into(), i.work_dir.display().to_string()),
         ("CODEBUILD_START_TIME".into(), id.start_ms.to_string()),
     ];
+    // The host is the build image: where its toolchain manager keeps toolchains is part of it.
+    // rustup finds them through RUSTUP_HOME (default ~/.rustup), and HOME is the build's own.
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))
+        .filter(|p| p.is_dir());
+    if let Some(r) = rustup_home {
+        env.push(("RUSTUP_HOME".into(), r.display().to_string()));
+    }
     if let Some(rev) = &i.source.revision {
         env.push(("CODEBUILD_RESOLVED_SOURCE_VERSION".into(), rev.clone()));
         env.push(("CODEBUILD_SOURCE_VERSION".into(), i.source.branch.clone().unwrap_or_else(|| rev.clone())));

@@ -109,18 +109,24 @@ pub struct BuildspecRef {
     pub sha256: String,
 }
 
-/// Write `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Write `bytes` to `path` atomically: a temp file in the same directory, renamed into place, so a
+/// reader (or a crash) sees the old file or the new one, never a mix. With `durable`, the data and
+/// the rename are also fsynced (used for the final record; intermediate ones skip the cost).
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+        if durable {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
         }
         Ok(())
     })();
@@ -149,8 +155,8 @@ mod tests {
     fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("build.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
+        write_atomic(&p, b"one", false).unwrap();
+        write_atomic(&p, b"two", true).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }

@@ -1,22 +1,29 @@
 //! The build's shell session.
 //!
 //! Buildspec 0.2 promises "all build commands in the same instance of the default shell": `cd`,
-//! variables, functions and shell options carry from command to command and phase to phase. kiln runs
-//! each command as its own shell process (so each can be confined, timed and killed on its own) and
-//! carries the session across processes: before a command the shell loads the state the previous
-//! command saved; an `EXIT` trap saves it again, also when the command calls `exit`. For bash the
-//! state is every non-readonly variable (`declare -p`), every function (`declare -f`), `set -o` and
-//! `shopt` options and the working directory. POSIX `sh` (CodeBuild's default) has no way to list
-//! unexported variables or functions, so there the session runs with `set -a` (every assignment is
-//! exported) and carries exported variables, `set` flags and the directory; functions do not carry.
-//! Version 0.1 runs every command in a fresh shell with no carried state, as CodeBuild documents.
+//! variables, functions and shell options carry from command to command and phase to phase. kiln
+//! starts one confined shell process per build that runs a small driver loop: it reads a request
+//! from fd 3, sources the command file (with fds 3 and 4 closed, so neither the command nor anything
+//! it starts can touch the control channel), saves the session state, and reports the exit status on
+//! fd 4. The state file lets kiln restart the session where it was when a command ends the shell
+//! (`exit 1`, `set -e`, `exec`) or is killed at a timeout; a state file cut short is discarded.
+//!
+//! For bash the state is every variable (`declare -p`), every function (`declare -f`), `set -o` and
+//! `shopt` options and the working directory, written by builtins only (no forks). POSIX `sh`
+//! (CodeBuild's default on Linux) cannot list unexported variables or functions, so there the
+//! session runs with `set -a` (every assignment is exported) and the state is the exported
+//! variables, the `set` flags and the directory. Version 0.1 runs every command in a fresh shell
+//! with no carried state, as CodeBuild documents.
 
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use kiln_spec::Version;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Which shell runs the commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,56 +51,60 @@ impl ShellKind {
     }
 }
 
-const BASH_WRAPPER: &str = r#"# kiln: run one buildspec command inside the build's shell session.
+const BASH_DRIVER: &str = r#"# kiln: the build's shell session (bash). Requests on fd 3, statuses on fd 4.
 __kiln_dir=$1
-__kiln_persist=$3
+__kiln_persist=$2
 if [ "$__kiln_persist" = 1 ] && [ -f "$__kiln_dir/state" ]; then . "$__kiln_dir/state"; fi
-export CODEBUILD_BUILD_SUCCEEDING=$2
-__kiln_save() {
-  __kiln_rc=$?
-  if [ "$__kiln_persist" = 1 ]; then
-    {
-      for __kiln_n in $(compgen -v); do
-        case $__kiln_n in
-          BASH|BASH_*|BASHOPTS|BASHPID|EUID|UID|PPID|SHELLOPTS|FUNCNAME|GROUPS|HISTCMD|LINENO|RANDOM|SECONDS|SRANDOM|EPOCHREALTIME|EPOCHSECONDS|PIPESTATUS|DIRSTACK|COMP_*|_|__kiln_*|OPTIND|OPTARG|PWD|OLDPWD|SHLVL) continue ;;
-        esac
-        case ${!__kiln_n@a} in *r*) continue ;; esac
-        declare -p "$__kiln_n" 2>/dev/null
-      done
-      declare -f | sed '/^__kiln_save ()/,/^}/d'
-      set +o | grep -v -e ' monitor$' -e ' history$'
-      shopt -p | grep -v -e login_shell -e restricted_shell
-      printf 'cd -- %q 2>/dev/null\n' "$PWD"
-    } > "$__kiln_dir/state.new" && mv -f "$__kiln_dir/state.new" "$__kiln_dir/state"
-  fi
-  exit $__kiln_rc
+__kiln_dump() {
+  [ "$__kiln_persist" = 1 ] || return 0
+  {
+    declare -p
+    declare -f
+    set +o
+    printf '{\n'; shopt -p; printf '} 2>/dev/null\n'
+    printf 'cd -- %q 2>/dev/null\n' "$PWD"
+    echo '# kiln-state-complete'
+  } 2>/dev/null > "$__kiln_dir/state.new"
 }
-trap __kiln_save EXIT
-. "$__kiln_dir/cmd"
+trap '__kiln_dump' EXIT
+while IFS= read -r __kiln_req <&3; do
+  export CODEBUILD_BUILD_SUCCEEDING=${__kiln_req#run }
+  . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
+  __kiln_rc=$?
+  __kiln_dump
+  printf 'done %s\n' "$__kiln_rc" >&4
+done
 "#;
 
-const SH_WRAPPER: &str = r#"# kiln: run one buildspec command inside the build's shell session (POSIX sh).
+const SH_DRIVER: &str = r#"# kiln: the build's shell session (POSIX sh). Requests on fd 3, statuses on fd 4.
 __kiln_dir=$1
-__kiln_persist=$3
+__kiln_persist=$2
 if [ "$__kiln_persist" = 1 ] && [ -f "$__kiln_dir/state" ]; then . "$__kiln_dir/state"; fi
-export CODEBUILD_BUILD_SUCCEEDING=$2
-[ "$__kiln_persist" = 1 ] && set -a
-__kiln_save() {
-  __kiln_rc=$?
-  if [ "$__kiln_persist" = 1 ]; then
-    {
-      export -p | grep -v -e '^export __kiln_' -e '^export PWD=' -e '^export OLDPWD=' -e '^export PPID='
-      case $- in *e*) echo 'set -e' ;; esac
-      case $- in *u*) echo 'set -u' ;; esac
-      case $- in *x*) echo 'set -x' ;; esac
-      case $- in *f*) echo 'set -f' ;; esac
-      printf "cd -- '%s' 2>/dev/null\n" "$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g")"
-    } > "$__kiln_dir/state.new" && mv -f "$__kiln_dir/state.new" "$__kiln_dir/state"
-  fi
-  exit $__kiln_rc
+__kiln_dump() {
+  [ "$__kiln_persist" = 1 ] || return 0
+  set +a
+  {
+    __kiln_pwd=$PWD
+    export __kiln_pwd
+    export -p
+    echo 'cd -- "$__kiln_pwd" 2>/dev/null; unset __kiln_pwd'
+    case $- in *e*) echo 'set -e' ;; esac
+    case $- in *u*) echo 'set -u' ;; esac
+    case $- in *x*) echo 'set -x' ;; esac
+    case $- in *f*) echo 'set -f' ;; esac
+    echo '# kiln-state-complete'
+  } 2>/dev/null > "$__kiln_dir/state.new"
+  set -a
 }
-trap __kiln_save EXIT
-. "$__kiln_dir/cmd"
+trap '__kiln_dump' EXIT
+[ "$__kiln_persist" = 1 ] && set -a
+while IFS= read -r __kiln_req <&3; do
+  export CODEBUILD_BUILD_SUCCEEDING="${__kiln_req#run }"
+  . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
+  __kiln_rc=$?
+  __kiln_dump
+  printf 'done %s\n' "$__kiln_rc" >&4
+done
 "#;
 
 const QUERY: &str = r#"__kiln_dir=$1
@@ -113,27 +124,45 @@ for __kiln_e in "$@"; do
 done
 "#;
 
-/// A build's shell session: where its state lives and how to run a command in it.
+/// The last line of a completely written state file.
+const STATE_END: &[u8] = b"# kiln-state-complete\n";
+
+/// How a command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It finished with this status (a signal N is reported as 128+N, as shells do).
+    Code(i32),
+    /// The deadline passed; the session's processes were killed.
+    TimedOut,
+}
+
+struct Running {
+    child: tokio::process::Child,
+    requests: std::fs::File,
+    statuses: tokio::io::Lines<BufReader<tokio::net::unix::pipe::Receiver>>,
+}
+
+/// A build's shell session: where its state lives and the shell process that runs the commands.
 pub struct ShellSession {
     kind: ShellKind,
     persistent: bool,
     dir: PathBuf,
     work_dir: PathBuf,
     env: Vec<(OsString, OsString)>,
+    running: Option<Running>,
 }
+
+/// Configures each shell process before it starts (the sandbox, stdout/stderr).
+pub type Prepare<'a> = &'a mut dyn FnMut(&mut Command) -> io::Result<()>;
 
 impl ShellSession {
     /// A session whose state is kept in `state_dir`, starting in `work_dir` with exactly `env`.
     pub fn new(kind: ShellKind, version: Version, state_dir: &Path, work_dir: &Path, env: Vec<(OsString, OsString)>) -> io::Result<Self> {
         std::fs::create_dir_all(state_dir)?;
-        let wrapper = match kind {
-            ShellKind::Bash => BASH_WRAPPER,
-            ShellKind::Sh => SH_WRAPPER,
-        };
-        std::fs::write(state_dir.join("wrapper"), wrapper)?;
+        std::fs::write(state_dir.join("driver"), if kind == ShellKind::Bash { BASH_DRIVER } else { SH_DRIVER })?;
         std::fs::write(state_dir.join("query"), QUERY)?;
         std::fs::write(state_dir.join("expand"), EXPAND)?;
-        Ok(ShellSession { kind, persistent: version == Version::V0_2, dir: state_dir.to_path_buf(), work_dir: work_dir.to_path_buf(), env })
+        Ok(ShellSession { kind, persistent: version == Version::V0_2, dir: state_dir.to_path_buf(), work_dir: work_dir.to_path_buf(), env, running: None })
     }
 
     pub fn kind(&self) -> ShellKind {
@@ -151,12 +180,81 @@ impl ShellSession {
         cmd
     }
 
-    /// A process that runs `text` in the session. `succeeding` sets `CODEBUILD_BUILD_SUCCEEDING`.
-    pub fn command(&self, text: &str, succeeding: bool) -> io::Result<Command> {
+    fn start(&mut self, prepare: Prepare) -> io::Result<()> {
+        let (req_read, req_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+        let (st_read, st_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+        let mut cmd = self.base("driver");
+        cmd.arg(if self.persistent { "1" } else { "0" });
+        prepare(&mut cmd)?;
+        let (r, w) = (req_read.as_raw_fd(), st_write.as_raw_fd());
+        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || install_fd(r, 3).and_then(|_| install_fd(w, 4)));
+        }
+        let child = tokio::process::Command::from(cmd).spawn()?;
+        drop((req_read, st_write));
+        let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(st_read)?;
+        self.running = Some(Running { child, requests: std::fs::File::from(OwnedFd::from(req_write)), statuses: BufReader::new(receiver).lines() });
+        Ok(())
+    }
+
+    /// Run `text` in the session, with `CODEBUILD_BUILD_SUCCEEDING` set from `succeeding`, until it
+    /// ends or `deadline` passes. `prepare` configures the shell process if one has to be started.
+    pub async fn run(&mut self, text: &str, succeeding: bool, deadline: Instant, prepare: Prepare<'_>) -> io::Result<Exit> {
+        if self.running.is_none() {
+            self.start(prepare)?;
+        }
         std::fs::write(self.dir.join("cmd"), text)?;
-        let mut cmd = self.base("wrapper");
-        cmd.arg(if succeeding { "1" } else { "0" }).arg(if self.persistent { "1" } else { "0" });
-        Ok(cmd)
+        let running = self.running.as_mut().expect("started above");
+        let request = format!("run {}\n", if succeeding { 1 } else { 0 });
+        let sent = running.requests.write_all(request.as_bytes());
+        let waited = match sent {
+            Ok(()) => tokio::time::timeout_at(deadline.into(), running.statuses.next_line()).await,
+            Err(_) => Ok(Ok(None)),
+        };
+        let exit = match waited {
+            Ok(Ok(Some(line))) => Exit::Code(line.strip_prefix("done ").and_then(|c| c.trim().parse().ok()).unwrap_or(1)),
+            // The shell ended (the command ran `exit`, or it died): its status is the command's.
+            Ok(_) => {
+                let mut r = self.running.take().expect("running");
+                Exit::Code(wait_code(r.child.wait().await?))
+            }
+            Err(_) => {
+                let mut r = self.running.take().expect("running");
+                if let Some(pid) = r.child.id() {
+                    kiln_sandbox::kill_process_group(pid as i32);
+                }
+                let _ = r.child.kill().await;
+                Exit::TimedOut
+            }
+        };
+        self.commit_state();
+        if !self.persistent {
+            self.stop().await;
+        }
+        Ok(exit)
+    }
+
+    /// End the shell process (at the end of the build); the saved state stays.
+    pub async fn stop(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            drop(r.requests);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), r.child.wait()).await;
+            let _ = r.child.kill().await;
+            self.commit_state();
+        }
+    }
+
+    /// Adopt the state the shell last saved. A state file cut short (the shell was killed while
+    /// saving) is discarded and the previous state stays.
+    fn commit_state(&self) {
+        let new = self.dir.join("state.new");
+        let complete = std::fs::read(&new).is_ok_and(|b| b.ends_with(STATE_END));
+        if complete {
+            let _ = std::fs::rename(&new, self.dir.join("state"));
+        } else {
+            let _ = std::fs::remove_file(&new);
+        }
     }
 
     /// A process that prints `NAME=value\0` for each of `names` set in the session's current state.
@@ -175,6 +273,26 @@ impl ShellSession {
     }
 }
 
+/// Make `fd` available as `target` in the child, without close-on-exec.
+fn install_fd(fd: i32, target: i32) -> io::Result<()> {
+    // SAFETY: plain syscalls on descriptors this process owns.
+    unsafe {
+        if fd == target {
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        } else if libc::dup2(fd, target) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn wait_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
 /// Split `NAME=value\0…` output of [`ShellSession::query_command`].
 pub fn parse_query_output(out: &[u8]) -> Vec<(String, String)> {
     out.split(|b| *b == 0)
@@ -187,67 +305,5 @@ pub fn parse_query_output(out: &[u8]) -> Vec<(String, String)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(s: &ShellSession, text: &str) -> (i32, String) {
-        let out = s.command(text, true).unwrap().output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-
-    fn session(kind: ShellKind, version: Version) -> (tempfile::TempDir, ShellSession) {
-        let t = tempfile::tempdir().unwrap();
-        std::fs::create_dir(t.path().join("src")).unwrap();
-        let env = vec![("PATH".into(), std::env::var_os("PATH").unwrap()), ("FROM_SPEC".into(), "v".into())];
-        let s = ShellSession::new(kind, version, &t.path().join("state"), &t.path().join("src"), env).unwrap();
-        (t, s)
-    }
-
-    #[test]
-    fn bash_session_carries_cd_vars_functions_and_options() {
-        let (_t, s) = session(ShellKind::Bash, Version::V0_2);
-        assert_eq!(run(&s, "mkdir -p a/b && cd a/b").0, 0);
-        assert!(run(&s, "pwd").1.ends_with("/src/a/b"));
-        run(&s, "X='two words'; export Y=\"multi\nline\"; arr=(1 2 3); greet() { echo \"hi $1\"; }");
-        assert_eq!(run(&s, "echo \"$X|$Y|${arr[2]}\"").1, "two words|multi\nline|3");
-        assert_eq!(run(&s, "greet kiln").1, "hi kiln");
-        assert_eq!(run(&s, "bash -c 'printf %s \"${Y:-unset}\"'").1, "multi\nline", "exported vars stay exported");
-        assert_eq!(run(&s, "set -o pipefail; false | true").0, 1);
-        assert_eq!(run(&s, "false | true").0, 1, "pipefail carried over");
-        assert_eq!(run(&s, "echo $FROM_SPEC").1, "v");
-    }
-
-    #[test]
-    fn exit_in_a_command_keeps_state_and_reports_status() {
-        let (_t, s) = session(ShellKind::Bash, Version::V0_2);
-        assert_eq!(run(&s, "Z=kept; exit 7").0, 7);
-        assert_eq!(run(&s, "echo $Z").1, "kept");
-    }
-
-    #[test]
-    fn sh_session_carries_cd_and_variables() {
-        let (_t, s) = session(ShellKind::Sh, Version::V0_2);
-        run(&s, "mkdir -p d && cd d; PLAIN=1; export EXP=\"it's\"");
-        assert_eq!(run(&s, "echo \"$PLAIN $EXP\"; pwd").1.lines().next().unwrap(), "1 it's");
-        assert!(run(&s, "pwd").1.ends_with("/src/d"));
-        assert_eq!(run(&s, "set -e; false; echo unreachable").0, 1);
-    }
-
-    #[test]
-    fn version_0_1_runs_each_command_in_a_fresh_shell() {
-        let (_t, s) = session(ShellKind::Bash, Version::V0_1);
-        run(&s, "mkdir d; cd d; export V=1");
-        assert!(run(&s, "pwd").1.ends_with("/src"));
-        assert_eq!(run(&s, "echo ${V:-unset}").1, "unset");
-    }
-
-    #[test]
-    fn query_and_expand_read_the_session_state() {
-        let (_t, s) = session(ShellKind::Bash, Version::V0_2);
-        run(&s, "export TAG=v1.2; NOT_EXPORTED=x");
-        let out = s.query_command(&["TAG".into(), "NOT_EXPORTED".into(), "MISSING".into()]).output().unwrap();
-        assert_eq!(parse_query_output(&out.stdout), vec![("TAG".into(), "v1.2".into()), ("NOT_EXPORTED".into(), "x".into())]);
-        let out = s.expand_command(&["app-$TAG".into(), "$(echo sub)-x".into()]).output().unwrap();
-        assert_eq!(out.stdout, b"app-v1.2\0sub-x\0");
-    }
-}
+#[path = "shell_tests.rs"]
+mod tests;

@@ -66,7 +66,8 @@ pub struct Policy {
     /// Directories and files the build may write (working copy, build tmp, cache paths); each
     /// must exist. Everything else is read-only. [`DEVICE_PATHS`] (`/dev/null`, `/dev/zero`,
     /// `/dev/tty`, `/dev/full`, `/dev/random`, `/dev/urandom`, `/dev/ptmx`, `/dev/pts`) are
-    /// added by the crate.
+    /// added by the crate. `/tmp` and `/dev/shm` are *not* writable unless listed: give the
+    /// build its own tmp dir here (and point `TMPDIR` at it).
     pub writable: Vec<PathBuf>,
     /// Whether the build may use the network. When false: TCP bind/connect are denied by
     /// Landlock, and with user namespaces the build gets its own empty network namespace.
