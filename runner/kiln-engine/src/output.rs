@@ -16,11 +16,12 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kiln_secrets::Masker;
+use kiln_secrets::{Masker, StreamMasker};
 
 use crate::transitions::{PhaseStatus, PhaseType};
 
-/// The longest line kept whole; longer output is split (and masked per piece).
+/// The longest line kept whole; longer output is split into pieces, masked as one stream so a
+/// secret straddling a cut is still masked.
 const MAX_LINE: usize = 64 * 1024;
 
 /// What kind of line a [`Reporter`] is shown.
@@ -81,6 +82,7 @@ impl Pump {
             logs_dir: logs_dir.to_path_buf(),
             acks: ack_tx,
             capture: capture.clone(),
+            long_line: None,
         };
         let source = File::from(read_fd);
         let thread = std::thread::Builder::new().name("kiln-output".into()).spawn(move || reader.run(source))?;
@@ -163,6 +165,8 @@ struct Reader {
     logs_dir: std::path::PathBuf,
     acks: mpsc::Sender<u64>,
     capture: Capture,
+    /// While a line longer than [`MAX_LINE`] is being split: the masker its pieces go through.
+    long_line: Option<StreamMasker>,
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -218,9 +222,13 @@ impl Reader {
                     self.output_line(&line[..line.len() - 1])?;
                 }
                 (_, None) => {
-                    if buf.len() > MAX_LINE || (at_eof && !buf.is_empty()) {
-                        let take = buf.len().min(MAX_LINE);
-                        let data: Vec<u8> = buf.drain(..take).collect();
+                    if buf.len() > MAX_LINE {
+                        let data: Vec<u8> = buf.drain(..MAX_LINE).collect();
+                        self.long_line_piece(&data)?;
+                        continue;
+                    }
+                    if at_eof && !buf.is_empty() {
+                        let data: Vec<u8> = std::mem::take(buf);
                         self.output_line(&data)?;
                         continue;
                     }
@@ -270,10 +278,31 @@ impl Reader {
         Ok(false)
     }
 
+    /// A piece of a line too long to keep whole: masked as part of one stream with the rest of
+    /// the line, and shown as far as it is certainly not the start of a secret.
+    fn long_line_piece(&mut self, raw: &[u8]) -> io::Result<()> {
+        let masker = &self.masker;
+        let masked = self.long_line.get_or_insert_with(|| masker.stream()).push(raw);
+        if masked.is_empty() { Ok(()) } else { self.emit_line(&masked) }
+    }
+
+    /// A complete line (or the last piece of a long one).
     fn output_line(&mut self, raw: &[u8]) -> io::Result<()> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let masked = self.masker.mask_bytes(raw);
-        let text = String::from_utf8_lossy(&masked);
+        let masked = match self.long_line.take() {
+            Some(mut stream) => {
+                let mut m = stream.push(raw);
+                m.extend(stream.finish());
+                m
+            }
+            None => self.masker.mask_bytes(raw),
+        };
+        self.emit_line(&masked)
+    }
+
+    /// Write an already masked line to the logs, the retry capture and the reporter.
+    fn emit_line(&mut self, masked: &[u8]) -> io::Result<()> {
+        let text = String::from_utf8_lossy(masked);
         self.write_logs(LineKind::Output, &text)?;
         if let Some(c) = self.capture.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             if c.len() < MAX_CAPTURE {
@@ -358,6 +387,28 @@ mod tests {
         let log = std::fs::read_to_string(dir.path().join("BUILD.log")).unwrap();
         assert!(log.contains("a *** b") && !log.contains("hunter2"));
         assert!(std::fs::read_to_string(dir.path().join("build.log")).unwrap().contains("[BUILD] a *** b"));
+    }
+
+    #[test]
+    fn a_secret_across_the_cut_of_an_over_long_line_is_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Collect::default();
+        let mut pump = Pump::start(dir.path(), Masker::new(["hunter2-secret"]).unwrap(), Box::new(seen.clone())).unwrap();
+        pump.phase_started(PhaseType::Build);
+        // The reader sees MAX_LINE - 6 bytes and the secret with no newline, so it must cut the
+        // line through the secret; the newline comes later.
+        let mut first = vec![b'a'; MAX_LINE - 6];
+        first.extend_from_slice(b"hunter2-secret");
+        pump.writer.write_all(&first).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        pump.writer.write_all(b" end\n").unwrap();
+        pump.sync();
+        pump.finish().unwrap();
+        let lines = seen.0.lock().unwrap().clone();
+        let text: String = lines.iter().filter_map(|l| l.strip_prefix("BUILD Output ")).collect();
+        assert_eq!(text, format!("{}*** end", "a".repeat(MAX_LINE - 6)));
+        let log = std::fs::read_to_string(dir.path().join("BUILD.log")).unwrap().replace('\n', "");
+        assert!(!log.contains("hunter2") && log.ends_with("*** end"));
     }
 
     #[test]

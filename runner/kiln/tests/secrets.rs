@@ -207,7 +207,9 @@ fn secrets_are_masked_in_live_output_logs_and_the_record() {
 
 #[test]
 fn a_secret_straddling_the_long_line_split_is_masked() {
-    // kiln splits lines longer than 64 KiB; a secret across that cut must still be masked.
+    // kiln splits lines longer than 64 KiB; a secret across that cut must still be masked. The
+    // sleep before the newline makes kiln see the line's first 64 KiB + the secret without a
+    // newline, so it has to cut the line then, right through the secret (at 65530).
     let p = Project::new(
         r#"version: 0.2
 env:
@@ -216,7 +218,7 @@ env:
 phases:
   build:
     commands:
-      - for off in 65530 65536 131060; do head -c $off /dev/zero | tr '\0' a; printf %s "$S"; echo; done
+      - for off in 65530 65536 131060; do head -c $off /dev/zero | tr '\0' a; printf %s "$S"; sleep 0.2; echo; done
 "#,
     );
     let b = p.build_with(&[], |c| {
@@ -224,6 +226,9 @@ phases:
     });
     assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
     assert!(b.log().matches("***").count() >= 3, "the three values are masked");
+    // Glued back together, the pieces of the split line must not spell the secret either.
+    assert!(!b.log().replace("\n[BUILD] ", "").contains(PARAM), "the secret can be read across the pieces of the long line");
+    assert!(!b.stderr.replace("\n[BUILD] ", "").contains(PARAM), "live output: the secret can be read across the pieces");
     for f in files_under(&p.src.join(".kiln")) {
         assert_clean(&f.display().to_string(), &String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
     }
