@@ -232,6 +232,10 @@ impl Run<'_> {
         self.pump.sync();
         let elapsed = started.elapsed();
         self.pump.phase_ended(phase, status, elapsed);
+        if let Some((code, message)) = &context {
+            // As CodeBuild's log does, say why the phase failed (masked by the output thread).
+            self.pump.note(&format!("Phase context status code: {code} Message: {message}"));
+        }
         if let Some(p) = self.record.phases.last_mut() {
             p.phase_status = Some(status);
             p.end_time = Some(now_rfc3339());
@@ -256,8 +260,8 @@ impl Run<'_> {
                         self.pump.note(&format!("notice: {n}"));
                     }
                     match &secrets_error {
-                        Some(e) => (PhaseStatus::Failed, Some(("Secrets Error".into(), e.clone())), FailureAction::Abort),
-                        None => (PhaseStatus::Succeeded, None, FailureAction::Abort),
+                        Some(e) => (PhaseStatus::Failed, Some(("Secrets Error".into(), e.clone())), FailureAction::Default),
+                        None => (PhaseStatus::Succeeded, None, FailureAction::Default),
                     }
                 }
                 PhaseType::DownloadSource => self.download_source(source_dir),
@@ -268,14 +272,14 @@ impl Run<'_> {
                     if killed > 0 {
                         self.pump.note(&format!("stopped {killed} process(es) the build left running"));
                     }
-                    (PhaseStatus::Succeeded, None, FailureAction::Abort)
+                    (PhaseStatus::Succeeded, None, FailureAction::Default)
                 }
                 p => match p.buildspec_phase() {
                     Some(name) => match self.spec.phases.iter().find(|ph| ph.name == name) {
                         Some(ph) => self.run_phase(p, ph).await,
-                        None => (PhaseStatus::Succeeded, None, FailureAction::Abort),
+                        None => (PhaseStatus::Succeeded, None, FailureAction::Default),
                     },
-                    None => (PhaseStatus::Succeeded, None, FailureAction::Abort),
+                    None => (PhaseStatus::Succeeded, None, FailureAction::Default),
                 },
             };
             self.end(phase, started, status, context);
@@ -291,21 +295,25 @@ impl Run<'_> {
     fn download_source(&mut self, source_dir: &Path) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
         if self.opts.in_place {
             self.pump.note(&format!("building in place in {}", source_dir.display()));
-            return (PhaseStatus::Succeeded, None, FailureAction::Abort);
+            return (PhaseStatus::Succeeded, None, FailureAction::Default);
         }
         let skip = self.opts.record_root.iter().cloned().collect::<Vec<_>>();
         match context::copy_source(source_dir, &self.work_dir, &skip) {
             Ok(n) => {
                 self.pump.note(&format!("copied {n} files into the working copy {}", self.work_dir.display()));
-                (PhaseStatus::Succeeded, None, FailureAction::Abort)
+                (PhaseStatus::Succeeded, None, FailureAction::Default)
             }
-            Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), format!("could not copy the source: {e}"))), FailureAction::Abort),
+            Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), format!("could not copy the source: {e}"))), FailureAction::Default),
         }
     }
 
     async fn run_phase(&mut self, phase: PhaseType, ph: &Phase) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
         let on_failure = ph.on_failure();
-        let action = if on_failure == OnFailure::Continue { FailureAction::Continue } else { FailureAction::Abort };
+        let action = match ph.on_failure.as_ref().map(|o| &o.value) {
+            Some(OnFailure::Continue) => FailureAction::Continue,
+            Some(OnFailure::Abort) => FailureAction::Abort,
+            _ => FailureAction::Default,
+        };
         let phase_deadline = self.opts.phase_timeout.or(self.spec.kiln.phase_timeout_minutes.map(|m| Duration::from_secs(u64::from(m) * 60))).map(|d| Instant::now() + d);
         let deadline = phase_deadline.map_or(self.deadline, |d| d.min(self.deadline));
         for (name, version) in ph.runtime_versions.iter().map(|e| (&e.name.value, &e.value.value)) {
@@ -392,11 +400,19 @@ impl Run<'_> {
     }
 
     async fn upload_artifacts(&mut self) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
-        let Some(artifacts) = &self.spec.artifacts else { return (PhaseStatus::Succeeded, None, FailureAction::Abort) };
+        let Some(artifacts) = &self.spec.artifacts else { return (PhaseStatus::Succeeded, None, FailureAction::Default) };
         let packaging = if self.opts.zip_artifacts { kiln_artifacts::Packaging::Zip } else { kiln_artifacts::Packaging::Directory };
         let ctx = upload::UploadContext { shell: &self.shell, sandbox: &self.sandbox, work_dir: &self.work_dir, dest: &self.record_dir.join("artifacts"), packaging, project: &self.record.project_name };
         match upload::upload_all(&ctx, artifacts).await {
-            Ok(done) => {
+            Ok(mut done) => {
+                // Names and paths come from the build (`name: $VAR`): mask them here as well, so
+                // the record returned to the caller (`--json`) says what build.json says.
+                for a in done.primary.iter_mut().chain(done.secondary.iter_mut()) {
+                    a.location = self.masker.mask_str(&a.location);
+                    for f in &mut a.files {
+                        f.path = self.masker.mask_str(&f.path);
+                    }
+                }
                 for w in &done.warnings {
                     self.pump.note(&format!("warning: {w}"));
                 }
@@ -405,9 +421,9 @@ impl Run<'_> {
                 }
                 self.record.artifacts = done.primary;
                 self.record.secondary_artifacts = done.secondary;
-                (PhaseStatus::Succeeded, None, FailureAction::Abort)
+                (PhaseStatus::Succeeded, None, FailureAction::Default)
             }
-            Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), e)), FailureAction::Abort),
+            Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), e)), FailureAction::Default),
         }
     }
 

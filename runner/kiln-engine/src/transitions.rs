@@ -99,7 +99,11 @@ impl PhaseStatus {
 /// once retries are spent, the phase ends as failed and the default applies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureAction {
+    /// `on-failure` not set (or RETRY exhausted): CodeBuild's default transitions.
+    Default,
+    /// `on-failure: ABORT`: "Abort the build." — no further buildspec phase, no artifact upload.
     Abort,
+    /// `on-failure: CONTINUE`: "Continue to the next phase."
     Continue,
 }
 
@@ -117,8 +121,10 @@ pub fn next_phase(phase: PhaseType, status: PhaseStatus, action: FailureAction) 
         Submitted | Queued | Provisioning | DownloadSource => Finalizing,
         Install | PreBuild => match action {
             FailureAction::Continue => phase.next_in_order(),
-            FailureAction::Abort => Finalizing,
+            FailureAction::Default | FailureAction::Abort => Finalizing,
         },
+        // An explicit ABORT ends the build (docs §2.3: skip the remaining phases and the upload).
+        Build | PostBuild if action == FailureAction::Abort => Finalizing,
         // A failed build still runs post_build; a failed post_build still uploads artifacts.
         Build | PostBuild => phase.next_in_order(),
         UploadArtifacts => Finalizing,
@@ -147,25 +153,30 @@ mod tests {
         (UploadArtifacts, Succeeded, Abort, Finalizing),
         (Finalizing, Succeeded, Abort, Completed),
         // Failures before the buildspec's phases end the build.
-        (Provisioning, Failed, Abort, Finalizing),
-        (DownloadSource, Failed, Abort, Finalizing),
+        (Provisioning, Failed, Default, Finalizing),
+        (DownloadSource, Failed, Default, Finalizing),
         (DownloadSource, Failed, Continue, Finalizing),
         // install / pre_build: "none of the commands in the pre_build, build, and post_build phases are run".
+        (Install, Failed, Default, Finalizing),
+        (PreBuild, Failed, Default, Finalizing),
+        (Install, TimedOut, Default, Finalizing),
         (Install, Failed, Abort, Finalizing),
         (PreBuild, Failed, Abort, Finalizing),
-        (Install, TimedOut, Abort, Finalizing),
         // on-failure: CONTINUE — "Continue to the next phase."
         (Install, Failed, Continue, PreBuild),
         (PreBuild, Failed, Continue, Build),
         // A failed build moves to post_build ("executes all remaining phases").
-        (Build, Failed, Abort, PostBuild),
+        (Build, Failed, Default, PostBuild),
         (Build, Failed, Continue, PostBuild),
-        (Build, TimedOut, Abort, PostBuild),
+        (Build, TimedOut, Default, PostBuild),
         // "The UPLOAD_ARTIFACTS phase is always attempted, even if the BUILD phase fails" — and after a failed post_build.
-        (PostBuild, Failed, Abort, UploadArtifacts),
+        (PostBuild, Failed, Default, UploadArtifacts),
         (PostBuild, Failed, Continue, UploadArtifacts),
+        // on-failure: ABORT — "Abort the build.": no post_build, no upload.
+        (Build, Failed, Abort, Finalizing),
+        (PostBuild, Failed, Abort, Finalizing),
         // A failed upload ends the build.
-        (UploadArtifacts, Failed, Abort, Finalizing),
+        (UploadArtifacts, Failed, Default, Finalizing),
         // A stopped build goes straight to finalizing.
         (Build, Stopped, Continue, Finalizing),
     ];

@@ -29,7 +29,7 @@ pub fn parse_buildspec(source: &str) -> Parsed {
         Ok(None) => {
             return Parsed {
                 spec: None,
-                diagnostics: vec![Diagnostic::error("E0005", "the buildspec is empty".into(), Default::default())
+                diagnostics: vec![Diagnostic::error("E0005", "the buildspec is empty".into(), crate::Span { offset: 0, len: 0, line: 1, col: 1 })
                     .with_help("a buildspec needs at least `version: 0.2` and a `phases` section")],
             };
         }

@@ -246,7 +246,9 @@ fn batch_builds(cx: &mut Ctx, node: &Node, what: &str, graph: bool) -> Vec<Batch
         for b in &out {
             for dep in &b.depend_on {
                 if !out.iter().any(|o| o.identifier.value == dep.value) {
-                    cx.error("E0604", format!("`depend-on` names `{}`, which is not a build of this graph", dep.value), dep.span);
+                    let ids: Vec<&str> = out.iter().map(|o| o.identifier.value.as_str()).collect();
+                    cx.error("E0604", format!("`depend-on` names `{}`, which is not a build of this graph", dep.value), dep.span).help =
+                        Some(format!("the builds of this graph are: {}", ids.join(", ")));
                 }
             }
         }
