@@ -441,7 +441,7 @@ impl Run<'_> {
         self.record.end_time = Some(now_rfc3339());
         let Run { record, record_dir, pump, masker, scratch, .. } = self;
         let logs = pump.finish();
-        save_record(&record_dir, &masker, &record, true);
+        save_record(&record_dir, &masker, &record, false);
         scratch.remove();
         logs.map_err(io_err("writing the build logs"))?;
         Ok(BuildOutcome { record, record_dir })

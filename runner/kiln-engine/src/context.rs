@@ -46,7 +46,6 @@ pub fn next_build_number(record_root: &Path) -> io::Result<u64> {
     lock.set_len(0)?;
     lock.rewind()?;
     lock.write_all(format!("{next}\n").as_bytes())?;
-    lock.sync_all()?;
     Ok(next)
 }
 
