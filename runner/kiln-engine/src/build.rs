@@ -223,7 +223,7 @@ impl Run<'_> {
     fn begin(&mut self, phase: PhaseType) -> Instant {
         self.pump.phase_started(phase);
         self.record.current_phase = phase.as_str().into();
-        self.record.phases.push(PhaseRecord { phase_type: phase, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new() });
+        self.record.phases.push(PhaseRecord { phase_type: phase, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new(), duration: None });
         self.save();
         Instant::now()
     }
@@ -240,6 +240,7 @@ impl Run<'_> {
             p.phase_status = Some(status);
             p.end_time = Some(now_rfc3339());
             p.duration_in_seconds = Some(elapsed.as_secs());
+            p.duration = Some(elapsed);
             if let Some((code, message)) = context {
                 p.contexts.push(PhaseContext { status_code: code, message: self.masker.mask_str(&message) });
             }
@@ -289,7 +290,7 @@ impl Run<'_> {
             phase = if self.timed_out && phase < PhaseType::Finalizing { PhaseType::Finalizing } else { next_phase(phase, status, action) };
         }
         self.record.current_phase = "COMPLETED".into();
-        self.record.phases.push(PhaseRecord { phase_type: PhaseType::Completed, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new() });
+        self.record.phases.push(PhaseRecord { phase_type: PhaseType::Completed, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new(), duration: None });
     }
 
     fn download_source(&mut self, source_dir: &Path) -> (PhaseStatus, Option<(String, String)>, FailureAction) {

@@ -42,6 +42,9 @@ pub struct PhaseRecord {
     pub end_time: Option<String>,
     pub duration_in_seconds: Option<u64>,
     pub contexts: Vec<PhaseContext>,
+    /// The exact duration, for kiln's summary (CodeBuild's record has whole seconds only).
+    #[serde(skip)]
+    pub duration: Option<std::time::Duration>,
 }
 
 /// `PhaseContext`.

@@ -82,7 +82,8 @@ pub fn summary(o: &BuildOutcome) {
     for p in r.phases.iter().filter(|p| p.phase_status.is_some()) {
         let status = p.phase_status.map(|s| s.as_str()).unwrap_or("");
         let ctx = p.contexts.first().map(|c| format!("  {}: {}", c.status_code, c.message)).unwrap_or_default();
-        println!("  {:<17} {:<10} {:>4}s{ctx}", p.phase_type.as_str(), status, p.duration_in_seconds.unwrap_or(0));
+        let secs = p.duration.map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        println!("  {:<17} {:<10} {secs:>7.2}s{ctx}", p.phase_type.as_str(), status);
     }
     for a in r.artifacts.iter().chain(&r.secondary_artifacts) {
         println!("  artifact {}: {} file(s) at {}", a.artifact_identifier.as_deref().unwrap_or("primary"), a.files.len(), a.location);
