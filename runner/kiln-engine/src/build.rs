@@ -122,8 +122,6 @@ pub async fn run_build(spec: &BuildSpec, buildspec_bytes: &[u8], opts: &BuildOpt
     let number = context::next_build_number(&record_root).map_err(io_err(format!("cannot update {}", record_root.display())))?;
     let start_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let identity = Identity { id: format!("{project}:{uuid}"), project, uuid: uuid.clone(), number, start_ms };
-    let record_dir = record_root.join("builds").join(&uuid);
-    std::fs::create_dir_all(record_dir.join("logs")).map_err(io_err(format!("cannot create {}", record_dir.display())))?;
 
     let scratch_base = opts.scratch_base.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = Scratch::create(&scratch_base, &uuid).map_err(io_err("cannot create the build's scratch directory"))?;
@@ -151,6 +149,8 @@ pub async fn run_build(spec: &BuildSpec, buildspec_bytes: &[u8], opts: &BuildOpt
     context::merge_env(&mut env, opts.env_overrides.iter().cloned());
     let shell = ShellSession::new(kind, spec.version, &scratch.shell, &work_dir, context::to_os_env(&env)).map_err(io_err("cannot prepare the shell session"))?;
 
+    let record_dir = record_root.join("builds").join(&uuid);
+    std::fs::create_dir_all(record_dir.join("logs")).map_err(io_err(format!("cannot create {}", record_dir.display())))?;
     let pump = Pump::start(&record_dir.join("logs"), masker.clone(), reporter).map_err(io_err("cannot start the output thread"))?;
     let timeout = opts.timeout.or(spec.kiln.timeout_minutes.map(|m| Duration::from_secs(u64::from(m) * 60))).unwrap_or(Duration::from_secs(3600));
 
@@ -443,7 +443,7 @@ impl Run<'_> {
         let Run { record, record_dir, pump, masker, scratch, .. } = self;
         let logs = pump.finish();
         save_record(&record_dir, &masker, &record, false);
-        scratch.remove();
+        drop(scratch);
         logs.map_err(io_err("writing the build logs"))?;
         Ok(BuildOutcome { record, record_dir })
     }

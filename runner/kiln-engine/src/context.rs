@@ -113,7 +113,7 @@ pub fn copy_source(from: &Path, to: &Path, skip: &[PathBuf]) -> io::Result<u64> 
 }
 
 /// The directories of one build outside the source tree.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Scratch {
     pub root: PathBuf,
     pub work: PathBuf,
@@ -136,8 +136,12 @@ impl Scratch {
         Ok(s)
     }
 
-    /// Remove everything (the shell state holds variable values, secrets included).
-    pub fn remove(&self) {
+}
+
+/// The scratch directory is removed when the build is done with it, also when kiln gives up early:
+/// the shell state in it holds variable values, secrets included.
+impl Drop for Scratch {
+    fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
