@@ -259,16 +259,18 @@ impl ShellSession {
 
     /// A process that prints `NAME=value\0` for each of `names` set in the session's current state.
     pub fn query_command(&self, names: &[String]) -> Command {
-        let mut cmd = self.base("query");
-        cmd.args(names);
-        cmd
+        self.helper("query", names)
     }
 
     /// A process that expands each of `words` as a double-quoted shell word (variables and `$(…)`)
     /// in the session's current state, printing each result followed by `\0`.
     pub fn expand_command(&self, words: &[String]) -> Command {
-        let mut cmd = self.base("expand");
-        cmd.args(words);
+        self.helper("expand", words)
+    }
+
+    fn helper(&self, script: &str, args: &[String]) -> Command {
+        let mut cmd = self.base(script);
+        cmd.args(args);
         cmd
     }
 }
