@@ -29,13 +29,16 @@ fn expected_status(example: &Path) -> String {
     status
 }
 
+/// Build output and records a local run of an example may have left in the repository.
+const SKIP: &[&str] = &[".kiln", "node_modules", "target", "__pycache__"];
+
 /// Copy `from` into `to` (files, directories and symlinks), leaving out any `.kiln/` records.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let (src, dst) = (e.path(), to.join(e.file_name()));
         let ft = e.file_type().unwrap();
-        if e.file_name() == ".kiln" || e.file_name() == "node_modules" {
+        if SKIP.iter().any(|s| e.file_name() == *s) {
             continue;
         } else if ft.is_dir() {
             copy_tree(&src, &dst);
@@ -61,7 +64,7 @@ fn run_example(example: &Path) -> Result<(), String> {
     if b.code != want_code {
         problems.push(format!("exit code {} (want {want_code})", b.code));
     }
-    let visible = |d: &Path| rel_files(d).into_iter().filter(|f| !f.starts_with(".kiln/") && !f.starts_with("node_modules/")).collect::<Vec<_>>();
+    let visible = |d: &Path| rel_files(d).into_iter().filter(|f| !f.split('/').any(|c| SKIP.contains(&c))).collect::<Vec<_>>();
     if visible(&p.src) != visible(example) {
         problems.push("the build changed its source directory (it should work in a copy)".into());
     }

@@ -161,6 +161,11 @@ fn a_fork_bomb_is_bounded_and_cleaned_up() {
     assert!(b.record["kiln"]["sandbox"]["mechanisms"].to_string().contains("max=50"), "{}", b.record["kiln"]["sandbox"]);
     assert_eq!(b.status(), "FAILED", "starting 300 processes under a limit of 50 must fail\n{}", b.describe());
     assert_eq!(b.count_output("started=300"), 0, "{}", b.describe());
+    assert!(
+        b.output_of("BUILD").iter().any(|l| l.contains("Cannot fork") || l.contains("Resource temporarily unavailable")),
+        "the build failed because it could not fork, not for another reason\n{}",
+        b.describe()
+    );
     assert!(b.elapsed < Duration::from_secs(30), "bounded quickly: {:?}", b.elapsed);
     let left = survivors_after(&marker, Duration::from_secs(5));
     assert!(left.is_empty(), "{} sleeps survived kiln: {:?}", left.len(), &left[..left.len().min(5)]);

@@ -379,7 +379,7 @@ fn transition_table() {
 
 #[test]
 fn phase_durations_are_whole_seconds_rounded_down() {
-    let p = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1.3\n");
+    let p = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 1.1\n");
     let b = p.build(&[]);
     assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
     let build = b.phase("BUILD").expect("BUILD phase");

@@ -393,9 +393,3 @@ pub fn sha256sum(path: &Path) -> String {
     assert!(out.status.success(), "sha256sum {}", path.display());
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().expect("digest").to_string()
 }
-
-/// Indent a block for embedding in a YAML literal (`- |` commands).
-pub fn indent(text: &str, spaces: usize) -> String {
-    let pad = " ".repeat(spaces);
-    text.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
-}
