@@ -403,7 +403,7 @@ impl Run<'_> {
     async fn upload_artifacts(&mut self) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
         let Some(artifacts) = &self.spec.artifacts else { return (PhaseStatus::Succeeded, None, FailureAction::Default) };
         let packaging = if self.opts.zip_artifacts { kiln_artifacts::Packaging::Zip } else { kiln_artifacts::Packaging::Directory };
-        let ctx = upload::UploadContext { shell: &self.shell, sandbox: &self.sandbox, work_dir: &self.work_dir, dest: &self.record_dir.join("artifacts"), packaging, project: &self.record.project_name };
+        let ctx = upload::UploadContext { shell: &self.shell, sandbox: &self.sandbox, work_dir: &self.work_dir, dest: &self.record_dir.join("artifacts"), packaging, project: &self.record.project_name, masker: &self.masker };
         match upload::upload_all(&ctx, artifacts).await {
             Ok(mut done) => {
                 // Names and paths come from the build (`name: $VAR`): mask them here as well, so

@@ -204,15 +204,17 @@ impl Reader {
             let newline_at = buf.iter().position(|b| *b == b'\n');
             match (marker_at, newline_at) {
                 (Some(m), nl) if nl.is_none_or(|nl| m <= nl) => {
-                    // Output written before the record (a partial line) is its own line.
-                    if m > 0 {
+                    let start = m + self.marker.len();
+                    let Some(end) = buf[start..].iter().position(|b| *b == b'\n') else { return Ok(false) };
+                    let body = String::from_utf8_lossy(&buf[start..start + end]).into_owned();
+                    buf.drain(m..start + end + 1);
+                    // A partial line written before the record stays at the head of the buffer and
+                    // joins what comes next (so a secret printed in two pieces by two commands is
+                    // still masked as one), except at the end of a phase or of the stream.
+                    if m > 0 && (body.starts_with("end:") || body == "eof") {
                         let data: Vec<u8> = buf.drain(..m).collect();
                         self.output_line(&data)?;
                     }
-                    let rest = &buf[self.marker.len()..];
-                    let Some(end) = rest.iter().position(|b| *b == b'\n') else { return Ok(false) };
-                    let body = String::from_utf8_lossy(&rest[..end]).into_owned();
-                    buf.drain(..self.marker.len() + end + 1);
                     if self.control(&body)? {
                         return Ok(true);
                     }
@@ -379,8 +381,8 @@ mod tests {
             vec![
                 "start BUILD",
                 "BUILD Output a *** b",
-                "BUILD Output partial",
                 "BUILD Kiln Running command x",
+                "BUILD Output partial",
                 "end BUILD SUCCEEDED",
             ]
         );
@@ -409,6 +411,25 @@ mod tests {
         assert_eq!(text, format!("{}*** end", "a".repeat(MAX_LINE - 6)));
         let log = std::fs::read_to_string(dir.path().join("BUILD.log")).unwrap().replace('\n', "");
         assert!(!log.contains("hunter2") && log.ends_with("*** end"));
+    }
+
+    #[test]
+    fn a_secret_printed_half_by_one_command_and_half_by_the_next_is_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Collect::default();
+        let mut pump = Pump::start(dir.path(), Masker::new(["hunter2-secret"]).unwrap(), Box::new(seen.clone())).unwrap();
+        pump.phase_started(PhaseType::Build);
+        for half in ["printf 'x hunter2-'", "printf 'secret y\\n'"] {
+            pump.note("Running command");
+            let (out, _) = pump.child_stdio().unwrap();
+            std::process::Command::new("sh").args(["-c", half]).stdout(out).status().unwrap();
+            pump.sync();
+        }
+        pump.phase_ended(PhaseType::Build, PhaseStatus::Succeeded, Duration::ZERO);
+        pump.finish().unwrap();
+        let lines = seen.0.lock().unwrap().clone();
+        assert!(lines.contains(&"BUILD Output x *** y".to_string()), "{lines:?}");
+        assert!(!std::fs::read_to_string(dir.path().join("build.log")).unwrap().contains("hunter2"));
     }
 
     #[test]

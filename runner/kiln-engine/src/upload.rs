@@ -18,6 +18,8 @@ pub struct UploadContext<'a> {
     pub dest: &'a Path,
     pub packaging: Packaging,
     pub project: &'a str,
+    /// Secret values never become file names: an expanded artifact name is masked.
+    pub masker: &'a kiln_secrets::Masker,
 }
 
 /// The packaged artifacts.
@@ -59,7 +61,7 @@ async fn one(ctx: &UploadContext<'_>, id: Option<&str>, set: &ArtifactSet, warni
         discard_paths: set.discard_paths,
         enable_symlinks: set.enable_symlinks,
     };
-    let mut name = expanded[nf + ne + 1].clone();
+    let mut name = ctx.masker.mask_str(&expanded[nf + ne + 1]);
     if ctx.packaging == Packaging::Zip && !name.ends_with(".zip") {
         name.push_str(".zip");
     }

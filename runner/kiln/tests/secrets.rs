@@ -259,4 +259,7 @@ artifacts:
         assert!(!text.contains(TOKEN), "{what} contains the secret:\n{text}");
     }
     assert!(!std::fs::read_to_string(b.record_dir().join("build.json")).unwrap().contains(TOKEN));
+    // Nor a file name on disk: the artifact is named with the mask.
+    let names: Vec<String> = std::fs::read_dir(b.record_dir().join("artifacts")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, vec!["art-***".to_string()]);
 }
