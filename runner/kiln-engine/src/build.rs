@@ -224,7 +224,11 @@ impl Run<'_> {
         self.pump.phase_started(phase);
         self.record.current_phase = phase.as_str().into();
         self.record.phases.push(PhaseRecord { phase_type: phase, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new(), duration: None });
-        self.save();
+        // The record is saved when a phase that runs commands starts (so a killed build shows
+        // where it was) and at every phase end; each save replaces the file atomically.
+        if phase.buildspec_phase().is_some() || phase == PhaseType::Submitted {
+            self.save();
+        }
         Instant::now()
     }
 

@@ -183,6 +183,45 @@ fn write_file(path: &Path, data: &str) -> io::Result<()> {
         .write_all(data.as_bytes())
 }
 
+/// Kill the members of, and remove, every `kiln-<pid>-<n>` group under `parent` whose kiln
+/// process is gone: what a kiln killed with SIGKILL left behind (its build's background
+/// processes) is cleaned up by the next kiln that makes a group there. Returns the groups removed.
+pub(crate) fn reap_stale(parent: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(parent) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("kiln-")).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid > 0 && !matches!(kill(Pid::from_raw(pid), None), Err(nix::errno::Errno::ESRCH));
+        if alive {
+            continue;
+        }
+        let dir = entry.path();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let members = procs(&dir);
+            if members.is_empty() {
+                break;
+            }
+            for m in members {
+                let _ = kill(Pid::from_raw(m), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for _ in 0..50 {
+            if fs::remove_dir(&dir).is_ok() {
+                removed += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    removed
+}
+
 /// A child cgroup created for one [`crate::Sandbox`], removed (after killing its members) on drop.
 #[derive(Debug)]
 pub(crate) struct PidsCgroup {
@@ -198,6 +237,7 @@ impl PidsCgroup {
         if version == CgroupVersion::V2 {
             enable_pids_v2(parent)?;
         }
+        reap_stale(parent);
         let name = format!("kiln-{}-{}", getpid(), SEQ.fetch_add(1, Ordering::Relaxed));
         let dir = parent.join(name);
         fs::create_dir(&dir)?;

@@ -243,3 +243,37 @@ fn no_sandbox_is_on_the_record() {
     assert_eq!(sb["sandboxed"], true);
     assert!(sb["mechanisms"].to_string().contains("landlock-fs"), "{sb}");
 }
+
+#[test]
+fn processes_left_by_a_kiln_killed_with_sigkill_are_cleaned_up_by_the_next_build() {
+    let marker = sleep_marker(300);
+    let _guard = KillOnDrop(marker.clone());
+    let p = Project::new(&format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - setsid sleep {marker} &\n      - (sh -c 'sleep {marker}' &)\n      - sleep 60\n"
+    ));
+    let mut kiln = std::process::Command::new(assert_cmd::cargo::cargo_bin("kiln"));
+    kiln.arg("build").arg(&p.src).env("HOME", p.root().join("home")).env("TMPDIR", p.scratch()).env("NO_COLOR", "1");
+    kiln.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = kiln.spawn().expect("start kiln");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while procs_with(&marker).len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(procs_with(&marker).len() >= 2, "the build started its background processes");
+    child.kill().expect("SIGKILL kiln");
+    child.wait().expect("reap kiln");
+    std::thread::sleep(Duration::from_millis(200));
+    let orphans = procs_with(&marker);
+    // Without a cgroup (e.g. unprivileged), nothing can find them again; the next build's
+    // clean-up is a promise of the cgroup layer only.
+    if orphans.is_empty() {
+        return;
+    }
+    let next = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo next\n");
+    let b = next.build(&[]);
+    assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
+    if b.record["kiln"]["sandbox"]["mechanisms"].to_string().contains("cgroup") {
+        let left = survivors_after(&marker, Duration::from_secs(3));
+        assert!(left.is_empty(), "processes of the killed kiln survived the next build: {left:?}");
+    }
+}
