@@ -232,8 +232,9 @@ impl Run<'_> {
         Instant::now()
     }
 
+    /// Close `phase`. Commands' output is already through the output thread (`run_phase` syncs
+    /// after its commands), and kiln's own records are ordered in the same pipe, so no round trip.
     fn end(&mut self, phase: PhaseType, started: Instant, status: PhaseStatus, context: Option<(String, String)>) {
-        self.pump.sync();
         let elapsed = started.elapsed();
         self.pump.phase_ended(phase, status, elapsed);
         if let Some((code, message)) = &context {
