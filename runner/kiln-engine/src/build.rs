@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kiln_sandbox::{Policy, Sandbox};
-use kiln_spec::{BuildSpec, OnFailure, Phase, Spanned};
+use kiln_spec::{BuildSpec, OnFailure, Phase, Step};
 
 use crate::context::{self, EnvInputs, Identity, Scratch};
 use crate::output::{Pump, Reporter};
@@ -13,6 +13,7 @@ use crate::record::*;
 use crate::secrets;
 use crate::shell::{Exit, ShellKind, ShellSession};
 use crate::transitions::{next_phase, FailureAction, PhaseStatus, PhaseType};
+use crate::plugins::PluginRunner;
 use crate::upload;
 
 /// How to run a build.
@@ -110,11 +111,18 @@ struct Run<'a> {
     deadline: Instant,
     timed_out: bool,
     masker: kiln_secrets::Masker,
+    plugins: &'a dyn PluginRunner,
 }
 
 /// Run `spec` as CodeBuild would. Returns the record of a finished build (successful or not);
 /// `Err` only when kiln itself could not run it (no sandbox, unwritable directories).
-pub async fn run_build(spec: &BuildSpec, buildspec_bytes: &[u8], opts: &BuildOptions, reporter: Box<dyn Reporter>) -> Result<BuildOutcome, EngineError> {
+pub async fn run_build(
+    spec: &BuildSpec,
+    buildspec_bytes: &[u8],
+    opts: &BuildOptions,
+    reporter: Box<dyn Reporter>,
+    plugins: &dyn PluginRunner,
+) -> Result<BuildOutcome, EngineError> {
     let source_dir = std::fs::canonicalize(&opts.source_dir).map_err(io_err(format!("cannot open the source directory {}", opts.source_dir.display())))?;
     let record_root = opts.record_root.clone().unwrap_or_else(|| source_dir.join(".kiln"));
     let project = context::project_name(&source_dir);
@@ -181,6 +189,7 @@ pub async fn run_build(spec: &BuildSpec, buildspec_bytes: &[u8], opts: &BuildOpt
             sandbox: sandbox.report(),
             notices: crate::notices::collect(spec, &source),
             secret_variables: resolved.as_ref().map(|r| r.iter().map(|s| s.var.clone()).collect()).unwrap_or_default(),
+            plugins: Vec::new(),
         },
     };
     let mut run = Run {
@@ -197,6 +206,7 @@ pub async fn run_build(spec: &BuildSpec, buildspec_bytes: &[u8], opts: &BuildOpt
         deadline: Instant::now() + timeout,
         timed_out: false,
         masker,
+        plugins,
     };
     run.execute(resolved.err(), &source_dir).await;
     run.finish()
@@ -303,7 +313,10 @@ impl Run<'_> {
             self.pump.note(&format!("building in place in {}", source_dir.display()));
             return (PhaseStatus::Succeeded, None, FailureAction::Default);
         }
-        let skip = self.opts.record_root.iter().cloned().collect::<Vec<_>>();
+        // Never copy kiln's own directories, even when they sit inside the project (a TMPDIR or
+        // record root under the source would otherwise copy the copy into itself).
+        let mut skip = self.opts.record_root.iter().cloned().collect::<Vec<_>>();
+        skip.push(self.scratch.root.clone());
         match context::copy_source(source_dir, &self.work_dir, &skip) {
             Ok(n) => {
                 self.pump.note(&format!("copied {n} files into the working copy {}", self.work_dir.display()));
@@ -346,10 +359,10 @@ impl Run<'_> {
     }
 
     /// Run `commands` until one fails, then `finally` (stopping at its first failure).
-    async fn run_commands(&mut self, commands: &[Spanned<String>], finally: &[Spanned<String>], deadline: Instant) -> Result<(), (PhaseStatus, String)> {
+    async fn run_commands(&mut self, commands: &[Step], finally: &[Step], deadline: Instant) -> Result<(), (PhaseStatus, String)> {
         let mut result = Ok(());
         for c in commands {
-            if let Err(e) = self.run_one(&c.value, deadline).await {
+            if let Err(e) = self.run_step(c, deadline).await {
                 result = Err(e);
                 break;
             }
@@ -358,11 +371,48 @@ impl Run<'_> {
             return result;
         }
         for c in finally {
-            if let Err(e) = self.run_one(&c.value, deadline).await {
+            if let Err(e) = self.run_step(c, deadline).await {
                 return result.and(Err(e));
             }
         }
         result
+    }
+
+    async fn run_step(&mut self, step: &Step, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
+        match step {
+            Step::Shell(c) => self.run_one(&c.value, deadline).await,
+            Step::Uses(u) => self.run_plugin(&u.plugin.value, &u.with, deadline).await,
+        }
+    }
+
+    /// Run a `uses:` step through the plugin runner; its findings summary and logs go to the output.
+    async fn run_plugin(&mut self, plugin: &str, with: &serde_json::Value, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
+        self.pump.note(&format!("Running plugin {plugin}"));
+        let index = self.record.kiln.plugins.len() + 1;
+        let safe: String = plugin.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let out_dir = self.record_dir.join("plugins").join(format!("{index:02}-{safe}"));
+        if let Err(e) = std::fs::create_dir_all(&out_dir) {
+            return Err((PhaseStatus::Failed, format!("could not create {}: {e}", out_dir.display())));
+        }
+        let req = crate::plugins::PluginRequest { plugin, with, src_dir: &self.work_dir, out_dir: &out_dir, deadline };
+        let mut run = self.plugins.run(req).await;
+        for line in &run.logs {
+            self.pump.note(&format!("{}: {line}", if run.name.is_empty() { plugin } else { &run.name }));
+        }
+        let summary = format!(
+            "plugin {} {}: {} in {} ms, {} finding(s){}",
+            if run.name.is_empty() { plugin } else { &run.name },
+            run.version,
+            run.outcome,
+            run.duration_ms,
+            run.findings,
+            run.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
+        );
+        self.pump.note(&summary);
+        run.message = run.message.map(|m| self.masker.mask_str(&m));
+        let failed = run.failed();
+        self.record.kiln.plugins.push(run);
+        if failed { Err((PhaseStatus::Failed, summary)) } else { Ok(()) }
     }
 
     async fn run_one(&mut self, text: &str, deadline: Instant) -> Result<(), (PhaseStatus, String)> {

@@ -129,6 +129,7 @@ impl Scratch {
         let root = base.join(format!("kiln-{uuid}"));
         std::fs::create_dir_all(&root)?;
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))?;
+        let root = std::fs::canonicalize(&root)?;
         let s = Scratch { work: root.join("src"), tmp: root.join("tmp"), home: root.join("home"), shell: root.join("shell"), root };
         for d in [&s.work, &s.tmp, &s.home, &s.shell] {
             std::fs::create_dir_all(d)?;

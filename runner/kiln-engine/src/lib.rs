@@ -9,6 +9,7 @@ pub mod build;
 pub mod context;
 pub mod notices;
 pub mod output;
+pub mod plugins;
 pub mod record;
 pub mod secrets;
 pub mod shell;
@@ -17,6 +18,7 @@ pub mod upload;
 
 pub use build::{run_build, BuildOptions, BuildOutcome, EngineError};
 pub use output::{LineKind, Reporter, Silent};
+pub use plugins::{NoPlugins, PluginOutput, PluginRequest, PluginRun, PluginRunner};
 pub use record::BuildRecord;
 pub use transitions::{PhaseStatus, PhaseType};
 

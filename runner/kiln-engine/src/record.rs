@@ -103,6 +103,8 @@ pub struct KilnRecord {
     pub notices: Vec<String>,
     /// Names (never values) of variables resolved from parameter-store / secrets-manager.
     pub secret_variables: Vec<String>,
+    /// Every `uses:` step that ran, in order.
+    pub plugins: Vec<crate::plugins::PluginRun>,
 }
 
 /// The buildspec that ran, by path and digest.

@@ -128,14 +128,15 @@ fn phase(cx: &mut Ctx, f: &Field) -> Option<Phase> {
     Some(phase)
 }
 
-fn commands(cx: &mut Ctx, node: &Node, what: &str) -> Vec<Spanned<String>> {
+fn commands(cx: &mut Ctx, node: &Node, what: &str) -> Vec<Step> {
     match &node.kind {
         _ if node.is_null() => Vec::new(),
         NodeKind::Seq(items) => items
             .iter()
             .filter(|i| !i.is_null())
             .filter_map(|i| match &i.kind {
-                NodeKind::Scalar { value, .. } => Some(Spanned::new(value.clone(), i.span)),
+                NodeKind::Scalar { value, .. } => Some(Step::Shell(Spanned::new(value.clone(), i.span))),
+                NodeKind::Map(entries) if entries.iter().any(|(k, _)| k.as_scalar() == Some("uses")) => uses_step(cx, i, what).map(Step::Uses),
                 _ => {
                     let d = cx.error("E0120", format!("a command in `{what}` must be a string, found {}", i.describe()), i.span);
                     d.label = Some("this list item is not a plain command".into());
@@ -153,6 +154,60 @@ fn commands(cx: &mut Ctx, node: &Node, what: &str) -> Vec<Spanned<String>> {
             d.label = Some("expected a list".into());
             d.help = Some("write each command on its own line starting with `- `".into());
             Vec::new()
+        }
+    }
+}
+
+fn uses_step(cx: &mut Ctx, node: &Node, what: &str) -> Option<UsesStep> {
+    let mut plugin = None;
+    let mut with = serde_json::Value::Object(Default::default());
+    let mut with_spans = Vec::new();
+    for f in cx.fields(node, &format!("a plugin step in {what}"), &["uses", "with"]) {
+        if f.key == "uses" {
+            plugin = cx.string(f.value, "uses");
+            if let Some(p) = &plugin {
+                if let Some(problem) = crate::plugin_ref::problem(&p.value) {
+                    cx.error("E0140", format!("invalid plugin reference `{}`: {problem}", p.value), p.span).help =
+                        Some("use a built-in plugin name, a path to a .wasm component, or `name@sha256:<64 hex digits>`".into());
+                }
+            }
+        } else {
+            for wf in cx.fields(f.value, "with", &[]) {
+                with_spans.push((wf.key.to_string(), wf.key_node.span));
+            }
+            with = to_json(f.value);
+            if !with.is_object() && !f.value.is_null() {
+                cx.error("E0141", format!("`with` must be a mapping of settings, found {}", f.value.describe()), f.value.span);
+            }
+            if f.value.is_null() {
+                with = serde_json::Value::Object(Default::default());
+            }
+        }
+    }
+    Some(UsesStep { plugin: plugin?, with, with_spans })
+}
+
+/// A YAML node as JSON: plain scalars that read as numbers, booleans or null become those.
+fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match &node.kind {
+        NodeKind::Scalar { value, plain: true } => {
+            if node.is_null() {
+                Value::Null
+            } else if let Ok(b) = value.parse::<bool>() {
+                Value::Bool(b)
+            } else if let Ok(i) = value.parse::<i64>() {
+                Value::from(i)
+            } else if let Some(n) = value.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                Value::Number(n)
+            } else {
+                Value::String(value.clone())
+            }
+        }
+        NodeKind::Scalar { value, .. } => Value::String(value.clone()),
+        NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        NodeKind::Map(entries) => {
+            Value::Object(entries.iter().filter_map(|(k, v)| k.as_scalar().map(|k| (k.to_string(), to_json(v)))).collect())
         }
     }
 }

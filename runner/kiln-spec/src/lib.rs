@@ -13,10 +13,12 @@ pub mod model;
 pub mod yaml;
 
 mod buildspec;
+pub mod plugin_ref;
 mod read;
 mod sections;
 
 pub use buildspec::{parse_buildspec, parse_on_failure, Parsed};
+pub use plugin_ref::PluginRef;
 pub use diag::{Diagnostic, Severity, Span};
 pub use model::*;
 pub use sections::SHELLS;

@@ -134,8 +134,39 @@ pub struct Phase {
     /// `None` when not written: CodeBuild's default, ABORT.
     pub on_failure: Option<Spanned<OnFailure>>,
     pub runtime_versions: Vec<EnvEntry>,
-    pub commands: Vec<Spanned<String>>,
-    pub finally: Vec<Spanned<String>>,
+    pub commands: Vec<Step>,
+    pub finally: Vec<Step>,
+}
+
+/// One item of a phase's `commands` or `finally`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Step {
+    /// A shell command, as in every CodeBuild buildspec.
+    Shell(Spanned<String>),
+    /// `- uses: PLUGIN` with an optional `with:` map: a kiln plugin step.
+    Uses(UsesStep),
+}
+
+impl Step {
+    /// Where the step was written.
+    pub fn span(&self) -> Span {
+        match self {
+            Step::Shell(c) => c.span,
+            Step::Uses(u) => u.plugin.span,
+        }
+    }
+}
+
+/// A plugin step: `uses:` names a built-in plugin, a path to a component, or `name@sha256:<hex>`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UsesStep {
+    pub plugin: Spanned<String>,
+    /// The `with:` map as JSON (an empty object when absent), checked against the plugin's schema.
+    pub with: serde_json::Value,
+    /// Where each `with:` key was written, for errors about it.
+    #[serde(skip)]
+    pub with_spans: Vec<(String, Span)>,
 }
 
 impl Phase {

@@ -122,7 +122,7 @@ fn build(args: BuildArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return exit::internal(&format!("cannot start the async runtime: {e}")),
     };
-    match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter))) {
+    match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter), &kiln_engine::NoPlugins)) {
         Ok(outcome) => {
             if args.json {
                 match serde_json::to_string_pretty(&outcome.record) {
