@@ -1,0 +1,209 @@
+//! Small shared pieces: size limits, base64 and digests, bounded reads and atomic writes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Largest key, certificate or signature file accepted (an RSA-4096 PEM is about 3.3 KB).
+pub const MAX_KEY_BYTES: u64 = 64 * 1024;
+/// Largest JSON document (envelope, bundle, statement, `.intoto.jsonl`) accepted.
+pub const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Standard base64 with padding: what cosign, DSSE and protobuf JSON write.
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes base64 as real producers write it: standard or URL-safe alphabet, with or without
+/// padding, ASCII whitespace (line wrapping, a trailing newline) ignored.
+pub(crate) fn unb64(what: &'static str, text: &str) -> Result<Vec<u8>> {
+    let cleaned: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if cleaned.is_empty() {
+        return Err(Error::Base64 {
+            what,
+            detail: "empty".into(),
+        });
+    }
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        if let Ok(bytes) = engine.decode(&cleaned) {
+            return Ok(bytes);
+        }
+    }
+    let detail = match STANDARD.decode(&cleaned) {
+        Err(e) => e.to_string(),
+        Ok(_) => "undecodable".into(),
+    };
+    Err(Error::Base64 { what, detail })
+}
+
+/// True for strings that look like a hex-encoded signature (an old in-toto quirk): such strings
+/// also decode as base64, to garbage, so they deserve their own message.
+pub(crate) fn looks_like_hex(text: &str) -> bool {
+    text.len() >= 64
+        && text.len().is_multiple_of(2)
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// SHA-256 of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha256(bytes))
+}
+
+/// Lowercase hex SHA-256 of the file at `path`, streamed in 1 MiB blocks through aws-lc's
+/// assembly SHA-256 (the speed of `sha256sum`), never holding the whole file in memory.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        ctx.update(&buf[..n]);
+    }
+    Ok(hex::encode(ctx.finish()))
+}
+
+/// Fails with [`Error::TooLarge`] when `len` exceeds `limit`.
+pub(crate) fn check_size(what: &'static str, len: usize, limit: u64) -> Result<()> {
+    let size = len as u64;
+    if size > limit {
+        return Err(Error::TooLarge { what, size, limit });
+    }
+    Ok(())
+}
+
+/// Reads a whole file, refusing files over `limit` bytes (checked before and while reading, so a
+/// growing file or a device cannot exhaust memory).
+pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if size > limit {
+        return Err(Error::TooLarge { what, size, limit });
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::io(path, e))?;
+    check_size(what, out.len(), limit)?;
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory (created with
+/// mode 0600), written and fsynced, given `mode`, then renamed over `path`, then the directory is
+/// fsynced. A crash at any moment leaves either the old file or the complete new one.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kiln-attest-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    set_mode(tmp.as_file(), mode).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    if let Ok(d) = OpenOptions::new().read(true).open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unb64_accepts_every_real_world_spelling() {
+        let bytes = [0xfbu8, 0xff, 0x01, 0x02];
+        for text in ["+/8BAg==", "+/8BAg", "-_8BAg==", "-_8BAg", " +/8B\nAg==\n"] {
+            assert_eq!(unb64("x", text).unwrap(), bytes, "{text}");
+        }
+        assert_eq!(unb64("x", "@@@").unwrap_err().reason(), "bad-base64");
+        assert_eq!(unb64("x", "").unwrap_err().reason(), "bad-base64");
+    }
+
+    #[test]
+    fn hex_detection() {
+        assert!(looks_like_hex(&"ab01".repeat(32)));
+        assert!(!looks_like_hex("MEUCIQD6q"));
+        assert!(!looks_like_hex(&"AB01".repeat(32)));
+    }
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_atomic(&p, b"one", 0o600).unwrap();
+        write_atomic(&p, b"two", 0o644).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
+        }
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn sha256_file_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| i as u8).collect();
+        fs::write(&p, &data).unwrap();
+        assert_eq!(sha256_file(&p).unwrap(), sha256_hex(&data));
+        assert_eq!(
+            sha256_file(&dir.path().join("missing"))
+                .unwrap_err()
+                .reason(),
+            "io"
+        );
+    }
+
+    #[test]
+    fn read_limited_refuses_big_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        fs::write(&p, vec![b'a'; 100]).unwrap();
+        assert_eq!(
+            read_limited(&p, "file", 99).unwrap_err().reason(),
+            "too-large"
+        );
+        assert_eq!(read_limited(&p, "file", 100).unwrap().len(), 100);
+    }
+}
