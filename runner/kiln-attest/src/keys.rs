@@ -55,6 +55,11 @@ impl Password {
         Some(Password::new(bytes))
     }
 
+    /// Whether two passwords are the same (for "enter it again" prompts).
+    pub fn same_as(&self, other: &Password) -> bool {
+        self.expose() == other.expose()
+    }
+
     pub(crate) fn expose(&self) -> &[u8] {
         self.0.expose_secret()
     }

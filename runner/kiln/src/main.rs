@@ -2,6 +2,7 @@
 
 mod console;
 mod exit;
+mod keys;
 mod validate;
 
 use std::path::PathBuf;
@@ -30,6 +31,41 @@ enum Command {
     },
     /// Run a build as CodeBuild would, in a sandbox, and write its record under .kiln/builds/.
     Build(BuildArgs),
+    /// Write a cosign key pair: PREFIX.key (encrypted; password from COSIGN_PASSWORD or a prompt) and PREFIX.pub.
+    GenerateKeyPair {
+        #[arg(long, default_value = "cosign")]
+        output_key_prefix: String,
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public key of a private key, as PEM.
+    PublicKey {
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Sign a file as `cosign sign-blob --key` does; prints the base64 signature.
+    SignBlob {
+        #[arg(long)]
+        key: PathBuf,
+        /// Write the signature to this file instead of stdout.
+        #[arg(long)]
+        output_signature: Option<PathBuf>,
+        /// Also write a Sigstore bundle (v0.3 JSON) to this file.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// Verify a file's signature or bundle with a public key: exit 0 verified, 1 not verified, 2 unreadable input.
+    VerifyBlob {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -92,6 +128,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { files, json } => validate::run(&files, json),
         Command::Build(args) => build(args),
+        Command::GenerateKeyPair { output_key_prefix, force } => keys::generate(&output_key_prefix, force),
+        Command::PublicKey { key } => keys::public_key(&key),
+        Command::SignBlob { key, output_signature, bundle, file } => keys::sign_blob(&key, &file, output_signature.as_ref(), bundle.as_ref()),
+        Command::VerifyBlob { key, signature, bundle, file } => keys::verify_blob(&key, signature.as_ref(), bundle.as_ref(), &file),
     }
 }
 

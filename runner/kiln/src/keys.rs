@@ -1,0 +1,171 @@
+//! Key and blob commands that behave like cosign's: `generate-key-pair`, `public-key`,
+//! `sign-blob`, `verify-blob`. Passwords come from `COSIGN_PASSWORD` (as cosign reads it), then
+//! `KILN_PASSWORD`, then an interactive prompt — never from a flag, so they stay out of the
+//! process list.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use kiln_attest::{blob, bundle, KeyPair, Password, PublicKey};
+
+use crate::exit;
+
+/// Exit code of a verification that ran and failed (a bad signature, a mismatch).
+const VERIFY_FAILED: u8 = 1;
+
+fn password_from_env() -> Option<Password> {
+    Password::from_env("COSIGN_PASSWORD").or_else(|| Password::from_env("KILN_PASSWORD"))
+}
+
+fn prompt(text: &str) -> Result<Password, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err("no password: set COSIGN_PASSWORD (or KILN_PASSWORD), or run on a terminal to be asked".into());
+    }
+    rpassword::prompt_password(text).map(Password::from).map_err(|e| format!("cannot read the password: {e}"))
+}
+
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+}
+
+/// Load a private key, asking for its password only if it is encrypted.
+pub fn load_private_key(path: &Path) -> Result<KeyPair, String> {
+    let bytes = read_file(path, "key")?;
+    match KeyPair::read(&bytes, None) {
+        Ok(k) => Ok(k),
+        Err(kiln_attest::Error::PasswordRequired) => {
+            let pw = match password_from_env() {
+                Some(p) => p,
+                None => prompt(&format!("Enter password for private key {}: ", path.display()))?,
+            };
+            KeyPair::read(&bytes, Some(&pw)).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// `kiln generate-key-pair [--output-key-prefix P]`: write P.key (encrypted) and P.pub.
+pub fn generate(prefix: &str, force: bool) -> ExitCode {
+    let password = match password_from_env() {
+        Some(p) => p,
+        None => {
+            let first = match prompt("Enter password for private key: ") {
+                Ok(p) => p,
+                Err(e) => return exit::internal(&e),
+            };
+            let again = match prompt("Enter password for private key again: ") {
+                Ok(p) => p,
+                Err(e) => return exit::internal(&e),
+            };
+            if !first.same_as(&again) {
+                return exit::internal("the passwords do not match");
+            }
+            first
+        }
+    };
+    let key = match KeyPair::generate() {
+        Ok(k) => k,
+        Err(e) => return exit::internal(&e.to_string()),
+    };
+    let dir = Path::new(prefix).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let files = match key.write_cosign_files(dir, &password, force) {
+        Ok(f) => f,
+        Err(e) => return exit::internal(&format!("{e} (use --force to replace it)")),
+    };
+    let stem = Path::new(prefix).file_name().and_then(|s| s.to_str()).unwrap_or("cosign");
+    let (key_path, pub_path) = (dir.join(format!("{stem}.key")), dir.join(format!("{stem}.pub")));
+    if stem != "cosign" {
+        for (from, to) in [(&files.private_key, &key_path), (&files.public_key, &pub_path)] {
+            if let Err(e) = std::fs::rename(from, to) {
+                return exit::internal(&format!("cannot name the key file {}: {e}", to.display()));
+            }
+        }
+    }
+    eprintln!("Private key written to {}", key_path.display());
+    eprintln!("Public key written to {}", pub_path.display());
+    ExitCode::SUCCESS
+}
+
+/// `kiln public-key --key cosign.key`: print the public key PEM.
+pub fn public_key(key: &Path) -> ExitCode {
+    match load_private_key(key) {
+        Ok(k) => {
+            print!("{}", k.public_key().to_pem());
+            ExitCode::SUCCESS
+        }
+        Err(e) => exit::internal(&e),
+    }
+}
+
+/// `kiln sign-blob --key cosign.key FILE [--output-signature F] [--bundle F]`.
+pub fn sign_blob(key: &Path, file: &Path, output_signature: Option<&PathBuf>, bundle_out: Option<&PathBuf>) -> ExitCode {
+    let key = match load_private_key(key) {
+        Ok(k) => k,
+        Err(e) => return exit::internal(&e),
+    };
+    let data = match read_file(file, "file to sign") {
+        Ok(d) => d,
+        Err(e) => return exit::internal(&e),
+    };
+    let sig = match blob::sign(&key, &data) {
+        Ok(s) => s,
+        Err(e) => return exit::internal(&e.to_string()),
+    };
+    if let Some(path) = output_signature {
+        if let Err(e) = kiln_engine::record::write_atomic(path, sig.as_bytes(), true) {
+            return exit::internal(&format!("cannot write {}: {e}", path.display()));
+        }
+        eprintln!("Wrote signature to file {}", path.display());
+    }
+    if let Some(path) = bundle_out {
+        let written = bundle::Bundle::sign_blob(&key, &data).and_then(|b| bundle::write(path, &b));
+        if let Err(e) = written {
+            return exit::internal(&format!("cannot write the bundle {}: {e}", path.display()));
+        }
+        eprintln!("Wrote bundle to file {}", path.display());
+    }
+    if output_signature.is_none() {
+        println!("{sig}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `kiln verify-blob --key cosign.pub (--signature SIG | --bundle B) FILE`: 0 verified, 1 not, 2 unreadable.
+pub fn verify_blob(key: &Path, signature: Option<&PathBuf>, bundle_in: Option<&PathBuf>, file: &Path) -> ExitCode {
+    let key = match read_file(key, "public key").and_then(|b| PublicKey::read(&b).map_err(|e| format!("{}: {e}", key.display()))) {
+        Ok(k) => k,
+        Err(e) => return exit::internal(&e),
+    };
+    let data = match read_file(file, "file") {
+        Ok(d) => d,
+        Err(e) => return exit::internal(&e),
+    };
+    let result = match (signature, bundle_in) {
+        (Some(sig_path), None) => {
+            let sig = match read_file(sig_path, "signature") {
+                Ok(s) => String::from_utf8_lossy(&s).trim().to_string(),
+                Err(e) => return exit::internal(&e),
+            };
+            blob::verify(&key, &sig, &data)
+        }
+        (None, Some(b)) => match bundle::read(b) {
+            Ok(b) => {
+                let opts = bundle::VerifyOptions { key: Some(&key), ..Default::default() };
+                bundle::verify(&b, bundle::Artifact::Bytes(&data), &opts).map(|_| ())
+            }
+            Err(e) => return exit::internal(&e.to_string()),
+        },
+        _ => return exit::usage("give exactly one of --signature and --bundle"),
+    };
+    match result {
+        Ok(()) => {
+            eprintln!("Verified OK");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: verification failed ({}): {e}", e.reason());
+            ExitCode::from(VERIFY_FAILED)
+        }
+    }
+}
