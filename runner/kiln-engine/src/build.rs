@@ -89,9 +89,18 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError
 pub struct BuildOutcome {
     pub record: BuildRecord,
     pub record_dir: PathBuf,
+    /// The signed provenance, once the caller has written it.
+    pub provenance: Option<PathBuf>,
+    masker: kiln_secrets::Masker,
 }
 
 impl BuildOutcome {
+    /// `text` with every secret value of this build masked: apply it to anything derived from the
+    /// record before it is printed or written (the record in memory holds variable values as set).
+    pub fn mask(&self, text: &str) -> String {
+        self.masker.mask_str(text)
+    }
+
     pub fn succeeded(&self) -> bool {
         self.record.build_status == "SUCCEEDED"
     }
@@ -183,12 +192,14 @@ pub async fn run_build(
             version: env!("CARGO_PKG_VERSION").into(),
             buildspec: BuildspecRef { path: opts.buildspec_path.display().to_string(), sha256: crate::sha256_hex(buildspec_bytes) },
             source_dir: source_dir.display().to_string(),
+            source_repository: source.repo_url.clone(),
             work_dir: work_dir.display().to_string(),
             record_dir: record_dir.display().to_string(),
             shell: kind.program().into(),
             sandbox: sandbox.report(),
             notices: crate::notices::collect(spec, &source),
             secret_variables: resolved.as_ref().map(|r| r.iter().map(|s| s.var.clone()).collect()).unwrap_or_default(),
+            environment_overrides: opts.env_overrides.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
             plugins: Vec::new(),
         },
     };
@@ -500,6 +511,6 @@ impl Run<'_> {
         save_record(&record_dir, &masker, &record, false);
         drop(scratch);
         logs.map_err(io_err("writing the build logs"))?;
-        Ok(BuildOutcome { record, record_dir })
+        Ok(BuildOutcome { record, record_dir, provenance: None, masker })
     }
 }

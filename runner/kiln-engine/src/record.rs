@@ -95,6 +95,8 @@ pub struct KilnRecord {
     pub version: String,
     pub buildspec: BuildspecRef,
     pub source_dir: String,
+    /// The source's git remote (credentials stripped), if any.
+    pub source_repository: Option<String>,
     pub work_dir: String,
     pub record_dir: String,
     pub shell: String,
@@ -103,6 +105,8 @@ pub struct KilnRecord {
     pub notices: Vec<String>,
     /// Names (never values) of variables resolved from parameter-store / secrets-manager.
     pub secret_variables: Vec<String>,
+    /// `--env` overrides given for this build (user-supplied; secret values are masked in the record).
+    pub environment_overrides: Vec<NameValue>,
     /// Every `uses:` step that ran, in order.
     pub plugins: Vec<crate::plugins::PluginRun>,
 }

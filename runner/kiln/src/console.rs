@@ -96,4 +96,7 @@ pub fn summary(o: &BuildOutcome) {
         println!("  WARNING: this build ran without a sandbox");
     }
     println!("  record: {}", o.record_dir.join("build.json").display());
+    if let Some(p) = &o.provenance {
+        println!("  provenance: {}", p.display());
+    }
 }

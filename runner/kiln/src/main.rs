@@ -3,6 +3,8 @@
 mod console;
 mod exit;
 mod keys;
+mod provenance;
+mod verify;
 mod validate;
 
 use std::path::PathBuf;
@@ -56,6 +58,26 @@ enum Command {
         bundle: Option<PathBuf>,
         file: PathBuf,
     },
+    /// Verify a build's signed provenance and that each ARTIFACT is one of its subjects:
+    /// exit 0 verified, 1 a check failed, 2 unreadable input.
+    Verify {
+        #[arg(long)]
+        key: PathBuf,
+        /// The provenance (default: the newest under ./.kiln/builds/).
+        #[arg(long)]
+        provenance: Option<PathBuf>,
+        /// The builder id to require.
+        #[arg(long, default_value = provenance::DEFAULT_BUILDER_ID)]
+        builder_id: String,
+        /// The source commit to require.
+        #[arg(long)]
+        source_revision: Option<String>,
+        /// Accept provenance of a failed build.
+        #[arg(long)]
+        allow_failed: bool,
+        /// Artifact files or directories (every file inside is checked).
+        artifacts: Vec<PathBuf>,
+    },
     /// Verify a file's signature or bundle with a public key: exit 0 verified, 1 not verified, 2 unreadable input.
     VerifyBlob {
         #[arg(long)]
@@ -105,6 +127,13 @@ struct BuildArgs {
     /// The AWS region builds see in AWS_REGION.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Sign the provenance with this cosign key (password from COSIGN_PASSWORD); without it an
+    /// ephemeral key is used and the provenance can be checked only against this build's record.
+    #[arg(long, value_name = "cosign.key")]
+    key: Option<PathBuf>,
+    /// The builder id written into the provenance.
+    #[arg(long, default_value = provenance::DEFAULT_BUILDER_ID)]
+    builder_id: String,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -131,6 +160,9 @@ fn main() -> ExitCode {
         Command::GenerateKeyPair { output_key_prefix, force } => keys::generate(&output_key_prefix, force),
         Command::PublicKey { key } => keys::public_key(&key),
         Command::SignBlob { key, output_signature, bundle, file } => keys::sign_blob(&key, &file, output_signature.as_ref(), bundle.as_ref()),
+        Command::Verify { key, provenance, builder_id, source_revision, allow_failed, artifacts } => {
+            verify::run(&verify::VerifyArgs { key, provenance, builder_id, source_revision, allow_failed, artifacts })
+        }
         Command::VerifyBlob { key, signature, bundle, file } => keys::verify_blob(&key, signature.as_ref(), bundle.as_ref(), &file),
     }
 }
@@ -147,6 +179,19 @@ fn build(args: BuildArgs) -> ExitCode {
         (Err(e), _) | (_, Err(e)) => return exit::usage(&e),
     };
     let Some((spec, bytes)) = validate::load_for_build(&spec_path) else { return exit::INVALID.into() };
+    let signing_key = match &args.key {
+        Some(path) => {
+            let inside = std::fs::canonicalize(path).ok().zip(std::fs::canonicalize(&dir).ok()).is_some_and(|(k, d)| k.starts_with(d));
+            if inside && !args.in_place {
+                return exit::internal(&format!("the signing key {} is inside the project, so it would be copied into the build's working copy; keep it outside", path.display()));
+            }
+            match keys::load_private_key(path) {
+                Ok(k) => Some(k),
+                Err(e) => return exit::internal(&e),
+            }
+        }
+        None => None,
+    };
     let mut opts = kiln_engine::BuildOptions::new(dir, spec_path);
     opts.env_overrides = args.env;
     opts.sandbox = !args.no_sandbox;
@@ -163,10 +208,20 @@ fn build(args: BuildArgs) -> ExitCode {
         Err(e) => return exit::internal(&format!("cannot start the async runtime: {e}")),
     };
     match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter), &kiln_engine::NoPlugins)) {
-        Ok(outcome) => {
+        Ok(mut outcome) => {
+            match provenance::write(&outcome, signing_key.as_ref(), &args.builder_id) {
+                Ok(None) => eprintln!("kiln: the build produced no artifacts, so no provenance was written"),
+                Ok(Some((path, ephemeral))) => {
+                    if ephemeral {
+                        eprintln!("WARNING: no signing key given (--key): the provenance is signed with an ephemeral key, verifiable only against {}", outcome.record_dir.join("provenance.pub").display());
+                    }
+                    outcome.provenance = Some(path);
+                }
+                Err(e) => return exit::internal(&format!("cannot write the provenance: {e}")),
+            }
             if args.json {
                 match serde_json::to_string_pretty(&outcome.record) {
-                    Ok(j) => println!("{j}"),
+                    Ok(j) => println!("{}", outcome.mask(&j)),
                     Err(e) => return exit::internal(&e.to_string()),
                 }
             } else {

@@ -1,0 +1,134 @@
+//! `kiln verify`: check a build's signed provenance — the envelope signature, that each given
+//! artifact is a subject, the builder, the source revision and the build status — and say for
+//! each check what was expected and what was found. Exit 0 verified, 1 a check failed, 2 the
+//! inputs could not be read.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use kiln_attest::dsse::{self, Attestation};
+use kiln_attest::slsa::Provenance;
+use kiln_attest::PublicKey;
+
+use crate::exit;
+
+/// What `kiln verify` checks against.
+pub struct VerifyArgs {
+    pub key: PathBuf,
+    pub provenance: Option<PathBuf>,
+    pub builder_id: String,
+    pub source_revision: Option<String>,
+    pub allow_failed: bool,
+    pub artifacts: Vec<PathBuf>,
+}
+
+/// The newest `provenance.intoto.jsonl` under `./.kiln/builds/`.
+fn newest_provenance() -> Option<PathBuf> {
+    let dir = Path::new(".kiln/builds");
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(crate::provenance::FILE_NAME))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+}
+
+struct Checks {
+    failed: usize,
+}
+
+impl Checks {
+    fn check(&mut self, name: &str, ok: bool, detail: impl FnOnce() -> String) {
+        if ok {
+            println!("ok      {name}");
+        } else {
+            self.failed += 1;
+            println!("FAILED  {name}: {}", detail());
+        }
+    }
+}
+
+/// Files to check: each given file, or every file under a given directory.
+fn artifact_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read the artifact {}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let mut files: Vec<PathBuf> = walk(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let path = e?.path();
+        if path.is_dir() { out.extend(walk(&path)?) } else { out.push(path) }
+    }
+    Ok(out)
+}
+
+/// Run `kiln verify`.
+pub fn run(a: &VerifyArgs) -> ExitCode {
+    let key = match std::fs::read(&a.key).map_err(|e| e.to_string()).and_then(|b| PublicKey::read(&b).map_err(|e| e.to_string())) {
+        Ok(k) => k,
+        Err(e) => return exit::internal(&format!("cannot read the public key {}: {e}", a.key.display())),
+    };
+    let Some(path) = a.provenance.clone().or_else(newest_provenance) else {
+        return exit::internal("no provenance given and none found under .kiln/builds/ (use --provenance FILE)");
+    };
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => return exit::internal(&format!("cannot read {}: {e}", path.display())),
+    };
+    let envelopes: Vec<dsse::Envelope> = match dsse::parse_jsonl(&bytes) {
+        Ok(list) => list.into_iter().filter_map(|a| if let Attestation::Envelope(e) = a { Some(e) } else { None }).collect(),
+        Err(e) => return exit::internal(&format!("{}: {e}", path.display())),
+    };
+    let Some(envelope) = envelopes.first() else { return exit::internal(&format!("{}: no DSSE envelope in it", path.display())) };
+    let files = match artifact_files(&a.artifacts) {
+        Ok(f) => f,
+        Err(e) => return exit::internal(&e),
+    };
+    println!("provenance {}", path.display());
+    let mut c = Checks { failed: 0 };
+    let verified = dsse::verify(envelope, &[&key]);
+    c.check("signature", verified.is_ok(), || format!("the envelope is not signed by {} ({})", a.key.display(), verified.as_ref().err().map(|e| e.to_string()).unwrap_or_default()));
+    let statement = match verified.as_ref().ok().map(|v| v.statement()) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            c.check("statement", false, || e.to_string());
+            return ExitCode::from(1);
+        }
+        None => return ExitCode::from(1),
+    };
+    let provenance = Provenance::from_statement(&statement);
+    c.check("predicate", provenance.is_ok(), || format!("expected SLSA provenance v1, found {} ({})", statement.predicate_type, provenance.as_ref().err().map(|e| e.to_string()).unwrap_or_default()));
+    let Ok(provenance) = provenance else { return ExitCode::from(1) };
+    let builder = &provenance.run_details.builder.id;
+    c.check("builder", builder == &a.builder_id, || format!("expected {}, found {builder}", a.builder_id));
+    let internal = provenance.build_definition.internal_parameters.clone().unwrap_or_default();
+    let status = internal["buildStatus"].as_str().unwrap_or("unknown").to_string();
+    c.check("build status", status == "SUCCEEDED" || a.allow_failed, || format!("expected SUCCEEDED, found {status} (use --allow-failed to accept it)"));
+    if let Some(rev) = &a.source_revision {
+        let found = provenance.build_definition.external_parameters["source"]["revision"].as_str().unwrap_or("none").to_string();
+        c.check("source revision", &found == rev, || format!("expected {rev}, found {found}"));
+    }
+    for f in &files {
+        let digest = std::fs::read(f).map(|b| kiln_engine::sha256_hex(&b)).unwrap_or_default();
+        let subject = statement.subject_by_sha256(&digest);
+        c.check(&format!("subject {}", f.display()), subject.is_some(), || format!("sha256 {digest} is not a subject of this provenance"));
+    }
+    if c.failed == 0 {
+        println!("Verified OK");
+        ExitCode::SUCCESS
+    } else {
+        println!("{} check(s) failed", c.failed);
+        ExitCode::from(1)
+    }
+}
