@@ -45,6 +45,10 @@ pub struct BuildOptions {
     pub zip_artifacts: bool,
     pub region: String,
     pub initiator: String,
+    /// This process runs nothing but this build, so at the end every orphan re-parented to it may
+    /// be killed (catches processes that escaped the session where no cgroup is available). The
+    /// CLI sets it; a library embedding several builds in one process must not.
+    pub exclusive_process: bool,
 }
 
 impl BuildOptions {
@@ -65,6 +69,7 @@ impl BuildOptions {
             zip_artifacts: false,
             region: "us-east-1".into(),
             initiator: format!("kiln/{}", std::env::var("USER").unwrap_or_else(|_| "local".into())),
+            exclusive_process: false,
         }
     }
 }
@@ -155,7 +160,9 @@ pub async fn run_build(
     writable.extend(spec.kiln.writable_paths.iter().map(|p| PathBuf::from(&p.value)));
     let policy = Policy { writable, allow_network: network, max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)) };
     let sandbox = if opts.sandbox { Sandbox::prepare(&policy)? } else { Sandbox::disabled() };
-    let _ = kiln_sandbox::become_subreaper();
+    if opts.exclusive_process {
+        let _ = kiln_sandbox::become_subreaper();
+    }
 
     let kind = ShellKind::from_spec(spec.env.shell.as_ref().map(|s| s.value.as_str())).map_err(EngineError::Setup)?;
     let mut env = context::standard_env(&EnvInputs { identity: &identity, source: &source, region: &opts.region, initiator: &opts.initiator, work_dir: &work_dir, scratch: &scratch });
@@ -294,8 +301,9 @@ impl Run<'_> {
                 PhaseType::DownloadSource => self.download_source(source_dir),
                 PhaseType::UploadArtifacts => self.upload_artifacts().await,
                 PhaseType::Finalizing => {
-                    self.shell.stop().await;
-                    let killed = self.sandbox.kill_all() + kiln_sandbox::sweep_orphans(&[]);
+                    self.shell.kill().await;
+                    let swept = if self.opts.exclusive_process { kiln_sandbox::sweep_orphans(&[]) } else { 0 };
+                    let killed = self.sandbox.kill_all() + swept;
                     if killed > 0 {
                         self.pump.note(&format!("stopped {killed} process(es) the build left running"));
                     }

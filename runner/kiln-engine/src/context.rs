@@ -64,15 +64,27 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
     (out.status.success() && !s.is_empty()).then_some(s)
 }
 
-/// Read the source's git revision, branch, remote and whether the tree has uncommitted changes.
+/// Read the source's git revision, branch, remote and whether the tree has uncommitted changes
+/// (two git processes: `status --porcelain=v2 --branch` answers the first three questions).
 pub fn source_info(source_dir: &Path) -> SourceInfo {
-    let Some(revision) = git(source_dir, &["rev-parse", "HEAD"]) else { return SourceInfo::default() };
-    SourceInfo {
-        branch: git(source_dir, &["symbolic-ref", "--short", "-q", "HEAD"]),
-        repo_url: git(source_dir, &["remote", "get-url", "origin"]).map(|u| strip_credentials(&u)),
-        dirty: git(source_dir, &["status", "--porcelain", "--untracked-files=no"]).is_some(),
-        revision: Some(revision),
+    let Some(status) = git(source_dir, &["status", "--porcelain=v2", "--branch", "--untracked-files=no"]) else {
+        return SourceInfo::default();
+    };
+    let mut info = SourceInfo::default();
+    for line in status.lines() {
+        if let Some(oid) = line.strip_prefix("# branch.oid ") {
+            info.revision = (oid != "(initial)").then(|| oid.to_string());
+        } else if let Some(head) = line.strip_prefix("# branch.head ") {
+            info.branch = (head != "(detached)").then(|| head.to_string());
+        } else if !line.starts_with('#') {
+            info.dirty = true;
+        }
     }
+    if info.revision.is_none() {
+        return SourceInfo::default();
+    }
+    info.repo_url = git(source_dir, &["remote", "get-url", "origin"]).map(|u| strip_credentials(&u));
+    info
 }
 
 /// Drop `user:password@` from a URL so credentials never reach the environment or the record.

@@ -245,6 +245,14 @@ impl ShellSession {
         }
     }
 
+    /// End the shell process at once (at the end of the build: the state was saved after the last
+    /// command, and whatever it left running is killed by the caller's sweep).
+    pub async fn kill(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            let _ = r.child.kill().await;
+        }
+    }
+
     /// Adopt the state the shell last saved. A state file cut short (the shell was killed while
     /// saving) is discarded and the previous state stays.
     fn commit_state(&self) {

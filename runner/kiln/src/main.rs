@@ -202,6 +202,7 @@ fn build(args: BuildArgs) -> ExitCode {
     opts.phase_timeout = phase_timeout;
     opts.zip_artifacts = args.zip;
     opts.region = args.region;
+    opts.exclusive_process = true;
     let reporter = console::Console::new(args.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
