@@ -3,6 +3,7 @@
 mod console;
 mod exit;
 mod keys;
+mod policy;
 mod provenance;
 mod verify;
 mod validate;
@@ -75,6 +76,9 @@ enum Command {
         /// Accept provenance of a failed build.
         #[arg(long)]
         allow_failed: bool,
+        /// A policy file (YAML; see `kiln verify --help` and docs/policy.md).
+        #[arg(long)]
+        policy: Option<PathBuf>,
         /// Artifact files or directories (every file inside is checked).
         artifacts: Vec<PathBuf>,
     },
@@ -160,8 +164,8 @@ fn main() -> ExitCode {
         Command::GenerateKeyPair { output_key_prefix, force } => keys::generate(&output_key_prefix, force),
         Command::PublicKey { key } => keys::public_key(&key),
         Command::SignBlob { key, output_signature, bundle, file } => keys::sign_blob(&key, &file, output_signature.as_ref(), bundle.as_ref()),
-        Command::Verify { key, provenance, builder_id, source_revision, allow_failed, artifacts } => {
-            verify::run(&verify::VerifyArgs { key, provenance, builder_id, source_revision, allow_failed, artifacts })
+        Command::Verify { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts } => {
+            verify::run(&verify::VerifyArgs { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
         Command::VerifyBlob { key, signature, bundle, file } => keys::verify_blob(&key, signature.as_ref(), bundle.as_ref(), &file),
     }

@@ -82,6 +82,10 @@ pub fn statement(outcome: &BuildOutcome, builder_id: &str) -> Result<Statement, 
         "sandbox": k.sandbox,
         "shell": k.shell,
         "secretVariables": k.secret_variables,
+        "plugins": k.plugins.iter().map(|p| json!({
+            "name": p.name, "uses": p.uses, "version": p.version, "sha256": p.sha256, "world": p.world,
+            "outcome": p.outcome, "findings": p.findings, "findingsBySeverity": p.findings_by_severity,
+        })).collect::<Vec<_>>(),
     });
     let provenance = Provenance {
         build_definition: BuildDefinition { build_type: BUILD_TYPE.into(), external_parameters: external, internal_parameters: Some(internal), resolved_dependencies: deps },

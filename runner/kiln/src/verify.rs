@@ -19,6 +19,7 @@ pub struct VerifyArgs {
     pub builder_id: String,
     pub source_revision: Option<String>,
     pub allow_failed: bool,
+    pub policy: Option<PathBuf>,
     pub artifacts: Vec<PathBuf>,
 }
 
@@ -91,6 +92,10 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
         Err(e) => return exit::internal(&format!("{}: {e}", path.display())),
     };
     let Some(envelope) = envelopes.first() else { return exit::internal(&format!("{}: no DSSE envelope in it", path.display())) };
+    let policy = match a.policy.as_deref().map(crate::policy::load).transpose() {
+        Ok(p) => p,
+        Err(e) => return exit::internal(&e),
+    };
     let files = match artifact_files(&a.artifacts) {
         Ok(f) => f,
         Err(e) => return exit::internal(&e),
@@ -118,6 +123,30 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
     if let Some(rev) = &a.source_revision {
         let found = provenance.build_definition.external_parameters["source"]["revision"].as_str().unwrap_or("none").to_string();
         c.check("source revision", &found == rev, || format!("expected {rev}, found {found}"));
+    }
+    if let Some(policy) = &policy {
+        let ext = &provenance.build_definition.external_parameters;
+        let plugins = internal["plugins"].as_array().cloned().unwrap_or_default();
+        let facts = crate::policy::Facts {
+            builder: builder.clone(),
+            repository: ext["source"]["repository"].as_str().map(str::to_string),
+            revision: ext["source"]["revision"].as_str().map(str::to_string),
+            status: status.clone(),
+            plugins: plugins
+                .iter()
+                .map(|p| crate::policy::PluginFact {
+                    name: p["name"].as_str().unwrap_or_default().to_string(),
+                    sha256: p["sha256"].as_str().unwrap_or_default().to_string(),
+                    findings: p["findingsBySeverity"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|e| Some((e[0].as_str()?.to_string(), e[1].as_u64()?))).collect())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        };
+        for (name, result) in crate::policy::evaluate(policy, &facts) {
+            c.check(&name, result.is_ok(), || result.clone().err().unwrap_or_default());
+        }
     }
     for f in &files {
         let digest = std::fs::read(f).map(|b| kiln_engine::sha256_hex(&b)).unwrap_or_default();

@@ -184,3 +184,28 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_policy_file_adds_named_checks() {
+    let s = Signed::new(SPEC);
+    let b = s.build(&[]);
+    let policy = s.keys.path().join("policy.yml");
+    std::fs::write(&policy, "version: 1\nbuilders: [https://kiln.dev/builders/local/v1]\nallow-failed-builds: false\n").unwrap();
+    let o = s.verify(&b, &s.key("cosign.pub"), &["--policy", policy.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok      policy: builder"));
+
+    std::fs::write(&policy, "version: 1\nbuilders: [https://ci.example.com/builder]\nplugins:\n  required: [{name: secrets-scan}]\nscanners:\n  - {name: sast, max-severity: medium}\n").unwrap();
+    let o = s.verify(&b, &s.key("cosign.pub"), &["--policy", policy.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("FAILED  policy: builder: expected one of [\"https://ci.example.com/builder\"]"), "{out}");
+    assert!(out.contains("FAILED  policy: required plugin secrets-scan: it did not run in this build"), "{out}");
+    assert!(out.contains("FAILED  policy: scanner sast: the scanner did not run in this build"), "{out}");
+
+    // A broken policy is an unreadable input (exit 2) with its position.
+    std::fs::write(&policy, "version: 1\nbuilderz: []\n").unwrap();
+    let o = s.verify(&b, &s.key("cosign.pub"), &["--policy", policy.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("policy.yml:2:1"), "{}", String::from_utf8_lossy(&o.stderr));
+}
