@@ -38,6 +38,8 @@
 //! at [`OUTPUT_ROOT`]; everything else (network, environment, other files) is absent unless the
 //! plugin's manifest requests it and the buildspec allows it.
 
+#![warn(missing_docs)]
+
 mod step;
 mod walk;
 
@@ -60,14 +62,14 @@ pub mod bindings {
 /// Re-exported so plugins can use `serde_json` values in their config without a direct dependency.
 pub use serde_json;
 
-/// A finding's severity (SARIF: note / warning / error).
-pub use bindings::kiln::plugin::types::Severity;
-/// Where a finding is, relative to the source root.
-pub use bindings::kiln::plugin::types::Location;
 /// One typed finding.
 pub use bindings::kiln::plugin::types::Finding;
+/// Where a finding is, relative to the source root.
+pub use bindings::kiln::plugin::types::Location;
 /// A file the plugin wrote into its output directory.
 pub use bindings::kiln::plugin::types::ProducedFile;
+/// A finding's severity (SARIF: note / warning / error).
+pub use bindings::kiln::plugin::types::Severity;
 
 /// The guest path where the host mounts the source tree (read-only).
 pub const SOURCE_ROOT: &str = "/src";
@@ -154,7 +156,7 @@ pub fn progress(completed: u64, total: u64, message: &str) {
 /// `export_step!(MyPlugin, manifest = "kiln-plugin.toml")`.
 #[macro_export]
 macro_rules! export_step {
-    ($ty:ty) => {
+    ($ty:ident) => {
         impl $crate::bindings::exports::kiln::plugin::step_plugin::Guest for $ty {
             fn run(
                 ctx: $crate::bindings::exports::kiln::plugin::step_plugin::StepContext,
@@ -165,9 +167,9 @@ macro_rules! export_step {
                 $crate::__private::run::<$ty>(ctx)
             }
         }
-        $crate::__kiln_export_step_bindings!($ty with_types_in $crate::bindings);
+        $crate::bindings::__kiln_export_step_bindings!($ty with_types_in $crate::bindings);
     };
-    ($ty:ty, manifest = $path:literal) => {
+    ($ty:ident, manifest = $path:literal) => {
         #[unsafe(link_section = "kiln:plugin-manifest")]
         #[used]
         static __KILN_PLUGIN_MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)).len()] =

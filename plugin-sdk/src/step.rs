@@ -17,7 +17,14 @@ impl<C> Step<C> {
     /// Used by the export glue; plugins receive a ready `Step`.
     #[doc(hidden)]
     pub fn new(config: C, source_root: Option<String>, output_root: Option<String>) -> Self {
-        Step { config, source_root, output_root, findings: Vec::new(), outputs: Vec::new(), summary: String::new() }
+        Step {
+            config,
+            source_root,
+            output_root,
+            findings: Vec::new(),
+            outputs: Vec::new(),
+            summary: String::new(),
+        }
     }
 
     /// The typed configuration.
@@ -38,12 +45,20 @@ impl<C> Step<C> {
     /// Every regular file under the source root, sorted by path, paths relative to the root.
     /// Symlinks are not followed. Fails when `read-source` was not granted.
     pub fn source_files(&self) -> Result<Vec<SourceFile>, Error> {
-        let root = self.source_root.as_deref().ok_or_else(|| Error::failed("read-source was not granted"))?;
+        let root = self
+            .source_root
+            .as_deref()
+            .ok_or_else(|| Error::failed("read-source was not granted"))?;
         crate::walk::walk(root)
     }
 
     /// Start building a finding; call [`FindingBuilder::report`] to add it.
-    pub fn finding(&mut self, rule_id: &str, severity: Severity, message: impl Into<String>) -> FindingBuilder<'_, C> {
+    pub fn finding(
+        &mut self,
+        rule_id: &str,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> FindingBuilder<'_, C> {
         FindingBuilder {
             step: self,
             finding: Finding {
@@ -68,23 +83,44 @@ impl<C> Step<C> {
 
     /// Write `bytes` to `path` (relative to the output root, `/` separated, parent directories
     /// created) and record it as a produced file with `media_type`.
-    pub fn write_output(&mut self, path: &str, media_type: &str, bytes: &[u8]) -> Result<(), Error> {
-        let root = self.output_root.as_deref().ok_or_else(|| Error::failed("write-output was not granted"))?;
-        if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
-            return Err(Error::failed(format!("output path must be relative and normalized: {path:?}")));
+    pub fn write_output(
+        &mut self,
+        path: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), Error> {
+        let root = self
+            .output_root
+            .as_deref()
+            .ok_or_else(|| Error::failed("write-output was not granted"))?;
+        if path.is_empty()
+            || path.starts_with('/')
+            || path
+                .split('/')
+                .any(|c| c == ".." || c == "." || c.is_empty())
+        {
+            return Err(Error::failed(format!(
+                "output path must be relative and normalized: {path:?}"
+            )));
         }
         let full = format!("{root}/{path}");
         if let Some((parent, _)) = full.rsplit_once('/') {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&full, bytes)?;
-        self.outputs.push(ProducedFile { path: path.to_string(), media_type: media_type.to_string() });
+        self.outputs.push(ProducedFile {
+            path: path.to_string(),
+            media_type: media_type.to_string(),
+        });
         Ok(())
     }
 
     /// Record a file the plugin wrote itself (relative to the output root).
     pub fn add_output(&mut self, path: &str, media_type: &str) {
-        self.outputs.push(ProducedFile { path: path.to_string(), media_type: media_type.to_string() });
+        self.outputs.push(ProducedFile {
+            path: path.to_string(),
+            media_type: media_type.to_string(),
+        });
     }
 
     /// Set the one-line summary shown in the build log.
@@ -93,7 +129,11 @@ impl<C> Step<C> {
     }
 
     pub(crate) fn into_result(self) -> StepResult {
-        StepResult { findings: self.findings, outputs: self.outputs, summary: self.summary }
+        StepResult {
+            findings: self.findings,
+            outputs: self.outputs,
+            summary: self.summary,
+        }
     }
 }
 
@@ -110,8 +150,21 @@ impl<C> FindingBuilder<'_, C> {
     }
 
     /// A region (1-based, inclusive start, end column exclusive as in SARIF).
-    pub fn span(mut self, path: &str, start_line: u32, start_col: u32, end_line: u32, end_col: u32) -> Self {
-        self.finding.location = Some(Location { path: path.to_string(), start_line, start_col, end_line, end_col });
+    pub fn span(
+        mut self,
+        path: &str,
+        start_line: u32,
+        start_col: u32,
+        end_line: u32,
+        end_col: u32,
+    ) -> Self {
+        self.finding.location = Some(Location {
+            path: path.to_string(),
+            start_line,
+            start_col,
+            end_line,
+            end_col,
+        });
         self
     }
 

@@ -31,18 +31,31 @@ pub fn walk(root: &str) -> Result<Vec<SourceFile>, Error> {
     let mut out = Vec::new();
     let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
-        let dir = if rel.is_empty() { root.to_string() } else { format!("{root}/{rel}") };
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::failed(format!("read_dir {dir}: {e}")))?;
+        let dir = if rel.is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}/{rel}")
+        };
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| Error::failed(format!("read_dir {dir}: {e}")))?;
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let rel_child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let rel_child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             let ty = entry.file_type()?;
             if ty.is_dir() {
                 stack.push(rel_child);
             } else if ty.is_file() {
                 let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push(SourceFile { full_path: format!("{root}/{rel_child}"), path: rel_child, len });
+                out.push(SourceFile {
+                    full_path: format!("{root}/{rel_child}"),
+                    path: rel_child,
+                    len,
+                });
             }
         }
     }

@@ -1,0 +1,28 @@
+//! Plugins embedded in the host (built from `plugins/` by build.rs on every cargo build).
+
+use crate::host::PluginSource;
+
+mod guest {
+    include!(concat!(env!("OUT_DIR"), "/guest_plugins.rs"));
+}
+
+/// Names of the built-in plugins.
+pub const NAMES: &[&str] = &["hello-step"];
+
+/// The built-in plugin `name`, if there is one (its manifest is embedded in the component).
+pub fn get(name: &str) -> Option<PluginSource> {
+    let bytes: &'static [u8] = match name {
+        "hello-step" => guest::HELLO_STEP,
+        _ => return None,
+    };
+    Some(PluginSource::bytes(name, bytes))
+}
+
+/// Test-only components (a no-op step and a hostile one); not part of the public API.
+#[doc(hidden)]
+pub mod test_components {
+    /// A step that does nothing; its manifest is not embedded.
+    pub const NOOP_STEP: &[u8] = super::guest::NOOP_STEP;
+    /// A step that attacks the host in the way its config says.
+    pub const TEST_HOSTILE: &[u8] = super::guest::TEST_HOSTILE;
+}

@@ -1,0 +1,320 @@
+//! [`Host`]: the engine, the linker, the epoch ticker and the compile cache; loading plugins.
+
+use crate::bindings::v0_1_0::step::StepPre;
+use crate::cache::{CacheOutcome, CompileCache, sha256_hex};
+use crate::error::PluginError;
+use crate::manifest::{self, Manifest, World};
+use crate::run::StepState;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy};
+
+/// How to build a [`Host`].
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where compiled components are cached; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// How often the epoch ticker thread advances the engine's epoch; deadlines are checked at
+    /// this granularity.
+    pub epoch_tick: Duration,
+    /// Use wasmtime's pooling instance allocator (faster instantiation, reserves address space).
+    pub pooling: bool,
+    /// Most bytes of wasm stack a call may use (deeper recursion traps).
+    pub max_wasm_stack: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            cache_dir: None,
+            epoch_tick: Duration::from_millis(10),
+            pooling: false,
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone)]
+pub enum PluginSource {
+    /// Bytes in memory (built-ins, tests, a lock entry already fetched).
+    Bytes {
+        /// Name to use in errors until the manifest is read.
+        name: String,
+        /// The component.
+        bytes: Arc<[u8]>,
+        /// A manifest given by the caller (takes precedence over an embedded one).
+        manifest: Option<Manifest>,
+        /// Pinned lower-case hex sha256; a mismatch refuses the plugin.
+        sha256: Option<String>,
+    },
+    /// A `.wasm` component on disk, with an optional sidecar manifest beside it.
+    Path {
+        /// The component file.
+        path: PathBuf,
+        /// Pinned lower-case hex sha256; a mismatch refuses the plugin.
+        sha256: Option<String>,
+    },
+}
+
+impl PluginSource {
+    /// A component in memory.
+    pub fn bytes(name: impl Into<String>, bytes: impl Into<Arc<[u8]>>) -> Self {
+        PluginSource::Bytes {
+            name: name.into(),
+            bytes: bytes.into(),
+            manifest: None,
+            sha256: None,
+        }
+    }
+
+    /// A component file.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        PluginSource::Path {
+            path: path.into(),
+            sha256: None,
+        }
+    }
+
+    /// Pin the component's sha256 (lower-case hex, optionally prefixed `sha256:`).
+    pub fn pinned(mut self, digest: &str) -> Self {
+        let d = digest
+            .strip_prefix("sha256:")
+            .unwrap_or(digest)
+            .to_ascii_lowercase();
+        match &mut self {
+            PluginSource::Bytes { sha256, .. } | PluginSource::Path { sha256, .. } => {
+                *sha256 = Some(d)
+            }
+        }
+        self
+    }
+
+    /// Supply the manifest (for components without an embedded one).
+    pub fn with_manifest(mut self, m: Manifest) -> Self {
+        if let PluginSource::Bytes { manifest, .. } = &mut self {
+            *manifest = Some(m);
+        }
+        self
+    }
+}
+
+pub(crate) struct HostInner {
+    pub engine: Engine,
+    pub linker: Linker<StepState>,
+    cache: Option<CompileCache>,
+    stop_ticker: Arc<AtomicBool>,
+    pub epoch_tick: Duration,
+}
+
+impl Drop for HostInner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The plugin host. Cheap to clone; one per process is enough.
+#[derive(Clone)]
+pub struct Host {
+    pub(crate) inner: Arc<HostInner>,
+}
+
+/// How a [`LoadedPlugin`] was loaded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadStats {
+    /// Compiled, compiled and cached, or loaded from the cache.
+    pub cache: CacheOutcome,
+    /// Time to compile or deserialize.
+    pub compile_or_load: Duration,
+    /// Time to link and pre-instantiate.
+    pub pre_instantiate: Duration,
+}
+
+/// A plugin ready to run: compiled, linked and pre-instantiated. Cheap to clone; calls on it
+/// may run concurrently, each in its own store.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    pub(crate) host: Arc<HostInner>,
+    pub(crate) pre: StepPre<StepState>,
+    /// The plugin's manifest.
+    pub manifest: Arc<Manifest>,
+    /// Lower-case hex sha256 of the component bytes.
+    pub sha256: String,
+    /// How it was loaded.
+    pub load_stats: LoadStats,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.manifest.name)
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+impl Host {
+    /// Build the engine (Cranelift, component model, async, epoch interruption), the linker
+    /// (WASI p2 + kiln imports), the compile cache, and start the epoch ticker thread.
+    pub fn new(config: HostConfig) -> anyhow::Result<Host> {
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true);
+        cfg.epoch_interruption(true);
+        cfg.max_wasm_stack(config.max_wasm_stack);
+        cfg.async_stack_size(config.max_wasm_stack + (1 << 20));
+        if config.pooling {
+            cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(Default::default()));
+        }
+        let engine = Engine::new(&cfg).map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
+        let mut linker: Linker<StepState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        crate::bindings::v0_1_0::step::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking kiln imports: {e}"))?;
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(CompileCache::new(dir, &engine)?),
+            None => None,
+        };
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (e, stop, tick) = (engine.clone(), stop_ticker.clone(), config.epoch_tick);
+        std::thread::Builder::new()
+            .name("kiln-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    e.increment_epoch();
+                }
+            })?;
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                engine,
+                linker,
+                cache,
+                stop_ticker,
+                epoch_tick: config.epoch_tick,
+            }),
+        })
+    }
+
+    /// The compile cache, if configured.
+    pub fn cache(&self) -> Option<&CompileCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// Load a plugin: read, check the pinned digest, find the manifest, compile (or load from
+    /// the cache), link and pre-instantiate.
+    pub fn load(&self, source: PluginSource) -> Result<LoadedPlugin, PluginError> {
+        let (label, bytes, given, pin, path) = match source {
+            PluginSource::Bytes {
+                name,
+                bytes,
+                manifest,
+                sha256,
+            } => (name, bytes, manifest, sha256, None),
+            PluginSource::Path { path, sha256 } => {
+                let label = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let bytes = std::fs::read(&path).map_err(|e| PluginError::Read {
+                    plugin: label.clone(),
+                    reason: e.kind().to_string(),
+                })?;
+                (label, Arc::from(bytes), None, sha256, Some(path))
+            }
+        };
+        let sha256 = sha256_hex(&bytes);
+        if let Some(expected) = pin
+            && expected != sha256
+        {
+            return Err(PluginError::DigestMismatch {
+                plugin: label,
+                expected,
+                actual: sha256,
+            });
+        }
+        let manifest = find_manifest(&label, &bytes, given, path.as_deref())?;
+        let plugin = manifest.name.clone();
+        if manifest.world != World::Step {
+            return Err(PluginError::UnsupportedWorld {
+                plugin,
+                world: manifest.world.as_str().into(),
+            });
+        }
+        let engine = &self.inner.engine;
+        let (component, cache, compile_or_load) = match &self.inner.cache {
+            Some(c) => c.load_or_compile(engine, &sha256, &bytes),
+            None => {
+                let t = std::time::Instant::now();
+                wasmtime::component::Component::new(engine, &bytes[..])
+                    .map(|c| (c, CacheOutcome::Compiled, t.elapsed()))
+            }
+        }
+        .map_err(|e| PluginError::Compile {
+            plugin: plugin.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        let t = std::time::Instant::now();
+        let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
+            plugin: plugin.clone(),
+            world: "kiln:plugin/step@0.1.0".into(),
+            reason: format!("{e:#}"),
+        };
+        let inst_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
+        let pre = StepPre::new(inst_pre).map_err(wrong_world)?;
+        let load_stats = LoadStats {
+            cache,
+            compile_or_load,
+            pre_instantiate: t.elapsed(),
+        };
+        Ok(LoadedPlugin {
+            host: self.inner.clone(),
+            pre,
+            manifest: Arc::new(manifest),
+            sha256,
+            load_stats,
+        })
+    }
+}
+
+fn find_manifest(
+    label: &str,
+    bytes: &[u8],
+    given: Option<Manifest>,
+    path: Option<&Path>,
+) -> Result<Manifest, PluginError> {
+    if let Some(m) = given {
+        return Ok(m);
+    }
+    let invalid = |reason: String| PluginError::ManifestInvalid {
+        plugin: label.to_string(),
+        reason,
+    };
+    if let Some(text) = manifest::embedded(bytes).map_err(|e| PluginError::Compile {
+        plugin: label.into(),
+        reason: e,
+    })? {
+        return Manifest::parse(&text).map_err(invalid);
+    }
+    if let Some(path) = path {
+        for candidate in manifest::sidecar_candidates(path) {
+            if let Ok(text) = std::fs::read_to_string(&candidate) {
+                let name = candidate
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Manifest::parse(&text).map_err(|e| invalid(format!("{name}: {e}")));
+            }
+        }
+    }
+    Err(PluginError::ManifestMissing {
+        plugin: label.to_string(),
+    })
+}
