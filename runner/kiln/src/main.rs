@@ -3,6 +3,7 @@
 mod console;
 mod exit;
 mod keys;
+mod plugins;
 mod policy;
 mod provenance;
 mod verify;
@@ -212,7 +213,12 @@ fn build(args: BuildArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return exit::internal(&format!("cannot start the async runtime: {e}")),
     };
-    match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter), &kiln_engine::NoPlugins)) {
+    let cache_dir = opts.source_dir.join(".kiln/plugin-cache");
+    let runner = match plugins::HostRunner::new(cache_dir, opts.source_dir.clone()) {
+        Ok(r) => r,
+        Err(e) => return exit::internal(&format!("cannot start the plugin host: {e}")),
+    };
+    match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter), &runner)) {
         Ok(mut outcome) => {
             match provenance::write(&outcome, signing_key.as_ref(), &args.builder_id) {
                 Ok(None) => eprintln!("kiln: the build produced no artifacts, so no provenance was written"),
