@@ -281,13 +281,7 @@ fn resolve_bases(
                 && (!e.path_is_symlink() || link_inside(root, e.path(), &mut skipped))
         });
     for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                walk_error(root, err, warnings)?;
-                continue;
-            }
-        };
+        let Some(entry) = walk_entry(root, entry, warnings)? else { continue };
         if let Some(rel) = rel_string(root, entry.path(), warnings)
             && matcher.is_match(&rel)
         {
@@ -334,13 +328,7 @@ fn walk(
         .into_iter()
         .filter_entry(|e| !e.path_is_symlink() || link_inside(root, e.path(), &mut skipped));
     for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                walk_error(root, err, warnings)?;
-                continue;
-            }
-        };
+        let Some(entry) = walk_entry(root, entry, warnings)? else { continue };
         let file_type = entry.file_type();
         if file_type.is_dir() {
             continue;
@@ -398,6 +386,11 @@ fn link_inside(root: &Path, path: &Path, skipped: &mut Vec<String>) -> bool {
 }
 
 /// Turns walk errors for loops and vanished entries into warnings; others are fatal.
+/// The walked entry, or `None` after a walk error that only warrants a warning.
+fn walk_entry(root: &Path, entry: walkdir::Result<walkdir::DirEntry>, warnings: &mut Vec<String>) -> Result<Option<walkdir::DirEntry>, ArtifactError> {
+    entry.map(Some).or_else(|err| walk_error(root, err, warnings).map(|()| None))
+}
+
 fn walk_error(
     root: &Path,
     err: walkdir::Error,
