@@ -9,6 +9,8 @@ fs.mkdirSync(path.join(out, 'src'), { recursive: true });
 for (const f of fs.readdirSync(path.join(__dirname, '..', 'src'))) {
   fs.copyFileSync(path.join(__dirname, '..', 'src', f), path.join(out, 'src', f));
 }
+// The runtime dependencies ship with the bundle (vendored, as an air-gapped site keeps them).
+fs.cpSync(path.join(__dirname, '..', 'node_modules'), path.join(out, 'node_modules'), { recursive: true });
 const manifest = {
   name: require('../package.json').name,
   version: require('../package.json').version,

@@ -29,8 +29,9 @@ fn expected_status(example: &Path) -> String {
     status
 }
 
-/// Build output and records a local run of an example may have left in the repository.
-const SKIP: &[&str] = &[".kiln", "node_modules", "target", "__pycache__"];
+/// Build output and records a local run of an example may have left in the repository
+/// (`node_modules` is not among them: node-web vendors its dependency there).
+const SKIP: &[&str] = &[".kiln", "dist", "target", "__pycache__"];
 
 /// Copy `from` into `to` (files, directories and symlinks), leaving out any `.kiln/` records.
 fn copy_tree(from: &Path, to: &Path) {
