@@ -15,37 +15,12 @@ pub mod generic;
 pub mod pem;
 pub mod rules;
 mod scan;
+pub mod sarif;
 
 pub use baseline::{Baseline, BaselineError};
 pub use scan::Scanner;
 
-/// How severe a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Informational.
-    Note,
-    /// Low.
-    Low,
-    /// Medium.
-    Medium,
-    /// High.
-    High,
-    /// Critical.
-    Critical,
-}
-
-impl Severity {
-    /// Lower-case name (`note` … `critical`), as used by `fail-on`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Note => "note",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+pub use kiln_sarif::Severity;
 
 /// What a rule reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -314,12 +314,14 @@ impl Scanner {
             return;
         }
         let line_no = line_number(ctx, ls);
+        // SARIF columns count Unicode code points (invalid UTF-8 bytes count as one each)
+        let chars = |b: &[u8]| String::from_utf8_lossy(b).chars().count() as u32;
         let (end_line, end_col) = if e <= le {
-            (line_no, (e - ls) as u32 + 1)
+            (line_no, chars(&text[ls..e]) + 1)
         } else {
             let extra = memchr::memchr_iter(b'\n', &text[ls..e]).count() as u32;
             let last_start = memchr::memrchr(b'\n', &text[..e]).map_or(0, |p| p + 1);
-            (line_no + extra, (e - last_start) as u32 + 1)
+            (line_no + extra, chars(&text[last_start..e]) + 1)
         };
         let redacted = redact(secret.unwrap_or(value));
         let shown_end = e.min(le);
@@ -330,7 +332,7 @@ impl Scanner {
         ctx.out.push(Finding {
             rule: meta,
             line: line_no,
-            col: (s - ls) as u32 + 1,
+            col: chars(&text[ls..s]) + 1,
             end_line,
             end_col,
             message: format!("{} `{}` in {}:{}", meta.name, redacted, ctx.path, line_no),
