@@ -243,7 +243,7 @@ pub fn looks_like_password(v: &[u8]) -> bool {
         return false;
     }
     let c = Classes::of(v);
-    c.count() >= 2 && !(is_wordlike(v) && !c.digit)
+    c.count() >= 2 && (c.digit || !is_wordlike(v))
 }
 
 #[cfg(test)]

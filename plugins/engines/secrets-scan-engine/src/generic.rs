@@ -292,7 +292,7 @@ fn judge(line: &[u8], kind: Kind, key: (usize, usize), (vs, ve0): (usize, usize)
     let judged: &[u8] = decoded.as_deref().unwrap_or(v);
     let keyname = &line[key.0..key.1];
     let ok = match kind {
-        Kind::Password => looks_like_password(judged) || (judged.len() > 128 && false),
+        Kind::Password => looks_like_password(judged),
         Kind::Secret | Kind::Token => looks_random(judged, 12) || (decoded.is_some() && looks_like_password(judged)),
         Kind::Value => token_charset(v) && v.len() >= 20 && v.len() <= 200 && {
             let c = Classes::of(v);
@@ -316,7 +316,7 @@ fn token_charset(v: &[u8]) -> bool {
 }
 
 fn decode_b64_text(v: &[u8]) -> Option<Vec<u8>> {
-    if v.len() < 12 || v.len() % 4 != 0 || !v.ends_with(b"=") {
+    if v.len() < 12 || !v.len().is_multiple_of(4) || !v.ends_with(b"=") {
         return None;
     }
     let raw = base64::engine::general_purpose::STANDARD.decode(v).ok()?;
@@ -369,10 +369,10 @@ mod tests {
         let l = line.as_bytes();
         for kw in KEYWORDS {
             let lower = line.to_ascii_lowercase();
-            if let Some(p) = lower.find(kw) {
-                if let Some(a) = assignment_at(l, p, b"", false) {
-                    return Some(line[a.value.0..a.value.1].to_string());
-                }
+            if let Some(p) = lower.find(kw)
+                && let Some(a) = assignment_at(l, p, b"", false)
+            {
+                return Some(line[a.value.0..a.value.1].to_string());
             }
         }
         None

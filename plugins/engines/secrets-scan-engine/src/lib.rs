@@ -12,6 +12,7 @@
 pub mod baseline;
 pub mod decoy;
 pub mod generic;
+pub mod glob;
 pub mod pem;
 pub mod rules;
 mod scan;

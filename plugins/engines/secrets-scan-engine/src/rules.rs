@@ -215,7 +215,7 @@ pub fn token_rules() -> Vec<TokenRule> {
         r(meta("age-secret-key", "age secret key", Critical, ROTATE), &["AGE-SECRET-KEY-1"],
           r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b", |s| random_tail(s, 16, 3.5)),
         r(meta("discord-webhook", "Discord webhook", High, ROTATE), &["discord.com/api/webhooks", "discordapp.com/api/webhooks"],
-          r"(https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[A-Za-z0-9_-]{60,68})", |s| not_decoy(s)),
+          r"(https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[A-Za-z0-9_-]{60,68})", not_decoy),
         r(meta("square-token", "Square access token", High, ROTATE), &["sq0atp-", "sq0csp-", "EAAA"],
           r"\b(sq0(?:atp|csp)-[A-Za-z0-9_-]{22,43}|EAAA[A-Za-z0-9_-]{60})\b", mixed_token),
         r(meta("alibaba-access-key", "Alibaba Cloud AccessKey ID", High, ROTATE), &["LTAI"],

@@ -119,8 +119,8 @@ impl Scanner {
         add("://", Target::Url);
         // Leftmost-longest matching hides keywords inside a longer match, so every keyword also
         // carries the targets of the keywords it contains (at their offsets).
-        let own: Vec<Vec<(Target, Option<&'static [u8]>)>> =
-            keywords.iter().map(|ks| ks.iter().map(|k| (k.target, k.exact)).collect()).collect();
+        type Own = Vec<(Target, Option<&'static [u8]>)>;
+        let own: Vec<Own> = keywords.iter().map(|ks| ks.iter().map(|k| (k.target, k.exact)).collect()).collect();
         for (i, outer) in pats.iter().enumerate() {
             for (j, inner) in pats.iter().enumerate() {
                 if i == j || inner.len() >= outer.len() {
