@@ -1,11 +1,12 @@
 //! Scans a directory with the engine and prints `path:line:col: rule-id redacted` per finding,
 //! plus throughput on stderr. Used by `bench/scanners.sh` and for the accuracy loop:
 //!
-//!     cargo run --release -p kiln-secrets-scan-engine --example secrets_scan -- DIR [--root ROOT]
+//!     cargo run --release -p kiln-secrets-scan-engine --example secrets_scan -- DIR [--root ROOT] [--sarif OUT]
 //!
 //! Paths are printed relative to ROOT (default: DIR's parent, so `files/...` for the corpus).
+//! `--sarif OUT` also writes the SARIF 2.1.0 log the plugin would write.
 
-use kiln_secrets_scan_engine::{Scanner, is_binary};
+use kiln_secrets_scan_engine::{Scanner, is_binary, sarif};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -37,6 +38,8 @@ fn main() {
     files.sort();
     let (mut bytes, mut findings) = (0u64, 0usize);
     let mut out = String::new();
+    let sarif_out = args.iter().position(|a| a == "--sarif").map(|i| PathBuf::from(&args[i + 1]));
+    let mut all = Vec::new();
     for f in &files {
         let Ok(data) = std::fs::read(f) else { continue };
         bytes += data.len() as u64;
@@ -46,8 +49,14 @@ fn main() {
         let rel = f.strip_prefix(&root).unwrap_or(f).to_string_lossy().into_owned();
         for x in scanner.scan(&rel, &data) {
             findings += 1;
+            if sarif_out.is_some() {
+                all.push((rel.clone(), x.clone()));
+            }
             out.push_str(&format!("{rel}:{}:{}: {} {}\n", x.line, x.col, x.rule.id, if show { &x.snippet } else { &x.redacted }));
         }
+    }
+    if let Some(p) = &sarif_out {
+        std::fs::write(p, sarif::to_sarif_string(env!("CARGO_PKG_VERSION"), &all)).expect("write SARIF");
     }
     let secs = t0.elapsed().as_secs_f64();
     print!("{out}");

@@ -73,7 +73,9 @@ const EXCLUDE: &[&str] = &[
     "min", "max", "timeout", "ttl", "expiry", "expires", "expiration", "reset", "validator", "validators",
     "hasher", "hashers", "mode", "enabled", "required", "label", "description", "hint", "placeholder",
     "template", "regex", "pattern", "csrf", "xsrf", "storage", "class", "provider", "source", "helper",
-    "length", "policy", "index", "column", "table", "event", "events", "method", "store_type", "kind",
+    "index", "column", "table", "event", "events", "method", "kind", "next", "page", "continuation",
+    "pagination", "cursor", "request", "idempotency", "dest", "s3", "object", "bucket", "cache", "sort",
+    "partition", "primary", "foreign", "sequence", "resume", "verifier", "canonical", "package", "lookup",
 ];
 
 /// Classifies an assignment name.
@@ -83,6 +85,10 @@ pub fn classify(key: &[u8]) -> Option<Kind> {
         return None;
     }
     let has = |f: &dyn Fn(&str) -> bool| segs.iter().any(|s| f(s));
+    // AWS-style `ClientToken` is an idempotency token, not a credential
+    if has(&|s| s == "client") && has(&|s| s == "token") {
+        return None;
+    }
     if has(&|s| s.contains("password") || s.contains("passwd") || s.contains("passphrase") || s == "requirepass")
         || has(&|s| matches!(s, "pass" | "pwd" | "pw" | "pswd"))
     {
@@ -144,7 +150,9 @@ pub fn assignment_at(line: &[u8], hit: usize, before: &[u8], code: bool) -> Opti
         return judge(line, kind, (ks, ke), v, before, true);
     }
     let ws = skip_ws(line, i);
-    let op = operator(&line[ws..], quote.is_some(), flag);
+    // `define('NAME', 'value')`, `setenv("NAME", "value")`: a quoted name right after `(`
+    let in_call = quote.is_some() && line[..ks - 1].trim_ascii_end().ends_with(b"(");
+    let op = operator(&line[ws..], in_call, flag);
     // `name : value` with an unquoted name is prose or a type annotation, not YAML/JSON
     if ws > i && quote.is_none() && line.get(ws) == Some(&b':') {
         return None;
@@ -195,7 +203,7 @@ fn skip_ws(line: &[u8], mut i: usize) -> usize {
 }
 
 /// Length of the assignment operator at the start of `s`.
-fn operator(s: &[u8], quoted_key: bool, flag: bool) -> Option<usize> {
+fn operator(s: &[u8], call_arg: bool, flag: bool) -> Option<usize> {
     for op in [&b"=>"[..], b":=", b"?=", b"||=", b"+="] {
         if s.starts_with(op) {
             return Some(op.len());
@@ -204,7 +212,7 @@ fn operator(s: &[u8], quoted_key: bool, flag: bool) -> Option<usize> {
     match s.first()? {
         b'=' if s.get(1) != Some(&b'=') => Some(1),
         b':' if s.get(1) != Some(&b':') => Some(1),
-        b',' if quoted_key || flag => Some(1),
+        b',' if flag || call_arg => Some(1),
         _ => None,
     }
 }
@@ -278,7 +286,7 @@ fn judge(line: &[u8], kind: Kind, key: (usize, usize), (vs, ve0): (usize, usize)
     }
     let v = v.trim_ascii();
     let ve = vs + v.len();
-    if v.is_empty() || decoy::is_reference(v) || decoy::is_known_public(v) || decoy::is_regexish(v) {
+    if v.is_empty() || v.starts_with(b"@") || decoy::is_reference(v) || decoy::is_known_public(v) || decoy::is_regexish(v) {
         return None;
     }
     // brackets, braces and parentheses: only in long, very random quoted values (salts)
@@ -294,9 +302,9 @@ fn judge(line: &[u8], kind: Kind, key: (usize, usize), (vs, ve0): (usize, usize)
     let ok = match kind {
         Kind::Password => looks_like_password(judged),
         Kind::Secret | Kind::Token => looks_random(judged, 12) || (decoded.is_some() && looks_like_password(judged)),
-        Kind::Value => token_charset(v) && v.len() >= 20 && v.len() <= 200 && {
+        Kind::Value => v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'=')) && v.len() >= 24 && v.len() <= 200 && {
             let c = Classes::of(v);
-            c.upper && c.lower && c.digit && entropy(v) >= 4.0 && !decoy::is_wordlike(v)
+            c.upper && c.lower && c.digit && entropy(v) >= 4.3 && !decoy::is_wordlike(v)
         },
         Kind::Result => {
             let tail = &before[before.len().saturating_sub(800)..];
@@ -309,10 +317,6 @@ fn judge(line: &[u8], kind: Kind, key: (usize, usize), (vs, ve0): (usize, usize)
     }
     let rule = rule_for(kind, keyname, v);
     Some(Assignment { key, value: (vs, ve), rule })
-}
-
-fn token_charset(v: &[u8]) -> bool {
-    v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'=' | b'.' | b'~'))
 }
 
 fn decode_b64_text(v: &[u8]) -> Option<Vec<u8>> {
@@ -344,7 +348,8 @@ pub fn url_credentials(line: &[u8], re: &regex::bytes::Regex) -> Vec<((usize, us
         let (Some(scheme), Some(user), Some(pass)) = (c.get(1), c.get(2), c.get(3)) else { continue };
         let p = pass.as_bytes();
         let u = user.as_bytes();
-        if p.len() < 4 || p == u || decoy::is_reference(p) || decoy::is_reference(u) || decoy::is_weak_default(p)
+        let odd = |x: &[u8]| x.iter().any(|b| matches!(b, b'\\' | b'[' | b']' | b'{' | b'}' | b'(' | b')'));
+        if p.len() < 4 || odd(p) || odd(u) || p == u || decoy::is_reference(p) || decoy::is_reference(u) || decoy::is_weak_default(p)
             || decoy::is_placeholder(p) || decoy::is_known_public(p) || (p.starts_with(b"{") && p.ends_with(b"}"))
             || (p.starts_with(b"[") && p.ends_with(b"]")) || p.iter().all(|b| *b == b'*' || *b == b'x' || *b == b'X')
         {
