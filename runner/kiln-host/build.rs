@@ -9,6 +9,7 @@ use std::process::Command;
 /// Guest crates (directory names under `plugins/`) and their artifact names.
 const GUESTS: &[(&str, &str)] = &[
     ("hello-step", "hello_step"),
+    ("secrets-scan", "secrets_scan"),
     ("noop-step", "noop_step"),
     ("test-hostile", "test_hostile"),
 ];
@@ -32,7 +33,15 @@ fn main() {
             );
         }
     }
-    for p in ["plugin-sdk/Cargo.toml", "plugin-sdk/src", "wit"] {
+    for p in [
+        "plugin-sdk/Cargo.toml",
+        "plugin-sdk/src",
+        "wit",
+        "plugins/engines/secrets-scan-engine/Cargo.toml",
+        "plugins/engines/secrets-scan-engine/src",
+        "plugins/engines/kiln-sarif/Cargo.toml",
+        "plugins/engines/kiln-sarif/src",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
 
