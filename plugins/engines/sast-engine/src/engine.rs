@@ -1,0 +1,291 @@
+//! Running rules over a file.
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::lexer::lex;
+use crate::rules::{ArgCondition, Rule, RuleError, RuleInfo, builtin_rules};
+use crate::scope::Source;
+use crate::{Language, Severity, code_rules};
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id.
+    pub rule_id: String,
+    /// Weakness family of the rule.
+    pub family: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Path relative to the scan root, `/`-separated.
+    pub path: String,
+    /// 1-based line.
+    pub start_line: u32,
+    /// 1-based column (bytes).
+    pub start_col: u32,
+    /// 1-based end line.
+    pub end_line: u32,
+    /// 1-based end column, exclusive.
+    pub end_col: u32,
+    /// Message (rule message).
+    pub message: String,
+    /// Stable fingerprint: rule, path and the normalised statement text (not its line number),
+    /// with an occurrence counter for identical statements.
+    pub fingerprint: String,
+    /// The line, trimmed and cut to 200 characters.
+    pub snippet: String,
+}
+
+/// Per-file limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Files larger than this are skipped with a warning.
+    pub max_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    /// Scanned (possibly without findings).
+    Scanned(Vec<Finding>),
+    /// Not a language the engine (or the selection) covers.
+    NotApplicable,
+    /// Skipped; the reason says why (binary, too large, invalid UTF-8).
+    Skipped(String),
+}
+
+/// The rule set and selection.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    rules: Vec<Rule>,
+    languages: Option<HashSet<Language>>,
+    limits: Limits,
+}
+
+impl Engine {
+    /// Built-in rules plus `extra` (user rules); ids must be unique.
+    pub fn new(extra: Vec<Rule>) -> Result<Engine, RuleError> {
+        let mut rules = builtin_rules()?;
+        let mut ids: HashSet<String> = rules.iter().map(|r| r.info.id.clone()).collect();
+        ids.extend(code_rules::infos().into_iter().map(|i| i.id));
+        for r in extra {
+            if !ids.insert(r.info.id.clone()) {
+                return Err(RuleError(format!(
+                    "rule id {:?} is already used by a built-in rule or an earlier user rule; pick another id",
+                    r.info.id
+                )));
+            }
+            rules.push(r);
+        }
+        Ok(Engine {
+            rules,
+            languages: None,
+            limits: Limits::default(),
+        })
+    }
+
+    /// Only scan these languages.
+    pub fn with_languages(mut self, langs: &[Language]) -> Self {
+        self.languages = Some(langs.iter().copied().collect());
+        self
+    }
+
+    /// Set the per-file limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Metadata of every rule (pattern and code rules), sorted by id.
+    pub fn rule_infos(&self) -> Vec<RuleInfo> {
+        let mut v: Vec<RuleInfo> = self.rules.iter().map(|r| r.info.clone()).collect();
+        v.extend(code_rules::infos());
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// Scan one file given its bytes; never panics on bad input.
+    pub fn scan_bytes(&self, path: &str, bytes: &[u8]) -> FileOutcome {
+        let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let first_line = String::from_utf8_lossy(&first_line[..first_line.len().min(200)]);
+        let Some(lang) = Language::detect(path, &first_line) else {
+            return FileOutcome::NotApplicable;
+        };
+        if self.languages.as_ref().is_some_and(|l| !l.contains(&lang)) {
+            return FileOutcome::NotApplicable;
+        }
+        if bytes.len() as u64 > self.limits.max_file_bytes {
+            return FileOutcome::Skipped(format!(
+                "{} bytes is over the {}-byte limit per file",
+                bytes.len(),
+                self.limits.max_file_bytes
+            ));
+        }
+        if bytes[..bytes.len().min(8192)].contains(&0) {
+            return FileOutcome::Skipped("binary file (NUL byte in the first 8 KiB)".into());
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => FileOutcome::Scanned(self.scan_text(path, lang, text)),
+            Err(e) => FileOutcome::Skipped(format!(
+                "not valid UTF-8 (first bad byte at offset {})",
+                e.valid_up_to()
+            )),
+        }
+    }
+
+    /// Scan `text` as `lang`.
+    pub fn scan_text(&self, path: &str, lang: Language, text: &str) -> Vec<Finding> {
+        let lx = lex(lang, text);
+        let src = Source::new(lang, &lx);
+        let mut raw: Vec<(RuleInfo, usize, usize)> = Vec::new();
+        for rule in &self.rules {
+            if !rule.info.languages.contains(&lang)
+                || rule.paths.as_ref().is_some_and(|p| !p.is_match(path))
+            {
+                continue;
+            }
+            if rule.has_at {
+                for c in rule.pattern.captures_iter(src.text()) {
+                    let (Some(m), Some(at)) = (c.get(0), c.name("at")) else {
+                        continue;
+                    };
+                    if self.accept(rule, &src, m.start(), m.end()).is_some() {
+                        raw.push((rule.info.clone(), at.start(), at.end()));
+                    }
+                }
+            } else {
+                for m in rule.pattern.find_iter(src.text()) {
+                    if let Some(anchor) = self.accept(rule, &src, m.start(), m.end()) {
+                        raw.push((rule.info.clone(), anchor, m.end()));
+                    }
+                }
+            }
+        }
+        code_rules::scan(&src, path, &mut |info, start, end| raw.push((info, start, end)));
+        self.finish(path, &src, text, raw)
+    }
+
+    /// Whether the match `start..end` of `rule` is a finding; returns its anchor (first
+    /// non-blank byte of the match).
+    fn accept(&self, rule: &Rule, src: &Source, start: usize, end: usize) -> Option<usize> {
+        let text = src.text();
+        // The anchor: first non-blank byte of the match must be code (not in a string literal).
+        let anchor = text[start..end]
+            .find(|c: char| !c.is_whitespace())
+            .map_or(start, |o| start + o);
+        if !src.lx.is_code(anchor) {
+            return None;
+        }
+        let stmt = src.statement(anchor);
+        let stmt_text = &text[stmt.clone()];
+        if rule.pattern_not.iter().any(|r| r.is_match(stmt_text)) {
+            return None;
+        }
+        let need_fn = rule.args != ArgCondition::Any
+            || rule.inside.is_some()
+            || rule.not_inside.is_some()
+            || rule.args_pattern.is_some();
+        if !need_fn {
+            return Some(anchor);
+        }
+        let (hdr, func) = src.function(anchor);
+        let args = src.args(end, &stmt);
+        let first = src.first_arg(&args);
+        match rule.args {
+            ArgCondition::Any => {}
+            ArgCondition::Dynamic => {
+                if !src.is_dynamic(&first, &func, 2) {
+                    return None;
+                }
+            }
+            ArgCondition::DynamicAny => {
+                if !src.is_dynamic(&args, &func, 0) {
+                    return None;
+                }
+            }
+            ArgCondition::Tainted | ArgCondition::TaintedFirst => {
+                let tainted = src.tainted_vars(&func, stmt.start);
+                let r = if rule.args == ArgCondition::Tainted { &args } else { &first };
+                if !src.mentions_taint(r, &tainted) {
+                    return None;
+                }
+            }
+        }
+        if let Some(p) = &rule.args_pattern {
+            let resolved = src.resolve(&first, &func);
+            let rest = first.end.min(args.end)..args.end;
+            let hay = format!("{}\n{}\n{}", &text[args.clone()], &text[resolved], &text[rest]);
+            if !p.is_match(&hay) {
+                return None;
+            }
+        }
+        if let Some(p) = &rule.inside {
+            if !p.is_match(&text[hdr]) && !p.is_match(stmt_text) {
+                return None;
+            }
+        }
+        if let Some(p) = &rule.not_inside {
+            if p.is_match(&text[func]) {
+                return None;
+            }
+        }
+        Some(anchor)
+    }
+
+    fn finish(
+        &self,
+        path: &str,
+        src: &Source,
+        orig: &str,
+        mut raw: Vec<(RuleInfo, usize, usize)>,
+    ) -> Vec<Finding> {
+        // One finding per family and line: the most severe rule wins, then the earliest match.
+        raw.sort_by(|a, b| {
+            src.line_of(a.1)
+                .cmp(&src.line_of(b.1))
+                .then(b.0.severity.cmp(&a.0.severity))
+                .then(a.1.cmp(&b.1))
+        });
+        let mut seen = HashSet::new();
+        let mut occurrences: HashMap<String, u32> = HashMap::new();
+        let mut out = Vec::new();
+        for (info, start, end) in raw {
+            let line = src.line_of(start);
+            if !seen.insert((info.family.clone(), line)) {
+                continue;
+            }
+            let lr = src.line_range(line);
+            let end = end.min(lr.end).max(start);
+            let snippet_src = orig.get(lr.clone()).unwrap_or("").trim();
+            let snippet: String = snippet_src.chars().take(200).collect();
+            let norm: String = snippet_src.split_whitespace().collect::<Vec<_>>().join(" ");
+            let key = format!("{}\0{}\0{}", info.id, path, norm);
+            let n = occurrences.entry(key.clone()).or_insert(0);
+            *n += 1;
+            let digest = Sha256::digest(format!("{key}\0{n}").as_bytes());
+            out.push(Finding {
+                rule_id: info.id.clone(),
+                family: info.family.clone(),
+                severity: info.severity,
+                path: path.to_string(),
+                start_line: line as u32 + 1,
+                start_col: (start - lr.start) as u32 + 1,
+                end_line: line as u32 + 1,
+                end_col: (end - lr.start) as u32 + 1,
+                message: format!("{} ({})", info.message, info.cwe.join(", ")),
+                fingerprint: hex::encode(&digest[..16]),
+                snippet,
+            });
+        }
+        out
+    }
+}
