@@ -148,7 +148,6 @@ pub async fn run_build(
     let scratch_base = opts.scratch_base.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = Scratch::create(&scratch_base, &uuid).map_err(io_err("cannot create the build's scratch directory"))?;
     let work_dir = if opts.in_place { source_dir.clone() } else { scratch.work.clone() };
-    let source = context::source_info(&source_dir);
 
     // Secrets first: their values must be masked from the first line of output on.
     let resolved = secrets::resolve(spec, opts.secrets_file.as_deref());
@@ -159,7 +158,13 @@ pub async fn run_build(
     writable.extend(spec.cache.iter().flat_map(|c| &c.paths).filter(|p| p.value.starts_with('/')).map(|p| cache_root(&p.value)));
     writable.extend(spec.kiln.writable_paths.iter().map(|p| PathBuf::from(&p.value)));
     let policy = Policy { writable, allow_network: network, max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)) };
-    let sandbox = if opts.sandbox { Sandbox::prepare(&policy)? } else { Sandbox::disabled() };
+    // Asking git (one or two processes) and preparing the sandbox are independent: overlap them.
+    let (source, sandbox) = std::thread::scope(|s| {
+        let source = s.spawn(|| context::source_info(&source_dir));
+        let sandbox = if opts.sandbox { Sandbox::prepare(&policy) } else { Ok(Sandbox::disabled()) };
+        (source.join().unwrap_or_default(), sandbox)
+    });
+    let sandbox = sandbox?;
     if opts.exclusive_process {
         let _ = kiln_sandbox::become_subreaper();
     }
@@ -254,10 +259,19 @@ impl Run<'_> {
         self.record.phases.push(PhaseRecord { phase_type: phase, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new(), duration: None });
         // The record is saved when a phase that runs commands starts (so a killed build shows
         // where it was) and at every phase end; each save replaces the file atomically.
-        if phase.buildspec_phase().is_some() || phase == PhaseType::Submitted {
+        if self.has_work(phase) || phase == PhaseType::Submitted {
             self.save();
         }
         Instant::now()
+    }
+
+    /// Whether `phase` runs something of the user's (commands, plugins, artifact upload): the
+    /// record is saved around those; bookkeeping phases are saved with the next one.
+    fn has_work(&self, phase: PhaseType) -> bool {
+        match phase.buildspec_phase() {
+            Some(name) => self.spec.phases.iter().any(|ph| ph.name == name),
+            None => phase == PhaseType::UploadArtifacts && self.spec.artifacts.is_some(),
+        }
     }
 
     /// Close `phase`. Commands' output is already through the output thread (`run_phase` syncs
@@ -281,7 +295,9 @@ impl Run<'_> {
         if status != PhaseStatus::Succeeded {
             self.succeeding = false;
         }
-        self.save();
+        if status != PhaseStatus::Succeeded || self.has_work(phase) {
+            self.save();
+        }
     }
 
     async fn execute(&mut self, secrets_error: Option<String>, source_dir: &Path) {

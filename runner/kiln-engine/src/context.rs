@@ -49,25 +49,42 @@ pub fn next_build_number(record_root: &Path) -> io::Result<u64> {
     Ok(next)
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
+fn git(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
         .arg(dir)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+fn git_output(cmd: io::Result<std::process::Child>) -> Option<String> {
+    let out = cmd.ok()?.wait_with_output().ok()?;
     let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !s.is_empty()).then_some(s)
 }
 
+/// Whether `dir` or one of its parents holds a `.git` (directory, or file for worktrees).
+fn inside_git_work_tree(dir: &Path) -> bool {
+    dir.ancestors().any(|d| d.join(".git").exists())
+}
+
 /// Read the source's git revision, branch, remote and whether the tree has uncommitted changes
-/// (two git processes: `status --porcelain=v2 --branch` answers the first three questions).
+/// (`status --porcelain=v2 --branch` answers the first three questions; the remote is asked for
+/// at the same time). Outside a git work tree no process is started.
 pub fn source_info(source_dir: &Path) -> SourceInfo {
-    let Some(status) = git(source_dir, &["status", "--porcelain=v2", "--branch", "--untracked-files=no"]) else {
+    if !inside_git_work_tree(source_dir) {
+        return SourceInfo::default();
+    }
+    let spawn = |args: &[&str]| git(source_dir, args).stdout(std::process::Stdio::piped()).spawn();
+    let status = spawn(&["status", "--porcelain=v2", "--branch", "--untracked-files=no"]);
+    let remote = spawn(&["remote", "get-url", "origin"]);
+    let Some(status) = git_output(status) else {
+        let _ = git_output(remote);
         return SourceInfo::default();
     };
     let mut info = SourceInfo::default();
@@ -80,10 +97,11 @@ pub fn source_info(source_dir: &Path) -> SourceInfo {
             info.dirty = true;
         }
     }
+    let remote = git_output(remote);
     if info.revision.is_none() {
         return SourceInfo::default();
     }
-    info.repo_url = git(source_dir, &["remote", "get-url", "origin"]).map(|u| strip_credentials(&u));
+    info.repo_url = remote.map(|u| strip_credentials(&u));
     info
 }
 

@@ -65,6 +65,29 @@ pub(crate) fn read_stat(pid: i32) -> Option<ProcStat> {
     parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
+/// This process's direct children, from `/proc/self/task/*/children` (one small read per
+/// thread instead of a scan of every process on the machine); falls back to scanning `/proc`
+/// when the kernel lacks that file (CONFIG_PROC_CHILDREN).
+fn own_children() -> Vec<ProcStat> {
+    let me = getpid().as_raw();
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return all_procs().into_iter().filter(|p| p.ppid == me).collect();
+    };
+    let mut pids = Vec::new();
+    for task in tasks.flatten() {
+        match fs::read_to_string(task.path().join("children")) {
+            Ok(text) => pids.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return all_procs().into_iter().filter(|p| p.ppid == me).collect();
+            }
+            Err(_) => {}
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter().filter_map(read_stat).filter(|p| p.ppid == me).collect()
+}
+
 fn all_procs() -> Vec<ProcStat> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -99,7 +122,7 @@ pub fn sweep_orphans(keep: &[i32]) -> usize {
             killed.insert(p.pid);
         }
     };
-    for p in all_procs().iter().filter(|p| p.ppid == me) {
+    for p in &own_children() {
         hit(p, &mut killed);
     }
     for dir in cgroup::registered() {
@@ -112,14 +135,11 @@ pub fn sweep_orphans(keep: &[i32]) -> usize {
     // and wait until everything we killed has exited.
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let procs = all_procs();
-        let pending: Vec<&ProcStat> = procs
+        let children = own_children();
+        let pending: Vec<&ProcStat> = children.iter().filter(|p| !spared(p)).collect();
+        let dying = killed
             .iter()
-            .filter(|p| p.ppid == me && !spared(p))
-            .collect();
-        let dying = procs
-            .iter()
-            .any(|p| p.state != 'Z' && killed.contains(&p.pid));
+            .any(|&pid| read_stat(pid).is_some_and(|p| p.state != 'Z'));
         if pending.is_empty() && !dying {
             break;
         }
@@ -152,6 +172,16 @@ mod tests {
             })
         );
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn finds_own_children_without_a_full_scan() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let pid = child.id() as i32;
+        assert!(own_children().iter().any(|p| p.pid == pid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!own_children().iter().any(|p| p.pid == pid));
     }
 
     #[test]

@@ -2,8 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sha2::{Digest, Sha256};
-
 use crate::lexer::lex;
 use crate::rules::{ArgCondition, Rule, RuleError, RuleInfo, builtin_rules};
 use crate::scope::Source;
@@ -22,11 +20,11 @@ pub struct Finding {
     pub path: String,
     /// 1-based line.
     pub start_line: u32,
-    /// 1-based column (bytes).
+    /// 1-based column (Unicode code points).
     pub start_col: u32,
     /// 1-based end line.
     pub end_line: u32,
-    /// 1-based end column, exclusive.
+    /// 1-based end column (code points), exclusive.
     pub end_col: u32,
     /// Message (rule message).
     pub message: String,
@@ -271,21 +269,26 @@ impl Engine {
             let key = format!("{}\0{}\0{}", info.id, path, norm);
             let n = occurrences.entry(key.clone()).or_insert(0);
             *n += 1;
-            let digest = Sha256::digest(format!("{key}\0{n}").as_bytes());
+            let fingerprint = kiln_sarif::fingerprint(&[&info.id, path, &norm, &n.to_string()]);
             out.push(Finding {
                 rule_id: info.id.clone(),
                 family: info.family.clone(),
                 severity: info.severity,
                 path: path.to_string(),
                 start_line: line as u32 + 1,
-                start_col: (start - lr.start) as u32 + 1,
+                start_col: col(orig, lr.start, start),
                 end_line: line as u32 + 1,
-                end_col: (end - lr.start) as u32 + 1,
+                end_col: col(orig, lr.start, end),
                 message: format!("{} ({})", info.message, info.cwe.join(", ")),
-                fingerprint: hex::encode(&digest[..16]),
+                fingerprint,
                 snippet,
             });
         }
         out
     }
+}
+
+/// 1-based code-point column of byte `pos` on the line starting at `line_start`.
+fn col(text: &str, line_start: usize, pos: usize) -> u32 {
+    text.get(line_start..pos).map_or(pos - line_start, |s| s.chars().count()) as u32 + 1
 }

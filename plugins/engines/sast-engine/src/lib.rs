@@ -15,6 +15,7 @@ pub mod rules;
 pub mod scope;
 
 mod engine;
+pub mod sarif;
 
 pub use engine::{Engine, FileOutcome, Finding, Limits};
 pub use rules::{Rule, RuleError, RuleInfo, parse_rules};
@@ -126,45 +127,8 @@ impl Language {
     }
 }
 
-/// Finding severity (ordered).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Informational.
-    Note,
-    /// Low.
-    Low,
-    /// Medium.
-    Medium,
-    /// High.
-    High,
-    /// Critical.
-    Critical,
-}
-
-impl Severity {
-    /// Parse `note`, `low`, `medium`, `high`, `critical` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Severity> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "note" | "info" => Severity::Note,
-            "low" => Severity::Low,
-            "medium" => Severity::Medium,
-            "high" => Severity::High,
-            "critical" => Severity::Critical,
-            _ => return None,
-        })
-    }
-
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Note => "note",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+/// Finding severity (the five kiln levels), shared with the SARIF writer.
+pub use kiln_sarif::Severity;
 
 #[cfg(test)]
 mod tests {

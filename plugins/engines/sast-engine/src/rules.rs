@@ -162,7 +162,7 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
     let re = |field: &str, p: &str| {
         Regex::new(&format!("(?m){p}")).map_err(|e| at(field, format!("invalid regex: {e}")))
     };
-    let severity = Severity::parse(&s.severity).ok_or_else(|| {
+    let severity = s.severity.parse::<Severity>().map_err(|_| {
         at(
             "severity",
             format!("{:?} is not one of note, low, medium, high, critical", s.severity),
