@@ -67,6 +67,7 @@ pub struct Engine {
     rules: Vec<Rule>,
     languages: Option<HashSet<Language>>,
     limits: Limits,
+    disabled: HashSet<String>,
 }
 
 impl Engine {
@@ -88,6 +89,7 @@ impl Engine {
             rules,
             languages: None,
             limits: Limits::default(),
+            disabled: HashSet::new(),
         })
     }
 
@@ -97,16 +99,41 @@ impl Engine {
         self
     }
 
+    /// Turn rules off: each name is a rule id, a family (`sql-injection`) or an id prefix ending
+    /// in `.` (`python.`). A name that selects no rule is an error (a typo would silently keep
+    /// the rule on).
+    pub fn disable(&mut self, names: &[String]) -> Result<(), RuleError> {
+        let infos = self.rule_infos();
+        for name in names {
+            let hits: Vec<&RuleInfo> = infos
+                .iter()
+                .filter(|i| {
+                    i.id == *name
+                        || i.family == *name
+                        || (name.ends_with('.') && i.id.starts_with(name.as_str()))
+                })
+                .collect();
+            if hits.is_empty() {
+                return Err(RuleError(format!(
+                    "disable: {name:?} is not a rule id, family or id prefix ending in '.' (see the rule list in plugins/sast/README.md)"
+                )));
+            }
+            self.disabled.extend(hits.iter().map(|i| i.id.clone()));
+        }
+        Ok(())
+    }
+
     /// Set the per-file limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
-    /// Metadata of every rule (pattern and code rules), sorted by id.
+    /// Metadata of every enabled rule (pattern and code rules), sorted by id.
     pub fn rule_infos(&self) -> Vec<RuleInfo> {
         let mut v: Vec<RuleInfo> = self.rules.iter().map(|r| r.info.clone()).collect();
         v.extend(code_rules::infos());
+        v.retain(|i| !self.disabled.contains(&i.id));
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     }
@@ -147,6 +174,7 @@ impl Engine {
         let mut raw: Vec<(RuleInfo, usize, usize)> = Vec::new();
         for rule in &self.rules {
             if !rule.info.languages.contains(&lang)
+                || self.disabled.contains(&rule.info.id)
                 || rule.paths.as_ref().is_some_and(|p| !p.is_match(path))
             {
                 continue;
@@ -168,7 +196,11 @@ impl Engine {
                 }
             }
         }
-        code_rules::scan(&src, path, &mut |info, start, end| raw.push((info, start, end)));
+        code_rules::scan(&src, path, &mut |info, start, end| {
+            if !self.disabled.contains(&info.id) {
+                raw.push((info, start, end));
+            }
+        });
         self.finish(path, &src, text, raw)
     }
 
