@@ -9,6 +9,7 @@ use std::process::Command;
 /// Guest crates (directory names under `plugins/`) and their artifact names.
 const GUESTS: &[(&str, &str)] = &[
     ("hello-step", "hello_step"),
+    ("sast", "sast"),
     ("noop-step", "noop_step"),
     ("test-hostile", "test_hostile"),
 ];
@@ -32,6 +33,8 @@ fn main() {
             );
         }
     }
+    // Engines the guests use by path (plugins/engines/*: sources, rule files, manifests).
+    println!("cargo:rerun-if-changed={}", plugins.join("engines").display());
     for p in ["plugin-sdk/Cargo.toml", "plugin-sdk/src", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }

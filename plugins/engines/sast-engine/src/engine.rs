@@ -324,3 +324,62 @@ impl Engine {
 fn col(text: &str, line_start: usize, pos: usize) -> u32 {
     text.get(line_start..pos).map_or(pos - line_start, |s| s.chars().count()) as u32 + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_rules;
+
+    #[test]
+    fn bad_files_are_skipped_with_a_reason_not_a_panic() {
+        let e = Engine::new(Vec::new())
+            .unwrap()
+            .with_limits(Limits { max_file_bytes: 64 });
+        assert!(matches!(e.scan_bytes("a.py", b"x = 1\0\0"), FileOutcome::Skipped(w) if w.contains("binary")));
+        assert!(matches!(e.scan_bytes("a.py", b"x = '\xff'"), FileOutcome::Skipped(w) if w.contains("UTF-8")));
+        assert!(matches!(e.scan_bytes("a.py", &[b'#'; 65]), FileOutcome::Skipped(w) if w.contains("limit")));
+        assert_eq!(e.scan_bytes("a.bin", b"\0\0"), FileOutcome::NotApplicable);
+        assert_eq!(e.scan_bytes("a.py", b""), FileOutcome::Scanned(Vec::new()));
+    }
+
+    #[test]
+    fn user_rules_extend_and_disable_selects() {
+        let user = parse_rules(
+            "team.toml",
+            r#"[[rules]]
+id = "team.no-print"
+languages = ["python"]
+severity = "low"
+cwe = ["CWE-532"]
+message = "print of a secret"
+fix = "use logging with redaction"
+pattern = '\bprint\s*\('
+inside = '(?i)secret'
+"#,
+        )
+        .unwrap();
+        let mut e = Engine::new(user).unwrap();
+        let src = b"def show_secret(s):\n    print(s)\n\ndef hello():\n    print('hi')\n";
+        let FileOutcome::Scanned(v) = e.scan_bytes("a.py", src) else { panic!() };
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].rule_id.as_str(), v[0].start_line, v[0].start_col), ("team.no-print", 2, 5));
+        assert!(v[0].message.contains("CWE-532"));
+        e.disable(&["team.".to_string()]).unwrap();
+        assert_eq!(e.scan_bytes("a.py", src), FileOutcome::Scanned(Vec::new()));
+        assert!(e.disable(&["no-such-rule".to_string()]).unwrap_err().to_string().contains("no-such-rule"));
+        let dup = parse_rules("d.toml", "[[rules]]\nid = \"python.weak-hash\"\nlanguages = [\"python\"]\nseverity = \"low\"\nmessage = \"m\"\nfix = \"f\"\npattern = \"x\"\n").unwrap();
+        assert!(Engine::new(dup).unwrap_err().to_string().contains("already used"));
+    }
+
+    #[test]
+    fn one_finding_per_family_and_line_and_fingerprints_survive_line_moves() {
+        let e = Engine::new(Vec::new()).unwrap();
+        let a = b"c = DES.new(k, DES.MODE_ECB)\n";
+        let FileOutcome::Scanned(v1) = e.scan_bytes("a.py", a) else { panic!() };
+        assert_eq!(v1.len(), 1, "{v1:?}");
+        let b = b"\n\n# moved\nc = DES.new(k, DES.MODE_ECB)\n";
+        let FileOutcome::Scanned(v2) = e.scan_bytes("a.py", b) else { panic!() };
+        assert_eq!(v2[0].start_line, 4);
+        assert_eq!(v1[0].fingerprint, v2[0].fingerprint);
+    }
+}

@@ -17,6 +17,9 @@ pub mod scope;
 mod engine;
 pub mod sarif;
 
+#[cfg(test)]
+mod rule_tests;
+
 pub use engine::{Engine, FileOutcome, Finding, Limits};
 pub use rules::{Rule, RuleError, RuleInfo, parse_rules};
 
@@ -98,6 +101,10 @@ impl Language {
         {
             return Some(Language::Dockerfile);
         }
+        if lower.ends_with(".d.ts") || lower.ends_with(".d.mts") || lower.ends_with(".d.cts") {
+            // TypeScript declarations hold no code to analyse
+            return None;
+        }
         match ext {
             "py" | "pyw" => return Some(Language::Python),
             "js" | "mjs" | "cjs" | "jsx" | "ts" | "mts" | "cts" | "tsx" => {
@@ -145,5 +152,6 @@ mod tests {
         assert_eq!(Language::detect("bin/tool", "#!/usr/bin/python3"), Some(Language::Python));
         assert_eq!(Language::detect("README.md", "#!/bin/sh"), None);
         assert_eq!(Language::detect("x.rs", ""), None);
+        assert_eq!(Language::detect("types/index.d.ts", ""), None);
     }
 }

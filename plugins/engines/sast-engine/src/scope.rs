@@ -400,11 +400,11 @@ fn source_re(lang: Language) -> &'static Regex {
     let all = RES.get_or_init(|| {
         [
             // python
-            r"\brequest\.(args|form|values|json|data|files|cookies|headers|get_json|GET|POST|body|query_params|path_params|params|match_info|url|full_path|stream)\b|\bsys\.argv\b|\binput\s*\(",
+            r"\brequest\.(args|form|values|json|data|files|cookies|headers|get_json|GET|POST|body|query_params|path_params|params|match_info|url|full_path|stream)\b",
             // javascript / typescript
-            r"\breq(uest)?\.(query|params|body|cookies|headers|url|originalUrl|path|hostname|get)\b|\blocation\.(hash|search|href|pathname)\b|\bdocument\.(URL|location|cookie|referrer)\b|\bwindow\.name\b|\bprocess\.argv\b|\bctx\.(query|params|request)\b",
+            r"\breq(uest)?\.(query|params|body|cookies|headers|url|originalUrl|path|hostname|get)\b|\blocation\.(hash|search|href|pathname)\b|\bdocument\.(URL|location|cookie|referrer)\b|\bwindow\.name\b|\bctx\.(query|params|request)\b",
             // go
-            r"\b(r|req|request)\.(URL|Form|PostForm|FormValue|PostFormValue|Header|Body|Cookie|Cookies|MultipartForm|Referer|UserAgent)\b|\bmux\.Vars\b|\b(c|ctx)\.(Query|Param|PostForm|GetHeader|DefaultQuery|FormValue|QueryParam)\b|\bos\.Args\b",
+            r"\b(r|req|request)\.(URL|Form|PostForm|FormValue|PostFormValue|Header|Body|Cookie|Cookies|MultipartForm|Referer|UserAgent)\b|\bmux\.Vars\b|\b(c|ctx)\.(Query|Param|PostForm|GetHeader|DefaultQuery|FormValue|QueryParam)\b",
             // java
             r"\.(getParameter|getParameterValues|getParameterMap|getHeader|getHeaders|getQueryString|getCookies|getInputStream|getReader|getRequestURI|getPathInfo)\s*\(|@(RequestParam|PathVariable|RequestBody|RequestHeader|QueryParam|PathParam)\b",
             // shell-like: positional parameters and CI-provided untrusted text
