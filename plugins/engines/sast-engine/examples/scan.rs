@@ -2,6 +2,7 @@
 //! the current directory). Used by the accuracy test and `bench/sast.sh`.
 //!
 //!     cargo run --release -p kiln-sast-engine --example scan -- DIR [RULES.toml]
+//!     cargo run --release -p kiln-sast-engine --example scan -- --list-rules   (markdown table)
 
 use std::path::Path;
 
@@ -21,6 +22,16 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--list-rules") {
+        let engine = Engine::new(Vec::new()).expect("built-in rules");
+        println!("| id | languages | CWE | severity | finding |");
+        println!("|---|---|---|---|---|");
+        for r in engine.rule_infos() {
+            let langs: Vec<&str> = r.languages.iter().map(|l| l.name()).collect();
+            println!("| `{}` | {} | {} | {} | {} |", r.id, langs.join(", "), r.cwe.join(", "), r.severity, r.message.replace('|', "\\|"));
+        }
+        return;
+    }
     let Some(dir) = args.get(1) else {
         eprintln!("usage: scan DIR [RULES.toml]");
         std::process::exit(2);

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::lexer::lex;
-use crate::rules::{ArgCondition, Rule, RuleError, RuleInfo, builtin_rules};
+use crate::rules::{ArgCondition, Matcher, Rule, RuleError, RuleInfo, builtin_rules};
 use crate::scope::Source;
 use crate::{Language, Severity, code_rules};
 
@@ -173,25 +173,26 @@ impl Engine {
         let src = Source::new(lang, &lx);
         let mut raw: Vec<(RuleInfo, usize, usize)> = Vec::new();
         for rule in &self.rules {
-            if !rule.info.languages.contains(&lang)
-                || self.disabled.contains(&rule.info.id)
-                || rule.paths.as_ref().is_some_and(|p| !p.is_match(path))
-            {
+            if !rule.info.languages.contains(&lang) || self.disabled.contains(&rule.info.id) {
                 continue;
             }
-            if rule.has_at {
-                for c in rule.pattern.captures_iter(src.text()) {
-                    let (Some(m), Some(at)) = (c.get(0), c.name("at")) else {
+            let Some(m) = rule.matcher() else { continue };
+            if m.paths.as_ref().is_some_and(|p| !p.is_match(path)) {
+                continue;
+            }
+            if m.has_at {
+                for c in m.pattern.captures_iter(src.text()) {
+                    let (Some(hit), Some(at)) = (c.get(0), c.name("at")) else {
                         continue;
                     };
-                    if self.accept(rule, &src, m.start(), m.end()).is_some() {
+                    if self.accept(m, &src, hit.start(), hit.end()).is_some() {
                         raw.push((rule.info.clone(), at.start(), at.end()));
                     }
                 }
             } else {
-                for m in rule.pattern.find_iter(src.text()) {
-                    if let Some(anchor) = self.accept(rule, &src, m.start(), m.end()) {
-                        raw.push((rule.info.clone(), anchor, m.end()));
+                for hit in m.pattern.find_iter(src.text()) {
+                    if let Some(anchor) = self.accept(m, &src, hit.start(), hit.end()) {
+                        raw.push((rule.info.clone(), anchor, hit.end()));
                     }
                 }
             }
@@ -206,7 +207,7 @@ impl Engine {
 
     /// Whether the match `start..end` of `rule` is a finding; returns its anchor (first
     /// non-blank byte of the match).
-    fn accept(&self, rule: &Rule, src: &Source, start: usize, end: usize) -> Option<usize> {
+    fn accept(&self, rule: &Matcher, src: &Source, start: usize, end: usize) -> Option<usize> {
         let text = src.text();
         // The anchor: first non-blank byte of the match must be code (not in a string literal).
         let anchor = text[start..end]

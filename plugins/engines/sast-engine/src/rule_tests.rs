@@ -238,3 +238,15 @@ fn every_rule_has_a_positive_case() {
         .collect();
     assert!(missing.is_empty(), "rules without a test case: {missing:?}");
 }
+
+#[test]
+fn plugin_readme_lists_every_rule() {
+    let readme = include_str!("../../../sast/README.md");
+    let missing: Vec<String> = engine()
+        .rule_infos()
+        .into_iter()
+        .map(|i| i.id)
+        .filter(|id| !readme.contains(&format!("| `{id}` |")))
+        .collect();
+    assert!(missing.is_empty(), "plugins/sast/README.md does not list {missing:?}; regenerate with --list-rules");
+}

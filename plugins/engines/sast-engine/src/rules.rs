@@ -20,6 +20,8 @@
 //! paths = '\.github/workflows/'    # the file path must match
 //! ```
 
+use std::sync::OnceLock;
+
 use regex::Regex;
 use serde::Deserialize;
 
@@ -111,11 +113,31 @@ pub struct RuleInfo {
     pub languages: Vec<Language>,
 }
 
-/// A compiled pattern rule.
+/// A pattern rule: metadata, and its regexes compiled on first use (a scan of a tree with two
+/// languages does not pay for compiling the others' rules; user rules are compiled when parsed,
+/// so their errors are reported up front).
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// Metadata.
     pub info: RuleInfo,
+    origin: String,
+    spec: RuleSpec,
+    matcher: OnceLock<Option<Matcher>>,
+}
+
+impl Rule {
+    /// The compiled regexes (`None` only if a built-in regex were invalid, which the unit tests
+    /// rule out; user rules were compiled when parsed).
+    pub(crate) fn matcher(&self) -> Option<&Matcher> {
+        self.matcher
+            .get_or_init(|| compile_matcher(&self.origin, &self.spec).ok())
+            .as_ref()
+    }
+}
+
+/// The compiled regexes of a rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Matcher {
     pub(crate) pattern: Regex,
     pub(crate) pattern_not: Vec<Regex>,
     pub(crate) args: ArgCondition,
@@ -141,6 +163,16 @@ impl std::error::Error for RuleError {}
 
 /// Parse and compile a TOML rule file; `origin` names it in errors.
 pub fn parse_rules(origin: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
+    let rules = parse_lazy(origin, text)?;
+    for r in &rules {
+        let m = compile_matcher(origin, &r.spec)?;
+        let _ = r.matcher.set(Some(m));
+    }
+    Ok(rules)
+}
+
+/// Parse a rule file and check its metadata; regexes are compiled on first use.
+fn parse_lazy(origin: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
     let file: RuleFile = toml::from_str(text).map_err(|e| {
         RuleError(format!(
             "{origin}: not a valid rule file: {}",
@@ -159,9 +191,6 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
     if s.id.trim().is_empty() {
         return Err(RuleError(format!("{origin}: a rule has an empty id")));
     }
-    let re = |field: &str, p: &str| {
-        Regex::new(&format!("(?m){p}")).map_err(|e| at(field, format!("invalid regex: {e}")))
-    };
     let severity = s.severity.parse::<Severity>().map_err(|_| {
         at(
             "severity",
@@ -186,9 +215,31 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
             return Err(at("cwe", format!("{c:?} is not of the form CWE-<number>")));
         }
     }
+    Ok(Rule {
+        origin: origin.to_string(),
+        matcher: OnceLock::new(),
+        info: RuleInfo {
+            family: s.family.clone().unwrap_or_else(|| s.id.clone()),
+            id: s.id.clone(),
+            severity,
+            cwe: s.cwe.clone(),
+            message: s.message.clone(),
+            fix: s.fix.clone(),
+            languages,
+        },
+        spec: s,
+    })
+}
+
+pub(crate) fn compile_matcher(origin: &str, s: &RuleSpec) -> Result<Matcher, RuleError> {
+    let re = |field: &str, p: &str| {
+        Regex::new(&format!("(?m){p}")).map_err(|e| {
+            RuleError(format!("{origin}: rule {:?}: {field}: invalid regex: {e}", s.id))
+        })
+    };
     let pattern = re("pattern", &s.pattern)?;
     let has_at = pattern.capture_names().any(|n| n == Some("at"));
-    Ok(Rule {
+    Ok(Matcher {
         has_at,
         pattern,
         pattern_not: s
@@ -201,15 +252,6 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
         inside: s.inside.as_deref().map(|p| re("inside", p)).transpose()?,
         not_inside: s.not_inside.as_deref().map(|p| re("not-inside", p)).transpose()?,
         paths: s.paths.as_deref().map(|p| re("paths", p)).transpose()?,
-        info: RuleInfo {
-            family: s.family.clone().unwrap_or_else(|| s.id.clone()),
-            id: s.id,
-            severity,
-            cwe: s.cwe,
-            message: s.message,
-            fix: s.fix,
-            languages,
-        },
     })
 }
 
@@ -227,7 +269,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 pub fn builtin_rules() -> Result<Vec<Rule>, RuleError> {
     let mut out = Vec::new();
     for (origin, text) in BUILTIN {
-        out.extend(parse_rules(origin, text)?);
+        out.extend(parse_lazy(origin, text)?);
     }
     Ok(out)
 }
@@ -239,6 +281,9 @@ mod tests {
     #[test]
     fn builtin_rules_compile_and_ids_are_unique() {
         let rules = builtin_rules().unwrap();
+        for r in &rules {
+            compile_matcher("builtin", &r.spec).unwrap();
+        }
         assert!(rules.len() > 40, "{}", rules.len());
         let mut ids: Vec<_> = rules.iter().map(|r| r.info.id.clone()).collect();
         ids.sort();

@@ -304,9 +304,16 @@ impl<'a> Source<'a> {
             }
             return false;
         }
-        ids.iter().any(|(id, prev_dot)| {
-            !prev_dot && !CONSTANT_WORDS.contains(id) && !is_all_caps(id) && !self.validated(id, scope)
-        })
+        let candidates: Vec<&str> = ids
+            .iter()
+            .filter(|(id, prev_dot)| !prev_dot && !CONSTANT_WORDS.contains(id) && !is_all_caps(id))
+            .map(|(id, _)| *id)
+            .collect();
+        if candidates.is_empty() {
+            return false;
+        }
+        let validated = self.validated(scope);
+        candidates.iter().any(|id| !validated.contains(*id))
     }
 
     /// A bare variable's right-hand side in `scope` (for `args-pattern` on `q` in `db.Query(q)`).
@@ -325,14 +332,25 @@ impl<'a> Source<'a> {
         r.clone()
     }
 
-    /// `id` is checked against an allowlist in `scope` (`if x not in ALLOWED`, `ALLOWED.has(x)`).
-    fn validated(&self, id: &str, scope: &Range<usize>) -> bool {
+    /// Identifiers checked against an allowlist or converted to a number in `scope`
+    /// (`if x not in ALLOWED`, `ALLOWED.has(x)`, `x.isdigit()`, `x = int(...)`).
+    fn validated(&self, scope: &Range<usize>) -> HashSet<String> {
+        static RES: OnceLock<Vec<Regex>> = OnceLock::new();
+        let res = RES.get_or_init(|| {
+            [
+                r"\b([A-Za-z_]\w*)\s+(?:not\s+)?in\s+[A-Za-z_]",
+                r"\.(?:has|includes|contains|containsKey)\(\s*([A-Za-z_$][\w$]*)\s*\)",
+                r"\b([A-Za-z_]\w*)\.(?:isdigit|isalnum|isidentifier)\(\)",
+                r"\b([A-Za-z_$][\w$]*)\s*:?=\s*(?:int|float|parseInt|Number|Integer\.parseInt|Long\.parseLong|strconv\.Atoi)\s*\(",
+            ]
+            .iter()
+            .map(|p| Regex::new(p).expect("built-in regex"))
+            .collect()
+        });
         let body = self.slice(scope);
-        let esc = regex::escape(id);
-        let re = Regex::new(&format!(
-            r"\b{esc}\s+(not\s+)?in\s+[A-Za-z_]|\.(has|includes|contains|containsKey)\(\s*{esc}\s*\)|\b{esc}\.(isdigit|isalnum|isidentifier)\(\)|\b{esc}\s*=\s*(int|float|parseInt|Number|Integer\.parseInt|Long\.parseLong|strconv\.Atoi)\s*\("
-        ));
-        re.map(|re| re.is_match(body)).unwrap_or(false)
+        res.iter()
+            .flat_map(|re| re.captures_iter(body).map(|c| c[1].to_string()))
+            .collect()
     }
 }
 
