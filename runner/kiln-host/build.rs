@@ -10,6 +10,7 @@ use std::process::Command;
 const GUESTS: &[(&str, &str)] = &[
     ("hello-step", "hello_step"),
     ("secrets-scan", "secrets_scan"),
+    ("sast", "sast"),
     ("noop-step", "noop_step"),
     ("test-hostile", "test_hostile"),
 ];
@@ -33,15 +34,9 @@ fn main() {
             );
         }
     }
-    for p in [
-        "plugin-sdk/Cargo.toml",
-        "plugin-sdk/src",
-        "wit",
-        "plugins/engines/secrets-scan-engine/Cargo.toml",
-        "plugins/engines/secrets-scan-engine/src",
-        "plugins/engines/kiln-sarif/Cargo.toml",
-        "plugins/engines/kiln-sarif/src",
-    ] {
+    // Engines the guests use by path (plugins/engines/*: sources, rule files, manifests).
+    println!("cargo:rerun-if-changed={}", plugins.join("engines").display());
+    for p in ["plugin-sdk/Cargo.toml", "plugin-sdk/src", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
 

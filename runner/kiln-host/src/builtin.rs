@@ -7,13 +7,14 @@ mod guest {
 }
 
 /// Names of the built-in plugins.
-pub const NAMES: &[&str] = &["hello-step", "secrets-scan"];
+pub const NAMES: &[&str] = &["hello-step", "secrets-scan", "sast"];
 
 /// The built-in plugin `name`, if there is one (its manifest is embedded in the component).
 pub fn get(name: &str) -> Option<PluginSource> {
     let bytes: &'static [u8] = match name {
         "hello-step" => guest::HELLO_STEP,
         "secrets-scan" => guest::SECRETS_SCAN,
+        "sast" => guest::SAST,
         _ => return None,
     };
     Some(PluginSource::bytes(name, bytes))
