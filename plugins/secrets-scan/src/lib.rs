@@ -22,7 +22,13 @@ struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { fail_on: None, baseline: None, exclude: Vec::new(), max_file_size: 10 << 20, sarif: "secrets.sarif".into() }
+        Config {
+            fail_on: None,
+            baseline: None,
+            exclude: Vec::new(),
+            max_file_size: 10 << 20,
+            sarif: "secrets.sarif".into(),
+        }
     }
 }
 
@@ -76,18 +82,29 @@ fn walk(root: &str, exclude: &[String], stats: &mut Stats) -> Vec<(String, Strin
     let mut out = Vec::new();
     let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
     while let Some((rel, depth)) = stack.pop() {
-        let dir = if rel.is_empty() { root.to_string() } else { format!("{root}/{rel}") };
+        let dir = if rel.is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}/{rel}")
+        };
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) => {
                 stats.unreadable += 1;
-                stats.warn(format!("{}: cannot list directory: {e}", if rel.is_empty() { "." } else { &rel }));
+                stats.warn(format!(
+                    "{}: cannot list directory: {e}",
+                    if rel.is_empty() { "." } else { &rel }
+                ));
                 continue;
             }
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             if exclude.iter().any(|g| glob_match(g, &child)) {
                 stats.excluded += 1;
                 continue;
@@ -96,7 +113,9 @@ fn walk(root: &str, exclude: &[String], stats: &mut Stats) -> Vec<(String, Strin
             if ty.is_dir() {
                 if depth + 1 > MAX_DEPTH {
                     stats.too_deep += 1;
-                    stats.warn(format!("{child}: deeper than {MAX_DEPTH} levels, not scanned"));
+                    stats.warn(format!(
+                        "{child}: deeper than {MAX_DEPTH} levels, not scanned"
+                    ));
                 } else {
                     stack.push((child, depth + 1));
                 }
@@ -134,19 +153,32 @@ impl StepPlugin for SecretsScan {
     type Config = Config;
 
     fn run(step: &mut Step<Config>) -> Result<(), Error> {
-        let root = step.source_root().ok_or_else(|| Error::failed("read-source was not granted"))?.to_string();
+        let root = step
+            .source_root()
+            .ok_or_else(|| Error::failed("read-source was not granted"))?
+            .to_string();
         let cfg = step.config();
-        let (exclude, max_size, sarif_name) = (cfg.exclude.clone(), cfg.max_file_size, cfg.sarif.clone());
+        let (exclude, max_size, sarif_name) =
+            (cfg.exclude.clone(), cfg.max_file_size, cfg.sarif.clone());
         if sarif_name.is_empty() || sarif_name.contains('/') || sarif_name.starts_with('.') {
-            return Err(Error::InvalidConfig(format!("sarif: expected a plain file name such as secrets.sarif, got {sarif_name:?}")));
+            return Err(Error::InvalidConfig(format!(
+                "sarif: expected a plain file name such as secrets.sarif, got {sarif_name:?}"
+            )));
         }
         let mut scanner = Scanner::new();
         if let Some(path) = cfg.baseline.clone() {
             let full = format!("{root}/{}", path.trim_start_matches("./"));
-            let text = std::fs::read_to_string(&full)
-                .map_err(|e| Error::InvalidConfig(format!("baseline: cannot read {path:?} in the source tree: {e}")))?;
-            let b = Baseline::parse(&text).map_err(|e| Error::InvalidConfig(format!("baseline {path}: {e}")))?;
-            log::info(&format!("baseline {path}: {} accepted fingerprints", b.len()));
+            let text = std::fs::read_to_string(&full).map_err(|e| {
+                Error::InvalidConfig(format!(
+                    "baseline: cannot read {path:?} in the source tree: {e}"
+                ))
+            })?;
+            let b = Baseline::parse(&text)
+                .map_err(|e| Error::InvalidConfig(format!("baseline {path}: {e}")))?;
+            log::info(&format!(
+                "baseline {path}: {} accepted fingerprints",
+                b.len()
+            ));
             scanner = scanner.with_baseline(b);
         }
         let mut stats = Stats::default();
@@ -167,7 +199,9 @@ impl StepPlugin for SecretsScan {
                 Ok(Ok(d)) => d,
                 Ok(Err(len)) => {
                     stats.oversized += 1;
-                    stats.warn(format!("{rel}: {len} bytes is over max-file-size {max_size}, skipped"));
+                    stats.warn(format!(
+                        "{rel}: {len} bytes is over max-file-size {max_size}, skipped"
+                    ));
                     continue;
                 }
                 Err(e) => {
@@ -197,7 +231,10 @@ impl StepPlugin for SecretsScan {
             stats.bytes as f64 / 1e6 / scan_time.as_secs_f64().max(1e-9)
         ));
         if stats.warnings > MAX_WARNINGS {
-            log::warn(&format!("{} more per-file warnings not shown", stats.warnings - MAX_WARNINGS));
+            log::warn(&format!(
+                "{} more per-file warnings not shown",
+                stats.warnings - MAX_WARNINGS
+            ));
         }
         let sarif = sarif::to_sarif_string(env!("CARGO_PKG_VERSION"), &found);
         step.write_output(&sarif_name, "application/sarif+json", sarif.as_bytes())?;
@@ -208,9 +245,15 @@ impl StepPlugin for SecretsScan {
                 .report();
         }
         if found.len() > MAX_REPORTED {
-            log::warn(&format!("{} findings; the first {MAX_REPORTED} are returned, all are in {sarif_name}", found.len()));
+            log::warn(&format!(
+                "{} findings; the first {MAX_REPORTED} are returned, all are in {sarif_name}",
+                found.len()
+            ));
         }
-        let first = found.first().map(|(p, f)| format!("; first: {p}:{} {}", f.line, f.rule.id)).unwrap_or_default();
+        let first = found
+            .first()
+            .map(|(p, f)| format!("; first: {p}:{} {}", f.line, f.rule.id))
+            .unwrap_or_default();
         step.set_summary(format!(
             "{} secrets in {} files ({:.1} MB scanned; skipped {} binary, {} oversized, {} unreadable, {} excluded; {} suppressed){first}",
             found.len(),

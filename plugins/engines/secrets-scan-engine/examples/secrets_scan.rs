@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let Ok(ty) = e.file_type() else { continue };
         if ty.is_dir() {
@@ -38,7 +40,10 @@ fn main() {
     files.sort();
     let (mut bytes, mut findings) = (0u64, 0usize);
     let mut out = String::new();
-    let sarif_out = args.iter().position(|a| a == "--sarif").map(|i| PathBuf::from(&args[i + 1]));
+    let sarif_out = args
+        .iter()
+        .position(|a| a == "--sarif")
+        .map(|i| PathBuf::from(&args[i + 1]));
     let mut all = Vec::new();
     for f in &files {
         let Ok(data) = std::fs::read(f) else { continue };
@@ -46,17 +51,28 @@ fn main() {
         if read_only || is_binary(&data) {
             continue;
         }
-        let rel = f.strip_prefix(&root).unwrap_or(f).to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .into_owned();
         for x in scanner.scan(&rel, &data) {
             findings += 1;
             if sarif_out.is_some() {
                 all.push((rel.clone(), x.clone()));
             }
-            out.push_str(&format!("{rel}:{}:{}: {} {}\n", x.line, x.col, x.rule.id, if show { &x.snippet } else { &x.redacted }));
+            out.push_str(&format!(
+                "{rel}:{}:{}: {} {}\n",
+                x.line,
+                x.col,
+                x.rule.id,
+                if show { &x.snippet } else { &x.redacted }
+            ));
         }
     }
     if let Some(p) = &sarif_out {
-        std::fs::write(p, sarif::to_sarif_string(env!("CARGO_PKG_VERSION"), &all)).expect("write SARIF");
+        std::fs::write(p, sarif::to_sarif_string(env!("CARGO_PKG_VERSION"), &all))
+            .expect("write SARIF");
     }
     let secs = t0.elapsed().as_secs_f64();
     print!("{out}");

@@ -44,7 +44,11 @@ impl Baseline {
                 continue;
             }
             let fp = line.split_whitespace().next().unwrap_or_default();
-            if fp.len() != 32 || !fp.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if fp.len() != 32
+                || !fp
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 return Err(BaselineError {
                     line: i + 1,
                     message: format!(

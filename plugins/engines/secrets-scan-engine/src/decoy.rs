@@ -68,30 +68,96 @@ pub fn is_periodic_or_sequential(s: &[u8]) -> bool {
             return true;
         }
     }
-    let steps = s.windows(2).filter(|w| w[1].wrapping_sub(w[0]) == 1 || w[0].wrapping_sub(w[1]) == 1).count();
+    let steps = s
+        .windows(2)
+        .filter(|w| w[1].wrapping_sub(w[0]) == 1 || w[0].wrapping_sub(w[1]) == 1)
+        .count();
     steps * 2 > n
 }
 
 /// Lower-cased words that mark a value as an example or placeholder rather than a credential.
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "changeme", "change_me", "change-me", "placeholder", "your-", "your_", "yourpass", "<your",
-    "xxxxxx", "******", "redacted", "dummy", "sample", "insecure", "not-for-production", "notreal",
-    "not_real", "replace", "fixme", "todo", "fake", "mysecret", "secret-here", "token-here", "key-here",
-    "password-here", "put your", "0000000000",
+    "example",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "your-",
+    "your_",
+    "yourpass",
+    "<your",
+    "xxxxxx",
+    "******",
+    "redacted",
+    "dummy",
+    "sample",
+    "insecure",
+    "not-for-production",
+    "notreal",
+    "not_real",
+    "replace",
+    "fixme",
+    "todo",
+    "fake",
+    "mysecret",
+    "secret-here",
+    "token-here",
+    "key-here",
+    "password-here",
+    "put your",
+    "0000000000",
 ];
 
 /// Passwords that are defaults or documentation conventions, never a leaked credential.
 const WEAK_DEFAULTS: &[&str] = &[
-    "password", "passw0rd", "p@ssw0rd", "postgres", "root", "admin", "guest", "test", "testing", "secret",
-    "example", "changeme", "default", "mysql", "redis", "user", "pass", "123456", "12345678", "qwerty",
-    "letmein", "anonymous", "anonymous@", "none", "null", "true", "false", "ftp", "demo", "sa", "toor",
-    "password123", "admin123", "dev", "development", "local", "localhost", "undefined", "empty",
+    "password",
+    "passw0rd",
+    "p@ssw0rd",
+    "postgres",
+    "root",
+    "admin",
+    "guest",
+    "test",
+    "testing",
+    "secret",
+    "example",
+    "changeme",
+    "default",
+    "mysql",
+    "redis",
+    "user",
+    "pass",
+    "123456",
+    "12345678",
+    "qwerty",
+    "letmein",
+    "anonymous",
+    "anonymous@",
+    "none",
+    "null",
+    "true",
+    "false",
+    "ftp",
+    "demo",
+    "sa",
+    "toor",
+    "password123",
+    "admin123",
+    "dev",
+    "development",
+    "local",
+    "localhost",
+    "undefined",
+    "empty",
 ];
 
 /// True when the value contains a placeholder word (case-insensitive) or is a run of one symbol.
 pub fn is_placeholder(v: &[u8]) -> bool {
     let lower = v.to_ascii_lowercase();
-    if PLACEHOLDER_WORDS.iter().any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some()) {
+    if PLACEHOLDER_WORDS
+        .iter()
+        .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+    {
         return true;
     }
     if v.len() >= 3 && v.first() == Some(&b'<') && v.last() == Some(&b'>') {
@@ -112,17 +178,54 @@ pub fn is_weak_default(v: &[u8]) -> bool {
 /// (SOPS), `vault:`/`arn:` references, `process.env.X`, `os.environ[...]`.
 pub fn is_reference(v: &[u8]) -> bool {
     const STARTS: &[&[u8]] = &[
-        b"$", b"<%", b"%(", b"#{", b"!Ref", b"!Sub", b"!GetAtt", b"ENC[", b"vault:", b"arn:", b"@Microsoft.KeyVault",
-        b"process.env", b"os.environ", b"os.getenv", b"ENV[", b"ENV.", b"System.getenv", b"env(", b"secrets.",
-        b"var.", b"local.", b"data.", b"module.", b"{{", b"%{", b"@@",
+        b"$",
+        b"<%",
+        b"%(",
+        b"#{",
+        b"!Ref",
+        b"!Sub",
+        b"!GetAtt",
+        b"ENC[",
+        b"vault:",
+        b"arn:",
+        b"@Microsoft.KeyVault",
+        b"process.env",
+        b"os.environ",
+        b"os.getenv",
+        b"ENV[",
+        b"ENV.",
+        b"System.getenv",
+        b"env(",
+        b"secrets.",
+        b"var.",
+        b"local.",
+        b"data.",
+        b"module.",
+        b"{{",
+        b"%{",
+        b"@@",
     ];
-    const CONTAINS: &[&[u8]] = &[b"${", b"{{", b"}}", b"%(", b"resolve:", b"secretsmanager", b"keyvault"];
-    STARTS.iter().any(|s| v.starts_with(s)) || CONTAINS.iter().any(|s| memchr::memmem::find(v, s).is_some())
+    const CONTAINS: &[&[u8]] = &[
+        b"${",
+        b"{{",
+        b"}}",
+        b"%(",
+        b"resolve:",
+        b"secretsmanager",
+        b"keyvault",
+    ];
+    STARTS.iter().any(|s| v.starts_with(s))
+        || CONTAINS
+            .iter()
+            .any(|s| memchr::memmem::find(v, s).is_some())
 }
 
 /// True when the value is a regular expression or format pattern, not a literal.
 pub fn is_regexish(v: &[u8]) -> bool {
-    const MARKS: &[&[u8]] = &[b"(?", b"[a-z", b"[A-Z", b"[0-9", b"\\d", b"\\s", b"\\w", b"]{", b"]+", b"]*", b")+", b")?", b"{0,", b"{1,", b"%s", b"%d"];
+    const MARKS: &[&[u8]] = &[
+        b"(?", b"[a-z", b"[A-Z", b"[0-9", b"\\d", b"\\s", b"\\w", b"]{", b"]+", b"]*", b")+",
+        b")?", b"{0,", b"{1,", b"%s", b"%d",
+    ];
     MARKS.iter().any(|m| memchr::memmem::find(v, m).is_some())
 }
 
@@ -152,7 +255,10 @@ pub fn is_wordlike(v: &[u8]) -> bool {
     if parts.is_empty() {
         return true;
     }
-    let alpha_parts = parts.iter().filter(|p| p.iter().all(|b| b.is_ascii_alphabetic())).count();
+    let alpha_parts = parts
+        .iter()
+        .filter(|p| p.iter().all(|b| b.is_ascii_alphabetic()))
+        .count();
     // every part alphabetic (words), or almost all of a multi-part value
     alpha_parts == parts.len() || (parts.len() >= 3 && alpha_parts + 1 >= parts.len())
 }
@@ -185,7 +291,9 @@ const KNOWN_PUBLIC: &[&str] = &[
 
 /// True when `v` contains a publicly documented example credential.
 pub fn is_known_public(v: &[u8]) -> bool {
-    KNOWN_PUBLIC.iter().any(|k| memchr::memmem::find(v, k.as_bytes()).is_some())
+    KNOWN_PUBLIC
+        .iter()
+        .any(|k| memchr::memmem::find(v, k.as_bytes()).is_some())
 }
 
 /// A generic "does this look like a machine-generated secret" test for token-like values.
@@ -194,7 +302,9 @@ pub fn looks_random(v: &[u8], min_len: usize) -> bool {
     if v.len() < min_len || v.len() > 512 {
         return false;
     }
-    if v.iter().any(|b| b.is_ascii_whitespace() || !b.is_ascii_graphic()) {
+    if v.iter()
+        .any(|b| b.is_ascii_whitespace() || !b.is_ascii_graphic())
+    {
         return false;
     }
     if is_placeholder(v) || is_reference(v) || is_known_public(v) || is_periodic_or_sequential(v) {
@@ -204,7 +314,11 @@ pub fn looks_random(v: &[u8], min_len: usize) -> bool {
     if is_hex(v) {
         // hex keys: enough distinct digits and letters
         let distinct = distinct_count(v);
-        return v.len() >= 16 && distinct >= 10 && c.digit && (c.lower || c.upper) && entropy(v) >= 3.0;
+        return v.len() >= 16
+            && distinct >= 10
+            && c.digit
+            && (c.lower || c.upper)
+            && entropy(v) >= 3.0;
     }
     if is_uuid(v) {
         return true;
@@ -219,7 +333,9 @@ pub fn looks_random(v: &[u8], min_len: usize) -> bool {
 /// Number of distinct bytes.
 pub fn distinct_count(v: &[u8]) -> usize {
     let mut seen = [false; 256];
-    v.iter().filter(|&&b| !std::mem::replace(&mut seen[b as usize], true)).count()
+    v.iter()
+        .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+        .count()
 }
 
 /// A password-like value: not empty, not a default, not an identifier/number/path.
@@ -233,7 +349,10 @@ pub fn looks_like_password(v: &[u8]) -> bool {
     if is_weak_default(v) || is_placeholder(v) || is_reference(v) || is_known_public(v) {
         return false;
     }
-    if is_identifier(v) || v.iter().all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-') {
+    if is_identifier(v)
+        || v.iter()
+            .all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-')
+    {
         return false;
     }
     if v.starts_with(b"/") || v.starts_with(b"./") || v.starts_with(b"http") {
@@ -259,16 +378,22 @@ mod tests {
     #[test]
     fn periodic_and_sequential() {
         assert!(is_periodic_or_sequential(b"0b0b0b0b0b0b0b0b"));
-        assert!(is_periodic_or_sequential(b"0123456789abcdef0123456789abcdef"));
+        assert!(is_periodic_or_sequential(
+            b"0123456789abcdef0123456789abcdef"
+        ));
         assert!(is_periodic_or_sequential(b"XXXXXXXXXXXXXXXX"));
-        assert!(!is_periodic_or_sequential(b"a5c9fd48780fa801e59b7f5d57e3fd8d"));
+        assert!(!is_periodic_or_sequential(
+            b"a5c9fd48780fa801e59b7f5d57e3fd8d"
+        ));
     }
 
     #[test]
     fn placeholders_and_references() {
         assert!(is_placeholder(b"<your-token>"));
         assert!(is_placeholder(b"sk-..."));
-        assert!(is_placeholder(b"django-insecure-test-key-not-for-production"));
+        assert!(is_placeholder(
+            b"django-insecure-test-key-not-for-production"
+        ));
         assert!(is_reference(b"${DB_PASSWORD}"));
         assert!(is_reference(b"{{ vault_ansible_password }}"));
         assert!(is_reference(b"ENC[AES256_GCM,data:abc]"));
@@ -289,7 +414,10 @@ mod tests {
     #[test]
     fn random_shapes() {
         assert!(looks_random(b"a5c9fd48780fa801e59b7f5d57e3fd8d", 16));
-        assert!(looks_random(b"rmSGndu71WiwuP0ZlR9hkUQmaUVMSrN8XV8hgJTg", 16));
+        assert!(looks_random(
+            b"rmSGndu71WiwuP0ZlR9hkUQmaUVMSrN8XV8hgJTg",
+            16
+        ));
         assert!(!looks_random(b"acme.auth.token", 8));
         assert!(!looks_random(b"X-Api-Key", 8));
         assert!(!looks_random(b"3.0.0.0", 4));

@@ -6,12 +6,17 @@
 /// True when the `/`-separated relative `path` matches `pattern`.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
     let pattern = pattern.trim_start_matches("./");
-    let pattern = pattern.strip_suffix('/').map(|p| format!("{p}/**")).unwrap_or_else(|| pattern.to_string());
+    let pattern = pattern
+        .strip_suffix('/')
+        .map(|p| format!("{p}/**"))
+        .unwrap_or_else(|| pattern.to_string());
     let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if pat.len() == 1 && pat[0] != "**" {
         // basename pattern: any segment (a matching directory excludes what is below it)
-        return segs.iter().any(|s| seg_match(pat[0].as_bytes(), s.as_bytes()));
+        return segs
+            .iter()
+            .any(|s| seg_match(pat[0].as_bytes(), s.as_bytes()));
     }
     match_segments(&pat, &segs) || (pat.last() != Some(&"**") && match_prefix_dir(&pat, &segs))
 }
@@ -25,7 +30,9 @@ fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
     match pat.split_first() {
         None => segs.is_empty(),
         Some((&"**", rest)) => (0..=segs.len()).any(|i| match_segments(rest, &segs[i..])),
-        Some((p, rest)) => segs.split_first().is_some_and(|(s, srest)| seg_match(p.as_bytes(), s.as_bytes()) && match_segments(rest, srest)),
+        Some((p, rest)) => segs.split_first().is_some_and(|(s, srest)| {
+            seg_match(p.as_bytes(), s.as_bytes()) && match_segments(rest, srest)
+        }),
     }
 }
 

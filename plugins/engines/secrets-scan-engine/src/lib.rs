@@ -15,8 +15,9 @@ pub mod generic;
 pub mod glob;
 pub mod pem;
 pub mod rules;
-mod scan;
 pub mod sarif;
+mod scan;
+pub mod url;
 
 pub use baseline::{Baseline, BaselineError};
 pub use scan::Scanner;
@@ -63,14 +64,54 @@ pub struct Finding {
 pub fn builtin_meta(id: &str) -> RuleMeta {
     const ROT: &str = "Move the value to a secret store or CI secret and reference it (environment variable, secret mount); rotate the exposed value.";
     match id {
-        "generic-password" => RuleMeta { id: "generic-password", name: "Hard-coded password", severity: Severity::High, help: ROT },
-        "generic-api-key" => RuleMeta { id: "generic-api-key", name: "Hard-coded API key or token", severity: Severity::High, help: ROT },
-        "high-entropy-secret" => RuleMeta { id: "high-entropy-secret", name: "Hard-coded secret key (high entropy)", severity: Severity::High, help: ROT },
-        "aws-secret-access-key" => RuleMeta { id: "aws-secret-access-key", name: "AWS secret access key", severity: Severity::Critical, help: ROT },
-        "database-url-with-password" => RuleMeta { id: "database-url-with-password", name: "Database URL with password", severity: Severity::High, help: ROT },
-        "basic-auth-in-url" => RuleMeta { id: "basic-auth-in-url", name: "Credentials in URL", severity: Severity::High, help: ROT },
-        "gcp-service-account" => RuleMeta { id: "gcp-service-account", name: "Google Cloud service-account key", severity: Severity::Critical, help: ROT },
-        _ => RuleMeta { id: "private-key", name: "Private key", severity: Severity::Critical, help: "Revoke the key pair, issue a new one, and keep private keys out of the source tree (secret store, KMS)." },
+        "generic-password" => RuleMeta {
+            id: "generic-password",
+            name: "Hard-coded password",
+            severity: Severity::High,
+            help: ROT,
+        },
+        "generic-api-key" => RuleMeta {
+            id: "generic-api-key",
+            name: "Hard-coded API key or token",
+            severity: Severity::High,
+            help: ROT,
+        },
+        "high-entropy-secret" => RuleMeta {
+            id: "high-entropy-secret",
+            name: "Hard-coded secret key (high entropy)",
+            severity: Severity::High,
+            help: ROT,
+        },
+        "aws-secret-access-key" => RuleMeta {
+            id: "aws-secret-access-key",
+            name: "AWS secret access key",
+            severity: Severity::Critical,
+            help: ROT,
+        },
+        "database-url-with-password" => RuleMeta {
+            id: "database-url-with-password",
+            name: "Database URL with password",
+            severity: Severity::High,
+            help: ROT,
+        },
+        "basic-auth-in-url" => RuleMeta {
+            id: "basic-auth-in-url",
+            name: "Credentials in URL",
+            severity: Severity::High,
+            help: ROT,
+        },
+        "gcp-service-account" => RuleMeta {
+            id: "gcp-service-account",
+            name: "Google Cloud service-account key",
+            severity: Severity::Critical,
+            help: ROT,
+        },
+        _ => RuleMeta {
+            id: "private-key",
+            name: "Private key",
+            severity: Severity::Critical,
+            help: "Revoke the key pair, issue a new one, and keep private keys out of the source tree (secret store, KMS).",
+        },
     }
 }
 
@@ -82,7 +123,16 @@ pub fn all_rules() -> Vec<RuleMeta> {
             out.push(r.meta);
         }
     }
-    for id in ["aws-secret-access-key", "generic-password", "generic-api-key", "high-entropy-secret", "database-url-with-password", "basic-auth-in-url", "gcp-service-account", "private-key"] {
+    for id in [
+        "aws-secret-access-key",
+        "generic-password",
+        "generic-api-key",
+        "high-entropy-secret",
+        "database-url-with-password",
+        "basic-auth-in-url",
+        "gcp-service-account",
+        "private-key",
+    ] {
         if !out.iter().any(|m| m.id == id) {
             out.push(builtin_meta(id));
         }
@@ -101,7 +151,10 @@ pub fn redact(secret: &[u8]) -> String {
         .map(|p| p + 1)
         .filter(|&p| p * 2 <= n)
         .unwrap_or(if n >= 16 { 3 } else { 0 });
-    let prefix: String = secret[..keep].iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect();
+    let prefix: String = secret[..keep]
+        .iter()
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect();
     format!("{prefix}****({n} chars)")
 }
 

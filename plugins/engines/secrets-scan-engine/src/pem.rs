@@ -22,7 +22,11 @@ pub fn private_key_at(text: &[u8], at: usize) -> Option<PemHit> {
     let close = memchr::memmem::find(&head[..head.len().min(64)], b"-----")?;
     let label = &head[..close];
     let is_private = label.ends_with(b"PRIVATE KEY") || label == b"PGP PRIVATE KEY BLOCK";
-    if !is_private || !label.iter().all(|b| b.is_ascii_uppercase() || *b == b' ' || b.is_ascii_digit()) {
+    if !is_private
+        || !label
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || *b == b' ' || b.is_ascii_digit())
+    {
         return None;
     }
     let body_start = at + 11 + close + 5;
@@ -31,13 +35,17 @@ pub fn private_key_at(text: &[u8], at: usize) -> Option<PemHit> {
     let (body_len, end) = match memchr::memmem::find(window, b"-----END ") {
         Some(e) => {
             let after = &window[e + 9..];
-            let close = memchr::memmem::find(&after[..after.len().min(64)], b"-----").map(|c| c + 5).unwrap_or(0);
+            let close = memchr::memmem::find(&after[..after.len().min(64)], b"-----")
+                .map(|c| c + 5)
+                .unwrap_or(0);
             (e, body_start + e + 9 + close)
         }
         None => (window.len(), window_end),
     };
     let body = &text[body_start..body_start + body_len];
-    if memchr::memmem::find(body, b"...").is_some() || memchr::memmem::find(body, "…".as_bytes()).is_some() {
+    if memchr::memmem::find(body, b"...").is_some()
+        || memchr::memmem::find(body, "…".as_bytes()).is_some()
+    {
         return None;
     }
     let (mut b64, mut other) = (0usize, 0usize);
@@ -87,7 +95,10 @@ mod tests {
         let h = private_key_at(t.as_bytes(), 0).unwrap();
         assert_eq!(h.label, "PRIVATE KEY");
         assert_eq!(&t[h.end - 5..h.end], "-----");
-        let escaped = format!("\"-----BEGIN RSA PRIVATE KEY-----\\n{}-----END RSA PRIVATE KEY-----\\n\"", BODY.replace('\n', "\\n"));
+        let escaped = format!(
+            "\"-----BEGIN RSA PRIVATE KEY-----\\n{}-----END RSA PRIVATE KEY-----\\n\"",
+            BODY.replace('\n', "\\n")
+        );
         assert!(private_key_at(escaped.as_bytes(), 1).is_some());
     }
 
@@ -97,7 +108,8 @@ mod tests {
         assert!(private_key_at(cert.as_bytes(), 0).is_none());
         let t = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC...\n-----END PRIVATE KEY-----\n";
         assert!(private_key_at(t.as_bytes(), 0).is_none());
-        let t = "-----BEGIN RSA PRIVATE KEY-----\n    ...base64...\n    -----END RSA PRIVATE KEY-----";
+        let t =
+            "-----BEGIN RSA PRIVATE KEY-----\n    ...base64...\n    -----END RSA PRIVATE KEY-----";
         assert!(private_key_at(t.as_bytes(), 0).is_none());
     }
 }

@@ -60,12 +60,16 @@ mod tests {
     fn sarif_has_rules_and_redacted_results() {
         let secret = "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";
         let fs = crate::Scanner::new().scan("a/b.env", format!("TOKEN={secret}\n").as_bytes());
-        let pairs: Vec<(String, Finding)> = fs.into_iter().map(|f| ("a/b.env".to_string(), f)).collect();
+        let pairs: Vec<(String, Finding)> =
+            fs.into_iter().map(|f| ("a/b.env".to_string(), f)).collect();
         let s = to_sarif_string("0.1.0", &pairs);
         assert!(s.contains("\"github-pat\""));
         assert!(s.contains("a/b.env"));
         assert!(!s.contains(&secret[4..]));
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-        assert_eq!(v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 1);
+        assert_eq!(
+            v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            1
+        );
     }
 }

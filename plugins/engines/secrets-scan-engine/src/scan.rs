@@ -8,7 +8,12 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
 /// Inline markers that silence a finding on their line (or, for `-next-line`, the line below).
-pub const ALLOW_MARKERS: &[&str] = &["kiln:allow-secret", "gitleaks:allow", "pragma: allowlist secret", "nosecret"];
+pub const ALLOW_MARKERS: &[&str] = &[
+    "kiln:allow-secret",
+    "gitleaks:allow",
+    "pragma: allowlist secret",
+    "nosecret",
+];
 const ALLOW_NEXT: &str = "kiln:allow-secret-next-line";
 
 #[derive(Clone, Copy)]
@@ -62,9 +67,10 @@ struct Ctx<'a> {
 
 /// Extensions of program source files.
 const CODE_EXT: &[&str] = &[
-    "py", "pyi", "js", "mjs", "cjs", "jsx", "ts", "tsx", "go", "java", "kt", "kts", "scala", "groovy", "rb", "php",
-    "cs", "fs", "vb", "rs", "c", "h", "cc", "cpp", "hpp", "cxx", "m", "mm", "swift", "dart", "lua", "pl", "pm", "r",
-    "jl", "ex", "exs", "erl", "clj", "hs", "ml", "vue", "svelte", "map",
+    "py", "pyi", "js", "mjs", "cjs", "jsx", "ts", "tsx", "go", "java", "kt", "kts", "scala",
+    "groovy", "rb", "php", "cs", "fs", "vb", "rs", "c", "h", "cc", "cpp", "hpp", "cxx", "m", "mm",
+    "swift", "dart", "lua", "pl", "pm", "r", "jl", "ex", "exs", "erl", "clj", "hs", "ml", "vue",
+    "svelte", "map",
 ];
 
 fn is_code(path: &str) -> bool {
@@ -72,7 +78,8 @@ fn is_code(path: &str) -> bool {
     if name == "Jenkinsfile" {
         return true;
     }
-    name.rsplit_once('.').is_some_and(|(_, ext)| CODE_EXT.iter().any(|e| ext.eq_ignore_ascii_case(e)))
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| CODE_EXT.iter().any(|e| ext.eq_ignore_ascii_case(e)))
 }
 
 impl Default for Scanner {
@@ -87,7 +94,8 @@ impl Scanner {
         let rules: Vec<(TokenRule, Regex)> = token_rules()
             .into_iter()
             .map(|r| {
-                let re = Regex::new(&format!("(?-u){}", r.pattern)).expect("built-in rule regex compiles");
+                let re = Regex::new(&format!("(?-u){}", r.pattern))
+                    .expect("built-in rule regex compiles");
                 (r, re)
             })
             .collect();
@@ -105,7 +113,11 @@ impl Scanner {
                     pats.len() - 1
                 }
             };
-            keywords[idx].push(Keyword { target, exact, offset: 0 });
+            keywords[idx].push(Keyword {
+                target,
+                exact,
+                offset: 0,
+            });
         };
         for (i, (r, _)) in rules.iter().enumerate() {
             for kw in r.keywords {
@@ -120,7 +132,10 @@ impl Scanner {
         // Leftmost-longest matching hides keywords inside a longer match, so every keyword also
         // carries the targets of the keywords it contains (at their offsets).
         type Own = Vec<(Target, Option<&'static [u8]>)>;
-        let own: Vec<Own> = keywords.iter().map(|ks| ks.iter().map(|k| (k.target, k.exact)).collect()).collect();
+        let own: Vec<Own> = keywords
+            .iter()
+            .map(|ks| ks.iter().map(|k| (k.target, k.exact)).collect())
+            .collect();
         for (i, outer) in pats.iter().enumerate() {
             for (j, inner) in pats.iter().enumerate() {
                 if i == j || inner.len() >= outer.len() {
@@ -129,7 +144,11 @@ impl Scanner {
                 let mut from = 0;
                 while let Some(off) = outer[from..].find(inner.as_str()) {
                     for &(target, exact) in &own[j] {
-                        keywords[i].push(Keyword { target, exact, offset: from + off });
+                        keywords[i].push(Keyword {
+                            target,
+                            exact,
+                            offset: from + off,
+                        });
                     }
                     from += off + 1;
                 }
@@ -146,8 +165,11 @@ impl Scanner {
             ac,
             keywords,
             rules,
-            url: Regex::new(generic::URL_PATTERN).expect("url regex"),
-            aws_secret: Regex::new(r"(?-u)(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)").expect("aws regex"),
+            url: Regex::new(crate::url::URL_PATTERN).expect("url regex"),
+            aws_secret: Regex::new(
+                r"(?-u)(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+            )
+            .expect("aws regex"),
             baseline: Baseline::default(),
         }
     }
@@ -165,7 +187,15 @@ impl Scanner {
 
     /// Scans one file; also returns how many findings were suppressed (allow comments, baseline).
     pub fn scan_counted(&self, path: &str, text: &[u8]) -> (Vec<Finding>, usize) {
-        let mut ctx = Ctx { path, text, out: Vec::new(), spans: Vec::new(), line_cursor: (0, 1), suppressed: 0, code: is_code(path) };
+        let mut ctx = Ctx {
+            path,
+            text,
+            out: Vec::new(),
+            spans: Vec::new(),
+            line_cursor: (0, 1),
+            suppressed: 0,
+            code: is_code(path),
+        };
         let mut cur: Option<LineHits> = None;
         let mut pems: Vec<usize> = Vec::new();
         for m in self.ac.find_iter(text) {
@@ -186,7 +216,11 @@ impl Scanner {
                     }
                     let start = memchr::memrchr(b'\n', &text[..pos]).map_or(0, |p| p + 1);
                     let end = memchr::memchr(b'\n', &text[pos..]).map_or(text.len(), |p| pos + p);
-                    cur = Some(LineHits { start, end, ..Default::default() });
+                    cur = Some(LineHits {
+                        start,
+                        end,
+                        ..Default::default()
+                    });
                 }
                 let line = cur.as_mut().expect("set above");
                 match kw.target {
@@ -221,7 +255,11 @@ impl Scanner {
             let windows: Vec<(usize, usize)> = if line.len() <= LONG {
                 vec![(ls, le)]
             } else {
-                hits.token_hits.iter().filter(|(r, _)| *r == i).map(|&(_, p)| (p.saturating_sub(400).max(ls), (p + 2048).min(le))).collect()
+                hits.token_hits
+                    .iter()
+                    .filter(|(r, _)| *r == i)
+                    .map(|&(_, p)| (p.saturating_sub(400).max(ls), (p + 2048).min(le)))
+                    .collect()
             };
             for (ws, we) in windows {
                 for c in re.captures_iter(&ctx.text[ws..we]) {
@@ -237,7 +275,7 @@ impl Scanner {
             }
         }
         if hits.url {
-            for ((s, e), rule) in generic::url_credentials(line, &self.url) {
+            for ((s, e), rule) in crate::url::url_credentials(line, &self.url) {
                 self.emit(ctx, builtin_meta(rule), ls + s, ls + e, ls, None);
             }
         }
@@ -251,7 +289,14 @@ impl Scanner {
             }
             if let Some(a) = generic::assignment_at(line, off, &ctx.text[..ls], ctx.code) {
                 last_key_end = a.key.1;
-                self.emit(ctx, builtin_meta(a.rule), ls + a.value.0, ls + a.value.1, ls, None);
+                self.emit(
+                    ctx,
+                    builtin_meta(a.rule),
+                    ls + a.value.0,
+                    ls + a.value.1,
+                    ls,
+                    None,
+                );
             }
         }
     }
@@ -266,8 +311,21 @@ impl Scanner {
                 let g = c.get(1).expect("group 1");
                 let v = g.as_bytes();
                 let cl = Classes::of(v);
-                if cl.upper && cl.lower && cl.digit && entropy(v) >= 4.0 && !is_placeholder(v) && !is_known_public(v) {
-                    self.emit(ctx, builtin_meta("aws-secret-access-key"), s + g.start(), s + g.end(), ls, None);
+                if cl.upper
+                    && cl.lower
+                    && cl.digit
+                    && entropy(v) >= 4.0
+                    && !is_placeholder(v)
+                    && !is_known_public(v)
+                {
+                    self.emit(
+                        ctx,
+                        builtin_meta("aws-secret-access-key"),
+                        s + g.start(),
+                        s + g.end(),
+                        ls,
+                        None,
+                    );
                     return;
                 }
             }
@@ -280,13 +338,19 @@ impl Scanner {
     }
 
     fn pem(&self, ctx: &mut Ctx<'_>, at: usize) {
-        let Some(hit) = pem::private_key_at(ctx.text, at) else { return };
+        let Some(hit) = pem::private_key_at(ctx.text, at) else {
+            return;
+        };
         let ls = memchr::memrchr(b'\n', &ctx.text[..at]).map_or(0, |p| p + 1);
         let le = memchr::memchr(b'\n', &ctx.text[at..]).map_or(ctx.text.len(), |p| at + p);
         let line = &ctx.text[ls..le];
         let gcp = memchr::memmem::find(line, b"\"private_key\"").is_some()
             && memchr::memmem::find(ctx.text, b"\"service_account\"").is_some();
-        let meta = builtin_meta(if gcp { "gcp-service-account" } else { "private-key" });
+        let meta = builtin_meta(if gcp {
+            "gcp-service-account"
+        } else {
+            "private-key"
+        });
         let (bs, bl) = hit.body;
         let _ = hit.label;
         self.emit(ctx, meta, at, hit.end, ls, Some(&ctx.text[bs..bs + bl]));
@@ -294,7 +358,15 @@ impl Scanner {
 
     /// Records a finding for the secret at `s..e` (line starting at `ls`) unless it duplicates
     /// one already reported or is suppressed. `secret` overrides the bytes hashed.
-    fn emit(&self, ctx: &mut Ctx<'_>, meta: RuleMeta, s: usize, e: usize, ls: usize, secret: Option<&[u8]>) {
+    fn emit(
+        &self,
+        ctx: &mut Ctx<'_>,
+        meta: RuleMeta,
+        s: usize,
+        e: usize,
+        ls: usize,
+        secret: Option<&[u8]>,
+    ) {
         if ctx.spans.iter().any(|&(a, b)| s < b && a < e) {
             return;
         }
@@ -303,13 +375,18 @@ impl Scanner {
         let value = &text[s..e];
         let le = memchr::memchr(b'\n', &text[ls..]).map_or(text.len(), |p| ls + p);
         let line_bytes = &text[ls..le];
-        let prev = if ls == 0 { &b""[..] } else {
+        let prev = if ls == 0 {
+            &b""[..]
+        } else {
             let ps = memchr::memrchr(b'\n', &text[..ls - 1]).map_or(0, |p| p + 1);
             &text[ps..ls - 1]
         };
         let marker = |hay: &[u8], m: &str| memchr::memmem::find(hay, m.as_bytes()).is_some();
         let fp = fingerprint(meta.id, ctx.path, secret.unwrap_or(value));
-        if ALLOW_MARKERS.iter().any(|m| marker(line_bytes, m)) || marker(prev, ALLOW_NEXT) || self.baseline.contains(&fp) {
+        if ALLOW_MARKERS.iter().any(|m| marker(line_bytes, m))
+            || marker(prev, ALLOW_NEXT)
+            || self.baseline.contains(&fp)
+        {
             ctx.suppressed += 1;
             return;
         }

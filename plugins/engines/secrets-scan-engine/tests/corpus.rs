@@ -32,7 +32,11 @@ fn scan_corpus(root: &Path) -> Vec<(String, Finding)> {
         if is_binary(&data) {
             continue;
         }
-        let rel = f.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         for x in scanner.scan(&rel, &data) {
             all.push((rel.clone(), x));
         }
@@ -43,7 +47,11 @@ fn scan_corpus(root: &Path) -> Vec<(String, Finding)> {
 #[test]
 fn corpus_recall_and_precision_at_least_095() {
     let root = shared().join("corpus/secrets");
-    assert!(root.join("LABELS.tsv").is_file(), "missing {} (../shared beside the repo)", root.display());
+    assert!(
+        root.join("LABELS.tsv").is_file(),
+        "missing {} (../shared beside the repo)",
+        root.display()
+    );
     let findings = scan_corpus(&root);
     let dir = tempfile::tempdir().unwrap();
     let sarif_path = dir.path().join("secrets.sarif");
@@ -54,7 +62,12 @@ fn corpus_recall_and_precision_at_least_095() {
         .arg(&sarif_path)
         .output()
         .expect("python3 runs");
-    assert!(valid.status.success(), "SARIF invalid: {}{}", String::from_utf8_lossy(&valid.stdout), String::from_utf8_lossy(&valid.stderr));
+    assert!(
+        valid.status.success(),
+        "SARIF invalid: {}{}",
+        String::from_utf8_lossy(&valid.stdout),
+        String::from_utf8_lossy(&valid.stderr)
+    );
 
     let json = dir.path().join("score.json");
     let out = Command::new("python3")
@@ -68,13 +81,23 @@ fn corpus_recall_and_precision_at_least_095() {
         .output()
         .expect("python3 runs");
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "scorer failed: {report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "scorer failed: {report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let score: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let (recall, precision) = (score["recall"].as_f64().unwrap(), score["precision"].as_f64().unwrap());
+    let (recall, precision) = (
+        score["recall"].as_f64().unwrap(),
+        score["precision"].as_f64().unwrap(),
+    );
     println!("{report}");
     assert_eq!(score["format"], "sarif", "{report}");
     assert!(recall >= 0.95, "recall {recall:.3} < 0.95\n{report}");
-    assert!(precision >= 0.95, "precision {precision:.3} < 0.95\n{report}");
+    assert!(
+        precision >= 0.95,
+        "precision {precision:.3} < 0.95\n{report}"
+    );
 }
 
 #[test]
@@ -87,15 +110,29 @@ fn corpus_findings_never_contain_the_secret() {
         let data = std::fs::read(&f).unwrap();
         for x in scanner.scan("f", &data) {
             // the secret's tail (after any short kept prefix) must not appear anywhere
-            let line = String::from_utf8_lossy(data.split(|&b| b == b'\n').nth(x.line as usize - 1).unwrap()).into_owned();
+            let line = String::from_utf8_lossy(
+                data.split(|&b| b == b'\n')
+                    .nth(x.line as usize - 1)
+                    .unwrap(),
+            )
+            .into_owned();
             let chars: Vec<char> = line.chars().collect();
             let start = x.col as usize - 1;
-            let end = if x.end_line == x.line { (x.end_col as usize - 1).min(chars.len()) } else { chars.len() };
+            let end = if x.end_line == x.line {
+                (x.end_col as usize - 1).min(chars.len())
+            } else {
+                chars.len()
+            };
             let secret: String = chars[start..end].iter().collect();
             if secret.len() >= 12 {
                 let tail = &secret[secret.len() - 8..];
                 for s in [&x.message, &x.snippet, &x.redacted] {
-                    assert!(!s.contains(tail), "{}:{} leaks {tail:?} in {s:?}", f.display(), x.line);
+                    assert!(
+                        !s.contains(tail),
+                        "{}:{} leaks {tail:?} in {s:?}",
+                        f.display(),
+                        x.line
+                    );
                 }
             }
         }

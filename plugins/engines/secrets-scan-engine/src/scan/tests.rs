@@ -1,7 +1,11 @@
 use super::*;
 
 fn scan(text: &str) -> Vec<(u32, &'static str)> {
-    Scanner::new().scan("t.txt", text.as_bytes()).into_iter().map(|f| (f.line, f.rule.id)).collect()
+    Scanner::new()
+        .scan("t.txt", text.as_bytes())
+        .into_iter()
+        .map(|f| (f.line, f.rule.id))
+        .collect()
 }
 
 #[test]
@@ -12,7 +16,11 @@ fn vendor_tokens_and_lines() {
 
 #[test]
 fn bad_checksum_and_placeholders_are_quiet() {
-    assert!(scan("t = 'ghp_DecdGUtKYWK0XA9l3KQ5PKgAZYKpqN2kCVpE'\n").iter().all(|f| f.1 != "github-pat"));
+    assert!(
+        scan("t = 'ghp_DecdGUtKYWK0XA9l3KQ5PKgAZYKpqN2kCVpE'\n")
+            .iter()
+            .all(|f| f.1 != "github-pat")
+    );
     assert!(scan("GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n").is_empty());
     assert!(scan("AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\nAWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n").is_empty());
 }
@@ -20,7 +28,10 @@ fn bad_checksum_and_placeholders_are_quiet() {
 #[test]
 fn aws_pair_on_next_line() {
     let t = "new BasicAWSCredentials(\"AKIAUGJ7UJEYKVIFAVID\",\n    \"wffxyCBZNbR4x292nSygcb8ebr32VhbMpN8wH06i\");\n";
-    assert_eq!(scan(t), vec![(1, "aws-access-key-id"), (2, "aws-secret-access-key")]);
+    assert_eq!(
+        scan(t),
+        vec![(1, "aws-access-key-id"), (2, "aws-secret-access-key")]
+    );
 }
 
 #[test]
@@ -35,7 +46,12 @@ fn allow_comments_and_baseline() {
     let f = Scanner::new().scan("a", t.as_bytes());
     assert_eq!(f.len(), 1);
     let b = Baseline::parse(&format!("{}  accepted\n", f[0].fingerprint)).unwrap();
-    assert!(Scanner::new().with_baseline(b).scan("a", t.as_bytes()).is_empty());
+    assert!(
+        Scanner::new()
+            .with_baseline(b)
+            .scan("a", t.as_bytes())
+            .is_empty()
+    );
 }
 
 #[test]
@@ -54,7 +70,10 @@ fn pem_block_spans_lines() {
     let t = format!("# key\n-----BEGIN PRIVATE KEY-----\n{body}-----END PRIVATE KEY-----\n");
     let f = Scanner::new().scan("k.pem", t.as_bytes());
     assert_eq!(f.len(), 1);
-    assert_eq!((f[0].line, f[0].end_line, f[0].rule.id), (2, 5, "private-key"));
+    assert_eq!(
+        (f[0].line, f[0].end_line, f[0].rule.id),
+        (2, 5, "private-key")
+    );
 }
 
 #[test]
