@@ -269,7 +269,7 @@ impl<'a> Source<'a> {
 
     /// Variables of `scope` assigned (before `before`) from request-derived input, not through a sanitiser.
     pub fn tainted_vars(&self, scope: &Range<usize>, before: usize) -> HashSet<String> {
-        let mut set = HashSet::new();
+        let mut set = self.tainted_params(scope);
         for (name, rhs) in self.assignments(scope, before) {
             let rhs_text = self.slice(&rhs);
             if sanitizer_re().is_match(rhs_text) {
@@ -281,6 +281,52 @@ impl<'a> Source<'a> {
             } else {
                 set.remove(&name);
             }
+        }
+        set
+    }
+
+    /// Parameters bound from the request by the framework: Spring/JAX-RS annotated parameters
+    /// (`@RequestParam String url`) and Flask/FastAPI route placeholders (`@app.get("/<name>")`
+    /// above `def f(name)`).
+    fn tainted_params(&self, scope: &Range<usize>) -> HashSet<String> {
+        static JAVA: OnceLock<Regex> = OnceLock::new();
+        static ROUTE: OnceLock<Regex> = OnceLock::new();
+        static PLACEHOLDER: OnceLock<Regex> = OnceLock::new();
+        let mut set = HashSet::new();
+        if scope.start == 0 && scope.end == self.text().len() {
+            return set; // top-level code: no parameters
+        }
+        let header_end = self.statement(scope.start).end.min(scope.end);
+        let header = self.slice(&(scope.start..header_end));
+        match self.lang {
+            Language::Java => {
+                let re = JAVA.get_or_init(|| {
+                    Regex::new(r"@(?:RequestParam|PathVariable|RequestBody|RequestHeader|CookieValue|QueryParam|PathParam|FormParam|HeaderParam)\b(?:\([^)]*\))?\s+(?:final\s+)?[\w<>\[\],.?]+\s+([A-Za-z_]\w*)").expect("built-in regex")
+                });
+                set.extend(re.captures_iter(header).map(|c| c[1].to_string()));
+            }
+            Language::Python => {
+                // decorators directly above the def
+                let route = ROUTE.get_or_init(|| {
+                    Regex::new(r"^\s*@\w+(?:\.\w+)*\.(?:route|get|post|put|delete|patch|api_route)\s*\(").expect("built-in regex")
+                });
+                let ph = PLACEHOLDER.get_or_init(|| {
+                    Regex::new(r"[<{](?:\w+:)?([A-Za-z_]\w*)[>}]").expect("built-in regex")
+                });
+                let mut l = self.line_of(scope.start);
+                while l > 0 {
+                    l -= 1;
+                    let lr = self.line_range(l);
+                    let t = self.slice(&lr);
+                    if !t.trim_start().starts_with('@') {
+                        break;
+                    }
+                    if route.is_match(t) {
+                        set.extend(ph.captures_iter(t).map(|c| c[1].to_string()));
+                    }
+                }
+            }
+            _ => {}
         }
         set
     }
@@ -527,5 +573,29 @@ mod tests {
         let (_, body) = s.function(p);
         let st = s.statement(p);
         assert!(!s.is_dynamic(&s.first_arg(&s.args(p, &st)), &body, 2));
+    }
+}
+
+#[cfg(test)]
+mod param_tests {
+    use super::*;
+    use crate::lexer::lex;
+
+    #[test]
+    fn annotated_java_parameters_and_flask_route_placeholders_are_tainted() {
+        let t = "class A {\n  String p(@RequestParam(\"u\") String url) throws Exception {\n    return new URL(url).openStream().toString();\n  }\n}\n";
+        let lx = lex(Language::Java, t);
+        let s = Source::new(Language::Java, &lx);
+        let pos = t.find("new URL").unwrap();
+        let (hdr, body) = s.function(pos);
+        assert!(s.text()[hdr].contains("String p("), "{:?}", &s.text()[body.clone()]);
+        assert!(s.tainted_vars(&body, pos).contains("url"));
+        let p = "@bp.get(\"/f/<path:name>\")\ndef f(name, other):\n    open(name)\n";
+        let lx = lex(Language::Python, p);
+        let s = Source::new(Language::Python, &lx);
+        let pos = p.find("open(").unwrap();
+        let (_, body) = s.function(pos);
+        let t = s.tainted_vars(&body, pos);
+        assert!(t.contains("name") && !t.contains("other"), "{t:?}");
     }
 }
