@@ -187,14 +187,18 @@ fn parse_lazy(origin: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
 }
 
 fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
-    let at = |field: &str, msg: String| RuleError(format!("{origin}: rule {:?}: {field}: {msg}", s.id));
+    let at =
+        |field: &str, msg: String| RuleError(format!("{origin}: rule {:?}: {field}: {msg}", s.id));
     if s.id.trim().is_empty() {
         return Err(RuleError(format!("{origin}: a rule has an empty id")));
     }
     let severity = s.severity.parse::<Severity>().map_err(|_| {
         at(
             "severity",
-            format!("{:?} is not one of note, low, medium, high, critical", s.severity),
+            format!(
+                "{:?} is not one of note, low, medium, high, critical",
+                s.severity
+            ),
         )
     })?;
     let mut languages = Vec::new();
@@ -210,7 +214,9 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
         return Err(at("languages", "must name at least one language".into()));
     }
     for c in &s.cwe {
-        let ok = c.strip_prefix("CWE-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let ok = c
+            .strip_prefix("CWE-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if !ok {
             return Err(at("cwe", format!("{c:?} is not of the form CWE-<number>")));
         }
@@ -234,7 +240,10 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
 pub(crate) fn compile_matcher(origin: &str, s: &RuleSpec) -> Result<Matcher, RuleError> {
     let re = |field: &str, p: &str| {
         Regex::new(&format!("(?m){}", ascii_classes(p))).map_err(|e| {
-            RuleError(format!("{origin}: rule {:?}: {field}: invalid regex: {e}", s.id))
+            RuleError(format!(
+                "{origin}: rule {:?}: {field}: invalid regex: {e}",
+                s.id
+            ))
         })
     };
     let pattern = re("pattern", &s.pattern)?;
@@ -248,9 +257,17 @@ pub(crate) fn compile_matcher(origin: &str, s: &RuleSpec) -> Result<Matcher, Rul
             .map(|p| re("pattern-not", p))
             .collect::<Result<_, _>>()?,
         args: s.args,
-        args_pattern: s.args_pattern.as_deref().map(|p| re("args-pattern", p)).transpose()?,
+        args_pattern: s
+            .args_pattern
+            .as_deref()
+            .map(|p| re("args-pattern", p))
+            .transpose()?,
         inside: s.inside.as_deref().map(|p| re("inside", p)).transpose()?,
-        not_inside: s.not_inside.as_deref().map(|p| re("not-inside", p)).transpose()?,
+        not_inside: s
+            .not_inside
+            .as_deref()
+            .map(|p| re("not-inside", p))
+            .transpose()?,
         paths: s.paths.as_deref().map(|p| re("paths", p)).transpose()?,
     })
 }
@@ -319,7 +336,10 @@ fn ascii_classes(p: &str) -> String {
 /// The built-in rule files, embedded at compile time.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("builtin:python.toml", include_str!("../rules/python.toml")),
-    ("builtin:javascript.toml", include_str!("../rules/javascript.toml")),
+    (
+        "builtin:javascript.toml",
+        include_str!("../rules/javascript.toml"),
+    ),
     ("builtin:go.toml", include_str!("../rules/go.toml")),
     ("builtin:java.toml", include_str!("../rules/java.toml")),
     ("builtin:infra.toml", include_str!("../rules/infra.toml")),
@@ -356,7 +376,10 @@ mod tests {
 
     #[test]
     fn ascii_class_rewrite() {
-        assert_eq!(ascii_classes(r"\bx\s*[\w.]+\d"), r"(?-u:\b)x(?-u:\s)*[[:word:].]+[0-9]");
+        assert_eq!(
+            ascii_classes(r"\bx\s*[\w.]+\d"),
+            r"(?-u:\b)x(?-u:\s)*[[:word:].]+[0-9]"
+        );
         assert_eq!(ascii_classes(r"[^\]]\\w"), r"[^\]]\\w");
         let re = Regex::new(&ascii_classes(r"\bfoo\s*\(")).unwrap();
         assert!(re.is_match("x = foo (1)") && !re.is_match("xfoo("));
@@ -373,20 +396,33 @@ fix = "f"
 pattern = "a"
 "#;
         let e = parse_rules("my.toml", bad).unwrap_err().to_string();
-        assert!(e.contains("my.toml") && e.contains("\"x\"") && e.contains("languages"), "{e}");
-        let e = parse_rules("my.toml", &bad.replace("cobol", "go").replace("\"a\"", "\"(\""))
-            .unwrap_err()
-            .to_string();
+        assert!(
+            e.contains("my.toml") && e.contains("\"x\"") && e.contains("languages"),
+            "{e}"
+        );
+        let e = parse_rules(
+            "my.toml",
+            &bad.replace("cobol", "go").replace("\"a\"", "\"(\""),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("pattern: invalid regex"), "{e}");
-        let e = parse_rules("my.toml", &bad.replace("cobol", "go").replace("high", "urgent"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_rules(
+            "my.toml",
+            &bad.replace("cobol", "go").replace("high", "urgent"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("severity"), "{e}");
         let e = parse_rules("my.toml", "rules = 3").unwrap_err().to_string();
         assert!(e.starts_with("my.toml: not a valid rule file"), "{e}");
-        let e = parse_rules("my.toml", &bad.replace("cobol", "go").replace("fix = \"f\"", "fix = \"f\"\nbogus = 1"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_rules(
+            "my.toml",
+            &bad.replace("cobol", "go")
+                .replace("fix = \"f\"", "fix = \"f\"\nbogus = 1"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
 }
