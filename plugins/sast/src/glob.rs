@@ -28,7 +28,9 @@ impl GlobSet {
             prefixes.push(&path[..p]);
             i = p;
         }
-        self.0.iter().any(|re| prefixes.iter().any(|p| re.is_match(p)))
+        self.0
+            .iter()
+            .any(|re| prefixes.iter().any(|p| re.is_match(p)))
     }
 }
 

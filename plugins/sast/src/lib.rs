@@ -8,7 +8,9 @@
 
 mod glob;
 
-use kiln_plugin_sdk::{Error, Finding, Location, Severity, Step, StepPlugin, export_step, log, progress};
+use kiln_plugin_sdk::{
+    Error, Finding, Location, Severity, Step, StepPlugin, export_step, log, progress,
+};
 use kiln_sast_engine::{Engine, FileOutcome, Language, Limits, parse_rules, sarif};
 
 /// `with:` keys (see kiln-plugin.toml for the schema the host checks).
@@ -46,7 +48,13 @@ impl Default for Config {
 }
 
 /// Directories never worth scanning (dependencies and VCS metadata).
-const DEFAULT_EXCLUDES: &[&str] = &[".git", "**/node_modules", "**/.venv", "**/__pycache__", ".kiln"];
+const DEFAULT_EXCLUDES: &[&str] = &[
+    ".git",
+    "**/node_modules",
+    "**/.venv",
+    "**/__pycache__",
+    ".kiln",
+];
 
 /// At most this many per-file warnings are logged; the rest are counted in the summary.
 const MAX_WARNINGS: usize = 50;
@@ -77,9 +85,8 @@ fn build_engine(step: &Step<Config>) -> Result<Engine, Error> {
             .source_root()
             .ok_or_else(|| Error::failed("read-source was not granted"))?;
         let full = format!("{root}/{rel}");
-        let text = std::fs::read_to_string(&full).map_err(|e| {
-            Error::InvalidConfig(format!("rules: cannot read {rel}: {e}"))
-        })?;
+        let text = std::fs::read_to_string(&full)
+            .map_err(|e| Error::InvalidConfig(format!("rules: cannot read {rel}: {e}")))?;
         extra = parse_rules(rel, &text).map_err(|e| Error::InvalidConfig(format!("rules: {e}")))?;
     }
     let mut engine = Engine::new(extra).map_err(|e| Error::InvalidConfig(format!("rules: {e}")))?;
@@ -98,7 +105,9 @@ fn build_engine(step: &Step<Config>) -> Result<Engine, Error> {
         .disable(&cfg.disable)
         .map_err(|e| Error::InvalidConfig(e.to_string()))?;
     if cfg.max_file_bytes == 0 {
-        return Err(Error::InvalidConfig("max-file-bytes: must be at least 1".into()));
+        return Err(Error::InvalidConfig(
+            "max-file-bytes: must be at least 1".into(),
+        ));
     }
     Ok(engine.with_limits(Limits {
         max_file_bytes: cfg.max_file_bytes,
@@ -154,7 +163,11 @@ impl StepPlugin for Sast {
                 continue;
             }
             let name = file.path.rsplit('/').next().unwrap_or(&file.path);
-            let first = if name.contains('.') { String::new() } else { head(&file.full_path) };
+            let first = if name.contains('.') {
+                String::new()
+            } else {
+                head(&file.full_path)
+            };
             if Language::detect(&file.path, &first).is_none() {
                 continue;
             }
@@ -162,7 +175,10 @@ impl StepPlugin for Sast {
             if file.len > max {
                 skipped += 1;
                 warn(
-                    format!("{}: skipped: {} bytes is over the {max}-byte limit per file (max-file-bytes)", file.path, file.len),
+                    format!(
+                        "{}: skipped: {} bytes is over the {max}-byte limit per file (max-file-bytes)",
+                        file.path, file.len
+                    ),
                     &mut warned,
                 );
                 continue;
@@ -171,7 +187,10 @@ impl StepPlugin for Sast {
                 Ok(b) => b,
                 Err(e) => {
                     skipped += 1;
-                    warn(format!("{}: skipped: cannot read: {e}", file.path), &mut warned);
+                    warn(
+                        format!("{}: skipped: cannot read: {e}", file.path),
+                        &mut warned,
+                    );
                     continue;
                 }
             };
@@ -188,7 +207,10 @@ impl StepPlugin for Sast {
             }
         }
         if warned > MAX_WARNINGS {
-            log::warn(&format!("{} more files skipped (warnings not shown)", warned - MAX_WARNINGS));
+            log::warn(&format!(
+                "{} more files skipped (warnings not shown)",
+                warned - MAX_WARNINGS
+            ));
         }
         progress(total, total, "done");
 

@@ -9,7 +9,9 @@ use std::path::Path;
 use kiln_sast_engine::{Engine, FileOutcome, parse_rules};
 
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
@@ -28,7 +30,14 @@ fn main() {
         println!("|---|---|---|---|---|");
         for r in engine.rule_infos() {
             let langs: Vec<&str> = r.languages.iter().map(|l| l.name()).collect();
-            println!("| `{}` | {} | {} | {} | {} |", r.id, langs.join(", "), r.cwe.join(", "), r.severity, r.message.replace('|', "\\|"));
+            println!(
+                "| `{}` | {} | {} | {} | {} |",
+                r.id,
+                langs.join(", "),
+                r.cwe.join(", "),
+                r.severity,
+                r.message.replace('|', "\\|")
+            );
         }
         return;
     }
@@ -58,11 +67,16 @@ fn main() {
     files.sort();
     for f in files {
         let path = f.to_string_lossy().replace('\\', "/");
-        let Ok(bytes) = std::fs::read(&f) else { continue };
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
         match engine.scan_bytes(&path, &bytes) {
             FileOutcome::Scanned(findings) => {
                 for x in findings {
-                    println!("{}:{}:{}: {} {}", x.path, x.start_line, x.start_col, x.rule_id, x.snippet);
+                    println!(
+                        "{}:{}:{}: {} {}",
+                        x.path, x.start_line, x.start_col, x.rule_id, x.snippet
+                    );
                 }
             }
             FileOutcome::Skipped(why) => eprintln!("warning: {path}: skipped: {why}"),

@@ -110,9 +110,11 @@ fn dockerfile_from(src: &Source, emit: &mut dyn FnMut(RuleInfo, usize, usize)) {
         let image = &c[1];
         let m = c.get(1).expect("group 1");
         let lower = image.to_ascii_lowercase();
-        let unpinned = if lower == "scratch" || stages.contains(&lower) || image.contains('$') {
-            false
-        } else if image.contains('@') {
+        let unpinned = if lower == "scratch"
+            || stages.contains(&lower)
+            || image.contains('$')
+            || image.contains('@')
+        {
             false
         } else {
             // a tag is a ':' after the last '/' (a registry port comes before it)
@@ -133,10 +135,16 @@ fn dockerfile_from(src: &Source, emit: &mut dyn FnMut(RuleInfo, usize, usize)) {
 
 fn go_math_rand(src: &Source, emit: &mut dyn FnMut(RuleInfo, usize, usize)) {
     static IMPORT: OnceLock<Regex> = OnceLock::new();
-    let import = re(&IMPORT, r#"(?m)^\s*(?:import\s+)?(\w+\s+)?"math/rand(?:/v2)?""#);
+    let import = re(
+        &IMPORT,
+        r#"(?m)^\s*(?:import\s+)?(\w+\s+)?"math/rand(?:/v2)?""#,
+    );
     let mut aliases = Vec::new();
     for c in import.captures_iter(src.text()) {
-        aliases.push(c.get(1).map_or("rand".to_string(), |a| a.as_str().trim().to_string()));
+        aliases.push(
+            c.get(1)
+                .map_or("rand".to_string(), |a| a.as_str().trim().to_string()),
+        );
     }
     if aliases.is_empty() {
         return;
@@ -185,7 +193,11 @@ fn gha(src: &Source, emit: &mut dyn FnMut(RuleInfo, usize, usize)) {
         if let Some(bi) = block_indent {
             if line.trim().is_empty() || indent > bi {
                 for m in bad.find_iter(line) {
-                    emit(find("github-actions.script-injection"), lr.start + m.start(), lr.start + m.end());
+                    emit(
+                        find("github-actions.script-injection"),
+                        lr.start + m.start(),
+                        lr.start + m.end(),
+                    );
                 }
                 continue;
             }
@@ -198,20 +210,31 @@ fn gha(src: &Source, emit: &mut dyn FnMut(RuleInfo, usize, usize)) {
                 block_indent = Some(key_indent);
             } else {
                 for m in bad.find_iter(line) {
-                    emit(find("github-actions.script-injection"), lr.start + m.start(), lr.start + m.end());
+                    emit(
+                        find("github-actions.script-injection"),
+                        lr.start + m.start(),
+                        lr.start + m.end(),
+                    );
                 }
             }
         }
     }
     // privileged triggers that check out the PR head
-    let prt = re(&PRT, r"(?m)^\s*(?:on:.*\b)?(pull_request_target|workflow_run)\b");
+    let prt = re(
+        &PRT,
+        r"(?m)^\s*(?:on:.*\b)?(pull_request_target|workflow_run)\b",
+    );
     if prt.is_match(text) {
         let head = re(
             &REF,
             r"(?m)^\s*(?:-\s+)?ref:\s*.*\$\{\{\s*(?:github\.event\.pull_request\.head\.(?:sha|ref)|github\.head_ref|github\.event\.workflow_run\.head_(?:sha|branch)|format\([^)]*refs/pull)",
         );
         for m in head.find_iter(text) {
-            emit(find("github-actions.checkout-untrusted-code"), m.start(), m.end());
+            emit(
+                find("github-actions.checkout-untrusted-code"),
+                m.start(),
+                m.end(),
+            );
         }
     }
 }
@@ -225,14 +248,19 @@ mod tests {
         let lx = lex(lang, t);
         let src = Source::new(lang, &lx);
         let mut out = Vec::new();
-        scan(&src, path, &mut |i, s, _| out.push((i.id, src.line_of(s) + 1)));
+        scan(&src, path, &mut |i, s, _| {
+            out.push((i.id, src.line_of(s) + 1))
+        });
         out
     }
 
     #[test]
     fn dockerfile_stages_tags_digests() {
         let t = "FROM node:latest AS build\nFROM build\nFROM ubuntu\nFROM node:20\nFROM reg:5000/app\nFROM a@sha256:00\nFROM scratch\nFROM ${BASE}\n";
-        let got: Vec<usize> = run(Language::Dockerfile, "Dockerfile", t).iter().map(|x| x.1).collect();
+        let got: Vec<usize> = run(Language::Dockerfile, "Dockerfile", t)
+            .iter()
+            .map(|x| x.1)
+            .collect();
         assert_eq!(got, vec![1, 3, 5]);
     }
 
@@ -246,7 +274,10 @@ mod tests {
     #[test]
     fn gha_script_injection_in_run_not_env() {
         let t = "on: issues\njobs:\n  a:\n    steps:\n      - run: echo \"${{ github.event.issue.title }}\"\n      - env:\n          T: ${{ github.event.issue.title }}\n        run: echo \"$T\"\n      - run: |\n          echo hi\n          echo \"${{ github.event.comment.body }}\"\n      - run: echo ${{ github.sha }}\n";
-        let got: Vec<usize> = run(Language::Yaml, ".github/workflows/a.yml", t).iter().map(|x| x.1).collect();
+        let got: Vec<usize> = run(Language::Yaml, ".github/workflows/a.yml", t)
+            .iter()
+            .map(|x| x.1)
+            .collect();
         assert_eq!(got, vec![5, 11]);
         assert!(run(Language::Yaml, "deploy/compose.yml", t).is_empty());
     }
@@ -255,7 +286,10 @@ mod tests {
     fn gha_checkout_head_only_with_privileged_trigger() {
         let t = "on:\n  pull_request_target:\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n";
         let got = run(Language::Yaml, ".github/workflows/a.yml", t);
-        assert_eq!(got, vec![("github-actions.checkout-untrusted-code".into(), 8)]);
+        assert_eq!(
+            got,
+            vec![("github-actions.checkout-untrusted-code".into(), 8)]
+        );
         let safe = t.replace("pull_request_target", "pull_request");
         assert!(run(Language::Yaml, ".github/workflows/a.yml", &safe).is_empty());
     }

@@ -245,7 +245,11 @@ impl Engine {
             }
             ArgCondition::Tainted | ArgCondition::TaintedFirst => {
                 let tainted = src.tainted_vars(&func, stmt.start);
-                let r = if rule.args == ArgCondition::Tainted { &args } else { &first };
+                let r = if rule.args == ArgCondition::Tainted {
+                    &args
+                } else {
+                    &first
+                };
                 if !src.mentions_taint(r, &tainted) {
                     return None;
                 }
@@ -254,20 +258,26 @@ impl Engine {
         if let Some(p) = &rule.args_pattern {
             let resolved = src.resolve(&first, &func);
             let rest = first.end.min(args.end)..args.end;
-            let hay = format!("{}\n{}\n{}", &text[args.clone()], &text[resolved], &text[rest]);
+            let hay = format!(
+                "{}\n{}\n{}",
+                &text[args.clone()],
+                &text[resolved],
+                &text[rest]
+            );
             if !p.is_match(&hay) {
                 return None;
             }
         }
-        if let Some(p) = &rule.inside {
-            if !p.is_match(&text[hdr]) && !p.is_match(stmt_text) {
-                return None;
-            }
+        if let Some(p) = &rule.inside
+            && !p.is_match(&text[hdr])
+            && !p.is_match(stmt_text)
+        {
+            return None;
         }
-        if let Some(p) = &rule.not_inside {
-            if p.is_match(&text[func]) {
-                return None;
-            }
+        if let Some(p) = &rule.not_inside
+            && p.is_match(&text[func])
+        {
+            return None;
         }
         Some(anchor)
     }
@@ -323,7 +333,9 @@ impl Engine {
 
 /// 1-based code-point column of byte `pos` on the line starting at `line_start`.
 fn col(text: &str, line_start: usize, pos: usize) -> u32 {
-    text.get(line_start..pos).map_or(pos - line_start, |s| s.chars().count()) as u32 + 1
+    text.get(line_start..pos)
+        .map_or(pos - line_start, |s| s.chars().count()) as u32
+        + 1
 }
 
 #[cfg(test)]
@@ -336,9 +348,15 @@ mod tests {
         let e = Engine::new(Vec::new())
             .unwrap()
             .with_limits(Limits { max_file_bytes: 64 });
-        assert!(matches!(e.scan_bytes("a.py", b"x = 1\0\0"), FileOutcome::Skipped(w) if w.contains("binary")));
-        assert!(matches!(e.scan_bytes("a.py", b"x = '\xff'"), FileOutcome::Skipped(w) if w.contains("UTF-8")));
-        assert!(matches!(e.scan_bytes("a.py", &[b'#'; 65]), FileOutcome::Skipped(w) if w.contains("limit")));
+        assert!(
+            matches!(e.scan_bytes("a.py", b"x = 1\0\0"), FileOutcome::Skipped(w) if w.contains("binary"))
+        );
+        assert!(
+            matches!(e.scan_bytes("a.py", b"x = '\xff'"), FileOutcome::Skipped(w) if w.contains("UTF-8"))
+        );
+        assert!(
+            matches!(e.scan_bytes("a.py", &[b'#'; 65]), FileOutcome::Skipped(w) if w.contains("limit"))
+        );
         assert_eq!(e.scan_bytes("a.bin", b"\0\0"), FileOutcome::NotApplicable);
         assert_eq!(e.scan_bytes("a.py", b""), FileOutcome::Scanned(Vec::new()));
     }
@@ -361,25 +379,44 @@ inside = '(?i)secret'
         .unwrap();
         let mut e = Engine::new(user).unwrap();
         let src = b"def show_secret(s):\n    print(s)\n\ndef hello():\n    print('hi')\n";
-        let FileOutcome::Scanned(v) = e.scan_bytes("a.py", src) else { panic!() };
+        let FileOutcome::Scanned(v) = e.scan_bytes("a.py", src) else {
+            panic!()
+        };
         assert_eq!(v.len(), 1);
-        assert_eq!((v[0].rule_id.as_str(), v[0].start_line, v[0].start_col), ("team.no-print", 2, 5));
+        assert_eq!(
+            (v[0].rule_id.as_str(), v[0].start_line, v[0].start_col),
+            ("team.no-print", 2, 5)
+        );
         assert!(v[0].message.contains("CWE-532"));
         e.disable(&["team.".to_string()]).unwrap();
         assert_eq!(e.scan_bytes("a.py", src), FileOutcome::Scanned(Vec::new()));
-        assert!(e.disable(&["no-such-rule".to_string()]).unwrap_err().to_string().contains("no-such-rule"));
+        assert!(
+            e.disable(&["no-such-rule".to_string()])
+                .unwrap_err()
+                .to_string()
+                .contains("no-such-rule")
+        );
         let dup = parse_rules("d.toml", "[[rules]]\nid = \"python.weak-hash\"\nlanguages = [\"python\"]\nseverity = \"low\"\nmessage = \"m\"\nfix = \"f\"\npattern = \"x\"\n").unwrap();
-        assert!(Engine::new(dup).unwrap_err().to_string().contains("already used"));
+        assert!(
+            Engine::new(dup)
+                .unwrap_err()
+                .to_string()
+                .contains("already used")
+        );
     }
 
     #[test]
     fn one_finding_per_family_and_line_and_fingerprints_survive_line_moves() {
         let e = Engine::new(Vec::new()).unwrap();
         let a = b"c = DES.new(k, DES.MODE_ECB)\n";
-        let FileOutcome::Scanned(v1) = e.scan_bytes("a.py", a) else { panic!() };
+        let FileOutcome::Scanned(v1) = e.scan_bytes("a.py", a) else {
+            panic!()
+        };
         assert_eq!(v1.len(), 1, "{v1:?}");
         let b = b"\n\n# moved\nc = DES.new(k, DES.MODE_ECB)\n";
-        let FileOutcome::Scanned(v2) = e.scan_bytes("a.py", b) else { panic!() };
+        let FileOutcome::Scanned(v2) = e.scan_bytes("a.py", b) else {
+            panic!()
+        };
         assert_eq!(v2[0].start_line, 4);
         assert_eq!(v1[0].fingerprint, v2[0].fingerprint);
     }

@@ -224,8 +224,14 @@ impl Lx<'_> {
         while p > 0 && self.b[p - 1].is_ascii_alphabetic() && i - p < 2 {
             p -= 1;
         }
-        let prefix: Vec<u8> = self.b[p..i].iter().map(|c| c.to_ascii_lowercase()).collect();
-        let is_prefix = p == i || prefix.iter().all(|c| matches!(c, b'f' | b'r' | b'b' | b'u'));
+        let prefix: Vec<u8> = self.b[p..i]
+            .iter()
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let is_prefix = p == i
+            || prefix
+                .iter()
+                .all(|c| matches!(c, b'f' | b'r' | b'b' | b'u'));
         let fstr = is_prefix && prefix.contains(&b'f');
         let raw = is_prefix && prefix.contains(&b'r');
         if is_prefix && p < i {
@@ -246,7 +252,8 @@ impl Lx<'_> {
                 j += 2;
                 continue;
             }
-            if c == q && (!triple || (self.b.get(j + 1) == Some(&q) && self.b.get(j + 2) == Some(&q)))
+            if c == q
+                && (!triple || (self.b.get(j + 1) == Some(&q) && self.b.get(j + 2) == Some(&q)))
             {
                 let end = j + open;
                 self.mark(seg, end, Kind::Str);
@@ -274,7 +281,10 @@ impl Lx<'_> {
 }
 
 fn memchr(b: &[u8], from: usize, c: u8) -> Option<usize> {
-    b.get(from..)?.iter().position(|&x| x == c).map(|p| from + p)
+    b.get(from..)?
+        .iter()
+        .position(|&x| x == c)
+        .map(|p| from + p)
 }
 
 fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
@@ -324,7 +334,10 @@ mod tests {
 
     #[test]
     fn go_raw_strings_and_java_text_blocks() {
-        assert_eq!(kinds_of(Language::Go, "a := `md5.Sum(x)`\n", "md5"), Kind::Str);
+        assert_eq!(
+            kinds_of(Language::Go, "a := `md5.Sum(x)`\n", "md5"),
+            Kind::Str
+        );
         let j = "String s = \"\"\"\nRuntime.getRuntime().exec(x)\n\"\"\";\n";
         assert_eq!(kinds_of(Language::Java, j, "Runtime"), Kind::Str);
     }

@@ -125,7 +125,10 @@ impl Language {
                 if l.contains("node") {
                     return Some(Language::JavaScript);
                 }
-                if ["/sh", "bash", "zsh", "ksh", "dash"].iter().any(|s| l.contains(s)) {
+                if ["/sh", "bash", "zsh", "ksh", "dash"]
+                    .iter()
+                    .any(|s| l.contains(s))
+                {
                     return Some(Language::Shell);
                 }
             }
@@ -144,12 +147,30 @@ mod tests {
     #[test]
     fn detects_languages() {
         assert_eq!(Language::detect("a/b.py", ""), Some(Language::Python));
-        assert_eq!(Language::detect("src/x.tsx", ""), Some(Language::JavaScript));
-        assert_eq!(Language::detect("docker/api/Dockerfile", ""), Some(Language::Dockerfile));
-        assert_eq!(Language::detect("build.Dockerfile", ""), Some(Language::Dockerfile));
-        assert_eq!(Language::detect(".github/workflows/ci.yml", ""), Some(Language::Yaml));
-        assert_eq!(Language::detect("bin/run", "#!/usr/bin/env bash"), Some(Language::Shell));
-        assert_eq!(Language::detect("bin/tool", "#!/usr/bin/python3"), Some(Language::Python));
+        assert_eq!(
+            Language::detect("src/x.tsx", ""),
+            Some(Language::JavaScript)
+        );
+        assert_eq!(
+            Language::detect("docker/api/Dockerfile", ""),
+            Some(Language::Dockerfile)
+        );
+        assert_eq!(
+            Language::detect("build.Dockerfile", ""),
+            Some(Language::Dockerfile)
+        );
+        assert_eq!(
+            Language::detect(".github/workflows/ci.yml", ""),
+            Some(Language::Yaml)
+        );
+        assert_eq!(
+            Language::detect("bin/run", "#!/usr/bin/env bash"),
+            Some(Language::Shell)
+        );
+        assert_eq!(
+            Language::detect("bin/tool", "#!/usr/bin/python3"),
+            Some(Language::Python)
+        );
         assert_eq!(Language::detect("README.md", "#!/bin/sh"), None);
         assert_eq!(Language::detect("x.rs", ""), None);
         assert_eq!(Language::detect("types/index.d.ts", ""), None);

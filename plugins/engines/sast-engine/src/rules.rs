@@ -187,14 +187,18 @@ fn parse_lazy(origin: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
 }
 
 fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
-    let at = |field: &str, msg: String| RuleError(format!("{origin}: rule {:?}: {field}: {msg}", s.id));
+    let at =
+        |field: &str, msg: String| RuleError(format!("{origin}: rule {:?}: {field}: {msg}", s.id));
     if s.id.trim().is_empty() {
         return Err(RuleError(format!("{origin}: a rule has an empty id")));
     }
     let severity = s.severity.parse::<Severity>().map_err(|_| {
         at(
             "severity",
-            format!("{:?} is not one of note, low, medium, high, critical", s.severity),
+            format!(
+                "{:?} is not one of note, low, medium, high, critical",
+                s.severity
+            ),
         )
     })?;
     let mut languages = Vec::new();
@@ -210,7 +214,9 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
         return Err(at("languages", "must name at least one language".into()));
     }
     for c in &s.cwe {
-        let ok = c.strip_prefix("CWE-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let ok = c
+            .strip_prefix("CWE-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if !ok {
             return Err(at("cwe", format!("{c:?} is not of the form CWE-<number>")));
         }
@@ -233,8 +239,11 @@ fn compile(origin: &str, s: RuleSpec) -> Result<Rule, RuleError> {
 
 pub(crate) fn compile_matcher(origin: &str, s: &RuleSpec) -> Result<Matcher, RuleError> {
     let re = |field: &str, p: &str| {
-        Regex::new(&format!("(?m){p}")).map_err(|e| {
-            RuleError(format!("{origin}: rule {:?}: {field}: invalid regex: {e}", s.id))
+        Regex::new(&format!("(?m){}", ascii_classes(p))).map_err(|e| {
+            RuleError(format!(
+                "{origin}: rule {:?}: {field}: invalid regex: {e}",
+                s.id
+            ))
         })
     };
     let pattern = re("pattern", &s.pattern)?;
@@ -248,17 +257,89 @@ pub(crate) fn compile_matcher(origin: &str, s: &RuleSpec) -> Result<Matcher, Rul
             .map(|p| re("pattern-not", p))
             .collect::<Result<_, _>>()?,
         args: s.args,
-        args_pattern: s.args_pattern.as_deref().map(|p| re("args-pattern", p)).transpose()?,
+        args_pattern: s
+            .args_pattern
+            .as_deref()
+            .map(|p| re("args-pattern", p))
+            .transpose()?,
         inside: s.inside.as_deref().map(|p| re("inside", p)).transpose()?,
-        not_inside: s.not_inside.as_deref().map(|p| re("not-inside", p)).transpose()?,
+        not_inside: s
+            .not_inside
+            .as_deref()
+            .map(|p| re("not-inside", p))
+            .transpose()?,
         paths: s.paths.as_deref().map(|p| re("paths", p)).transpose()?,
     })
+}
+
+/// Rewrite `\\w`, `\\s`, `\\d` and `\\b` to their ASCII forms: the Unicode tables behind them make
+/// each regex several times slower to compile (noticeable in the wasm plugin, which compiles its
+/// rules on every run), and source-code tokens these rules look at are ASCII.
+fn ascii_classes(p: &str) -> String {
+    let mut out = String::with_capacity(p.len() + 16);
+    let mut chars = p.chars().peekable();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(n) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let inside = class_depth > 0;
+                match (n, inside) {
+                    ('w', false) => out.push_str("(?-u:\\w)"),
+                    ('s', false) => out.push_str("(?-u:\\s)"),
+                    ('d', false) => out.push_str("[0-9]"),
+                    ('b', false) => out.push_str("(?-u:\\b)"),
+                    ('w', true) => out.push_str("[:word:]"),
+                    ('s', true) => out.push_str("[:space:]"),
+                    ('d', true) => out.push_str("0-9"),
+                    _ => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                }
+            }
+            '[' => {
+                // `[:name:]` inside a class is a POSIX class, not a nested class
+                if class_depth > 0 && chars.peek() == Some(&':') {
+                    out.push(c);
+                    for d in chars.by_ref() {
+                        out.push(d);
+                        if d == ']' {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                class_depth += 1;
+                out.push(c);
+                // a `]` or `^]` right after the opening bracket is a literal
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().unwrap_or(']'));
+                }
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The built-in rule files, embedded at compile time.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("builtin:python.toml", include_str!("../rules/python.toml")),
-    ("builtin:javascript.toml", include_str!("../rules/javascript.toml")),
+    (
+        "builtin:javascript.toml",
+        include_str!("../rules/javascript.toml"),
+    ),
     ("builtin:go.toml", include_str!("../rules/go.toml")),
     ("builtin:java.toml", include_str!("../rules/java.toml")),
     ("builtin:infra.toml", include_str!("../rules/infra.toml")),
@@ -294,6 +375,17 @@ mod tests {
     }
 
     #[test]
+    fn ascii_class_rewrite() {
+        assert_eq!(
+            ascii_classes(r"\bx\s*[\w.]+\d"),
+            r"(?-u:\b)x(?-u:\s)*[[:word:].]+[0-9]"
+        );
+        assert_eq!(ascii_classes(r"[^\]]\\w"), r"[^\]]\\w");
+        let re = Regex::new(&ascii_classes(r"\bfoo\s*\(")).unwrap();
+        assert!(re.is_match("x = foo (1)") && !re.is_match("xfoo("));
+    }
+
+    #[test]
     fn errors_name_origin_rule_and_field() {
         let bad = r#"[[rules]]
 id = "x"
@@ -304,20 +396,33 @@ fix = "f"
 pattern = "a"
 "#;
         let e = parse_rules("my.toml", bad).unwrap_err().to_string();
-        assert!(e.contains("my.toml") && e.contains("\"x\"") && e.contains("languages"), "{e}");
-        let e = parse_rules("my.toml", &bad.replace("cobol", "go").replace("\"a\"", "\"(\""))
-            .unwrap_err()
-            .to_string();
+        assert!(
+            e.contains("my.toml") && e.contains("\"x\"") && e.contains("languages"),
+            "{e}"
+        );
+        let e = parse_rules(
+            "my.toml",
+            &bad.replace("cobol", "go").replace("\"a\"", "\"(\""),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("pattern: invalid regex"), "{e}");
-        let e = parse_rules("my.toml", &bad.replace("cobol", "go").replace("high", "urgent"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_rules(
+            "my.toml",
+            &bad.replace("cobol", "go").replace("high", "urgent"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("severity"), "{e}");
         let e = parse_rules("my.toml", "rules = 3").unwrap_err().to_string();
         assert!(e.starts_with("my.toml: not a valid rule file"), "{e}");
-        let e = parse_rules("my.toml", &bad.replace("cobol", "go").replace("fix = \"f\"", "fix = \"f\"\nbogus = 1"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_rules(
+            "my.toml",
+            &bad.replace("cobol", "go")
+                .replace("fix = \"f\"", "fix = \"f\"\nbogus = 1"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
 }

@@ -239,8 +239,13 @@ impl<'a> Source<'a> {
             let lr = self.line_range(l);
             let text = self.slice(&lr);
             if let Some(c) = assign_re().captures(text) {
-                let rhs = c.get(2).map_or(lr.end..lr.end, |m| lr.start + m.start()..lr.end);
-                if !self.lx.is_code(lr.start + c.get(1).map_or(0, |m| m.start())) {
+                let rhs = c
+                    .get(2)
+                    .map_or(lr.end..lr.end, |m| lr.start + m.start()..lr.end);
+                if !self
+                    .lx
+                    .is_code(lr.start + c.get(1).map_or(0, |m| m.start()))
+                {
                     continue;
                 }
                 let rhs = rhs.start..self.statement(rhs.start).end.max(rhs.start);
@@ -248,7 +253,10 @@ impl<'a> Source<'a> {
                     let name = name.trim();
                     // destructuring `{ a, b: c }` binds `c`
                     let name = name.rsplit(':').next().unwrap_or(name).trim();
-                    let name = name.trim_start_matches(['{', '[', '(']).trim_end_matches(['}', ']', ')']).trim();
+                    let name = name
+                        .trim_start_matches(['{', '[', '('])
+                        .trim_end_matches(['}', ']', ')'])
+                        .trim();
                     if is_ident(name) {
                         out.push((name.to_string(), rhs.clone()));
                     }
@@ -269,7 +277,7 @@ impl<'a> Source<'a> {
 
     /// Variables of `scope` assigned (before `before`) from request-derived input, not through a sanitiser.
     pub fn tainted_vars(&self, scope: &Range<usize>, before: usize) -> HashSet<String> {
-        let mut set = HashSet::new();
+        let mut set = self.tainted_params(scope);
         for (name, rhs) in self.assignments(scope, before) {
             let rhs_text = self.slice(&rhs);
             if sanitizer_re().is_match(rhs_text) {
@@ -281,6 +289,55 @@ impl<'a> Source<'a> {
             } else {
                 set.remove(&name);
             }
+        }
+        set
+    }
+
+    /// Parameters bound from the request by the framework: Spring/JAX-RS annotated parameters
+    /// (`@RequestParam String url`) and Flask/FastAPI route placeholders (`@app.get("/<name>")`
+    /// above `def f(name)`).
+    fn tainted_params(&self, scope: &Range<usize>) -> HashSet<String> {
+        static JAVA: OnceLock<Regex> = OnceLock::new();
+        static ROUTE: OnceLock<Regex> = OnceLock::new();
+        static PLACEHOLDER: OnceLock<Regex> = OnceLock::new();
+        let mut set = HashSet::new();
+        if scope.start == 0 && scope.end == self.text().len() {
+            return set; // top-level code: no parameters
+        }
+        let header_end = self.statement(scope.start).end.min(scope.end);
+        let header = self.slice(&(scope.start..header_end));
+        match self.lang {
+            Language::Java => {
+                let re = JAVA.get_or_init(|| {
+                    Regex::new(r"@(?:RequestParam|PathVariable|RequestBody|RequestHeader|CookieValue|QueryParam|PathParam|FormParam|HeaderParam)\b(?:\([^)]*\))?\s+(?:final\s+)?[\w<>\[\],.?]+\s+([A-Za-z_]\w*)").expect("built-in regex")
+                });
+                set.extend(re.captures_iter(header).map(|c| c[1].to_string()));
+            }
+            Language::Python => {
+                // decorators directly above the def
+                let route = ROUTE.get_or_init(|| {
+                    Regex::new(
+                        r"^\s*@\w+(?:\.\w+)*\.(?:route|get|post|put|delete|patch|api_route)\s*\(",
+                    )
+                    .expect("built-in regex")
+                });
+                let ph = PLACEHOLDER.get_or_init(|| {
+                    Regex::new(r"[<{](?:\w+:)?([A-Za-z_]\w*)[>}]").expect("built-in regex")
+                });
+                let mut l = self.line_of(scope.start);
+                while l > 0 {
+                    l -= 1;
+                    let lr = self.line_range(l);
+                    let t = self.slice(&lr);
+                    if !t.trim_start().starts_with('@') {
+                        break;
+                    }
+                    if route.is_match(t) {
+                        set.extend(ph.captures_iter(t).map(|c| c[1].to_string()));
+                    }
+                }
+            }
+            _ => {}
         }
         set
     }
@@ -319,15 +376,14 @@ impl<'a> Source<'a> {
     /// A bare variable's right-hand side in `scope` (for `args-pattern` on `q` in `db.Query(q)`).
     pub fn resolve(&self, r: &Range<usize>, scope: &Range<usize>) -> Range<usize> {
         let text = self.slice(r).trim();
-        if is_ident(text) {
-            if let Some((_, rhs)) = self
+        if is_ident(text)
+            && let Some((_, rhs)) = self
                 .assignments(scope, r.start)
                 .into_iter()
                 .rev()
                 .find(|(n, _)| n == text)
-            {
-                return rhs;
-            }
+        {
+            return rhs;
         }
         r.clone()
     }
@@ -355,18 +411,40 @@ impl<'a> Source<'a> {
 }
 
 const CONSTANT_WORDS: &[&str] = &[
-    "True", "False", "None", "null", "undefined", "true", "false", "nil", "new", "String", "str",
-    "return", "await", "typeof", "in", "not", "and", "or", "is", "instanceof", "as",
+    "True",
+    "False",
+    "None",
+    "null",
+    "undefined",
+    "true",
+    "false",
+    "nil",
+    "new",
+    "String",
+    "str",
+    "return",
+    "await",
+    "typeof",
+    "in",
+    "not",
+    "and",
+    "or",
+    "is",
+    "instanceof",
+    "as",
 ];
 
 fn is_ident(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == '$')
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == '$')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '$')
 }
 
 fn is_all_caps(s: &str) -> bool {
-    s.len() > 1 && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    s.len() > 1
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn indent_of(s: &str) -> usize {
@@ -465,67 +543,5 @@ fn func_re(lang: Language) -> &'static Regex {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::lexer::lex;
-
-    fn src(lang: Language, t: &str) -> (Lexed, Language) {
-        (lex(lang, t), lang)
-    }
-
-    #[test]
-    fn python_function_scope_and_taint_through_assignment() {
-        let t = "def a():\n    x = 1\n\ndef b():\n    name = request.args['n']\n    safe = safe_join(B, name)\n    open(name)\n    open(safe)\n";
-        let (lx, lang) = src(Language::Python, t);
-        let s = Source::new(lang, &lx);
-        let pos = t.find("open(name)").unwrap();
-        let (hdr, body) = s.function(pos);
-        assert!(s.text()[hdr].contains("def b"));
-        let tainted = s.tainted_vars(&body, pos);
-        assert!(tainted.contains("name"));
-        assert!(!tainted.contains("safe"));
-    }
-
-    #[test]
-    fn dynamic_detection() {
-        let t = "cur.execute(\"SELECT 1 WHERE a = ?\", (a,))\ncur.execute(f\"SELECT {a}\")\nq = \"SELECT \" + a\ncur.execute(q)\ncur.execute(\"x %s\" % TABLE)\n";
-        let (lx, lang) = src(Language::Python, t);
-        let s = Source::new(lang, &lx);
-        let all = 0..t.len();
-        let dyn_at = |needle: &str| {
-            let p = t.find(needle).unwrap() + "cur.execute(".len();
-            let st = s.statement(p);
-            let args = s.args(p, &st);
-            s.is_dynamic(&s.first_arg(&args), &all, 2)
-        };
-        assert!(!dyn_at("cur.execute(\"SELECT 1"));
-        assert!(dyn_at("cur.execute(f"));
-        assert!(dyn_at("cur.execute(q"));
-        assert!(!dyn_at("cur.execute(\"x"));
-    }
-
-    #[test]
-    fn brace_function_scope_and_js_destructuring() {
-        let t = "function a() {\n  const { id, q: term } = req.query;\n  db.query(term);\n}\nfunction b() { db.query(term); }\n";
-        let (lx, lang) = src(Language::JavaScript, t);
-        let s = Source::new(lang, &lx);
-        let pos = t.find("db.query(term)").unwrap();
-        let (_, body) = s.function(pos);
-        let tainted = s.tainted_vars(&body, pos);
-        assert!(tainted.contains("term") && tainted.contains("id"), "{tainted:?}");
-        let pos2 = t.rfind("db.query").unwrap();
-        let (hdr2, _) = s.function(pos2);
-        assert!(s.text()[hdr2].contains("function b"));
-    }
-
-    #[test]
-    fn allowlist_validation_makes_variable_constant() {
-        let t = "def c(table):\n    if table not in TABLES:\n        return\n    cur.execute(\"SELECT %s\" % table)\n";
-        let (lx, lang) = src(Language::Python, t);
-        let s = Source::new(lang, &lx);
-        let p = t.find("execute(").unwrap() + 8;
-        let (_, body) = s.function(p);
-        let st = s.statement(p);
-        assert!(!s.is_dynamic(&s.first_arg(&s.args(p, &st)), &body, 2));
-    }
-}
+#[path = "scope_tests.rs"]
+mod tests;

@@ -17,7 +17,10 @@ fn tools() -> PathBuf {
 }
 
 fn walk(root: &Path, rel: &str, out: &mut Vec<String>) {
-    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel)).unwrap().flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))
+        .unwrap()
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = format!("{rel}/{}", e.file_name().to_string_lossy());
@@ -98,7 +101,11 @@ fn corpus_accuracy_meets_targets_and_sarif_validates() {
             .arg(&json)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         println!("{}", String::from_utf8_lossy(&out.stdout));
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
     };
@@ -109,11 +116,17 @@ fn corpus_accuracy_meets_targets_and_sarif_validates() {
     let (recall, precision) = (json_f(&overall, "recall"), json_f(&overall, "precision"));
     assert!(recall >= 0.80, "recall {recall:.3} < 0.80");
     assert!(precision >= 0.85, "precision {precision:.3} < 0.85");
-    assert!(json_f(&overall, "f1") > 0.682, "F1 not above semgrep's 0.682");
+    assert!(
+        json_f(&overall, "f1") > 0.682,
+        "F1 not above semgrep's 0.682"
+    );
     for (area, peer, peer_f1) in PEER_F1 {
         let g = &overall["groups"][*area];
         let f1 = json_f(g, "f1");
-        assert!(f1 > *peer_f1, "{area}: kiln F1 {f1:.3} is not above {peer} {peer_f1:.3}");
+        assert!(
+            f1 > *peer_f1,
+            "{area}: kiln F1 {f1:.3} is not above {peer} {peer_f1:.3}"
+        );
     }
 }
 
