@@ -13,6 +13,7 @@ fn main() {
     }
     let t = Instant::now();
     let scan = kiln_sbom_engine::scan_dir(std::path::Path::new(&args[1]), &Default::default());
+    let t_scan = t.elapsed();
     let opts = kiln_sbom_engine::BomOptions { name: args.get(3).cloned().unwrap_or_else(|| "build".into()), ..Default::default() };
     let (json, stats) = match kiln_sbom_engine::build(&scan.lockfiles, &opts) {
         Ok(x) => x,
@@ -30,11 +31,12 @@ fn main() {
         eprintln!("warning: {w}");
     }
     println!(
-        "components={} lockfiles={} warnings={} edges={} elapsed_ms={:.2}",
+        "components={} lockfiles={} warnings={} edges={} scan_ms={:.2} elapsed_ms={:.2}",
         stats.components,
         scan.lockfiles.len(),
         warnings.len(),
         stats.edges,
+        t_scan.as_secs_f64() * 1000.0,
         t.elapsed().as_secs_f64() * 1000.0
     );
 }

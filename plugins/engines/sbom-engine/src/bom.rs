@@ -187,18 +187,24 @@ pub fn build(lockfiles: &[Lockfile], opts: &BomOptions) -> Result<(Vec<u8>, BomS
         spec_version: SpecVersion::V1_5,
         ..Default::default()
     };
-    let serial = match &opts.serial_number {
-        Some(s) => UrnUuid::new(s.clone()).map_err(|e| format!("serial number {s:?}: {e:?} (expected urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"))?,
-        None => {
-            let mut probe = Vec::new();
-            bom.clone().output_as_json_v1_5(&mut probe).map_err(|e| e.to_string())?;
-            content_uuid(&probe)
-        }
+    // The serial number is derived from the document written with a placeholder serial, then
+    // patched in: one serialisation instead of two.
+    const PLACEHOLDER: &str = "urn:uuid:00000000-0000-0000-0000-000000000000";
+    let given = match &opts.serial_number {
+        Some(s) => Some(UrnUuid::new(s.clone()).map_err(|e| format!("serial number {s:?}: {e:?} (expected urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"))?),
+        None => None,
     };
-    bom.serial_number = Some(serial);
+    bom.serial_number = Some(given.clone().unwrap_or_else(|| UrnUuid(PLACEHOLDER.into())));
     let mut out = Vec::new();
     bom.output_as_json_v1_5(&mut out).map_err(|e| e.to_string())?;
     out.push(b'\n');
+    if given.is_none() {
+        let serial = content_uuid(&out).0;
+        let needle = format!("\"serialNumber\": \"{PLACEHOLDER}\"");
+        let at = out.windows(needle.len()).position(|w| w == needle.as_bytes()).ok_or("serialNumber not written")?;
+        let patched = format!("\"serialNumber\": \"{serial}\"");
+        out.splice(at..at + needle.len(), patched.into_bytes());
+    }
     Ok((out, stats))
 }
 
