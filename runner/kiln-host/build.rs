@@ -9,6 +9,7 @@ use std::process::Command;
 /// Guest crates (directory names under `plugins/`) and their artifact names.
 const GUESTS: &[(&str, &str)] = &[
     ("hello-step", "hello_step"),
+    ("sbom-cyclonedx", "sbom_cyclonedx"),
     ("noop-step", "noop_step"),
     ("test-hostile", "test_hostile"),
 ];
@@ -32,7 +33,8 @@ fn main() {
             );
         }
     }
-    for p in ["plugin-sdk/Cargo.toml", "plugin-sdk/src", "wit"] {
+    // Pure-Rust engines the guests link (plugins/engines/*, root-workspace members).
+    for p in ["plugin-sdk/Cargo.toml", "plugin-sdk/src", "wit", "plugins/engines"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
 

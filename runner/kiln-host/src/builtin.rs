@@ -7,12 +7,13 @@ mod guest {
 }
 
 /// Names of the built-in plugins.
-pub const NAMES: &[&str] = &["hello-step"];
+pub const NAMES: &[&str] = &["hello-step", "sbom-cyclonedx"];
 
 /// The built-in plugin `name`, if there is one (its manifest is embedded in the component).
 pub fn get(name: &str) -> Option<PluginSource> {
     let bytes: &'static [u8] = match name {
         "hello-step" => guest::HELLO_STEP,
+        "sbom-cyclonedx" => guest::SBOM_CYCLONEDX,
         _ => return None,
     };
     Some(PluginSource::bytes(name, bytes))
