@@ -11,6 +11,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("hello-step", "hello_step"),
     ("secrets-scan", "secrets_scan"),
     ("sast", "sast"),
+    ("sbom-cyclonedx", "sbom_cyclonedx"),
     ("noop-step", "noop_step"),
     ("test-hostile", "test_hostile"),
 ];

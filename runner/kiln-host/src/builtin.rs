@@ -7,7 +7,7 @@ mod guest {
 }
 
 /// Names of the built-in plugins.
-pub const NAMES: &[&str] = &["hello-step", "secrets-scan", "sast"];
+pub const NAMES: &[&str] = &["hello-step", "secrets-scan", "sast", "sbom-cyclonedx"];
 
 /// The built-in plugin `name`, if there is one (its manifest is embedded in the component).
 pub fn get(name: &str) -> Option<PluginSource> {
@@ -15,6 +15,7 @@ pub fn get(name: &str) -> Option<PluginSource> {
         "hello-step" => guest::HELLO_STEP,
         "secrets-scan" => guest::SECRETS_SCAN,
         "sast" => guest::SAST,
+        "sbom-cyclonedx" => guest::SBOM_CYCLONEDX,
         _ => return None,
     };
     Some(PluginSource::bytes(name, bytes))
