@@ -11,6 +11,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("hello-step", "hello_step"),
     ("noop-step", "noop_step"),
     ("test-hostile", "test_hostile"),
+    ("dsse-signer", "dsse_signer"),
+    ("test-hostile-signer", "test_hostile_signer"),
 ];
 
 fn main() {

@@ -7,12 +7,13 @@ mod guest {
 }
 
 /// Names of the built-in plugins.
-pub const NAMES: &[&str] = &["hello-step"];
+pub const NAMES: &[&str] = &["hello-step", "dsse-signer"];
 
 /// The built-in plugin `name`, if there is one (its manifest is embedded in the component).
 pub fn get(name: &str) -> Option<PluginSource> {
     let bytes: &'static [u8] = match name {
         "hello-step" => guest::HELLO_STEP,
+        "dsse-signer" => guest::DSSE_SIGNER,
         _ => return None,
     };
     Some(PluginSource::bytes(name, bytes))
@@ -25,4 +26,6 @@ pub mod test_components {
     pub const NOOP_STEP: &[u8] = super::guest::NOOP_STEP;
     /// A step that attacks the host in the way its config says.
     pub const TEST_HOSTILE: &[u8] = super::guest::TEST_HOSTILE;
+    /// A signer that tries to reach the host's keys in the way its config says.
+    pub const TEST_HOSTILE_SIGNER: &[u8] = super::guest::TEST_HOSTILE_SIGNER;
 }
