@@ -349,7 +349,12 @@ pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
 /// `KILN_SIGNING_PASSWORD` / `COSIGN_PASSWORD`, never from the buildspec.
 fn kiln_signing(cx: &mut Ctx, node: &Node) -> SigningSettings {
     let mut s = SigningSettings::default();
-    for f in cx.fields(node, "kiln.signing", &["key"]) {
+    for f in cx.fields(node, "kiln.signing", &["key", "password"]) {
+        if f.key == "password" {
+            cx.error("E0711", "a signing password does not belong in the buildspec".into(), f.value.span).help =
+                Some("remove it (and change the password if it was ever committed); kiln reads it from COSIGN_PASSWORD or KILN_SIGNING_PASSWORD".into());
+            continue;
+        }
         if let Some(v) = cx.string(f.value, "kiln.signing.key") {
             if v.value.trim().is_empty() {
                 cx.error("E0710", "`kiln.signing.key` is empty".into(), v.span).help =
