@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Provenance for a build with 1,000 artifacts: kiln's artifact hashing vs `sha256sum` on the same
 # files, signing time, and `kiln verify` time. Prints a markdown table (medians of RUNS runs).
-# Usage: bench/provenance.sh [RUNS] [FILES] [KIB_PER_FILE]   (release build of kiln)
+# Usage: bench/provenance.sh [RUNS] [FILES] [KIB_PER_FILE]   (builds and uses release kiln;
+#        KILN=/path/to/kiln bench/provenance.sh … measures that binary instead)
 set -euo pipefail
 runs=${1:-5}
 files=${2:-1000}
 kib=${3:-256}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release -q -p kiln --manifest-path "$root/Cargo.toml"
-kiln="${CARGO_TARGET_DIR:-$root/target}/release/kiln"
+if [ -z "${KILN:-}" ]; then
+  cargo build --release -q -p kiln --manifest-path "$root/Cargo.toml"
+fi
+kiln="${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/app/data" "$work/keys"

@@ -25,8 +25,9 @@ pub const DEFAULT_BUILDER_ID: &str = "https://kiln.dev/builders/local/v1";
 /// The file name of the provenance in a build record.
 pub const FILE_NAME: &str = "provenance.intoto.jsonl";
 
+/// Streamed (1 MiB blocks, aws-lc assembly SHA-256): the kiln binary is tens of MiB.
 fn sha256_file(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| kiln_engine::sha256_hex(&b))
+    kiln_attest::util::sha256_file(path).ok()
 }
 
 /// The subjects: every file of every artifact (`<artifact>/<path>`), and each zip itself.
