@@ -14,6 +14,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("sbom-cyclonedx", "sbom_cyclonedx"),
     ("noop-step", "noop_step"),
     ("test-hostile", "test_hostile"),
+    ("dsse-signer", "dsse_signer"),
+    ("test-hostile-signer", "test_hostile_signer"),
 ];
 
 fn main() {

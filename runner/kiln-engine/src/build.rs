@@ -49,6 +49,9 @@ pub struct BuildOptions {
     /// be killed (catches processes that escaped the session where no cgroup is available). The
     /// CLI sets it; a library embedding several builds in one process must not.
     pub exclusive_process: bool,
+    /// Files the build's commands may not read (the signing key); the secrets file in use is
+    /// always added. See `kiln_sandbox::Policy::hidden`.
+    pub hidden_paths: Vec<PathBuf>,
 }
 
 impl BuildOptions {
@@ -70,6 +73,7 @@ impl BuildOptions {
             region: "us-east-1".into(),
             initiator: format!("kiln/{}", std::env::var("USER").unwrap_or_else(|_| "local".into())),
             exclusive_process: false,
+            hidden_paths: Vec::new(),
         }
     }
 }
@@ -157,7 +161,10 @@ pub async fn run_build(
     let mut writable = vec![work_dir.clone(), scratch.tmp.clone(), scratch.home.clone(), scratch.shell.clone()];
     writable.extend(spec.cache.iter().flat_map(|c| &c.paths).filter(|p| p.value.starts_with('/')).map(|p| cache_root(&p.value)));
     writable.extend(spec.kiln.writable_paths.iter().map(|p| PathBuf::from(&p.value)));
-    let policy = Policy { writable, allow_network: network, max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)) };
+    // The signing key and the secrets file stay out of the build's reach.
+    let mut hidden = opts.hidden_paths.clone();
+    hidden.extend(opts.secrets_file.clone().filter(|p| p.exists()).or_else(secrets::default_secrets_file));
+    let policy = Policy { writable, allow_network: network, max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)), hidden };
     // Asking git (one or two processes) and preparing the sandbox are independent: overlap them.
     let (source, sandbox) = std::thread::scope(|s| {
         let source = s.spawn(|| context::source_info(&source_dir));

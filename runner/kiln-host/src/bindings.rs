@@ -2,8 +2,8 @@
 //! version and world. A new released version gets its own module here, and the host keeps
 //! linking the old ones (see `wit/README.md`).
 //!
-//! Only `v0_1_0::step` is wired into the host today; `signer` and `deploy-strategy` are generated
-//! so that their WIT is checked on every build and the later issues start from compiled types.
+//! `v0_1_0::step` and `v0_1_0::signer` are wired into the host; `deploy-strategy` is generated
+//! so that its WIT is checked on every build and the later issue starts from compiled types.
 
 /// `kiln:plugin@0.1.0`.
 pub mod v0_1_0 {
@@ -17,13 +17,15 @@ pub mod v0_1_0 {
         });
     }
 
-    /// The `signer` world (shape only; no host implementation yet).
+    /// The `signer` world: host imports `log`, `config`, `signing` (the `signing-key` resource
+    /// is [`crate::signer::KeyHandle`]); export `signer-plugin`.
     pub mod signer {
         wasmtime::component::bindgen!({
             path: "../../wit/kiln-plugin/v0.1.0",
             world: "signer",
             imports: { default: trappable },
             exports: { default: async },
+            with: { "kiln:plugin/signing.signing-key": crate::signer::KeyHandle },
         });
     }
 

@@ -7,7 +7,7 @@ mod guest {
 }
 
 /// Names of the built-in plugins.
-pub const NAMES: &[&str] = &["hello-step", "secrets-scan", "sast", "sbom-cyclonedx"];
+pub const NAMES: &[&str] = &["hello-step", "secrets-scan", "sast", "sbom-cyclonedx", "dsse-signer"];
 
 /// The built-in plugin `name`, if there is one (its manifest is embedded in the component).
 pub fn get(name: &str) -> Option<PluginSource> {
@@ -16,6 +16,7 @@ pub fn get(name: &str) -> Option<PluginSource> {
         "secrets-scan" => guest::SECRETS_SCAN,
         "sast" => guest::SAST,
         "sbom-cyclonedx" => guest::SBOM_CYCLONEDX,
+        "dsse-signer" => guest::DSSE_SIGNER,
         _ => return None,
     };
     Some(PluginSource::bytes(name, bytes))
@@ -28,4 +29,6 @@ pub mod test_components {
     pub const NOOP_STEP: &[u8] = super::guest::NOOP_STEP;
     /// A step that attacks the host in the way its config says.
     pub const TEST_HOSTILE: &[u8] = super::guest::TEST_HOSTILE;
+    /// A signer that tries to reach the host's keys in the way its config says.
+    pub const TEST_HOSTILE_SIGNER: &[u8] = super::guest::TEST_HOSTILE_SIGNER;
 }

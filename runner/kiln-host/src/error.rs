@@ -53,8 +53,9 @@ pub enum PluginError {
         /// The linker's explanation (missing export / unknown import).
         reason: String,
     },
-    /// The world is declared but this host cannot run it yet.
-    #[error("plugin {plugin}: world `{world}` is not supported by this host yet")]
+    /// The plugin targets a world that cannot run here (a signer where a step is expected, or
+    /// the other way round; `deploy-strategy` is not runnable yet).
+    #[error("plugin {plugin}: is a `{world}` plugin, which cannot run here")]
     UnsupportedWorld {
         /// Plugin name.
         plugin: String,

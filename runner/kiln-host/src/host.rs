@@ -4,7 +4,9 @@ use crate::bindings::v0_1_0::step::StepPre;
 use crate::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::error::PluginError;
 use crate::manifest::{self, Manifest, World};
+use crate::bindings::v0_1_0::signer::SignerPre;
 use crate::run::StepState;
+use crate::signer::SignerState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,6 +107,7 @@ impl PluginSource {
 pub(crate) struct HostInner {
     pub engine: Engine,
     pub linker: Linker<StepState>,
+    pub signer_linker: Linker<SignerState>,
     cache: Option<CompileCache>,
     stop_ticker: Arc<AtomicBool>,
     pub epoch_tick: Duration,
@@ -147,6 +150,28 @@ pub struct LoadedPlugin {
     pub load_stats: LoadStats,
 }
 
+/// A `signer` plugin ready to run (see [`Host::load_signer`] and [`LoadedSigner::sign`]).
+#[derive(Clone)]
+pub struct LoadedSigner {
+    pub(crate) host: Arc<HostInner>,
+    pub(crate) pre: SignerPre<SignerState>,
+    /// The plugin's manifest.
+    pub manifest: Arc<Manifest>,
+    /// Lower-case hex sha256 of the component bytes.
+    pub sha256: String,
+    /// How it was loaded.
+    pub load_stats: LoadStats,
+}
+
+impl std::fmt::Debug for LoadedSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedSigner")
+            .field("name", &self.manifest.name)
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedPlugin")
@@ -174,6 +199,16 @@ impl Host {
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         crate::bindings::v0_1_0::step::Step::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking kiln imports: {e}"))?;
+        // Signers get WASI (for their own stdio and clocks; no preopens or sockets are ever
+        // configured for them) and the kiln imports including `signing`.
+        let mut signer_linker: Linker<SignerState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut signer_linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI for signers: {e}"))?;
+        crate::bindings::v0_1_0::signer::Signer::add_to_linker::<_, HasSelf<_>>(
+            &mut signer_linker,
+            |s| s,
+        )
+        .map_err(|e| anyhow::anyhow!("linking kiln signer imports: {e}"))?;
         let cache = match &config.cache_dir {
             Some(dir) => Some(CompileCache::new(dir, &engine)?),
             None => None,
@@ -192,6 +227,7 @@ impl Host {
             inner: Arc::new(HostInner {
                 engine,
                 linker,
+                signer_linker,
                 cache,
                 stop_ticker,
                 epoch_tick: config.epoch_tick,
@@ -204,9 +240,85 @@ impl Host {
         self.inner.cache.as_ref()
     }
 
-    /// Load a plugin: read, check the pinned digest, find the manifest, compile (or load from
-    /// the cache), link and pre-instantiate.
+    /// Load a `step` plugin: read, check the pinned digest, find the manifest, compile (or load
+    /// from the cache), link and pre-instantiate.
     pub fn load(&self, source: PluginSource) -> Result<LoadedPlugin, PluginError> {
+        let (component, manifest, sha256, cache, compile_or_load) =
+            self.compile(source, World::Step)?;
+        let plugin = manifest.name.clone();
+        let t = std::time::Instant::now();
+        let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
+            plugin: plugin.clone(),
+            world: "kiln:plugin/step@0.1.0".into(),
+            reason: format!("{e:#}"),
+        };
+        let inst_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
+        let pre = StepPre::new(inst_pre).map_err(wrong_world)?;
+        let load_stats = LoadStats {
+            cache,
+            compile_or_load,
+            pre_instantiate: t.elapsed(),
+        };
+        Ok(LoadedPlugin {
+            host: self.inner.clone(),
+            pre,
+            manifest: Arc::new(manifest),
+            sha256,
+            load_stats,
+        })
+    }
+
+    /// Load a `signer` plugin (its manifest must say `world = "signer"`), as [`Host::load`]
+    /// does for steps.
+    pub fn load_signer(&self, source: PluginSource) -> Result<LoadedSigner, PluginError> {
+        let (component, manifest, sha256, cache, compile_or_load) =
+            self.compile(source, World::Signer)?;
+        let plugin = manifest.name.clone();
+        let t = std::time::Instant::now();
+        let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
+            plugin: plugin.clone(),
+            world: "kiln:plugin/signer@0.1.0".into(),
+            reason: format!("{e:#}"),
+        };
+        let inst_pre = self
+            .inner
+            .signer_linker
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
+        let pre = SignerPre::new(inst_pre).map_err(wrong_world)?;
+        Ok(LoadedSigner {
+            host: self.inner.clone(),
+            pre,
+            manifest: Arc::new(manifest),
+            sha256,
+            load_stats: LoadStats {
+                cache,
+                compile_or_load,
+                pre_instantiate: t.elapsed(),
+            },
+        })
+    }
+
+    /// Read, check the pin, find the manifest, require `world`, compile (or load from cache).
+    #[allow(clippy::type_complexity)]
+    fn compile(
+        &self,
+        source: PluginSource,
+        world: World,
+    ) -> Result<
+        (
+            wasmtime::component::Component,
+            Manifest,
+            String,
+            CacheOutcome,
+            Duration,
+        ),
+        PluginError,
+    > {
         let (label, bytes, given, pin, path) = match source {
             PluginSource::Bytes {
                 name,
@@ -238,7 +350,7 @@ impl Host {
         }
         let manifest = find_manifest(&label, &bytes, given, path.as_deref())?;
         let plugin = manifest.name.clone();
-        if manifest.world != World::Step {
+        if manifest.world != world {
             return Err(PluginError::UnsupportedWorld {
                 plugin,
                 world: manifest.world.as_str().into(),
@@ -257,30 +369,7 @@ impl Host {
             plugin: plugin.clone(),
             reason: format!("{e:#}"),
         })?;
-        let t = std::time::Instant::now();
-        let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
-            plugin: plugin.clone(),
-            world: "kiln:plugin/step@0.1.0".into(),
-            reason: format!("{e:#}"),
-        };
-        let inst_pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(wrong_world)?;
-        let pre = StepPre::new(inst_pre).map_err(wrong_world)?;
-        let load_stats = LoadStats {
-            cache,
-            compile_or_load,
-            pre_instantiate: t.elapsed(),
-        };
-        Ok(LoadedPlugin {
-            host: self.inner.clone(),
-            pre,
-            manifest: Arc::new(manifest),
-            sha256,
-            load_stats,
-        })
+        Ok((component, manifest, sha256, cache, compile_or_load))
     }
 }
 

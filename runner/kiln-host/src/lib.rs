@@ -13,6 +13,9 @@
 //!   a ticker thread), a memory cap (growth past it traps), the wasm stack, caps on log bytes,
 //!   findings, output bytes and files, and string sizes. Every failure is a [`PluginError`]
 //!   naming the plugin and, for limits, the [`LimitKind`].
+//! - **Signers** ([`Host::load_signer`], [`LoadedSigner::sign`]) get no files or environment at
+//!   all; they sign through the `signing-key` resource, whose keys stay in the host behind
+//!   [`KeyStore`] and which opens only the key names granted to that call.
 //! - **Speed**: compiled components are cached on disk ([`CompileCache`], keyed by component
 //!   sha256, wasmtime version and engine compatibility hash) and pre-instantiated
 //!   ([`LoadedPlugin`]), so a warm call costs a fresh store and an instantiation.
@@ -40,6 +43,7 @@ mod limits;
 pub mod manifest;
 mod run;
 pub mod schema;
+mod signer;
 mod stdio;
 mod types;
 mod validate;
@@ -47,10 +51,14 @@ mod validate;
 pub use cache::{CacheOutcome, CompileCache, WASMTIME_VERSION, sha256_hex};
 pub use error::PluginError;
 pub use grants::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, Denial, Grants, Policy};
-pub use host::{Host, HostConfig, LoadStats, LoadedPlugin, PluginSource};
+pub use host::{Host, HostConfig, LoadStats, LoadedPlugin, LoadedSigner, PluginSource};
 pub use limits::{LimitKind, Limits};
 pub use manifest::{Capabilities, Manifest, World};
 pub use run::{GUEST_OUT, GUEST_SRC};
+pub use signer::{
+    HostKey, KeyHandle, KeyStore, PluginSignature, SignOutcome, SignSubject, SignerInvocation,
+    SigningAlgorithm,
+};
 pub use types::{
     EventSink, Finding, Location, LogLevel, LogRecord, OutputFile, PluginEvent, Severity,
     StepInvocation, StepOutcome,

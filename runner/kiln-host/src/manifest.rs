@@ -18,7 +18,7 @@ pub const MANIFEST_SECTION: &str = "kiln:plugin-manifest";
 pub enum World {
     /// A scanner or generator (`kiln:plugin/step`).
     Step,
-    /// A signer (`kiln:plugin/signer`); not runnable yet.
+    /// A signer (`kiln:plugin/signer`), run with `Host::load_signer`.
     Signer,
     /// A deployment strategy (`kiln:plugin/deploy-strategy`); not runnable yet.
     DeployStrategy,

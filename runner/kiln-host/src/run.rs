@@ -277,7 +277,7 @@ impl LoadedPlugin {
 
 /// Turn a failed call into a [`PluginError`]: a recorded limit first, then traps, exits and
 /// lifting errors (malformed results).
-fn classify(plugin: &str, e: wasmtime::Error, hit: Option<LimitKind>, stderr: &str) -> PluginError {
+pub(crate) fn classify(plugin: &str, e: wasmtime::Error, hit: Option<LimitKind>, stderr: &str) -> PluginError {
     let plugin = plugin.to_string();
     if let Some(kind) = hit.or_else(|| e.downcast_ref::<LimitHit>().map(|h| h.0.clone())) {
         return PluginError::LimitExceeded {

@@ -24,9 +24,21 @@
 //! denied, has neither Landlock TCP rules nor user namespaces. Lesser gaps are listed in
 //! [`SandboxReport::missing`]. [`Sandbox::disabled`] keeps only the kill-related layers.
 //!
+//! # Hiding paths
+//!
+//! Reads are allowed everywhere except [`Policy::hidden`]. Landlock can only allow, so a hidden
+//! path is carved out by granting read on each *sibling* along its path instead of on `/` (for
+//! `/home/u/keys/cosign.key`: every entry of `/` but `home`, of `/home` but `u`, ...); the
+//! directories on the way can only be listed. Limits: entries created in those directories after
+//! the sandbox is prepared are not readable by the build; another hard link, copy or bind mount
+//! of a hidden file elsewhere stays readable; a hidden path inside a writable one is refused.
+//! `/proc/<kiln pid>/{environ,mem,fd}` are closed by Landlock's ptrace restriction (a confined
+//! process cannot ptrace-access one outside its domain) and, with user namespaces, by the
+//! namespace boundary.
+//!
 //! # Not covered
 //!
-//! The environment (the engine clears it), reads of host files, connecting to *pathname* unix
+//! The environment (the engine clears it), reads of host files other than the hidden ones, connecting to *pathname* unix
 //! sockets whose permissions allow it (e.g. a docker socket; Landlock only covers that from
 //! ABI 9), CPU/memory/disk limits, and syscall filtering (no seccomp filter is installed).
 //!
@@ -36,7 +48,8 @@
 //! use kiln_sandbox::{Policy, Sandbox};
 //! kiln_sandbox::become_subreaper()?;
 //! let policy = Policy { writable: vec!["/work/wc".into(), "/tmp/kiln-build".into()],
-//!                       allow_network: false, max_processes: Some(512) };
+//!                       allow_network: false, max_processes: Some(512),
+//!                       hidden: vec!["/home/u/keys/cosign.key".into()] };
 //! let sandbox = Sandbox::prepare(&policy)?;                 // refuses when the host cannot
 //! let mut cmd = std::process::Command::new("bash");
 //! cmd.arg("-c").arg("make").env_clear();
@@ -50,6 +63,7 @@
 //! ```
 
 mod cgroup;
+mod hide;
 mod probe;
 mod reap;
 mod sandbox;
@@ -74,6 +88,10 @@ pub struct Policy {
     pub allow_network: bool,
     /// Upper bound on the number of processes/threads of the build at once (fork-bomb bound).
     pub max_processes: Option<u64>,
+    /// Files or directories the build may not read (signing keys, the secrets file): Landlock
+    /// grants read on every sibling along each path instead of on `/` (see the "Hiding paths"
+    /// section above for the limits). Each must exist and must not overlap a writable path.
+    pub hidden: Vec<PathBuf>,
 }
 
 /// What a [`Sandbox`] enforces, for logs, `--json` output and the build record.
@@ -103,8 +121,8 @@ pub enum SandboxError {
         /// The missing mechanisms, one per entry.
         missing: Vec<String>,
     },
-    /// A [`Policy::writable`] path could not be opened.
-    #[error("sandbox: writable path {}: {source}", path.display())]
+    /// A [`Policy::writable`] or [`Policy::hidden`] path could not be used.
+    #[error("sandbox: path {}: {source}", path.display())]
     Path {
         /// The offending path.
         path: PathBuf,

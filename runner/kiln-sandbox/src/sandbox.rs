@@ -123,7 +123,7 @@ fn abi_of(v: i32) -> ABI {
     }
 }
 
-/// Build the Landlock ruleset: read+execute on `/`, everything on `writable` and the device
+/// Build the Landlock ruleset: read+execute on `/` except [`Policy::hidden`] (see `hide.rs`), everything on `writable` and the device
 /// files, TCP bind/connect handled (= denied) when `tcp_rules`, scoping when `scopes`.
 fn build_ruleset(plan: &Plan, policy: &Policy) -> Result<RulesetCreated, SandboxError> {
     let abi = abi_of(plan.abi);
@@ -141,10 +141,32 @@ fn build_ruleset(plan: &Plan, policy: &Policy) -> Result<RulesetCreated, Sandbox
         ruleset = ruleset.scope::<landlock::BitFlags<Scope>>(scopes)?;
     }
     let mut created = ruleset.create()?;
-    created = created.add_rule(PathBeneath::new(
-        path_fd(Path::new("/"))?,
-        AccessFs::from_read(abi),
-    ))?;
+    let hidden = crate::hide::canonical(&policy.hidden).map_err(|(path, source)| SandboxError::Path { path, source })?;
+    for h in &hidden {
+        if let Some(w) = policy.writable.iter().find(|w| std::fs::canonicalize(w).is_ok_and(|w| h.starts_with(&w) || w.starts_with(h))) {
+            return Err(SandboxError::Path {
+                path: h.clone(),
+                source: io::Error::other(format!("cannot hide it from the build: it overlaps the writable path {}", w.display())),
+            });
+        }
+    }
+    for rule in crate::hide::read_rules(Path::new("/"), &hidden) {
+        let (path, list_only) = match rule {
+            crate::hide::ReadRule::Beneath(p) => (p, false),
+            crate::hide::ReadRule::ListOnly(p) => (p, true),
+        };
+        // An entry that vanished or cannot be opened since it was listed is simply not granted.
+        let Ok(fd) = PathFd::new(&path) else { continue };
+        let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
+        let access = if list_only {
+            AccessFs::ReadDir.into()
+        } else if is_dir {
+            AccessFs::from_read(abi)
+        } else {
+            AccessFs::from_read(abi) & AccessFs::from_file(abi)
+        };
+        created = created.add_rule(PathBeneath::new(fd, access))?;
+    }
     let devices = DEVICE_PATHS
         .iter()
         .map(PathBuf::from)
@@ -388,6 +410,7 @@ mod tests {
         Policy {
             writable: Vec::new(),
             allow_network: net,
+            hidden: Vec::new(),
             max_processes: None,
         }
     }

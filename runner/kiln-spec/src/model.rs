@@ -287,4 +287,14 @@ pub struct KilnSettings {
     pub writable_paths: Vec<Spanned<String>>,
     /// Most processes the build may run at once (fork-bomb bound).
     pub max_processes: Option<u64>,
+    /// `kiln: signing:`: how the provenance is signed.
+    pub signing: Option<SigningSettings>,
+}
+
+/// `kiln: signing:` in a buildspec.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SigningSettings {
+    /// `key:` a cosign private key file, relative to the project directory (or absolute, or
+    /// `~/`); its password comes from `KILN_SIGNING_PASSWORD` or `COSIGN_PASSWORD`.
+    pub key: Option<Spanned<String>>,
 }

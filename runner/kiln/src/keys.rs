@@ -1,6 +1,6 @@
 //! Key and blob commands that behave like cosign's: `generate-key-pair`, `public-key`,
 //! `sign-blob`, `verify-blob`. Passwords come from `COSIGN_PASSWORD` (as cosign reads it), then
-//! `KILN_PASSWORD`, then an interactive prompt — never from a flag, so they stay out of the
+//! `KILN_SIGNING_PASSWORD` (or the older `KILN_PASSWORD`), then an interactive prompt — never from a flag, so they stay out of the
 //! process list.
 
 use std::io::IsTerminal;
@@ -15,12 +15,12 @@ use crate::exit;
 const VERIFY_FAILED: u8 = 1;
 
 fn password_from_env() -> Option<Password> {
-    Password::from_env("COSIGN_PASSWORD").or_else(|| Password::from_env("KILN_PASSWORD"))
+    Password::from_env("COSIGN_PASSWORD").or_else(|| Password::from_env("KILN_SIGNING_PASSWORD")).or_else(|| Password::from_env("KILN_PASSWORD"))
 }
 
 fn prompt(text: &str) -> Result<Password, String> {
     if !std::io::stdin().is_terminal() {
-        return Err("no password: set COSIGN_PASSWORD (or KILN_PASSWORD), or run on a terminal to be asked".into());
+        return Err("no password: set COSIGN_PASSWORD (or KILN_SIGNING_PASSWORD), or run on a terminal to be asked".into());
     }
     rpassword::prompt_password(text).map(Password::from).map_err(|e| format!("cannot read the password: {e}"))
 }

@@ -6,6 +6,7 @@ mod keys;
 mod plugins;
 mod policy;
 mod provenance;
+mod signing;
 mod verify;
 mod validate;
 
@@ -132,8 +133,9 @@ struct BuildArgs {
     /// The AWS region builds see in AWS_REGION.
     #[arg(long, default_value = "us-east-1")]
     region: String,
-    /// Sign the provenance with this cosign key (password from COSIGN_PASSWORD); without it an
-    /// ephemeral key is used and the provenance can be checked only against this build's record.
+    /// Sign the provenance with this cosign key (password from COSIGN_PASSWORD or
+    /// KILN_SIGNING_PASSWORD; overrides the buildspec's `kiln: signing: key:`); without a key an
+    /// ephemeral one is used and the provenance can be checked only against this build's record.
     #[arg(long, value_name = "cosign.key")]
     key: Option<PathBuf>,
     /// The builder id written into the provenance.
@@ -184,18 +186,10 @@ fn build(args: BuildArgs) -> ExitCode {
         (Err(e), _) | (_, Err(e)) => return exit::usage(&e),
     };
     let Some((spec, bytes)) = validate::load_for_build(&spec_path) else { return exit::INVALID.into() };
-    let signing_key = match &args.key {
-        Some(path) => {
-            let inside = std::fs::canonicalize(path).ok().zip(std::fs::canonicalize(&dir).ok()).is_some_and(|(k, d)| k.starts_with(d));
-            if inside && !args.in_place {
-                return exit::internal(&format!("the signing key {} is inside the project, so it would be copied into the build's working copy; keep it outside", path.display()));
-            }
-            match keys::load_private_key(path) {
-                Ok(k) => Some(k),
-                Err(e) => return exit::internal(&e),
-            }
-        }
-        None => None,
+    let (signing_key, key_file) = match signing::configured_key(args.key.as_deref(), &spec, &dir) {
+        Ok(Some((k, path))) => (Some(k), Some(path)),
+        Ok(None) => (None, None),
+        Err(e) => return exit::internal(&e),
     };
     let mut opts = kiln_engine::BuildOptions::new(dir, spec_path);
     opts.env_overrides = args.env;
@@ -208,25 +202,31 @@ fn build(args: BuildArgs) -> ExitCode {
     opts.zip_artifacts = args.zip;
     opts.region = args.region;
     opts.exclusive_process = true;
+    opts.hidden_paths.extend(key_file);
     let reporter = console::Console::new(args.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => return exit::internal(&format!("cannot start the async runtime: {e}")),
     };
     let cache_dir = opts.source_dir.join(".kiln/plugin-cache");
+    let signer = match signing::ProvenanceSigner::load(Some(cache_dir.clone())) {
+        Ok(s) => s,
+        Err(e) => return exit::internal(&format!("cannot load the provenance signer: {e}")),
+    };
     let runner = match plugins::HostRunner::new(cache_dir, opts.source_dir.clone()) {
         Ok(r) => r,
         Err(e) => return exit::internal(&format!("cannot start the plugin host: {e}")),
     };
     match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter), &runner)) {
         Ok(mut outcome) => {
-            match provenance::write(&outcome, signing_key.as_ref(), &args.builder_id) {
+            match provenance::write(&outcome, signing_key.clone(), &args.builder_id, &signer) {
                 Ok(None) => eprintln!("kiln: the build produced no artifacts, so no provenance was written"),
-                Ok(Some((path, ephemeral))) => {
-                    if ephemeral {
-                        eprintln!("WARNING: no signing key given (--key): the provenance is signed with an ephemeral key, verifiable only against {}", outcome.record_dir.join("provenance.pub").display());
+                Ok(Some(w)) => {
+                    if signing_key.is_none() {
+                        signing::warn_ephemeral(&outcome.record_dir.join("provenance.pub"));
                     }
-                    outcome.provenance = Some(path);
+                    eprintln!("kiln: provenance: {} subjects, signed in {:.1} ms, written in {:.1} ms: {}", w.subjects, w.sign_time.as_secs_f64() * 1e3, w.total_time.as_secs_f64() * 1e3, w.path.display());
+                    outcome.provenance = Some(w.path);
                 }
                 Err(e) => return exit::internal(&format!("cannot write the provenance: {e}")),
             }

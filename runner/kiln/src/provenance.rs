@@ -1,6 +1,7 @@
 //! Signed SLSA v1 provenance for a finished build: an in-toto Statement whose subjects are every
-//! artifact file, with kiln's build definition, in a DSSE envelope signed in this process (never by
-//! a build step or plugin), written atomically as `provenance.intoto.jsonl` in the build record.
+//! artifact file, with kiln's build definition, wrapped in a DSSE envelope by the built-in signer
+//! plugin (`dsse-signer`, see `signing.rs`) with a key that stays in this process, written
+//! atomically (temp file, fsync, rename, fsync of the directory) as `provenance.intoto.jsonl`.
 //!
 //! The build type is documented in `docs/build-type.md`.
 
@@ -9,7 +10,11 @@ use std::path::{Path, PathBuf};
 
 use kiln_attest::intoto::{ResourceDescriptor, Statement};
 use kiln_attest::slsa::{BuildDefinition, BuildMetadata, Builder, Provenance, RunDetails};
+use std::sync::Arc;
+
 use kiln_attest::{dsse, KeyPair};
+
+use crate::signing::{ProvenanceSigner, SignerInfo};
 use kiln_engine::BuildOutcome;
 use serde_json::json;
 
@@ -20,8 +25,9 @@ pub const DEFAULT_BUILDER_ID: &str = "https://kiln.dev/builders/local/v1";
 /// The file name of the provenance in a build record.
 pub const FILE_NAME: &str = "provenance.intoto.jsonl";
 
+/// Streamed (1 MiB blocks, aws-lc assembly SHA-256): the kiln binary is tens of MiB.
 fn sha256_file(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| kiln_engine::sha256_hex(&b))
+    kiln_attest::util::sha256_file(path).ok()
 }
 
 /// The subjects: every file of every artifact (`<artifact>/<path>`), and each zip itself.
@@ -42,7 +48,7 @@ pub fn subjects(outcome: &BuildOutcome) -> Vec<ResourceDescriptor> {
 }
 
 /// Build the Statement for `outcome`.
-pub fn statement(outcome: &BuildOutcome, builder_id: &str) -> Result<Statement, String> {
+pub fn statement(outcome: &BuildOutcome, builder_id: &str, signing: &Signing) -> Result<Statement, String> {
     let r = &outcome.record;
     let k = &r.kiln;
     let mut deps = Vec::new();
@@ -62,15 +68,7 @@ pub fn statement(outcome: &BuildOutcome, builder_id: &str) -> Result<Statement, 
         d.uri = Some(format!("kiln-plugin:{}@{}", p.uses, p.version));
         deps.push(d);
     }
-    let logs = outcome.record_dir.join("logs/build.log");
-    let mut byproducts: Vec<ResourceDescriptor> = sha256_file(&logs).map(|d| ResourceDescriptor::file("logs/build.log", d)).into_iter().collect();
-    for p in &k.plugins {
-        for o in &p.outputs {
-            let mut d = ResourceDescriptor::file(o.path.clone(), o.sha256.clone());
-            d.media_type = o.media_type.clone();
-            byproducts.push(d);
-        }
-    }
+    let byproducts = byproducts(outcome);
     let external = json!({
         "buildspec": { "path": k.buildspec.path, "sha256": k.buildspec.sha256 },
         "source": { "repository": k.source_repository, "directory": k.source_dir, "revision": r.resolved_source_version },
@@ -82,6 +80,11 @@ pub fn statement(outcome: &BuildOutcome, builder_id: &str) -> Result<Statement, 
         "sandbox": k.sandbox,
         "shell": k.shell,
         "secretVariables": k.secret_variables,
+        "signing": {
+            "key": if signing.ephemeral { "ephemeral" } else { "configured" },
+            "signer": signing.signer.name, "signerVersion": signing.signer.version, "signerSha256": signing.signer.sha256,
+            "warning": signing.ephemeral.then_some(EPHEMERAL_WARNING),
+        },
         "plugins": k.plugins.iter().map(|p| json!({
             "name": p.name, "uses": p.uses, "version": p.version, "sha256": p.sha256, "world": p.world,
             "outcome": p.outcome, "findings": p.findings, "findingsBySeverity": p.findings_by_severity,
@@ -90,7 +93,7 @@ pub fn statement(outcome: &BuildOutcome, builder_id: &str) -> Result<Statement, 
     let provenance = Provenance {
         build_definition: BuildDefinition { build_type: BUILD_TYPE.into(), external_parameters: external, internal_parameters: Some(internal), resolved_dependencies: deps },
         run_details: RunDetails {
-            builder: Builder { id: builder_id.into(), version: BTreeMap::from([("kiln".to_string(), k.version.clone())]), builder_dependencies: Vec::new() },
+            builder: Builder { id: builder_id.into(), version: BTreeMap::from([("kiln".to_string(), k.version.clone())]), builder_dependencies: vec![signer_dep(&signing.signer)] },
             metadata: Some(BuildMetadata { invocation_id: Some(r.id.clone()), started_on: Some(r.start_time.clone()), finished_on: r.end_time.clone() }),
             byproducts,
         },
@@ -98,29 +101,131 @@ pub fn statement(outcome: &BuildOutcome, builder_id: &str) -> Result<Statement, 
     provenance.into_statement(subjects(outcome)).map_err(|e| e.to_string())
 }
 
-/// Sign and write the provenance; returns its path and whether the key was ephemeral, or `None`
-/// when the build produced no artifact (a provenance needs at least one subject). With no key,
-/// an ephemeral one is made and its public key written beside the provenance (`provenance.pub`).
-pub fn write(outcome: &BuildOutcome, key: Option<&KeyPair>, builder_id: &str) -> Result<Option<(PathBuf, bool)>, String> {
-    if subjects(outcome).is_empty() {
+/// How the provenance is signed: by which plugin, and whether the key is ephemeral.
+pub struct Signing {
+    /// The signer plugin.
+    pub signer: SignerInfo,
+    /// No key was configured: a key made for this build only.
+    pub ephemeral: bool,
+}
+
+/// What kiln says (on stderr and in the provenance) when it signs with an ephemeral key.
+pub const EPHEMERAL_WARNING: &str = "no signing key configured (kiln build --key, or `kiln: signing: key:` in the buildspec): the provenance is signed with an ephemeral key made for this build, so it proves nothing beyond this build's record; configure a key to get provenance others can verify";
+
+fn signer_dep(s: &SignerInfo) -> ResourceDescriptor {
+    let mut d = ResourceDescriptor::file(s.name.clone(), s.sha256.clone());
+    d.uri = Some(format!("kiln-plugin:builtin:{}@{}", s.name, s.version));
+    d
+}
+
+/// Media type of a byproduct, from the plugin that declared it or the file name.
+fn media_type(name: &str) -> Option<String> {
+    let t = if name.ends_with(".sarif") || name.ends_with(".sarif.json") {
+        "application/sarif+json"
+    } else if name.ends_with(".spdx.json") {
+        "application/spdx+json"
+    } else if name.ends_with(".cdx.json") || name.ends_with("bom.json") {
+        "application/vnd.cyclonedx+json"
+    } else if name.ends_with(".log") {
+        "text/plain"
+    } else if name.ends_with(".json") {
+        "application/json"
+    } else {
+        return None;
+    };
+    Some(t.to_string())
+}
+
+/// The byproducts: every file the build wrote under the record's `logs/` and `plugins/` (SARIF,
+/// SBOMs and other plugin outputs, the build and phase logs), by path relative to the record
+/// directory and sha256; the media type the plugin declared, else one from the file name.
+pub fn byproducts(outcome: &BuildOutcome) -> Vec<ResourceDescriptor> {
+    let declared: BTreeMap<&str, &str> = outcome.record.kiln.plugins.iter().flat_map(|p| &p.outputs).filter_map(|o| Some((o.path.as_str(), o.media_type.as_deref()?))).collect();
+    let mut files = Vec::new();
+    for dir in ["logs", "plugins"] {
+        collect(&outcome.record_dir, &outcome.record_dir.join(dir), &mut files);
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|rel| {
+            let digest = sha256_file(&outcome.record_dir.join(&rel))?;
+            let mut d = ResourceDescriptor::file(rel.clone(), digest);
+            let in_out_dir = rel.splitn(3, '/').nth(2).unwrap_or_default();
+            d.media_type = declared.get(in_out_dir).map(|m| m.to_string()).or_else(|| media_type(&rel));
+            Some(d)
+        })
+        .collect()
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let Ok(t) = e.file_type() else { continue };
+        let p = e.path();
+        if t.is_dir() {
+            collect(root, &p, out);
+        } else if t.is_file()
+            && let Some(rel) = p.strip_prefix(root).ok().and_then(|r| r.to_str())
+        {
+            out.push(rel.to_string());
+        }
+    }
+}
+
+/// Sign (through `signer`) and write the provenance; returns its path, or `None` when the build
+/// produced no artifact (a provenance needs at least one subject). With no key, an ephemeral one
+/// is made and its public key written beside the provenance (`provenance.pub`) first, so a
+/// provenance on disk always has the key that verifies it.
+pub fn write(outcome: &BuildOutcome, key: Option<Arc<KeyPair>>, builder_id: &str, signer: &ProvenanceSigner) -> Result<Option<Written>, String> {
+    let started = std::time::Instant::now();
+    let subject_count = subjects(outcome).len();
+    if subject_count == 0 {
         return Ok(None);
     }
+    let signing = Signing { signer: signer.info(), ephemeral: key.is_none() };
     // Built from the record, so mask it like the record before anything is signed.
-    let statement = statement(outcome, builder_id)?;
+    let statement = statement(outcome, builder_id, &signing)?;
     let json = serde_json::to_string(&statement).map_err(|e| e.to_string())?;
     let statement: Statement = serde_json::from_str(&outcome.mask(&json)).map_err(|e| e.to_string())?;
-    let ephemeral;
-    let signer = match key {
+    statement.validate().map_err(|e| e.to_string())?;
+    let payload = statement.to_json().map_err(|e| e.to_string())?;
+    let key = match key {
         Some(k) => k,
         None => {
-            ephemeral = KeyPair::generate().map_err(|e| e.to_string())?;
+            let ephemeral = KeyPair::generate().map_err(|e| e.to_string())?;
             let pub_path = outcome.record_dir.join("provenance.pub");
             kiln_engine::record::write_atomic(&pub_path, ephemeral.public_key().to_pem().as_bytes(), true).map_err(|e| format!("{}: {e}", pub_path.display()))?;
-            &ephemeral
+            Arc::new(ephemeral)
         }
     };
-    let envelope = dsse::sign_statement(&statement, signer).map_err(|e| e.to_string())?;
+    let signing_started = std::time::Instant::now();
+    let envelope = signer.sign_statement(&payload, key)?;
+    let sign_time = signing_started.elapsed();
     let path = outcome.record_dir.join(FILE_NAME);
+    pause_for_tests("before-write");
     dsse::write_jsonl(&path, &[envelope]).map_err(|e| e.to_string())?;
-    Ok(Some((path, key.is_none())))
+    pause_for_tests("after-write");
+    Ok(Some(Written { path, subjects: subject_count, sign_time, total_time: started.elapsed() }))
+}
+
+/// A provenance written by [`write`].
+pub struct Written {
+    /// `provenance.intoto.jsonl` in the record directory.
+    pub path: PathBuf,
+    /// How many subjects it names.
+    pub subjects: usize,
+    /// Time in the signer plugin (instantiation, PAE, host signature, envelope, host checks).
+    pub sign_time: std::time::Duration,
+    /// Time for the whole statement, signing and atomic write.
+    pub total_time: std::time::Duration,
+}
+
+/// Crash tests (`KILN_TEST_PAUSE=before-write|after-write`, debug builds only): print a marker
+/// and sleep so a test can `kill -9` kiln at that exact point.
+fn pause_for_tests(point: &str) {
+    if cfg!(debug_assertions) && std::env::var("KILN_TEST_PAUSE").is_ok_and(|p| p == point) {
+        eprintln!("kiln-test-pause: {point}");
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
 }

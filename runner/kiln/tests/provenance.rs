@@ -79,14 +79,18 @@ fn provenance_verifies_and_every_tamper_is_rejected_with_its_reason() {
     assert!(payload.contains(&app_digest));
     env["payload"] = b64.encode(payload.replace(&app_digest, &kiln_engine::sha256_hex(b"evil\n"))).into();
     std::fs::write(&prov, format!("{env}\n")).unwrap();
-    assert_eq!(code(&s.verify(&b, &s.key("cosign.pub"), &[])), 1, "modified payload");
+    let o = s.verify(&b, &s.key("cosign.pub"), &[]);
+    assert_eq!(code(&o), 1, "modified payload");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAILED  signature"), "{}", String::from_utf8_lossy(&o.stdout));
     let mut env: serde_json::Value = serde_json::from_str(original.trim()).unwrap();
     let mut sig = b64.decode(env["signatures"][0]["sig"].as_str().unwrap()).unwrap();
     let last = sig.len() - 1;
     sig[last] ^= 1;
     env["signatures"][0]["sig"] = b64.encode(sig).into();
     std::fs::write(&prov, format!("{env}\n")).unwrap();
-    assert_eq!(code(&s.verify(&b, &s.key("cosign.pub"), &[])), 1, "modified signature");
+    let o = s.verify(&b, &s.key("cosign.pub"), &[]);
+    assert_eq!(code(&o), 1, "modified signature");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAILED  signature"), "{}", String::from_utf8_lossy(&o.stdout));
     // A truncated file cannot be read: exit 2.
     std::fs::write(&prov, &original[..original.len() / 2]).unwrap();
     assert_eq!(code(&s.verify(&b, &s.key("cosign.pub"), &[])), 2, "truncated envelope");
@@ -129,7 +133,15 @@ fn without_a_key_the_provenance_is_signed_with_an_ephemeral_key_and_says_so() {
         c.env("KILN_PARAM__CI_TOKEN", TOKEN);
     });
     assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
-    assert!(b.stderr.contains("WARNING: no signing key given"), "{}", b.stderr);
+    assert!(b.stderr.contains("WARNING: UNVERIFIABLE PROVENANCE"), "{}", b.stderr);
+    assert!(b.stderr.contains("signed with an ephemeral key"), "{}", b.stderr);
+    // Recorded in the signed statement too, not only printed.
+    let env: serde_json::Value = serde_json::from_str(std::fs::read_to_string(b.record_dir().join("provenance.intoto.jsonl")).unwrap().trim()).unwrap();
+    use base64::Engine as _;
+    let st: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap();
+    let signing = &st["predicate"]["buildDefinition"]["internalParameters"]["signing"];
+    assert_eq!(signing["key"], "ephemeral", "{signing}");
+    assert!(signing["warning"].as_str().unwrap().contains("proves nothing beyond this build"), "{signing}");
     let ephemeral = b.record_dir().join("provenance.pub");
     let mut c = Command::cargo_bin("kiln").unwrap();
     c.arg("verify").arg("--key").arg(&ephemeral).arg("--provenance").arg(b.record_dir().join("provenance.intoto.jsonl"));
