@@ -287,4 +287,6 @@ pub struct KilnSettings {
     pub writable_paths: Vec<Spanned<String>>,
     /// Most processes the build may run at once (fork-bomb bound).
     pub max_processes: Option<u64>,
+    /// What plugins (`uses:` steps) may be granted (`kiln: plugins:`).
+    pub plugins: crate::plugin_policy::PluginsPolicy,
 }

@@ -317,7 +317,7 @@ pub(crate) fn batch(cx: &mut Ctx, node: &Node) -> Batch {
 
 pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
     let mut k = KilnSettings::default();
-    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes"];
+    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "plugins"];
     for f in cx.fields(node, "kiln", &keys) {
         let what = format!("kiln.{}", f.key);
         match f.key {
@@ -338,6 +338,7 @@ pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
                 }
             }
             "writable-paths" => k.writable_paths = cx.string_list(f.value, &what),
+            "plugins" => k.plugins = crate::plugin_policy::plugins(cx, f.value),
             _ => k.max_processes = cx.uint(f.value, &what),
         }
     }
