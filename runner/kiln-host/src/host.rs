@@ -319,36 +319,7 @@ impl Host {
         ),
         PluginError,
     > {
-        let (label, bytes, given, pin, path) = match source {
-            PluginSource::Bytes {
-                name,
-                bytes,
-                manifest,
-                sha256,
-            } => (name, bytes, manifest, sha256, None),
-            PluginSource::Path { path, sha256 } => {
-                let label = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let bytes = std::fs::read(&path).map_err(|e| PluginError::Read {
-                    plugin: label.clone(),
-                    reason: e.kind().to_string(),
-                })?;
-                (label, Arc::from(bytes), None, sha256, Some(path))
-            }
-        };
-        let sha256 = sha256_hex(&bytes);
-        if let Some(expected) = pin
-            && expected != sha256
-        {
-            return Err(PluginError::DigestMismatch {
-                plugin: label,
-                expected,
-                actual: sha256,
-            });
-        }
-        let manifest = find_manifest(&label, &bytes, given, path.as_deref())?;
+        let SourceInfo { bytes, sha256, manifest } = read_source(source)?;
         let plugin = manifest.name.clone();
         if manifest.world != world {
             return Err(PluginError::UnsupportedWorld {
@@ -371,6 +342,57 @@ impl Host {
         })?;
         Ok((component, manifest, sha256, cache, compile_or_load))
     }
+}
+
+/// A plugin read and checked without compiling it: its bytes, digest and manifest.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// The component.
+    pub bytes: Arc<[u8]>,
+    /// Lower-case hex sha256 of the component.
+    pub sha256: String,
+    /// Its manifest (given, embedded or a sidecar file).
+    pub manifest: Manifest,
+}
+
+/// Read a plugin, check its pinned digest and find its manifest, without compiling it (for
+/// `kiln validate`, `kiln plugin inspect`, lock files).
+pub fn read_source(source: PluginSource) -> Result<SourceInfo, PluginError> {
+    let (label, bytes, given, pin, path) = match source {
+        PluginSource::Bytes {
+            name,
+            bytes,
+            manifest,
+            sha256,
+        } => (name, bytes, manifest, sha256, None),
+        PluginSource::Path { path, sha256 } => {
+            let label = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::read(&path).map_err(|e| PluginError::Read {
+                plugin: label.clone(),
+                reason: e.kind().to_string(),
+            })?;
+            (label, Arc::from(bytes), None, sha256, Some(path))
+        }
+    };
+    let sha256 = sha256_hex(&bytes);
+    if let Some(expected) = pin
+        && expected != sha256
+    {
+        return Err(PluginError::DigestMismatch {
+            plugin: label,
+            expected,
+            actual: sha256,
+        });
+    }
+    let manifest = find_manifest(&label, &bytes, given, path.as_deref())?;
+    Ok(SourceInfo {
+        bytes,
+        sha256,
+        manifest,
+    })
 }
 
 fn find_manifest(

@@ -51,7 +51,7 @@ mod validate;
 pub use cache::{CacheOutcome, CompileCache, WASMTIME_VERSION, sha256_hex};
 pub use error::PluginError;
 pub use grants::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, Denial, Grants, Policy};
-pub use host::{Host, HostConfig, LoadStats, LoadedPlugin, LoadedSigner, PluginSource};
+pub use host::{Host, HostConfig, LoadStats, LoadedPlugin, LoadedSigner, PluginSource, SourceInfo, read_source};
 pub use limits::{LimitKind, Limits};
 pub use manifest::{Capabilities, Manifest, World};
 pub use run::{GUEST_OUT, GUEST_SRC};

@@ -13,11 +13,13 @@ pub mod model;
 pub mod yaml;
 
 mod buildspec;
+pub mod plugin_policy;
 pub mod plugin_ref;
 mod read;
 mod sections;
 
 pub use buildspec::{parse_buildspec, parse_on_failure, Parsed};
+pub use plugin_policy::{PluginAllow, PluginsPolicy};
 pub use plugin_ref::PluginRef;
 pub use diag::{Diagnostic, Severity, Span};
 pub use model::*;

@@ -287,6 +287,8 @@ pub struct KilnSettings {
     pub writable_paths: Vec<Spanned<String>>,
     /// Most processes the build may run at once (fork-bomb bound).
     pub max_processes: Option<u64>,
+    /// What plugins (`uses:` steps) may be granted (`kiln: plugins:`).
+    pub plugins: crate::plugin_policy::PluginsPolicy,
     /// `kiln: signing:`: how the provenance is signed.
     pub signing: Option<SigningSettings>,
 }

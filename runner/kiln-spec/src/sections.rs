@@ -317,7 +317,7 @@ pub(crate) fn batch(cx: &mut Ctx, node: &Node) -> Batch {
 
 pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
     let mut k = KilnSettings::default();
-    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing"];
+    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing", "plugins"];
     for f in cx.fields(node, "kiln", &keys) {
         let what = format!("kiln.{}", f.key);
         match f.key {
@@ -339,6 +339,7 @@ pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
             }
             "writable-paths" => k.writable_paths = cx.string_list(f.value, &what),
             "signing" => k.signing = Some(kiln_signing(cx, f.value)),
+            "plugins" => k.plugins = crate::plugin_policy::plugins(cx, f.value),
             _ => k.max_processes = cx.uint(f.value, &what),
         }
     }
@@ -351,13 +352,13 @@ fn kiln_signing(cx: &mut Ctx, node: &Node) -> SigningSettings {
     let mut s = SigningSettings::default();
     for f in cx.fields(node, "kiln.signing", &["key", "password"]) {
         if f.key == "password" {
-            cx.error("E0711", "a signing password does not belong in the buildspec".into(), f.value.span).help =
+            cx.error("E0721", "a signing password does not belong in the buildspec".into(), f.value.span).help =
                 Some("remove it (and change the password if it was ever committed); kiln reads it from COSIGN_PASSWORD or KILN_SIGNING_PASSWORD".into());
             continue;
         }
         if let Some(v) = cx.string(f.value, "kiln.signing.key") {
             if v.value.trim().is_empty() {
-                cx.error("E0710", "`kiln.signing.key` is empty".into(), v.span).help =
+                cx.error("E0720", "`kiln.signing.key` is empty".into(), v.span).help =
                     Some("give the path of a cosign.key file, relative to the project (keep it outside the project, e.g. `../keys/cosign.key`) or absolute".into());
             } else {
                 s.key = Some(v);

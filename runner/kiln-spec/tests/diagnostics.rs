@@ -38,10 +38,10 @@ fn kiln_signing_key_is_a_located_path_and_nothing_else() {
     assert_eq!((key.value.as_str(), key.span.line), ("../keys/cosign.key", 7));
     assert_eq!(
         report("version: 0.2\nphases:\n  build:\n    commands: [make]\nkiln:\n  signing:\n    key: ''\n").lines().next().unwrap(),
-        "buildspec.yml:7:10: error[E0710]: `kiln.signing.key` is empty"
+        "buildspec.yml:7:10: error[E0720]: `kiln.signing.key` is empty"
     );
     // A password in the buildspec is an error, located, saying where passwords come from.
     let r = report("version: 0.2\nphases:\n  build:\n    commands: [make]\nkiln:\n  signing:\n    key: k\n    password: hunter2\n");
-    assert!(r.starts_with("buildspec.yml:8:15: error[E0711]: a signing password does not belong in the buildspec"), "{r}");
+    assert!(r.starts_with("buildspec.yml:8:15: error[E0721]: a signing password does not belong in the buildspec"), "{r}");
     assert!(r.contains("COSIGN_PASSWORD") && r.ends_with("valid: false"), "{r}");
 }

@@ -3,6 +3,8 @@
 mod console;
 mod exit;
 mod keys;
+mod lockfile;
+mod plugin_cmd;
 mod plugins;
 mod policy;
 mod provenance;
@@ -84,6 +86,9 @@ enum Command {
         /// Artifact files or directories (every file inside is checked).
         artifacts: Vec<PathBuf>,
     },
+    /// Write, build, test, inspect and run WebAssembly plugins; pin them in kiln.lock.
+    #[command(subcommand)]
+    Plugin(plugin_cmd::PluginCommand),
     /// Verify a file's signature or bundle with a public key: exit 0 verified, 1 not verified, 2 unreadable input.
     VerifyBlob {
         #[arg(long)]
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
         Command::Verify { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts } => {
             verify::run(&verify::VerifyArgs { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
+        Command::Plugin(cmd) => plugin_cmd::run(cmd),
         Command::VerifyBlob { key, signature, bundle, file } => keys::verify_blob(&key, signature.as_ref(), bundle.as_ref(), &file),
     }
 }
@@ -214,7 +220,7 @@ fn build(args: BuildArgs) -> ExitCode {
         Err(e) => return exit::internal(&format!("cannot load the provenance signer: {e}")),
     };
     let runner = match plugins::HostRunner::new(cache_dir, opts.source_dir.clone()) {
-        Ok(r) => r,
+        Ok(r) => r.for_spec(&spec, &opts.buildspec_path),
         Err(e) => return exit::internal(&format!("cannot start the plugin host: {e}")),
     };
     match runtime.block_on(kiln_engine::run_build(&spec, &bytes, &opts, Box::new(reporter), &runner)) {

@@ -1,49 +1,123 @@
 //! The engine's [`PluginRunner`] over the wasmtime host (`kiln-host`): resolve a `uses:`
-//! reference (built-in, path, pinned digest), check `with:` against the plugin's schema, grant the
-//! intersection of what it asks and the default policy, run it confined, and report.
+//! reference (built-in, path, or `name@sha256:…` through `kiln.lock`), check `with:` against the
+//! plugin's schema, grant the intersection of what it asks and the buildspec's `kiln: plugins:`
+//! policy, run it confined, and report.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kiln_engine::{PluginOutput, PluginRequest, PluginRun, PluginRunner};
 use kiln_host::{builtin, Grants, Host, HostConfig, PluginSource, Policy, StepInvocation};
-use kiln_spec::PluginRef;
+use kiln_spec::{PluginAllow, PluginRef, PluginsPolicy};
+
+use crate::lockfile::{Lock, LOCK_FILE};
+
+const SEVERITIES: [&str; 5] = ["note", "low", "medium", "high", "critical"];
+
+/// Resolve a `uses:` value: built-ins by name, paths against `base_dir`, `name@sha256:…` through
+/// the `kiln.lock` in `lock_dir`. Pinned digests are checked when the plugin is read.
+pub fn resolve(uses: &str, base_dir: &Path, lock_dir: &Path) -> Result<PluginSource, String> {
+    match PluginRef::parse(uses)? {
+        PluginRef::Builtin(name) => builtin::get(&name).ok_or_else(|| {
+            format!("no built-in plugin named `{name}` (built-ins: {}); a third-party plugin is a path to a .wasm or `NAME@sha256:…` with a kiln.lock entry", builtin::NAMES.join(", "))
+        }),
+        PluginRef::Path { path, sha256 } => {
+            let src = PluginSource::path(base_dir.join(path));
+            Ok(match sha256 {
+                Some(d) => src.pinned(&d),
+                None => src,
+            })
+        }
+        PluginRef::Pinned { name, sha256 } => {
+            let lock_path = lock_dir.join(LOCK_FILE);
+            let lock = Lock::read(&lock_path)?;
+            let entry = lock.get(&name).ok_or_else(|| {
+                format!("`{uses}`: no entry for `{name}` in {}; add one with `kiln plugin lock PATH/TO/{name}.wasm`", lock_path.display())
+            })?;
+            if entry.sha256 != sha256 {
+                return Err(format!(
+                    "`{name}`: digest mismatch: the buildspec pins sha256:{sha256} but {} has sha256:{} for it; refusing to run it (update the buildspec or re-run `kiln plugin lock`)",
+                    lock_path.display(),
+                    entry.sha256
+                ));
+            }
+            Ok(PluginSource::path(entry.source_path(&lock_path)?).pinned(&sha256))
+        }
+    }
+}
+
+/// kiln's host policy for one plugin: the defaults of [`Policy`], narrowed or widened by the
+/// buildspec's `kiln: plugins:` allowances.
+pub fn policy_for(allow: &PluginAllow) -> Policy {
+    let d = Policy::default();
+    Policy {
+        read_source: allow.read_source.unwrap_or(d.read_source),
+        write_output: allow.write_output.unwrap_or(d.write_output),
+        env: allow.env.as_ref().map(|v| v.iter().map(|s| s.value.clone()).collect()).unwrap_or(d.env),
+        precise_clock: allow.precise_clock.unwrap_or(d.precise_clock),
+        max_memory: allow.max_memory.unwrap_or(d.max_memory),
+        max_timeout: allow.timeout_ms.map(Duration::from_millis).unwrap_or(d.max_timeout),
+    }
+}
+
+/// Split `with:` into the plugin's config and kiln's own key (`fail-on`, never passed to the
+/// plugin); checks its value.
+pub fn split_with(with: &serde_json::Value) -> Result<(serde_json::Value, Option<String>), String> {
+    let mut config = with.clone();
+    let mut fail_on = None;
+    if let Some(obj) = config.as_object_mut()
+        && let Some(v) = obj.remove("fail-on")
+    {
+        match v.as_str().filter(|s| SEVERITIES.contains(s)) {
+            Some(s) => fail_on = Some(s.to_string()),
+            None => return Err(format!("with.fail-on: {v} is not one of {}", SEVERITIES.join(", "))),
+        }
+    }
+    Ok((config, fail_on))
+}
 
 /// Runs `uses:` steps with one wasmtime host per build (compiled components cached on disk).
 pub struct HostRunner {
     host: Host,
     base_dir: PathBuf,
+    lock_dir: PathBuf,
+    policy: PluginsPolicy,
+    env: BTreeMap<String, String>,
 }
 
 impl HostRunner {
-    /// A runner whose compile cache lives in `cache_dir`; relative plugin paths resolve against `base_dir`.
+    /// A runner whose compile cache lives in `cache_dir`; relative plugin paths resolve against
+    /// `base_dir`, `kiln.lock` is read from `base_dir`, and the policy is kiln's default.
     pub fn new(cache_dir: PathBuf, base_dir: PathBuf) -> anyhow::Result<HostRunner> {
         let host = Host::new(HostConfig { cache_dir: Some(cache_dir), ..Default::default() })?;
-        Ok(HostRunner { host, base_dir })
+        Ok(HostRunner { host, lock_dir: base_dir.clone(), base_dir, policy: PluginsPolicy::default(), env: BTreeMap::new() })
     }
 
-    fn source(&self, uses: &str) -> Result<PluginSource, String> {
-        match PluginRef::parse(uses)? {
-            PluginRef::Builtin(name) => builtin::get(&name).ok_or_else(|| format!("no built-in plugin named `{name}` (built-ins: {})", builtin::NAMES.join(", "))),
-            PluginRef::Path { path, sha256 } => {
-                let p = self.base_dir.join(path);
-                let src = PluginSource::path(p);
-                Ok(match sha256 {
-                    Some(d) => src.pinned(&d),
-                    None => src,
-                })
-            }
-            PluginRef::Pinned { name, .. } => Err(format!("`{uses}`: plugins pinned by name need a kiln.lock entry for `{name}`, which kiln does not read yet; use a path with @sha256:")),
+    /// Use the buildspec's `kiln: plugins:` policy, its `kiln.lock` (beside `spec_path`), and its
+    /// plain `env.variables` as the values of variables a plugin is granted (never secrets).
+    pub fn for_spec(mut self, spec: &kiln_spec::BuildSpec, spec_path: &Path) -> HostRunner {
+        self.policy = spec.kiln.plugins.clone();
+        if let Some(dir) = spec_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            self.lock_dir = dir.to_path_buf();
         }
+        self.env = spec.env.variables.iter().map(|e| (e.name.value.clone(), e.value.value.clone())).collect();
+        self
     }
 
     async fn run_one(&self, req: PluginRequest<'_>) -> PluginRun {
         let started = Instant::now();
         let mut run = PluginRun { uses: req.plugin.to_string(), outcome: "error".into(), ..Default::default() };
-        let loaded = match self.source(req.plugin).and_then(|s| self.host.load(s).map_err(|e| e.to_string())) {
+        let (config, fail_on) = match split_with(req.with) {
+            Ok(x) => x,
+            Err(e) => {
+                run.message = Some(format!("invalid `with:` settings: {e}"));
+                return run;
+            }
+        };
+        let loaded = match resolve(req.plugin, &self.base_dir, &self.lock_dir).and_then(|s| self.host.load(s).map_err(|e| e.to_string())) {
             Ok(l) => l,
             Err(e) => {
                 run.message = Some(e);
@@ -54,16 +128,18 @@ impl HostRunner {
         run.version = loaded.manifest.version.clone();
         run.sha256 = loaded.sha256.clone();
         run.world = format!("{:?}", loaded.manifest.world).to_lowercase();
-        let problems = loaded.manifest.validate_config(req.with);
+        let problems = loaded.manifest.validate_config(&config);
         if !problems.is_empty() {
             run.message = Some(format!("invalid `with:` settings: {}", problems.join("; ")));
             return run;
         }
-        let grants = Grants::intersect(&loaded.manifest.capabilities, &Policy::default());
+        let policy = policy_for(&self.policy.for_plugin(&loaded.manifest.name));
+        let grants = Grants::intersect(&loaded.manifest.capabilities, &policy);
         run.grants = vec![grants.explain()];
-        run.denied = grants.denied().iter().map(|d| format!("{d:?}")).collect();
+        run.denied = grants.denied().iter().map(|d| d.to_string()).collect();
         let mut inv = StepInvocation::new(req.src_dir, req.out_dir, grants);
-        inv.config = req.with.clone();
+        inv.env = inv.grants.env.iter().filter_map(|n| self.env.get(n).map(|v| (n.clone(), v.clone()))).collect();
+        inv.config = config;
         inv.limits.timeout = inv.limits.timeout.min(req.deadline.saturating_duration_since(Instant::now()));
         let outcome = loaded.run_step(&inv).await;
         run.duration_ms = started.elapsed().as_millis() as u64;
@@ -78,9 +154,10 @@ impl HostRunner {
                 run.outputs = o.outputs.iter().map(|f| PluginOutput { path: f.path.clone(), sha256: f.sha256.clone(), media_type: Some(f.media_type.clone()) }).collect();
                 run.logs = o.logs.iter().map(|l| l.message.clone()).collect();
                 run.message = (!o.summary.is_empty()).then(|| o.summary.clone());
-                run.outcome = if gate_fails(req.with, &run.findings_by_severity) { "failed".into() } else { "succeeded".into() };
-                if run.outcome == "failed" {
-                    run.message = Some(format!("findings at or above `fail-on: {}`", req.with["fail-on"].as_str().unwrap_or("")));
+                run.outcome = "succeeded".into();
+                if let Some(t) = fail_on.filter(|t| gate_fails(t, &run.findings_by_severity)) {
+                    run.outcome = "failed".into();
+                    run.message = Some(gate_message(&t, &o.findings));
                 }
             }
             Err(e) => run.message = Some(e.to_string()),
@@ -89,17 +166,63 @@ impl HostRunner {
     }
 }
 
-/// `with: { fail-on: SEVERITY }`: fail the step when a finding is at least that severe.
-fn gate_fails(with: &serde_json::Value, by_severity: &[(String, usize)]) -> bool {
-    const ORDER: [&str; 5] = ["note", "low", "medium", "high", "critical"];
-    let Some(threshold) = with.get("fail-on").and_then(|v| v.as_str()).and_then(|t| ORDER.iter().position(|o| *o == t)) else {
-        return false;
-    };
-    by_severity.iter().any(|(s, n)| *n > 0 && ORDER.iter().position(|o| o == s).is_some_and(|i| i >= threshold))
+/// Why the gate failed, naming the findings at or above `threshold` by file:line (the first
+/// five, most severe first), e.g. ``findings at or above `fail-on: high`: src/db.py:12
+/// sast/python.sql-injection (high); … and 3 more``.
+fn gate_message(threshold: &str, findings: &[kiln_host::Finding]) -> String {
+    const SHOWN: usize = 5;
+    let rank = |f: &kiln_host::Finding| SEVERITIES.iter().position(|s| *s == format!("{:?}", f.severity).to_lowercase());
+    let t = SEVERITIES.iter().position(|s| *s == threshold);
+    let mut hits: Vec<&kiln_host::Finding> = findings.iter().filter(|f| rank(f) >= t).collect();
+    hits.sort_by(|a, b| rank(b).cmp(&rank(a)));
+    let shown: Vec<String> = hits
+        .iter()
+        .take(SHOWN)
+        .map(|f| {
+            let at = match &f.location {
+                Some(l) if l.start_line > 0 => format!("{}:{}", l.path, l.start_line),
+                Some(l) => l.path.clone(),
+                None => "(whole tree)".into(),
+            };
+            format!("{at} {} ({})", f.rule_id, format!("{:?}", f.severity).to_lowercase())
+        })
+        .collect();
+    let more = if hits.len() > SHOWN { format!("; … and {} more", hits.len() - SHOWN) } else { String::new() };
+    format!("findings at or above `fail-on: {threshold}`: {}{more}", shown.join("; "))
+}
+
+/// Whether a finding is at least as severe as `threshold`.
+fn gate_fails(threshold: &str, by_severity: &[(String, usize)]) -> bool {
+    let Some(t) = SEVERITIES.iter().position(|o| *o == threshold) else { return false };
+    by_severity.iter().any(|(s, n)| *n > 0 && SEVERITIES.iter().position(|o| o == s).is_some_and(|i| i >= t))
 }
 
 impl PluginRunner for HostRunner {
     fn run<'a>(&'a self, req: PluginRequest<'a>) -> Pin<Box<dyn Future<Output = PluginRun> + Send + 'a>> {
         Box::pin(self.run_one(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_is_kilns_and_checked() {
+        let (cfg, f) = split_with(&serde_json::json!({"fail-on": "high", "pattern": "X"})).unwrap();
+        assert_eq!(cfg, serde_json::json!({"pattern": "X"}));
+        assert_eq!(f.as_deref(), Some("high"));
+        assert!(split_with(&serde_json::json!({"fail-on": "bad"})).unwrap_err().contains("not one of"));
+        assert!(gate_fails("medium", &[("high".into(), 1)]));
+        assert!(!gate_fails("high", &[("medium".into(), 3), ("high".into(), 0)]));
+    }
+
+    #[test]
+    fn the_buildspec_policy_narrows_and_caps() {
+        let allow = PluginAllow { write_output: Some(false), max_memory: Some(8 << 20), ..Default::default() };
+        let p = policy_for(&allow);
+        assert!(p.read_source && !p.write_output && p.env.is_empty());
+        assert_eq!(p.max_memory, 8 << 20);
+        assert_eq!(policy_for(&PluginAllow::default()), Policy::default());
     }
 }

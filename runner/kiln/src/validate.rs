@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kiln_spec::{parse_buildspec, BuildSpec, Diagnostic};
+use kiln_spec::{parse_buildspec, BuildSpec, Diagnostic, Span, Step, UsesStep};
 
 fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
@@ -60,7 +60,13 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
                 continue;
             }
         };
-        let parsed = parse_buildspec(&source);
+        let mut parsed = parse_buildspec(&source);
+        if let Some(spec) = &parsed.spec {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut more = check_plugins(spec, dir);
+            parsed.diagnostics.append(&mut more);
+            parsed.diagnostics.sort_by_key(|d| d.span.offset);
+        }
         ok &= !parsed.has_errors();
         if json {
             report.push(serde_json::json!({ "file": path, "valid": !parsed.has_errors(), "diagnostics": parsed.diagnostics }));
@@ -78,4 +84,66 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     }
     if ok { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::INVALID) }
+}
+
+/// Check every `uses:` step: the plugin exists (built-in, path, or kiln.lock entry beside the
+/// buildspec, digest matching), and its `with:` keys fit the plugin's config schema. Errors point
+/// at the `uses:` value or at the offending `with:` key. Reads manifests without compiling.
+pub fn check_plugins(spec: &BuildSpec, dir: &Path) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for phase in &spec.phases {
+        for step in phase.commands.iter().chain(&phase.finally) {
+            if let Step::Uses(u) = step {
+                check_uses(u, dir, &mut diags);
+            }
+        }
+    }
+    diags
+}
+
+fn with_key_span(u: &UsesStep, key: &str) -> Span {
+    u.with_spans.iter().find(|(k, _)| k == key).map(|(_, s)| *s).unwrap_or(u.plugin.span)
+}
+
+fn check_uses(u: &UsesStep, dir: &Path, diags: &mut Vec<Diagnostic>) {
+    let uses = &u.plugin.value;
+    let info = match crate::plugins::resolve(uses, dir, dir).and_then(|s| kiln_host::read_source(s).map_err(|e| e.to_string())) {
+        Ok(i) => i,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("E0801", format!("`uses: {uses}`: {e}"), u.plugin.span)
+                    .with_label("this plugin cannot be loaded")
+                    .with_help("name a built-in plugin, a .wasm path relative to the buildspec, or NAME@sha256:<digest> with a kiln.lock entry (`kiln plugin lock`)"),
+            );
+            return;
+        }
+    };
+    let config = match crate::plugins::split_with(&u.with) {
+        Ok((c, _)) => c,
+        Err(e) => {
+            diags.push(Diagnostic::error("E0802", format!("`uses: {uses}`: {e}"), with_key_span(u, "fail-on")));
+            return;
+        }
+    };
+    let known: Vec<String> = info
+        .manifest
+        .config_schema
+        .as_ref()
+        .and_then(|s| s.get("properties"))
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for problem in info.manifest.validate_config(&config) {
+        let key = problem
+            .strip_prefix("with.")
+            .map(|rest| rest.split(['.', '[', ':']).next().unwrap_or_default().to_string())
+            .or_else(|| problem.split("unknown key `").nth(1).and_then(|r| r.split('`').next()).map(str::to_string));
+        let span = key.as_deref().map(|k| with_key_span(u, k)).unwrap_or(u.plugin.span);
+        let mut d = Diagnostic::error("E0802", format!("`with:` of `{}` {}: {problem}", info.manifest.name, info.manifest.version), span)
+            .with_label("does not match the plugin's config schema");
+        if !known.is_empty() {
+            d = d.with_help(format!("the plugin's settings are: {} (and kiln's own `fail-on`); see `kiln plugin inspect {uses}`", known.join(", ")));
+        }
+        diags.push(d);
+    }
 }

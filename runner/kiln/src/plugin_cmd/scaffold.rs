@@ -1,0 +1,422 @@
+//! `kiln plugin new`: a plugin project that builds and passes its own test out of the box.
+//!
+//! Every language gets the same shape: `kiln-plugin.toml` (the manifest), `fixture/` (a small
+//! source tree), `expected-findings.json` (what `kiln plugin test` must find there) and the code.
+//! A Rust project is self-contained and needs only crates.io: the SDK sources and the WIT files
+//! are written into `vendor/` from copies embedded in the `kiln` binary, and `Cargo.lock` pins
+//! the same crate versions kiln's own plugins build with. Python and JavaScript projects vendor
+//! the WIT files into `wit/` for componentize-py / jco.
+
+use std::path::{Path, PathBuf};
+
+/// A language a plugin can be written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust with kiln-plugin-sdk (cargo, wasm32-wasip2).
+    Rust,
+    /// Python (componentize-py).
+    Python,
+    /// JavaScript (jco componentize / componentize-js).
+    Js,
+}
+
+/// The WIT package, version 0.1.0: (file name, text).
+pub const WIT_V0_1_0: &[(&str, &str)] = &[
+    ("types.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/types.wit")),
+    ("step.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/step.wit")),
+    ("signer.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/signer.wit")),
+    ("deploy.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/deploy.wit")),
+];
+
+/// For JavaScript: a world that adds WASI filesystem preopens to `step` (componentize-js only
+/// lets code import what its world imports), with the WASI 0.2 packages it needs.
+const JS_WORLD: &str = "// The kiln `step` world plus the WASI filesystem interfaces the JavaScript code imports\n// (the host links them; it grants /src and /out only as the manifest and buildspec allow).\npackage kiln:plugin-js;\n\nworld step-js {\n    include kiln:plugin/step@0.1.0;\n    import wasi:filesystem/preopens@0.2.12;\n}\n";
+const JS_WASI_DEPS: &[(&str, &str)] = &[
+    ("wasi-filesystem/package.wit", include_str!("../../../../examples/plugin-js/wit/deps/wasi-filesystem/package.wit")),
+    ("wasi-io/package.wit", include_str!("../../../../examples/plugin-js/wit/deps/wasi-io/package.wit")),
+    ("wasi-clocks/package.wit", include_str!("../../../../examples/plugin-js/wit/deps/wasi-clocks/package.wit")),
+];
+
+const SDK_SOURCES: &[(&str, &str)] = &[
+    ("lib.rs", include_str!("../../../../plugin-sdk/src/lib.rs")),
+    ("step.rs", include_str!("../../../../plugin-sdk/src/step.rs")),
+    ("walk.rs", include_str!("../../../../plugin-sdk/src/walk.rs")),
+];
+
+/// The lock file of kiln's own guest workspace: the versions the scaffold pins.
+const GUEST_LOCK: &str = include_str!("../../../../plugins/Cargo.lock");
+const GUEST_MEMBERS: &[&str] = &["hello-step", "noop-step", "test-hostile"];
+
+const SDK_CARGO_TOML: &str = r#"[package]
+name = "kiln-plugin-sdk"
+description = "Write kiln plugins in Rust (vendored by `kiln plugin new`)"
+version = "0.1.0"
+edition = "2024"
+rust-version = "1.95"
+license = "Apache-2.0"
+publish = false
+
+[dependencies]
+wit-bindgen = { version = "0.61.1", default-features = false, features = ["macros", "realloc", "std"] }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+"#;
+
+const FIXTURE_MAIN: &str = "fn main() {\n    // TODO: say something kinder\n    println!(\"hello\");\n}\n";
+const FIXTURE_NOTES: &str = "notes\nFIXME later\nTODO write the docs\n";
+
+fn manifest(name: &str) -> String {
+    format!(
+        r#"# What the plugin is and what it asks the host for. `kiln plugin inspect` shows it with the grants.
+name = "{name}"
+version = "0.1.0"
+world = "step"
+description = "Reports a finding for every line with a marker (default TODO)"
+
+[capabilities]
+read-source = true     # /src, read-only
+write-output = true    # /out
+max-memory = "64MiB"
+timeout = "30s"
+
+[config-schema]
+type = "object"
+additionalProperties = false
+
+[config-schema.properties.marker]
+type = "string"
+minLength = 1
+description = "Text to look for (default TODO)"
+"#
+    )
+}
+
+fn expected(name: &str) -> String {
+    format!(
+        r#"{{
+  "with": {{}},
+  "findings": [
+    {{ "ruleId": "{name}/marker", "path": "notes.txt", "line": 3, "severity": "low" }},
+    {{ "ruleId": "{name}/marker", "path": "src/main.rs", "line": 2, "severity": "low" }}
+  ]
+}}
+"#
+    )
+}
+
+fn rust_lib(name: &str) -> String {
+    format!(
+        r#"//! `{name}`: a kiln step plugin. Reports one finding per line containing the marker
+//! (`with: {{ marker: TODO }}`) and writes `/out/summary.json`.
+
+use kiln_plugin_sdk::{{Error, Severity, Step, StepPlugin, export_step}};
+
+/// The buildspec's `with:` map.
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Config {{
+    marker: String,
+}}
+
+impl Default for Config {{
+    fn default() -> Self {{
+        Config {{ marker: "TODO".into() }}
+    }}
+}}
+
+struct Plugin;
+
+impl StepPlugin for Plugin {{
+    type Config = Config;
+
+    fn run(step: &mut Step<Config>) -> Result<(), Error> {{
+        let marker = step.config().marker.clone();
+        let files = step.source_files()?;
+        for file in &files {{
+            let Ok(text) = file.read_to_string() else {{ continue }}; // skip binary files
+            for (i, line) in text.lines().enumerate() {{
+                if let Some(col) = line.find(&marker) {{
+                    step.finding("{name}/marker", Severity::Low, format!("{{marker}}: {{}}", line.trim()))
+                        .at(&file.path, i as u32 + 1, col as u32 + 1)
+                        .report();
+                }}
+            }}
+        }}
+        let found = step.findings().len();
+        let summary = format!("{{{{\"files\":{{}},\"findings\":{{found}}}}}}\n", files.len());
+        step.write_output("summary.json", "application/json", summary.as_bytes())?;
+        step.set_summary(format!("{{}} files, {{found}} {{marker}} markers", files.len()));
+        Ok(())
+    }}
+}}
+
+export_step!(Plugin, manifest = "kiln-plugin.toml");
+"#
+    )
+}
+
+fn rust_cargo_toml(name: &str) -> String {
+    format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+kiln-plugin-sdk = {{ path = "vendor/kiln-plugin-sdk" }}
+serde = {{ version = "1", features = ["derive"] }}
+
+# A workspace of its own, so the plugin builds wherever it is.
+[workspace]
+
+[profile.release]
+opt-level = "s"
+lto = true
+codegen-units = 1
+strip = "debuginfo"
+"#
+    )
+}
+
+/// kiln's guest lock file with its own members replaced by the new plugin.
+fn rust_lock(name: &str) -> String {
+    let mut blocks: Vec<String> = GUEST_LOCK.split("\n[[package]]\n").map(str::to_string).collect();
+    let header = blocks.remove(0);
+    blocks.retain(|b| !GUEST_MEMBERS.iter().any(|m| b.starts_with(&format!("name = \"{m}\"\n"))));
+    blocks.push(format!("name = \"{name}\"\nversion = \"0.1.0\"\ndependencies = [\n \"kiln-plugin-sdk\",\n \"serde\",\n]\n"));
+    blocks.sort_by_key(|b| b.lines().next().unwrap_or_default().to_string());
+    let mut out = header;
+    for b in blocks {
+        out.push_str("\n[[package]]\n");
+        out.push_str(b.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn python_app(name: &str) -> String {
+    format!(
+        r#""""{name}: a kiln step plugin in Python (componentize-py).
+
+Reports one finding per line containing the marker (`with: {{ marker: TODO }}`) and writes
+/out/summary.json. Build with `kiln plugin build` (runs componentize-py against ./wit).
+"""
+import json
+import os
+
+import wit_world
+from wit_world.exports import step_plugin
+from wit_world.imports import config, log
+from wit_world.imports.types import Finding, Location, ProducedFile, Severity
+
+
+class StepPlugin(wit_world.exports.StepPlugin):
+    def run(self, ctx: step_plugin.StepContext) -> step_plugin.StepResult:
+        marker = json.loads(config.get_json()).get("marker", "TODO")
+        findings = []
+        files = 0
+        root = ctx.source_root
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for fname in sorted(filenames):
+                full = os.path.join(dirpath, fname)
+                if os.path.islink(full):
+                    continue
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                files += 1
+                try:
+                    with open(full, encoding="utf-8") as f:
+                        lines = f.read().splitlines()
+                except (UnicodeDecodeError, OSError):
+                    continue
+                for i, line in enumerate(lines):
+                    col = line.find(marker)
+                    if col >= 0:
+                        loc = Location(rel, i + 1, col + 1, i + 1, col + 1 + len(marker))
+                        findings.append(Finding("{name}/marker", Severity.LOW, loc, f"{{marker}}: {{line.strip()}}", ""))
+        outputs = []
+        if ctx.output_root is not None:
+            with open(os.path.join(ctx.output_root, "summary.json"), "w") as f:
+                json.dump({{"files": files, "findings": len(findings)}}, f)
+            outputs.append(ProducedFile("summary.json", "application/json"))
+        log.log(log.Level.INFO, f"scanned {{files}} files")
+        return step_plugin.StepResult(findings, outputs, f"{{files}} files, {{len(findings)}} {{marker}} markers")
+"#
+    )
+}
+
+fn js_plugin(name: &str) -> String {
+    format!(
+        r#"// {name}: a kiln step plugin in JavaScript (jco componentize / componentize-js).
+// Reports one finding per line containing the marker (`with: {{ marker: TODO }}`) and writes
+// /out/summary.json. Build with `kiln plugin build` (runs componentize-js against ./wit).
+import {{ getJson }} from "kiln:plugin/config@0.1.0";
+import {{ log }} from "kiln:plugin/log@0.1.0";
+import {{ getDirectories }} from "wasi:filesystem/preopens@0.2.12";
+
+function walk(dir, prefix, out) {{
+  const entries = [];
+  const stream = dir.readDirectory();
+  for (let e = stream.readDirectoryEntry(); e; e = stream.readDirectoryEntry()) entries.push(e);
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {{
+    const rel = prefix ? `${{prefix}}/${{e.name}}` : e.name;
+    if (e.type === "directory") walk(dir.openAt({{}}, e.name, {{ directory: true }}, {{ read: true }}), rel, out);
+    else if (e.type === "regular-file") out.push([dir, e.name, rel]);
+  }}
+  return out;
+}}
+
+function readText(dir, name) {{
+  const fd = dir.openAt({{}}, name, {{}}, {{ read: true }});
+  const chunks = [];
+  let offset = 0n;
+  for (;;) {{
+    const [bytes, end] = fd.read(65536n, offset);
+    chunks.push(bytes);
+    offset += BigInt(bytes.length);
+    if (end || bytes.length === 0) break;
+  }}
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {{ all.set(c, at); at += c.length; }}
+  return new TextDecoder("utf-8", {{ fatal: true }}).decode(all);
+}}
+
+export const stepPlugin = {{
+  run(ctx) {{
+    const marker = JSON.parse(getJson()).marker ?? "TODO";
+    const dirs = Object.fromEntries(getDirectories().map(([d, p]) => [p, d]));
+    const findings = [];
+    const files = ctx.sourceRoot ? walk(dirs[ctx.sourceRoot], "", []) : [];
+    for (const [dir, name, rel] of files) {{
+      let text;
+      try {{ text = readText(dir, name); }} catch {{ continue; }}
+      text.split("\n").forEach((line, i) => {{
+        const col = line.indexOf(marker);
+        if (col >= 0) {{
+          findings.push({{
+            ruleId: "{name}/marker", severity: "low", message: `${{marker}}: ${{line.trim()}}`, fingerprint: "",
+            location: {{ path: rel, startLine: i + 1, startCol: col + 1, endLine: i + 1, endCol: col + 1 + marker.length }},
+          }});
+        }}
+      }});
+    }}
+    const outputs = [];
+    if (ctx.outputRoot) {{
+      const out = dirs[ctx.outputRoot];
+      const fd = out.openAt({{}}, "summary.json", {{ create: true, truncate: true }}, {{ write: true }});
+      fd.write(new TextEncoder().encode(JSON.stringify({{ files: files.length, findings: findings.length }})), 0n);
+      outputs.push({{ path: "summary.json", mediaType: "application/json" }});
+    }}
+    log("info", `scanned ${{files.length}} files`);
+    return {{ findings, outputs, summary: `${{files.length}} files, ${{findings.length}} ${{marker}} markers` }};
+  }},
+}};
+"#
+    )
+}
+
+fn readme(name: &str, lang: Lang) -> String {
+    let code = match lang {
+        Lang::Rust => "src/lib.rs (Rust, kiln-plugin-sdk vendored in vendor/ with the WIT it binds to)",
+        Lang::Python => "app.py (Python; componentize-py binds it to wit/)",
+        Lang::Js => "plugin.js (JavaScript; componentize-js binds it to the world `step-js` in wit/)",
+    };
+    format!(
+        "# {name}\n\nA kiln step plugin. The code is {code}; the manifest is `kiln-plugin.toml`.\n\n\
+```sh\nkiln plugin build            # the component: dist/{name}.wasm (path and sha256 printed)\n\
+kiln plugin test             # runs it on fixture/ under kiln's host, compares with expected-findings.json\n\
+kiln plugin run . SOME/DIR --with marker=FIXME --out report/\n\
+kiln plugin inspect .        # manifest, sha256, and the grants the host would give\n\
+kiln plugin lock dist/{name}.wasm   # pin it in a project's kiln.lock, then `uses: {name}@sha256:…`\n```\n"
+    )
+}
+
+/// Write a new plugin project `name` under `parent` (the directory `parent/name`, which must not
+/// exist or be empty). Returns the project directory.
+pub fn create(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.as_bytes()[0].is_ascii_lowercase();
+    if !ok {
+        return Err(format!("`{name}` is not a plugin name: use 1-64 characters from [a-z0-9-], starting with a letter"));
+    }
+    let dir = parent.join(name);
+    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(format!("{} already exists and is not empty; pick another name or --dir", dir.display()));
+    }
+    let mut files: Vec<(String, String)> = vec![
+        ("kiln-plugin.toml".into(), manifest(name)),
+        ("expected-findings.json".into(), expected(name)),
+        ("fixture/src/main.rs".into(), FIXTURE_MAIN.into()),
+        ("fixture/notes.txt".into(), FIXTURE_NOTES.into()),
+        ("README.md".into(), readme(name, lang)),
+        (".gitignore".into(), "/target\n/dist\n/node_modules\n__pycache__/\n".into()),
+    ];
+    let wit_dir = match lang {
+        Lang::Rust => "vendor/wit/kiln-plugin/v0.1.0",
+        Lang::Python => "wit",
+        Lang::Js => "wit/deps/kiln-plugin",
+    };
+    for (f, text) in WIT_V0_1_0 {
+        files.push((format!("{wit_dir}/{f}"), (*text).into()));
+    }
+    match lang {
+        Lang::Rust => {
+            files.push(("Cargo.toml".into(), rust_cargo_toml(name)));
+            files.push(("Cargo.lock".into(), rust_lock(name)));
+            files.push(("src/lib.rs".into(), rust_lib(name)));
+            files.push(("vendor/kiln-plugin-sdk/Cargo.toml".into(), SDK_CARGO_TOML.into()));
+            for (f, text) in SDK_SOURCES {
+                files.push((format!("vendor/kiln-plugin-sdk/src/{f}"), (*text).into()));
+            }
+        }
+        Lang::Python => files.push(("app.py".into(), python_app(name))),
+        Lang::Js => {
+            files.push(("plugin.js".into(), js_plugin(name)));
+            files.push(("wit/world.wit".into(), JS_WORLD.into()));
+            for (f, text) in JS_WASI_DEPS {
+                files.push((format!("wit/deps/{f}"), (*text).into()));
+            }
+        }
+    }
+    for (rel, text) in files {
+        let path = dir.join(&rel);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+        }
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_swaps_kilns_members_for_the_plugin() {
+        let lock = rust_lock("demo");
+        assert!(lock.contains("name = \"demo\"\nversion = \"0.1.0\""));
+        for m in GUEST_MEMBERS {
+            assert!(!lock.contains(&format!("name = \"{m}\"")), "{m} still in the lock");
+        }
+        assert!(lock.contains("name = \"wit-bindgen\""));
+        assert!(lock.starts_with("# This file is automatically @generated by Cargo."));
+    }
+
+    #[test]
+    fn names_are_checked_and_projects_not_overwritten() {
+        let t = tempfile::tempdir().unwrap();
+        assert!(create("Bad Name", Lang::Rust, t.path()).unwrap_err().contains("not a plugin name"));
+        let d = create("demo", Lang::Python, t.path()).unwrap();
+        assert!(d.join("app.py").is_file() && d.join("wit/step.wit").is_file());
+        assert!(create("demo", Lang::Python, t.path()).unwrap_err().contains("not empty"));
+    }
+}
