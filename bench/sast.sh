@@ -9,7 +9,7 @@
 # the installer is run if one is missing. semgrep needs a local semgrep-rules checkout that is not
 # available here: its row is quoted from ../shared/corpus/PEERS-secrets-sast.md, not measured.
 # kiln runs twice: the native engine (`scan` example) and the wasm plugin through a kiln binary
-# (KILN=path, default /work/bin/kiln-snapshot, else target/release/kiln) as a `uses:` step.
+# (KILN=path, default target/release/kiln) as a `uses:` step.
 set -euo pipefail
 runs=${1:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,7 @@ scan="$CARGO_TARGET_DIR/release/examples/scan"
 (cd "$root/plugins" && CARGO_TARGET_DIR="${WASM_TARGET_DIR:-$root/plugins/target}" \
   cargo build -q --release --target wasm32-wasip2 -p sast)
 wasm="${WASM_TARGET_DIR:-$root/plugins/target}/wasm32-wasip2/release/sast.wasm"
-kiln=${KILN:-/work/bin/kiln-snapshot}
+kiln=${KILN:-$root/target/release/kiln}
 [ -x "$kiln" ] || kiln="$root/target/release/kiln"
 
 # median wall seconds of RUNS runs of a command (run from the corpus directory)

@@ -2,7 +2,7 @@
 # kiln's SBOM step vs cdxgen and cyclonedx-py on the lockfile corpus (issue 5), in one run.
 # For each input: wall time (median of RUNS after one warm-up, whole process) of
 #   * kiln native   - the engine through its example driver (release build)
-#   * kiln wasm     - the sbom-cyclonedx plugin run by `kiln build` (KILN, default /work/bin/kiln-snapshot)
+#   * kiln wasm     - the sbom-cyclonedx plugin run by `kiln build` (KILN, default: this repo's target/release/kiln)
 #   * cdxgen        - the PEERS.md command line, offline (FETCH_LICENSE=false, --no-install-deps)
 #   * cyclonedx-py  - where it applies (requirements.txt)
 # plus purl-set agreement of kiln's SBOM with each peer's (../shared/tools/sbom_compare.py).
@@ -16,7 +16,7 @@ shared="$root/../shared"
 corpus="$shared/corpus/lockfiles"
 cdxgen=${CDXGEN:-/tmp/sbom-peers/node_modules/.bin/cdxgen}
 cdxpy=${CYCLONEDX_PY:-/tmp/cdxpy/bin/cyclonedx-py}
-kiln=${KILN:-/work/bin/kiln-snapshot}
+kiln=${KILN:-$root/target/release/kiln}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release -q -p kiln-sbom-engine --example sbom --manifest-path "$root/Cargo.toml"
 native="$CARGO_TARGET_DIR/release/examples/sbom"

@@ -7,14 +7,14 @@
 # Prints a markdown table. Peers come from ../shared/tools/install_peers.sh (run it once).
 #
 # Usage: bench/scanners.sh [RUNS=3]
-#   TREE=/tmp/scanbench  KILN=/path/to/kiln (default /work/bin/kiln-snapshot)  SKIP_SLOW=1 (no detect-secrets)
+#   TREE=/tmp/scanbench  KILN=/path/to/kiln (default: this repo's release build)  SKIP_SLOW=1 (no detect-secrets)
 set -euo pipefail
 runs=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(cd "$root/../shared" && pwd)
 corpus=$shared/corpus/secrets
 tree=${TREE:-/tmp/scanbench}
-kiln=${KILN:-/work/bin/kiln-snapshot}
+kiln=${KILN:-$root/target/release/kiln}
 kingfisher=${KINGFISHER:-/tmp/peers-extra/bin/kingfisher}
 betterleaks=${BETTERLEAKS:-/tmp/peers-extra/bin/betterleaks}
 detect_secrets=${DETECT_SECRETS:-/tmp/peers-venv/bin/detect-secrets}
@@ -27,7 +27,8 @@ sample=${tree}-sample10
 bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s}'; }
 tree_bytes=$(bytes "$tree"); sample_bytes=$(bytes "$sample")
 
-echo "building the native engine example and the wasm plugin..." >&2
+echo "building kiln, the native engine example and the wasm plugin..." >&2
+[ -n "${KILN:-}" ] || (cd "$root" && cargo build -q --release -p kiln)
 (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} cargo build -q --release -p kiln-secrets-scan-engine --example secrets_scan)
 native=${CARGO_TARGET_DIR:-$root/target}/release/examples/secrets_scan
 wasm_target=${WASM_TARGET_DIR:-$root/plugins/target}
