@@ -60,12 +60,15 @@ fn validate(files: &[PathBuf]) {
     assert!(out.status.success(), "schema validation failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
-/// Every output file of the plugin runs, by file name.
+/// Every output file the plugin runs recorded (they live under `plugins/NN-name/` in the record).
 fn plugin_outputs(b: &common::Build) -> Vec<PathBuf> {
+    let on_disk = all_files(&b.record_dir().join("plugins"));
     let mut files = Vec::new();
     for run in b.record["kiln"]["plugins"].as_array().cloned().unwrap_or_default() {
         for o in run["outputs"].as_array().cloned().unwrap_or_default() {
-            files.push(b.record_dir().join(o["path"].as_str().unwrap()));
+            let rel = o["path"].as_str().unwrap();
+            let found = on_disk.iter().find(|f| f.ends_with(rel)).unwrap_or_else(|| panic!("{rel} not under plugins/: {on_disk:?}"));
+            files.push(found.clone());
         }
     }
     files

@@ -65,7 +65,10 @@ serde_json = "1"
 const FIXTURE_MAIN: &str = "fn main() {\n    // TODO: say something kinder\n    println!(\"hello\");\n}\n";
 const FIXTURE_NOTES: &str = "notes\nFIXME later\nTODO write the docs\n";
 
-fn manifest(name: &str) -> String {
+/// The manifest of a scaffolded plugin. Python and JavaScript components carry their language's
+/// runtime (CPython, StarlingMonkey), so they ask for more memory than a Rust one.
+fn manifest(name: &str, lang: Lang) -> String {
+    let max_memory = if matches!(lang, Lang::Rust) { "64MiB" } else { "256MiB" };
     format!(
         r#"# What the plugin is and what it asks the host for. `kiln plugin inspect` shows it with the grants.
 name = "{name}"
@@ -76,7 +79,7 @@ description = "Reports a finding for every line with a marker (default TODO)"
 [capabilities]
 read-source = true     # /src, read-only
 write-output = true    # /out
-max-memory = "64MiB"
+max-memory = "{max_memory}"
 timeout = "30s"
 
 [config-schema]
@@ -352,7 +355,7 @@ pub fn create(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf, String> 
         return Err(format!("{} already exists and is not empty; pick another name or --dir", dir.display()));
     }
     let mut files: Vec<(String, String)> = vec![
-        ("kiln-plugin.toml".into(), manifest(name)),
+        ("kiln-plugin.toml".into(), manifest(name, lang)),
         ("expected-findings.json".into(), expected(name)),
         ("fixture/src/main.rs".into(), FIXTURE_MAIN.into()),
         ("fixture/notes.txt".into(), FIXTURE_NOTES.into()),
