@@ -150,7 +150,7 @@ pub async fn run_build(
     let identity = Identity { id: format!("{project}:{uuid}"), project, uuid: uuid.clone(), number, start_ms };
 
     let scratch_base = opts.scratch_base.clone().unwrap_or_else(std::env::temp_dir);
-    let scratch = Scratch::create(&scratch_base, &uuid).map_err(io_err("cannot create the build's scratch directory"))?;
+    let scratch = Scratch::create(&scratch_base, &uuid, !opts.in_place).map_err(io_err("cannot create the build's scratch directory"))?;
     let work_dir = if opts.in_place { source_dir.clone() } else { scratch.work.clone() };
 
     // Secrets first: their values must be masked from the first line of output on.

@@ -153,16 +153,21 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Create `<base>/kiln-<uuid>/{src,tmp,home,shell}` with owner-only permissions.
-    pub fn create(base: &Path, uuid: &str) -> io::Result<Scratch> {
-        use std::os::unix::fs::PermissionsExt;
+    /// Create `<base>/kiln-<uuid>/{tmp,home,shell}` with owner-only permissions, and `src` (the
+    /// working copy) when `with_work` (not for in-place builds).
+    pub fn create(base: &Path, uuid: &str, with_work: bool) -> io::Result<Scratch> {
+        use std::os::unix::fs::DirBuilderExt;
         let root = base.join(format!("kiln-{uuid}"));
-        std::fs::create_dir_all(&root)?;
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::create_dir_all(base)?;
+        // Owner-only from the start, and never a directory someone else made first.
+        std::fs::DirBuilder::new().mode(0o700).create(&root)?;
         let root = std::fs::canonicalize(&root)?;
         let s = Scratch { work: root.join("src"), tmp: root.join("tmp"), home: root.join("home"), shell: root.join("shell"), root };
-        for d in [&s.work, &s.tmp, &s.home, &s.shell] {
-            std::fs::create_dir_all(d)?;
+        for d in [&s.tmp, &s.home, &s.shell] {
+            std::fs::create_dir(d)?;
+        }
+        if with_work {
+            std::fs::create_dir(&s.work)?;
         }
         Ok(s)
     }

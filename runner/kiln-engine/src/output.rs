@@ -249,8 +249,6 @@ impl Reader {
                     if let Some(mut l) = self.phase_log.take() {
                         l.flush()?;
                     }
-                    let file = std::fs::OpenOptions::new().create(true).append(true).open(self.logs_dir.join(format!("{}.log", p.as_str())))?;
-                    self.phase_log = Some(BufWriter::new(file));
                     self.reporter.phase_started(p);
                 }
             }
@@ -259,7 +257,12 @@ impl Reader {
                 let (p, s, ms) = (parts.next().and_then(parse_phase), parts.next().and_then(parse_status), parts.next().and_then(|m| m.parse::<u64>().ok()));
                 if let (Some(p), Some(s), Some(ms)) = (p, s, ms) {
                     let text = format!("Phase complete: {} State: {}", p.as_str(), s.as_str());
-                    self.write_logs(LineKind::Kiln, &text)?;
+                    // A phase that wrote nothing gets no log file of its own, only this line in
+                    // build.log (creating files is most of a small build's cost).
+                    writeln!(self.build_log, "[{}] [kiln] {text}", self.phase.as_str())?;
+                    if let Some(l) = self.phase_log.as_mut() {
+                        writeln!(l, "[kiln] {text}")?;
+                    }
                     self.reporter.phase_ended(p, s, Duration::from_millis(ms));
                 }
             }
@@ -319,6 +322,10 @@ impl Reader {
     fn write_logs(&mut self, kind: LineKind, text: &str) -> io::Result<()> {
         let tag = if kind == LineKind::Kiln { "[kiln] " } else { "" };
         writeln!(self.build_log, "[{}] {tag}{text}", self.phase.as_str())?;
+        if self.phase_log.is_none() {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(self.logs_dir.join(format!("{}.log", self.phase.as_str())))?;
+            self.phase_log = Some(BufWriter::new(file));
+        }
         if let Some(l) = self.phase_log.as_mut() {
             writeln!(l, "{tag}{text}")?;
         }

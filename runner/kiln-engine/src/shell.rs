@@ -7,6 +7,10 @@
 //! it starts can touch the control channel), saves the session state, and reports the exit status on
 //! fd 4. The state file lets kiln restart the session where it was when a command ends the shell
 //! (`exit 1`, `set -e`, `exec`) or is killed at a timeout; a state file cut short is discarded.
+//! The state is saved into two files in turn (`state.0`, `state.1`): each request names the one
+//! that is not the last complete state, so a save cut short never destroys the state before it,
+//! and no command costs a new file (creating files is slow on some filesystems). The driver and
+//! the helper scripts are passed with `-c`, so the session writes no script files.
 //!
 //! For bash the state is every variable (`declare -p`), every function (`declare -f`), `set -o` and
 //! `shopt` options and the working directory, written by builtins only (no forks). POSIX `sh`
@@ -54,7 +58,10 @@ impl ShellKind {
 const BASH_DRIVER: &str = r#"# kiln: the build's shell session (bash). Requests on fd 3, statuses on fd 4.
 __kiln_dir=$1
 __kiln_persist=$2
-if [ "$__kiln_persist" = 1 ] && [ -f "$__kiln_dir/state" ]; then . "$__kiln_dir/state"; fi
+# Read-only variables (UID, BASHOPTS, …) in the saved state cannot be set again: quietly.
+if [ "$__kiln_persist" = 1 ] && [ -n "$3" ] && [ -f "$3" ]; then . "$3" 2>/dev/null; fi
+set --
+__kiln_slot=0
 __kiln_dump() {
   [ "$__kiln_persist" = 1 ] || return 0
   {
@@ -64,11 +71,11 @@ __kiln_dump() {
     printf '{\n'; shopt -p; printf '} 2>/dev/null\n'
     printf 'cd -- %q 2>/dev/null\n' "$PWD"
     echo '# kiln-state-complete'
-  } 2>/dev/null > "$__kiln_dir/state.new"
+  } 2>/dev/null > "$__kiln_dir/state.$__kiln_slot"
 }
 trap '__kiln_dump' EXIT
-while IFS= read -r __kiln_req <&3; do
-  export CODEBUILD_BUILD_SUCCEEDING=${__kiln_req#run }
+while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_slot <&3; do
+  export CODEBUILD_BUILD_SUCCEEDING=$__kiln_ok
   . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
   __kiln_rc=$?
   __kiln_dump
@@ -79,7 +86,10 @@ done
 const SH_DRIVER: &str = r#"# kiln: the build's shell session (POSIX sh). Requests on fd 3, statuses on fd 4.
 __kiln_dir=$1
 __kiln_persist=$2
-if [ "$__kiln_persist" = 1 ] && [ -f "$__kiln_dir/state" ]; then . "$__kiln_dir/state"; fi
+# Read-only variables (UID, BASHOPTS, …) in the saved state cannot be set again: quietly.
+if [ "$__kiln_persist" = 1 ] && [ -n "$3" ] && [ -f "$3" ]; then . "$3" 2>/dev/null; fi
+set --
+__kiln_slot=0
 __kiln_dump() {
   [ "$__kiln_persist" = 1 ] || return 0
   set +a
@@ -93,13 +103,13 @@ __kiln_dump() {
     case $- in *x*) echo 'set -x' ;; esac
     case $- in *f*) echo 'set -f' ;; esac
     echo '# kiln-state-complete'
-  } 2>/dev/null > "$__kiln_dir/state.new"
+  } 2>/dev/null > "$__kiln_dir/state.$__kiln_slot"
   set -a
 }
 trap '__kiln_dump' EXIT
 [ "$__kiln_persist" = 1 ] && set -a
-while IFS= read -r __kiln_req <&3; do
-  export CODEBUILD_BUILD_SUCCEEDING="${__kiln_req#run }"
+while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_slot <&3; do
+  export CODEBUILD_BUILD_SUCCEEDING="$__kiln_ok"
   . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
   __kiln_rc=$?
   __kiln_dump
@@ -107,8 +117,7 @@ while IFS= read -r __kiln_req <&3; do
 done
 "#;
 
-const QUERY: &str = r#"__kiln_dir=$1
-if [ -f "$__kiln_dir/state" ]; then . "$__kiln_dir/state" >/dev/null 2>&1; fi
+const QUERY: &str = r#"if [ -n "$1" ] && [ -f "$1" ]; then . "$1" >/dev/null 2>&1; fi
 shift
 for __kiln_n in "$@"; do
   eval "__kiln_set=\${$__kiln_n+1}"
@@ -116,8 +125,7 @@ for __kiln_n in "$@"; do
 done
 "#;
 
-const EXPAND: &str = r#"__kiln_dir=$1
-if [ -f "$__kiln_dir/state" ]; then . "$__kiln_dir/state" >/dev/null 2>&1; fi
+const EXPAND: &str = r#"if [ -n "$1" ] && [ -f "$1" ]; then . "$1" >/dev/null 2>&1; fi
 shift
 for __kiln_e in "$@"; do
   eval "__kiln_r=\"$__kiln_e\"" && printf '%s\000' "$__kiln_r"
@@ -150,6 +158,8 @@ pub struct ShellSession {
     work_dir: PathBuf,
     env: Vec<(OsString, OsString)>,
     running: Option<Running>,
+    /// Which of `state.0` / `state.1` holds the last complete state, if any.
+    state: Option<u8>,
 }
 
 /// Configures each shell process before it starts (the sandbox, stdout/stderr).
@@ -159,22 +169,25 @@ impl ShellSession {
     /// A session whose state is kept in `state_dir`, starting in `work_dir` with exactly `env`.
     pub fn new(kind: ShellKind, version: Version, state_dir: &Path, work_dir: &Path, env: Vec<(OsString, OsString)>) -> io::Result<Self> {
         std::fs::create_dir_all(state_dir)?;
-        std::fs::write(state_dir.join("driver"), if kind == ShellKind::Bash { BASH_DRIVER } else { SH_DRIVER })?;
-        std::fs::write(state_dir.join("query"), QUERY)?;
-        std::fs::write(state_dir.join("expand"), EXPAND)?;
-        Ok(ShellSession { kind, persistent: version == Version::V0_2, dir: state_dir.to_path_buf(), work_dir: work_dir.to_path_buf(), env, running: None })
+        Ok(ShellSession { kind, persistent: version == Version::V0_2, dir: state_dir.to_path_buf(), work_dir: work_dir.to_path_buf(), env, running: None, state: None })
     }
 
     pub fn kind(&self) -> ShellKind {
         self.kind
     }
 
-    fn base(&self, script: &str) -> Command {
+    /// The file holding the last complete state (`""` when there is none yet).
+    fn state_file(&self) -> OsString {
+        self.state.map(|slot| self.dir.join(format!("state.{slot}")).into_os_string()).unwrap_or_default()
+    }
+
+    /// The shell running `script` (given with `-c`, `$0` the shell's name) with `first_arg`.
+    fn base(&self, script: &str, first_arg: &std::ffi::OsStr) -> Command {
         let mut cmd = Command::new(self.kind.program());
         if self.kind == ShellKind::Bash {
             cmd.args(["--noprofile", "--norc"]);
         }
-        cmd.arg(self.dir.join(script)).arg(&self.dir);
+        cmd.arg("-c").arg(script).arg(self.kind.program()).arg(first_arg);
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(&self.work_dir);
         cmd.stdin(std::process::Stdio::null());
         cmd
@@ -183,8 +196,9 @@ impl ShellSession {
     fn start(&mut self, prepare: Prepare) -> io::Result<()> {
         let (req_read, req_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
         let (st_read, st_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
-        let mut cmd = self.base("driver");
-        cmd.arg(if self.persistent { "1" } else { "0" });
+        let driver = if self.kind == ShellKind::Bash { BASH_DRIVER } else { SH_DRIVER };
+        let mut cmd = self.base(driver, self.dir.as_os_str());
+        cmd.arg(if self.persistent { "1" } else { "0" }).arg(self.state_file());
         prepare(&mut cmd)?;
         let (r, w) = (req_read.as_raw_fd(), st_write.as_raw_fd());
         // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
@@ -206,7 +220,12 @@ impl ShellSession {
         }
         std::fs::write(self.dir.join("cmd"), text)?;
         let running = self.running.as_mut().expect("started above");
-        let request = format!("run {}\n", if succeeding { 1 } else { 0 });
+        // The state is saved into the slot that is not the last complete state.
+        let slot = match self.state {
+            Some(0) => 1,
+            _ => 0,
+        };
+        let request = format!("run {} {slot}\n", if succeeding { 1 } else { 0 });
         let sent = running.requests.write_all(request.as_bytes());
         let waited = match sent {
             Ok(()) => tokio::time::timeout_at(deadline.into(), running.statuses.next_line()).await,
@@ -228,7 +247,7 @@ impl ShellSession {
                 Exit::TimedOut
             }
         };
-        self.commit_state();
+        self.commit_state(slot);
         if !self.persistent {
             self.stop().await;
         }
@@ -241,7 +260,6 @@ impl ShellSession {
             drop(r.requests);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), r.child.wait()).await;
             let _ = r.child.kill().await;
-            self.commit_state();
         }
     }
 
@@ -253,34 +271,38 @@ impl ShellSession {
         }
     }
 
-    /// Adopt the state the shell last saved. A state file cut short (the shell was killed while
-    /// saving) is discarded and the previous state stays.
-    fn commit_state(&self) {
-        let new = self.dir.join("state.new");
-        let complete = std::fs::read(&new).is_ok_and(|b| b.ends_with(STATE_END));
-        if complete {
-            let _ = std::fs::rename(&new, self.dir.join("state"));
-        } else {
-            let _ = std::fs::remove_file(&new);
+    /// Adopt the state the shell saved into `slot`. A state file cut short (the shell was killed
+    /// while saving) is ignored and the previous state stays.
+    fn commit_state(&mut self, slot: u8) {
+        if self.persistent && state_complete(&self.dir.join(format!("state.{slot}"))) {
+            self.state = Some(slot);
         }
     }
 
     /// A process that prints `NAME=value\0` for each of `names` set in the session's current state.
     pub fn query_command(&self, names: &[String]) -> Command {
-        self.helper("query", names)
+        self.helper(QUERY, names)
     }
 
     /// A process that expands each of `words` as a double-quoted shell word (variables and `$(…)`)
     /// in the session's current state, printing each result followed by `\0`.
     pub fn expand_command(&self, words: &[String]) -> Command {
-        self.helper("expand", words)
+        self.helper(EXPAND, words)
     }
 
     fn helper(&self, script: &str, args: &[String]) -> Command {
-        let mut cmd = self.base(script);
+        let mut cmd = self.base(script, &self.state_file());
         cmd.args(args);
         cmd
     }
+}
+
+/// Whether the state file at `path` ends with [`STATE_END`] (reads only its tail).
+fn state_complete(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    let mut tail = [0u8; STATE_END.len()];
+    f.seek(SeekFrom::End(-(STATE_END.len() as i64))).is_ok() && f.read_exact(&mut tail).is_ok() && tail == STATE_END
 }
 
 /// Make `fd` available as `target` in the child, without close-on-exec.

@@ -24,7 +24,7 @@ impl T {
         let out = self.out.clone();
         let mut prepare = move |c: &mut Command| -> io::Result<()> {
             let f = std::fs::OpenOptions::new().append(true).open(&out)?;
-            c.stdout(f);
+            c.stdout(f.try_clone()?).stderr(f);
             Ok(())
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -62,7 +62,7 @@ async fn exit_in_a_command_restarts_the_session_where_it_was() {
 async fn commands_cannot_read_or_write_the_control_channel() {
     let mut t = session(ShellKind::Bash, Version::V0_2);
     let probe = "for fd in 3 4; do [ -e /proc/self/fd/$fd ] && echo inherited-$fd; done; true";
-    let (exit, out) = t.run(&format!("echo 'done 0' >&4 2>/dev/null || echo no-fd4; read -r x <&3 2>/dev/null || echo no-fd3; bash -c '{probe}'")).await;
+    let (exit, out) = t.run(&format!("{{ echo 'done 0' >&4; }} 2>/dev/null || echo no-fd4; {{ read -r x <&3; }} 2>/dev/null || echo no-fd3; bash -c '{probe}'")).await;
     assert_eq!(exit, Exit::Code(0));
     assert_eq!(out, "no-fd4\nno-fd3");
 }
@@ -80,12 +80,23 @@ async fn a_timeout_kills_the_session_and_the_next_command_restarts_it() {
 }
 
 #[tokio::test]
+async fn a_restarted_bash_session_prints_nothing_of_its_own() {
+    let mut t = session(ShellKind::Bash, Version::V0_2);
+    t.run("A=1; cd /").await;
+    assert_eq!(t.run("exit 0").await.0, Exit::Code(0));
+    // The restart re-reads the state (read-only variables such as UID included) silently.
+    let (exit, out) = t.run("echo \"$A $PWD\"").await;
+    assert_eq!((exit, out.as_str()), (Exit::Code(0), "1 /"));
+}
+
+#[tokio::test]
 async fn a_state_file_cut_short_is_discarded() {
     let mut t = session(ShellKind::Bash, Version::V0_2);
     t.run("A=1").await;
     t.s.stop().await;
-    std::fs::write(t.s.dir.join("state.new"), "A=2\n").unwrap();
-    t.s.commit_state();
+    let other = if t.s.state == Some(0) { 1 } else { 0 };
+    std::fs::write(t.s.dir.join(format!("state.{other}")), "A=2\n").unwrap();
+    t.s.commit_state(other);
     assert_eq!(t.run("echo $A").await.1, "1");
 }
 

@@ -7,13 +7,15 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_engine::{PluginOutput, PluginRequest, PluginRun, PluginRunner};
-use kiln_host::{builtin, Grants, Host, HostConfig, PluginSource, Policy, StepInvocation};
+use kiln_host::{builtin, Grants, PluginSource, Policy, StepInvocation};
 use kiln_spec::{PluginAllow, PluginRef, PluginsPolicy};
 
 use crate::lockfile::{Lock, LOCK_FILE};
+use crate::warm::WarmHost;
 
 const SEVERITIES: [&str; 5] = ["note", "low", "medium", "high", "critical"];
 
@@ -81,7 +83,7 @@ pub fn split_with(with: &serde_json::Value) -> Result<(serde_json::Value, Option
 
 /// Runs `uses:` steps with one wasmtime host per build (compiled components cached on disk).
 pub struct HostRunner {
-    host: Host,
+    host: Arc<WarmHost>,
     base_dir: PathBuf,
     lock_dir: PathBuf,
     policy: PluginsPolicy,
@@ -91,9 +93,8 @@ pub struct HostRunner {
 impl HostRunner {
     /// A runner whose compile cache lives in `cache_dir`; relative plugin paths resolve against
     /// `base_dir`, `kiln.lock` is read from `base_dir`, and the policy is kiln's default.
-    pub fn new(cache_dir: PathBuf, base_dir: PathBuf) -> anyhow::Result<HostRunner> {
-        let host = Host::new(HostConfig { cache_dir: Some(cache_dir), ..Default::default() })?;
-        Ok(HostRunner { host, lock_dir: base_dir.clone(), base_dir, policy: PluginsPolicy::default(), env: BTreeMap::new() })
+    pub fn new(host: Arc<WarmHost>, base_dir: PathBuf) -> HostRunner {
+        HostRunner { host, lock_dir: base_dir.clone(), base_dir, policy: PluginsPolicy::default(), env: BTreeMap::new() }
     }
 
     /// Use the buildspec's `kiln: plugins:` policy, its `kiln.lock` (beside `spec_path`), and its
@@ -117,7 +118,14 @@ impl HostRunner {
                 return run;
             }
         };
-        let loaded = match resolve(req.plugin, &self.base_dir, &self.lock_dir).and_then(|s| self.host.load(s).map_err(|e| e.to_string())) {
+        let host = match self.host.get() {
+            Ok(h) => &h.host,
+            Err(e) => {
+                run.message = Some(e);
+                return run;
+            }
+        };
+        let loaded = match resolve(req.plugin, &self.base_dir, &self.lock_dir).and_then(|s| host.load(s).map_err(|e| e.to_string())) {
             Ok(l) => l,
             Err(e) => {
                 run.message = Some(e);

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use kiln_attest::{dsse, KeyPair};
 
-use crate::signing::{ProvenanceSigner, SignerInfo};
+use crate::signing::SignerInfo;
+use crate::warm::WarmHost;
 use kiln_engine::BuildOutcome;
 use serde_json::json;
 
@@ -173,16 +174,17 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
-/// Sign (through `signer`) and write the provenance; returns its path, or `None` when the build
+/// Sign (through the signer `hosting` loads) and write the provenance; returns its path, or `None` when the build
 /// produced no artifact (a provenance needs at least one subject). With no key, an ephemeral one
 /// is made and its public key written beside the provenance (`provenance.pub`) first, so a
 /// provenance on disk always has the key that verifies it.
-pub fn write(outcome: &BuildOutcome, key: Option<Arc<KeyPair>>, builder_id: &str, signer: &ProvenanceSigner) -> Result<Option<Written>, String> {
+pub fn write(outcome: &BuildOutcome, key: Option<Arc<KeyPair>>, builder_id: &str, hosting: &WarmHost) -> Result<Option<Written>, String> {
     let started = std::time::Instant::now();
     let subject_count = subjects(outcome).len();
     if subject_count == 0 {
         return Ok(None);
     }
+    let signer = &hosting.get()?.signer;
     let signing = Signing { signer: signer.info(), ephemeral: key.is_none() };
     // Built from the record, so mask it like the record before anything is signed.
     let statement = statement(outcome, builder_id, &signing)?;

@@ -17,7 +17,7 @@ use kiln_attest::dsse::{self, Envelope};
 use kiln_attest::intoto::PAYLOAD_TYPE;
 use kiln_attest::{Algorithm, KeyPair, Signer};
 use kiln_host::{
-    builtin, Host, HostConfig, HostKey, KeyStore, SignSubject, SignerInvocation, SigningAlgorithm,
+    builtin, Host, HostKey, KeyStore, SignSubject, SignerInvocation, SigningAlgorithm,
 };
 
 /// The one key name the provenance signer is granted.
@@ -76,9 +76,8 @@ pub struct ProvenanceSigner {
 }
 
 impl ProvenanceSigner {
-    /// Load the built-in `dsse-signer`, caching its compiled form in `cache_dir`.
-    pub fn load(cache_dir: Option<PathBuf>) -> Result<Self, String> {
-        let host = Host::new(HostConfig { cache_dir, ..Default::default() }).map_err(|e| format!("cannot start the plugin host: {e}"))?;
+    /// Load the built-in `dsse-signer` on `host` (compiled, or from the host's compile cache).
+    pub fn load_on(host: &Host) -> Result<Self, String> {
         let source = builtin::get(SIGNER).ok_or("the built-in dsse-signer is missing from this kiln")?;
         let signer = host.load_signer(source).map_err(|e| e.to_string())?;
         Ok(ProvenanceSigner { signer })
@@ -164,6 +163,7 @@ pub fn warn_ephemeral(pub_path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_host::HostConfig;
     use base64::Engine as _;
     fn b64(b: &[u8]) -> String { base64::engine::general_purpose::STANDARD.encode(b) }
 
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_builtin_signer_makes_the_same_envelope_as_kiln_attest() {
-        let signer = ProvenanceSigner::load(None).unwrap();
+        let signer = ProvenanceSigner::load_on(&Host::new(HostConfig::default()).unwrap()).unwrap();
         let key = Arc::new(KeyPair::generate().unwrap());
         let payload = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[]}"#;
         let env = signer.sign_statement(payload, key.clone()).unwrap();

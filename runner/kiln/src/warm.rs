@@ -1,0 +1,111 @@
+//! The build's plugin host, made on a background thread while the build starts.
+//!
+//! Creating the wasmtime engine and linkers and loading the built-in signer from the compile
+//! cache costs tens of milliseconds. A build needs the host only when a `uses:` step runs and
+//! at the end to sign the provenance, so `kiln build` starts [`WarmHost::spawn`] first thing and
+//! the shell phases run meanwhile. A buildspec with neither plugin steps nor artifacts gets
+//! [`WarmHost::on_demand`] instead: nothing is made unless something asks. The step runner and
+//! the signer share the one host.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use kiln_host::{Host, HostConfig};
+
+use crate::signing::ProvenanceSigner;
+
+/// What the background thread makes: one host and the provenance signer loaded on it.
+pub struct Hosting {
+    /// The wasmtime host every `uses:` step of this build runs on.
+    pub host: Host,
+    /// The built-in `dsse-signer`, pre-instantiated on `host`.
+    pub signer: ProvenanceSigner,
+}
+
+/// How the [`Hosting`] is still to be made.
+enum Making {
+    /// On this thread.
+    Thread(JoinHandle<Result<Hosting, String>>),
+    /// Not started: made by the first [`WarmHost::get`], with this compile cache.
+    OnDemand(PathBuf),
+}
+
+/// A [`Hosting`] being made on another thread, or to be made when first asked for;
+/// [`WarmHost::get`] waits for it the first time.
+pub struct WarmHost {
+    made: OnceLock<Result<Hosting, String>>,
+    making: Mutex<Option<Making>>,
+}
+
+fn make(cache_dir: PathBuf) -> Result<Hosting, String> {
+    let host = Host::new(HostConfig { cache_dir: Some(cache_dir), ..Default::default() }).map_err(|e| format!("cannot start the plugin host: {e}"))?;
+    let signer = ProvenanceSigner::load_on(&host).map_err(|e| format!("cannot load the provenance signer: {e}"))?;
+    Ok(Hosting { host, signer })
+}
+
+impl WarmHost {
+    /// Start making the host (compile cache in `cache_dir`) and loading the signer.
+    pub fn spawn(cache_dir: PathBuf) -> WarmHost {
+        let making = std::thread::Builder::new().name("kiln-host-warm".into()).spawn(move || make(cache_dir));
+        match making {
+            Ok(handle) => WarmHost { made: OnceLock::new(), making: Mutex::new(Some(Making::Thread(handle))) },
+            Err(e) => WarmHost::ready(Err(format!("cannot start the plugin host's thread: {e}"))),
+        }
+    }
+
+    /// Make nothing until [`WarmHost::get`] is called.
+    pub fn on_demand(cache_dir: PathBuf) -> WarmHost {
+        WarmHost { made: OnceLock::new(), making: Mutex::new(Some(Making::OnDemand(cache_dir))) }
+    }
+
+    /// An already made (or failed) host.
+    pub fn ready(made: Result<Hosting, String>) -> WarmHost {
+        WarmHost { made: OnceLock::from(made), making: Mutex::new(None) }
+    }
+
+    /// The host and signer, waiting for the background thread if it is still working.
+    pub fn get(&self) -> Result<&Hosting, String> {
+        let made = self.made.get_or_init(|| {
+            let making = self.making.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match making {
+                Some(Making::Thread(handle)) => handle.join().unwrap_or_else(|_| Err("the plugin host's thread panicked while starting".into())),
+                Some(Making::OnDemand(cache_dir)) => make(cache_dir),
+                None => Err("the plugin host was never started".into()),
+            }
+        });
+        made.as_ref().map_err(Clone::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_background_host_loads_the_builtin_signer() {
+        let dir = tempfile::tempdir().unwrap();
+        let warm = WarmHost::spawn(dir.path().join("cache"));
+        let made = warm.get().unwrap();
+        assert_eq!(made.signer.info().name, crate::signing::SIGNER);
+        // A second call returns the same host without waiting again.
+        assert!(std::ptr::eq(made, warm.get().unwrap()));
+    }
+
+    #[test]
+    fn an_on_demand_host_is_made_by_the_first_get() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let warm = WarmHost::on_demand(cache.clone());
+        assert!(!cache.exists(), "nothing is made before it is asked for");
+        assert_eq!(warm.get().unwrap().signer.info().name, crate::signing::SIGNER);
+        assert!(cache.is_dir());
+    }
+
+    #[test]
+    fn a_failed_start_is_an_error_every_time() {
+        let warm = WarmHost::ready(Err("no".into()));
+        assert_eq!(warm.get().err().as_deref(), Some("no"));
+        assert_eq!(warm.get().err().as_deref(), Some("no"));
+    }
+}
