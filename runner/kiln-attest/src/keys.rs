@@ -303,6 +303,14 @@ impl KeyPair {
     }
 }
 
+/// Seed aws-lc's random generator now, on the calling thread's time. Its first use gathers
+/// CPU-jitter entropy, which took ~50 ms on this project's CI VMs; a signature made with a
+/// loaded key (ECDSA needs a random nonce) pays that unless something drew randomness first.
+pub fn warm_up_rng() {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let _ = SystemRandom::new().fill(&mut [0u8; 16]);
+}
+
 impl Signer for KeyPair {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         self.signer

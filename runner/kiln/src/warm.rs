@@ -39,6 +39,8 @@ pub struct WarmHost {
 }
 
 fn make(cache_dir: PathBuf) -> Result<Hosting, String> {
+    // The provenance is signed at the end: have the random generator seeded by then.
+    kiln_attest::keys::warm_up_rng();
     let host = Host::new(HostConfig { cache_dir: Some(cache_dir), ..Default::default() }).map_err(|e| format!("cannot start the plugin host: {e}"))?;
     let signer = ProvenanceSigner::load_on(&host).map_err(|e| format!("cannot load the provenance signer: {e}"))?;
     Ok(Hosting { host, signer })
