@@ -39,6 +39,7 @@ mod cache;
 mod error;
 mod grants;
 mod host;
+mod imports;
 mod limits;
 pub mod manifest;
 mod run;

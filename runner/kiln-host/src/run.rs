@@ -3,10 +3,11 @@
 use crate::bindings::v0_1_0::step::exports::kiln::plugin::step_plugin::{StepContext, StepError};
 use crate::bindings::v0_1_0::step::kiln::plugin::{config, log, progress, types};
 use crate::error::PluginError;
+use crate::imports::{PluginConfig, PluginLog};
 use crate::host::LoadedPlugin;
 use crate::limits::{LimitHit, LimitKind, Limiter};
 use crate::stdio::{CappedPipe, coarse_clock};
-use crate::types::{EventSink, LogLevel, LogRecord, PluginEvent, StepInvocation, StepOutcome};
+use crate::types::{EventSink, PluginEvent, StepInvocation, StepOutcome};
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
@@ -23,11 +24,8 @@ pub(crate) struct StepState {
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     plugin: String,
-    config_json: String,
-    config: serde_json::Map<String, serde_json::Value>,
-    logs: Vec<LogRecord>,
-    log_bytes: usize,
-    max_log_bytes: usize,
+    config: PluginConfig,
+    log: PluginLog,
     hit: Option<LimitKind>,
     on_event: Option<EventSink>,
 }
@@ -58,23 +56,14 @@ impl types::Host for StepState {}
 
 impl log::Host for StepState {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        self.log_bytes = self.log_bytes.saturating_add(message.len());
-        if self.log_bytes > self.max_log_bytes {
-            return Err(self.limit(LimitKind::LogBytes {
-                bytes: self.max_log_bytes,
-            }));
+        match self.log.push(level.into(), message) {
+            Ok(record) => {
+                let event = PluginEvent::Log(record.clone());
+                self.emit(&event);
+                Ok(())
+            }
+            Err(kind) => Err(self.limit(kind)),
         }
-        let level = match level {
-            log::Level::Trace => LogLevel::Trace,
-            log::Level::Debug => LogLevel::Debug,
-            log::Level::Info => LogLevel::Info,
-            log::Level::Warn => LogLevel::Warn,
-            log::Level::Error => LogLevel::Error,
-        };
-        let record = LogRecord { level, message };
-        self.emit(&PluginEvent::Log(record.clone()));
-        self.logs.push(record);
-        Ok(())
     }
 }
 
@@ -93,11 +82,11 @@ impl progress::Host for StepState {
 
 impl config::Host for StepState {
     fn get_json(&mut self) -> wasmtime::Result<String> {
-        Ok(self.config_json.clone())
+        Ok(self.config.json())
     }
 
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.config.get(&key).map(|v| v.to_string()))
+        Ok(self.config.get(&key))
     }
 }
 
@@ -162,7 +151,6 @@ impl LoadedPlugin {
         if !errors.is_empty() {
             return Err(PluginError::InvalidConfig { plugin, errors });
         }
-        let config = inv.config.as_object().cloned().unwrap_or_default();
         let timeout = inv.grants.timeout.min(inv.limits.timeout);
         let max_memory = inv.grants.max_memory.min(inv.limits.max_memory);
         let stdout = CappedPipe::new(inv.limits.max_stdio_bytes);
@@ -173,11 +161,8 @@ impl LoadedPlugin {
             table: ResourceTable::new(),
             limiter: Limiter::new(max_memory),
             plugin: plugin.clone(),
-            config_json: serde_json::Value::Object(config.clone()).to_string(),
-            config,
-            logs: Vec::new(),
-            log_bytes: 0,
-            max_log_bytes: inv.limits.max_log_bytes,
+            config: PluginConfig::new(&inv.config),
+            log: PluginLog::new(inv.limits.max_log_bytes),
             hit: None,
             on_event: inv.on_event.clone(),
         };
@@ -263,7 +248,7 @@ impl LoadedPlugin {
             findings,
             outputs,
             summary,
-            logs: data.logs,
+            logs: data.log.into_records(),
             stdout: stdout_text,
             stderr: stderr_text,
             stdio_truncated: out_trunc || err_trunc,

@@ -15,10 +15,11 @@
 use crate::bindings::v0_1_0::signer::exports::kiln::plugin::signer_plugin;
 use crate::bindings::v0_1_0::signer::kiln::plugin::{config, log, signing};
 use crate::error::PluginError;
+use crate::imports::{PluginConfig, PluginLog};
 use crate::host::LoadedSigner;
 use crate::limits::{LimitHit, LimitKind, Limiter, Limits};
 use crate::stdio::{CappedPipe, coarse_clock};
-use crate::types::{LogLevel, LogRecord};
+use crate::types::LogRecord;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,13 +140,10 @@ pub(crate) struct SignerState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
-    config_json: String,
-    config: serde_json::Map<String, serde_json::Value>,
+    config: PluginConfig,
     keys: Arc<dyn KeyStore>,
     granted: BTreeSet<String>,
-    logs: Vec<LogRecord>,
-    log_bytes: usize,
-    max_log_bytes: usize,
+    log: PluginLog,
     max_sign_bytes: usize,
     host_signatures: usize,
     hit: Option<LimitKind>,
@@ -163,33 +161,23 @@ impl WasiView for SignerState {
 
 impl log::Host for SignerState {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        self.log_bytes = self.log_bytes.saturating_add(message.len());
-        if self.log_bytes > self.max_log_bytes {
-            let kind = LimitKind::LogBytes {
-                bytes: self.max_log_bytes,
-            };
-            self.hit.get_or_insert(kind.clone());
-            return Err(wasmtime::Error::new(LimitHit(kind)));
+        match self.log.push(level.into(), message) {
+            Ok(_) => Ok(()),
+            Err(kind) => {
+                self.hit.get_or_insert(kind.clone());
+                Err(wasmtime::Error::new(LimitHit(kind)))
+            }
         }
-        let level = match level {
-            log::Level::Trace => LogLevel::Trace,
-            log::Level::Debug => LogLevel::Debug,
-            log::Level::Info => LogLevel::Info,
-            log::Level::Warn => LogLevel::Warn,
-            log::Level::Error => LogLevel::Error,
-        };
-        self.logs.push(LogRecord { level, message });
-        Ok(())
     }
 }
 
 impl config::Host for SignerState {
     fn get_json(&mut self) -> wasmtime::Result<String> {
-        Ok(self.config_json.clone())
+        Ok(self.config.json())
     }
 
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.config.get(&key).map(|v| v.to_string()))
+        Ok(self.config.get(&key))
     }
 }
 
@@ -282,7 +270,6 @@ impl LoadedSigner {
         if !errors.is_empty() {
             return Err(PluginError::InvalidConfig { plugin, errors });
         }
-        let config = inv.config.as_object().cloned().unwrap_or_default();
         let caps = &self.manifest.capabilities;
         let timeout = caps.timeout.unwrap_or(crate::DEFAULT_TIMEOUT).min(inv.limits.timeout);
         let max_memory = caps.max_memory.unwrap_or(crate::DEFAULT_MEMORY).min(inv.limits.max_memory);
@@ -298,13 +285,10 @@ impl LoadedSigner {
             wasi: b.build(),
             table: ResourceTable::new(),
             limiter: Limiter::new(max_memory),
-            config_json: serde_json::Value::Object(config.clone()).to_string(),
-            config,
+            config: PluginConfig::new(&inv.config),
             keys: inv.keys.clone(),
             granted: inv.granted_keys.clone(),
-            logs: Vec::new(),
-            log_bytes: 0,
-            max_log_bytes: inv.limits.max_log_bytes,
+            log: PluginLog::new(inv.limits.max_log_bytes),
             max_sign_bytes: MAX_SIGN_BYTES,
             host_signatures: 0,
             hit: None,
@@ -377,7 +361,7 @@ impl LoadedSigner {
         }
         Ok(SignOutcome {
             signatures: out,
-            logs: data.logs,
+            logs: data.log.into_records(),
             stderr: stderr_text,
             host_signatures: data.host_signatures,
             duration: started.elapsed(),
