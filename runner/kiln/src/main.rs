@@ -183,8 +183,11 @@ fn main() -> ExitCode {
 
 fn build(args: BuildArgs) -> ExitCode {
     if !args.no_sandbox {
-        // The shell's cgroup join is ~10 ms cheaper when the kernel's attach path is warm.
+        // While the buildspec is read: warm the kernel's cgroup attach path (the shell's join is
+        // then ~10 ms cheaper) and probe the sandbox capabilities (a forked namespace test,
+        // cached for the process; `Sandbox::prepare` waits for it if it is still running).
         std::thread::spawn(kiln_sandbox::warm_up_attach);
+        std::thread::spawn(kiln_sandbox::probe);
     }
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let spec_path = match args.buildspec.clone() {
