@@ -258,3 +258,16 @@ fn in_place_builds_run_in_the_source_directory() {
     assert!(!p2.src.join("output.txt").exists(), "without --in-place the source is untouched");
     assert_eq!(std::fs::read_dir(p2.scratch()).unwrap().count(), 0, "the working copy is removed after the build");
 }
+
+#[test]
+fn compiled_plugins_are_cached_where_build_steps_cannot_write() {
+    // An in-place build's steps can write the whole project, so the compile cache (native code
+    // kiln maps and runs, outside the sandbox) must not live there: it is in the user's cache.
+    let p = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo built > out.txt\nartifacts:\n  files: [out.txt]\n");
+    let b = p.build(&["--in-place"]);
+    assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
+    assert!(!p.src.join(".kiln/plugin-cache").exists(), "no compile cache under the project");
+    let cache = p.root().join("home/.cache/kiln/plugin-cache");
+    let cached: Vec<_> = std::fs::read_dir(&cache).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(cached.iter().any(|n| n.to_string_lossy().ends_with(".cwasm")), "the signer's compiled form is cached in {}: {cached:?}", cache.display());
+}

@@ -11,12 +11,6 @@ use serde_json::{json, Value};
 use super::build::{built_component, project_manifest};
 use crate::lockfile::{source_text, Lock, LockEntry};
 
-/// Where compiled components are cached for commands outside a build.
-fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("kiln").join("plugin-cache"))
-}
-
 /// What one run produced, with the plugin's identity.
 pub struct Ran {
     pub manifest: Manifest,
@@ -27,7 +21,7 @@ pub struct Ran {
 
 /// Load `source` and run it once on `src` with `out` as its output directory.
 pub fn run_once(source: PluginSource, src: &Path, out: &Path, config: Value, policy: &Policy) -> Result<Ran, String> {
-    let host = Host::new(HostConfig { cache_dir: cache_dir(), ..Default::default() }).map_err(|e| format!("cannot start the plugin host: {e}"))?;
+    let host = Host::new(HostConfig { cache_dir: crate::warm::plugin_cache_dir(), ..Default::default() }).map_err(|e| format!("cannot start the plugin host: {e}"))?;
     let plugin = host.load(source).map_err(|e| e.to_string())?;
     let problems = plugin.manifest.validate_config(&config);
     if !problems.is_empty() {
