@@ -201,127 +201,17 @@ fn rust_lock(name: &str) -> String {
     out
 }
 
+/// The Python and JavaScript scaffolds are the bundled examples (`examples/plugin-python`,
+/// `examples/plugin-js`, which CI builds and runs) with the example's name replaced.
+const PYTHON_EXAMPLE: (&str, &str) = ("todo-py", include_str!("../../../../examples/plugin-python/app.py"));
+const JS_EXAMPLE: (&str, &str) = ("todo-js", include_str!("../../../../examples/plugin-js/plugin.js"));
+
 fn python_app(name: &str) -> String {
-    format!(
-        r#""""{name}: a kiln step plugin in Python (componentize-py).
-
-Reports one finding per line containing the marker (`with: {{ marker: TODO }}`) and writes
-/out/summary.json. Build with `kiln plugin build` (runs componentize-py against ./wit).
-"""
-import json
-import os
-
-import wit_world
-from wit_world.exports import step_plugin
-from wit_world.imports import config, log
-from wit_world.imports.types import Finding, Location, ProducedFile, Severity
-
-
-class StepPlugin(wit_world.exports.StepPlugin):
-    def run(self, ctx: step_plugin.StepContext) -> step_plugin.StepResult:
-        marker = json.loads(config.get_json()).get("marker", "TODO")
-        findings = []
-        files = 0
-        root = ctx.source_root
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for fname in sorted(filenames):
-                full = os.path.join(dirpath, fname)
-                if os.path.islink(full):
-                    continue
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                files += 1
-                try:
-                    with open(full, encoding="utf-8") as f:
-                        lines = f.read().splitlines()
-                except (UnicodeDecodeError, OSError):
-                    continue
-                for i, line in enumerate(lines):
-                    col = line.find(marker)
-                    if col >= 0:
-                        loc = Location(rel, i + 1, col + 1, i + 1, col + 1 + len(marker))
-                        findings.append(Finding("{name}/marker", Severity.LOW, loc, f"{{marker}}: {{line.strip()}}", ""))
-        outputs = []
-        if ctx.output_root is not None:
-            with open(os.path.join(ctx.output_root, "summary.json"), "w") as f:
-                json.dump({{"files": files, "findings": len(findings)}}, f)
-            outputs.append(ProducedFile("summary.json", "application/json"))
-        log.log(log.Level.INFO, f"scanned {{files}} files")
-        return step_plugin.StepResult(findings, outputs, f"{{files}} files, {{len(findings)}} {{marker}} markers")
-"#
-    )
+    PYTHON_EXAMPLE.1.replace(PYTHON_EXAMPLE.0, name)
 }
 
 fn js_plugin(name: &str) -> String {
-    format!(
-        r#"// {name}: a kiln step plugin in JavaScript (jco componentize / componentize-js).
-// Reports one finding per line containing the marker (`with: {{ marker: TODO }}`) and writes
-// /out/summary.json. Build with `kiln plugin build` (runs componentize-js against ./wit).
-import {{ getJson }} from "kiln:plugin/config@0.1.0";
-import {{ log }} from "kiln:plugin/log@0.1.0";
-import {{ getDirectories }} from "wasi:filesystem/preopens@0.2.12";
-
-function walk(dir, prefix, out) {{
-  const entries = [];
-  const stream = dir.readDirectory();
-  for (let e = stream.readDirectoryEntry(); e; e = stream.readDirectoryEntry()) entries.push(e);
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {{
-    const rel = prefix ? `${{prefix}}/${{e.name}}` : e.name;
-    if (e.type === "directory") walk(dir.openAt({{}}, e.name, {{ directory: true }}, {{ read: true }}), rel, out);
-    else if (e.type === "regular-file") out.push([dir, e.name, rel]);
-  }}
-  return out;
-}}
-
-function readText(dir, name) {{
-  const fd = dir.openAt({{}}, name, {{}}, {{ read: true }});
-  const chunks = [];
-  let offset = 0n;
-  for (;;) {{
-    const [bytes, end] = fd.read(65536n, offset);
-    chunks.push(bytes);
-    offset += BigInt(bytes.length);
-    if (end || bytes.length === 0) break;
-  }}
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {{ all.set(c, at); at += c.length; }}
-  return new TextDecoder("utf-8", {{ fatal: true }}).decode(all);
-}}
-
-export const stepPlugin = {{
-  run(ctx) {{
-    const marker = JSON.parse(getJson()).marker ?? "TODO";
-    const dirs = Object.fromEntries(getDirectories().map(([d, p]) => [p, d]));
-    const findings = [];
-    const files = ctx.sourceRoot ? walk(dirs[ctx.sourceRoot], "", []) : [];
-    for (const [dir, name, rel] of files) {{
-      let text;
-      try {{ text = readText(dir, name); }} catch {{ continue; }}
-      text.split("\n").forEach((line, i) => {{
-        const col = line.indexOf(marker);
-        if (col >= 0) {{
-          findings.push({{
-            ruleId: "{name}/marker", severity: "low", message: `${{marker}}: ${{line.trim()}}`, fingerprint: "",
-            location: {{ path: rel, startLine: i + 1, startCol: col + 1, endLine: i + 1, endCol: col + 1 + marker.length }},
-          }});
-        }}
-      }});
-    }}
-    const outputs = [];
-    if (ctx.outputRoot) {{
-      const out = dirs[ctx.outputRoot];
-      const fd = out.openAt({{}}, "summary.json", {{ create: true, truncate: true }}, {{ write: true }});
-      fd.write(new TextEncoder().encode(JSON.stringify({{ files: files.length, findings: findings.length }})), 0n);
-      outputs.push({{ path: "summary.json", mediaType: "application/json" }});
-    }}
-    log("info", `scanned ${{files.length}} files`);
-    return {{ findings, outputs, summary: `${{files.length}} files, ${{findings.length}} ${{marker}} markers` }};
-  }},
-}};
-"#
-    )
+    JS_EXAMPLE.1.replace(JS_EXAMPLE.0, name)
 }
 
 fn readme(name: &str, lang: Lang) -> String {
