@@ -280,4 +280,14 @@ mod tests {
         assert!(parse_on_failure("abort").unwrap_err().contains("ABORT"));
         assert!(parse_on_failure("").is_err());
     }
+
+    #[test]
+    fn uses_steps_lists_plugin_steps_in_phase_order() {
+        let src = "version: 0.2\nphases:\n  pre_build:\n    commands:\n      - echo a\n      - uses: secrets-scan\n    finally:\n      - uses: ./b.wasm\n  build:\n    commands:\n      - uses: sast\n";
+        let spec = parse_buildspec(src).spec.expect("valid");
+        let names: Vec<&str> = spec.uses_steps().map(|u| u.plugin.value.as_str()).collect();
+        assert_eq!(names, ["secrets-scan", "./b.wasm", "sast"]);
+        let plain = parse_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - echo a\n").spec.expect("valid");
+        assert_eq!(plain.uses_steps().count(), 0);
+    }
 }

@@ -49,6 +49,16 @@ pub struct BuildSpec {
     pub kiln: KilnSettings,
 }
 
+impl BuildSpec {
+    /// Every `uses:` plugin step, in phase order (each phase's `commands`, then its `finally`).
+    pub fn uses_steps(&self) -> impl Iterator<Item = &UsesStep> {
+        self.phases.iter().flat_map(|p| p.commands.iter().chain(&p.finally)).filter_map(|s| match s {
+            Step::Uses(u) => Some(u),
+            Step::Shell(_) => None,
+        })
+    }
+}
+
 /// `env`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Env {

@@ -202,8 +202,7 @@ fn build(args: BuildArgs) -> ExitCode {
     let Some((spec, bytes)) = validate::load_for_build(&spec_path) else { return exit::INVALID.into() };
     // The plugin host and the provenance signer are made while the build starts (warm.rs).
     let cache_dir = warm::build_cache_dir(&dir, args.in_place);
-    let uses_plugins = spec.phases.iter().flat_map(|p| p.commands.iter().chain(&p.finally)).any(|s| matches!(s, kiln_spec::Step::Uses(_)));
-    let hosting = std::sync::Arc::new(if uses_plugins || spec.artifacts.is_some() { warm::WarmHost::spawn(cache_dir) } else { warm::WarmHost::on_demand(cache_dir) });
+    let hosting = std::sync::Arc::new(if spec.uses_steps().next().is_some() || spec.artifacts.is_some() { warm::WarmHost::spawn(cache_dir) } else { warm::WarmHost::on_demand(cache_dir) });
     let (signing_key, key_file) = match signing::configured_key(args.key.as_deref(), &spec, &dir) {
         Ok(Some((k, path))) => (Some(k), Some(path)),
         Ok(None) => (None, None),

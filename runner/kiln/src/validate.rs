@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kiln_spec::{parse_buildspec, BuildSpec, Diagnostic, Span, Step, UsesStep};
+use kiln_spec::{parse_buildspec, BuildSpec, Diagnostic, Span, UsesStep};
 
 fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
@@ -91,12 +91,8 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
 /// at the `uses:` value or at the offending `with:` key. Reads manifests without compiling.
 pub fn check_plugins(spec: &BuildSpec, dir: &Path) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    for phase in &spec.phases {
-        for step in phase.commands.iter().chain(&phase.finally) {
-            if let Step::Uses(u) = step {
-                check_uses(u, dir, &mut diags);
-            }
-        }
+    for u in spec.uses_steps() {
+        check_uses(u, dir, &mut diags);
     }
     diags
 }
