@@ -34,15 +34,21 @@
 //! export_step!(TodoScanner, manifest = "kiln-plugin.toml");
 //! ```
 //!
+//! For a scanner that looks at every file, implement [`FileScanner`] and call
+//! [`export_file_scanner!`] instead: the host walks and reads the tree and feeds the files to
+//! several instances of the plugin in parallel (the `file-scanner` world).
+//!
 //! The host mounts the source tree read-only at [`SOURCE_ROOT`] and the plugin's output directory
 //! at [`OUTPUT_ROOT`]; everything else (network, environment, other files) is absent unless the
 //! plugin's manifest requests it and the buildspec allows it.
 
 #![warn(missing_docs)]
 
+pub mod scanner;
 mod step;
 mod walk;
 
+pub use scanner::FileScanner;
 pub use step::{FindingBuilder, Step};
 pub use walk::SourceFile;
 

@@ -16,6 +16,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("test-hostile", "test_hostile"),
     ("dsse-signer", "dsse_signer"),
     ("test-hostile-signer", "test_hostile_signer"),
+    ("test-hostile-scanner", "test_hostile_scanner"),
 ];
 
 fn main() {
@@ -38,7 +39,10 @@ fn main() {
         }
     }
     // Engines the guests use by path (plugins/engines/*: sources, rule files, manifests).
-    println!("cargo:rerun-if-changed={}", plugins.join("engines").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("engines").display()
+    );
     for p in ["plugin-sdk/Cargo.toml", "plugin-sdk/src", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }

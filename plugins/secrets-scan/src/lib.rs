@@ -1,14 +1,17 @@
-//! `secrets-scan`: kiln's built-in secret scanner step. Walks `/src` (no symlinks followed, depth
-//! limited), scans each text file once with `kiln-secrets-scan-engine`, reports typed findings
-//! with fingerprints (messages carry a redaction, never the secret) and writes SARIF 2.1.0 to
-//! `/out/secrets.sarif`. Binary and oversized files are skipped with a per-file warning. The
+//! `secrets-scan`: kiln's built-in secret scanner, a `file-scanner` plugin. The host walks the
+//! source tree and feeds each file to several instances in parallel; each scans the bytes once
+//! with `kiln-secrets-scan-engine` and returns its findings as a partial result. `finish` reports
+//! typed findings with fingerprints (messages carry a redaction, never the secret) and writes
+//! SARIF 2.1.0 to `/out/secrets.sarif`. Binary files are skipped (the host warns per file). The
 //! `fail-on` gate is applied by the host from the findings' severities.
 
-use kiln_plugin_sdk::{Error, Step, StepPlugin, export_step, log, progress};
-use kiln_secrets_scan_engine::{Baseline, Finding, Scanner, glob::glob_match, is_binary, sarif};
+use kiln_plugin_sdk::scanner::{FileFilter, FileOutcome, Partial, WalkStats};
+use kiln_plugin_sdk::{Error, FileScanner, Step, export_file_scanner, log, serde_json};
+use kiln_secrets_scan_engine::{Baseline, Finding, RuleMeta, Scanner, all_rules, is_binary, sarif};
+use serde::{Deserialize, Serialize};
 
 /// `with:` keys (see kiln-plugin.toml for the schema).
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 struct Config {
     /// Read by the host's gate; accepted here so the config deserialises.
@@ -32,34 +35,64 @@ impl Default for Config {
     }
 }
 
-/// Deepest directory level walked (deeper trees are reported and skipped, never recursed).
-const MAX_DEPTH: usize = 256;
 /// Findings returned to the host (SARIF keeps all of them).
 const MAX_REPORTED: usize = 5000;
-/// Per-file warnings logged before they are only counted.
-const MAX_WARNINGS: usize = 200;
 
-struct SecretsScan;
-
-#[derive(Default)]
-struct Stats {
-    files: u64,
-    bytes: u64,
-    binary: u64,
-    oversized: u64,
-    unreadable: u64,
-    excluded: u64,
-    too_deep: u64,
-    suppressed: usize,
-    warnings: usize,
+/// One instance's scanner.
+struct SecretsScan {
+    scanner: Scanner,
 }
 
-impl Stats {
-    fn warn(&mut self, msg: String) {
-        self.warnings += 1;
-        if self.warnings <= MAX_WARNINGS {
-            log::warn(&msg);
+/// A file's partial result: its findings (redacted, as the engine reports them) and how many
+/// were suppressed.
+#[derive(Serialize, Deserialize)]
+struct FilePartial {
+    suppressed: usize,
+    findings: Vec<WireFinding>,
+}
+
+/// [`Finding`] without its static rule metadata (looked up again by id in `finish`).
+#[derive(Serialize, Deserialize)]
+struct WireFinding {
+    rule: String,
+    line: u32,
+    col: u32,
+    end_line: u32,
+    end_col: u32,
+    redacted: String,
+    fingerprint: String,
+    message: String,
+    snippet: String,
+}
+
+impl WireFinding {
+    fn from_finding(f: Finding) -> WireFinding {
+        WireFinding {
+            rule: f.rule.id.to_string(),
+            line: f.line,
+            col: f.col,
+            end_line: f.end_line,
+            end_col: f.end_col,
+            redacted: f.redacted,
+            fingerprint: f.fingerprint,
+            message: f.message,
+            snippet: f.snippet,
         }
+    }
+
+    fn into_finding(self, rules: &[RuleMeta]) -> Option<Finding> {
+        let rule = *rules.iter().find(|r| r.id == self.rule)?;
+        Some(Finding {
+            rule,
+            line: self.line,
+            col: self.col,
+            end_line: self.end_line,
+            end_col: self.end_col,
+            redacted: self.redacted,
+            fingerprint: self.fingerprint,
+            message: self.message,
+            snippet: self.snippet,
+        })
     }
 }
 
@@ -75,99 +108,24 @@ fn severity(s: kiln_secrets_scan_engine::Severity) -> kiln_plugin_sdk::Severity 
     }
 }
 
-/// Every regular file under `root` as (relative path, full path), sorted; symlinks are never
-/// followed (so symlink loops cannot recurse), excluded directories are not entered. No per-file
-/// `stat` here: every host call costs, and the size is checked on the open file instead.
-fn walk(root: &str, exclude: &[String], stats: &mut Stats) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
-    while let Some((rel, depth)) = stack.pop() {
-        let dir = if rel.is_empty() {
-            root.to_string()
-        } else {
-            format!("{root}/{rel}")
-        };
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) => {
-                stats.unreadable += 1;
-                stats.warn(format!(
-                    "{}: cannot list directory: {e}",
-                    if rel.is_empty() { "." } else { &rel }
-                ));
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let child = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            if exclude.iter().any(|g| glob_match(g, &child)) {
-                stats.excluded += 1;
-                continue;
-            }
-            let Ok(ty) = entry.file_type() else { continue };
-            if ty.is_dir() {
-                if depth + 1 > MAX_DEPTH {
-                    stats.too_deep += 1;
-                    stats.warn(format!(
-                        "{child}: deeper than {MAX_DEPTH} levels, not scanned"
-                    ));
-                } else {
-                    stack.push((child, depth + 1));
-                }
-            } else if ty.is_file() {
-                out.push((child.clone(), format!("{root}/{child}")));
-            }
-        }
+fn sarif_name(cfg: &Config) -> Result<String, Error> {
+    let name = &cfg.sarif;
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(Error::InvalidConfig(format!(
+            "sarif: expected a plain file name such as secrets.sarif, got {name:?}"
+        )));
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    Ok(name.clone())
 }
 
-/// Reads a file unless it is larger than `max` (then `Ok(Err(size))`, without reading it): one
-/// open, one stat on the handle, and an exact-size read (no extra end-of-file probe).
-fn read_limited(path: &str, max: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    if len > max {
-        return Ok(Err(len));
-    }
-    let mut buf = vec![0u8; len as usize];
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    buf.truncate(n);
-    Ok(Ok(buf))
-}
-
-impl StepPlugin for SecretsScan {
+impl FileScanner for SecretsScan {
     type Config = Config;
 
-    fn run(step: &mut Step<Config>) -> Result<(), Error> {
-        let root = step
-            .source_root()
-            .ok_or_else(|| Error::failed("read-source was not granted"))?
-            .to_string();
-        let cfg = step.config();
-        let (exclude, max_size, sarif_name) =
-            (cfg.exclude.clone(), cfg.max_file_size, cfg.sarif.clone());
-        if sarif_name.is_empty() || sarif_name.contains('/') || sarif_name.starts_with('.') {
-            return Err(Error::InvalidConfig(format!(
-                "sarif: expected a plain file name such as secrets.sarif, got {sarif_name:?}"
-            )));
-        }
+    fn new(cfg: &Config) -> Result<Self, Error> {
+        sarif_name(cfg)?;
         let mut scanner = Scanner::new();
-        if let Some(path) = cfg.baseline.clone() {
-            let full = format!("{root}/{}", path.trim_start_matches("./"));
+        if let Some(path) = &cfg.baseline {
+            let full = format!("{}/{}", kiln_plugin_sdk::SOURCE_ROOT, path.trim_start_matches("./"));
             let text = std::fs::read_to_string(&full).map_err(|e| {
                 Error::InvalidConfig(format!(
                     "baseline: cannot read {path:?} in the source tree: {e}"
@@ -175,66 +133,54 @@ impl StepPlugin for SecretsScan {
             })?;
             let b = Baseline::parse(&text)
                 .map_err(|e| Error::InvalidConfig(format!("baseline {path}: {e}")))?;
-            log::info(&format!(
-                "baseline {path}: {} accepted fingerprints",
-                b.len()
-            ));
+            log::debug(&format!("baseline {path}: {} accepted fingerprints", b.len()));
             scanner = scanner.with_baseline(b);
         }
-        let mut stats = Stats::default();
-        let t0 = std::time::Instant::now();
-        let files = walk(&root, &exclude, &mut stats);
-        let walk_time = t0.elapsed();
-        let (mut read_time, mut scan_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-        let total = files.len() as u64;
-        let mut found: Vec<(String, Finding)> = Vec::new();
-        for (i, (rel, full)) in files.iter().enumerate() {
-            if i % 256 == 0 {
-                progress(i as u64, total, rel);
-            }
-            let tr = std::time::Instant::now();
-            let read = read_limited(full, max_size);
-            read_time += tr.elapsed();
-            let data = match read {
-                Ok(Ok(d)) => d,
-                Ok(Err(len)) => {
-                    stats.oversized += 1;
-                    stats.warn(format!(
-                        "{rel}: {len} bytes is over max-file-size {max_size}, skipped"
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    stats.unreadable += 1;
-                    stats.warn(format!("{rel}: cannot read: {e}"));
-                    continue;
-                }
-            };
-            if is_binary(&data) {
-                stats.binary += 1;
-                stats.warn(format!("{rel}: binary file, skipped"));
-                continue;
-            }
-            stats.files += 1;
-            stats.bytes += data.len() as u64;
-            let ts = std::time::Instant::now();
-            let (fs, suppressed) = scanner.scan_counted(rel, &data);
-            scan_time += ts.elapsed();
-            stats.suppressed += suppressed;
-            found.extend(fs.into_iter().map(|f| (rel.clone(), f)));
+        Ok(SecretsScan { scanner })
+    }
+
+    fn filter(cfg: &Config) -> FileFilter {
+        FileFilter {
+            exclude: cfg.exclude.clone(),
+            max_file_size: cfg.max_file_size,
         }
-        log::info(&format!(
-            "walk {:.2} s, read {:.2} s, scan {:.2} s ({:.1} MB/s scanning)",
-            walk_time.as_secs_f64(),
-            read_time.as_secs_f64(),
-            scan_time.as_secs_f64(),
-            stats.bytes as f64 / 1e6 / scan_time.as_secs_f64().max(1e-9)
-        ));
-        if stats.warnings > MAX_WARNINGS {
-            log::warn(&format!(
-                "{} more per-file warnings not shown",
-                stats.warnings - MAX_WARNINGS
-            ));
+    }
+
+    fn scan_file(&mut self, path: &str, data: &[u8]) -> FileOutcome {
+        if is_binary(data) {
+            return FileOutcome::Skipped("binary file".into());
+        }
+        let (findings, suppressed) = self.scanner.scan_counted(path, data);
+        if findings.is_empty() && suppressed == 0 {
+            return FileOutcome::Scanned(Vec::new());
+        }
+        let partial = FilePartial {
+            suppressed,
+            findings: findings.into_iter().map(WireFinding::from_finding).collect(),
+        };
+        FileOutcome::Scanned(serde_json::to_vec(&partial).expect("plain data serializes"))
+    }
+
+    fn finish(
+        &mut self,
+        partials: Vec<Partial>,
+        stats: WalkStats,
+        step: &mut Step<Config>,
+    ) -> Result<(), Error> {
+        let sarif_name = sarif_name(step.config())?;
+        let rules = all_rules();
+        let mut found: Vec<(String, Finding)> = Vec::new();
+        let mut suppressed = 0;
+        for p in partials {
+            let part: FilePartial = serde_json::from_slice(&p.data)
+                .map_err(|e| Error::failed(format!("{}: corrupt partial result: {e}", p.path)))?;
+            suppressed += part.suppressed;
+            for w in part.findings {
+                let f = w
+                    .into_finding(&rules)
+                    .ok_or_else(|| Error::failed(format!("{}: unknown rule in partial", p.path)))?;
+                found.push((p.path.clone(), f));
+            }
         }
         let sarif = sarif::to_sarif_string(env!("CARGO_PKG_VERSION"), &found);
         step.write_output(&sarif_name, "application/sarif+json", sarif.as_bytes())?;
@@ -257,16 +203,16 @@ impl StepPlugin for SecretsScan {
         step.set_summary(format!(
             "{} secrets in {} files ({:.1} MB scanned; skipped {} binary, {} oversized, {} unreadable, {} excluded; {} suppressed){first}",
             found.len(),
-            stats.files,
-            stats.bytes as f64 / 1e6,
-            stats.binary,
+            stats.scanned_files,
+            stats.scanned_bytes as f64 / 1e6,
+            stats.skipped,
             stats.oversized,
             stats.unreadable,
             stats.excluded,
-            stats.suppressed
+            suppressed
         ));
         Ok(())
     }
 }
 
-export_step!(SecretsScan, manifest = "kiln-plugin.toml");
+export_file_scanner!(SecretsScan, manifest = "kiln-plugin.toml");

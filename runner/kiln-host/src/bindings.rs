@@ -2,7 +2,7 @@
 //! version and world. A new released version gets its own module here, and the host keeps
 //! linking the old ones (see `wit/README.md`).
 //!
-//! `v0_1_0::step` and `v0_1_0::signer` are wired into the host; `deploy-strategy` is generated
+//! `v0_1_0::step`, `v0_1_0::file_scanner` and `v0_1_0::signer` are wired into the host; `deploy-strategy` is generated
 //! so that its WIT is checked on every build and the later issue starts from compiled types.
 
 /// `kiln:plugin@0.1.0`.
@@ -14,6 +14,23 @@ pub mod v0_1_0 {
             world: "step",
             imports: { default: trappable },
             exports: { default: async },
+        });
+    }
+
+    /// The `file-scanner` world: the same imports as `step` (mapped onto the step bindings, so
+    /// one set of host implementations serves both); export `file-scanner-plugin`.
+    pub mod file_scanner {
+        wasmtime::component::bindgen!({
+            path: "../../wit/kiln-plugin/v0.1.0",
+            world: "file-scanner",
+            imports: { default: trappable },
+            exports: { default: async },
+            with: {
+                "kiln:plugin/types": crate::bindings::v0_1_0::step::kiln::plugin::types,
+                "kiln:plugin/log": crate::bindings::v0_1_0::step::kiln::plugin::log,
+                "kiln:plugin/progress": crate::bindings::v0_1_0::step::kiln::plugin::progress,
+                "kiln:plugin/config": crate::bindings::v0_1_0::step::kiln::plugin::config,
+            },
         });
     }
 

@@ -7,7 +7,13 @@ mod guest {
 }
 
 /// Names of the built-in plugins.
-pub const NAMES: &[&str] = &["hello-step", "secrets-scan", "sast", "sbom-cyclonedx", "dsse-signer"];
+pub const NAMES: &[&str] = &[
+    "hello-step",
+    "secrets-scan",
+    "sast",
+    "sbom-cyclonedx",
+    "dsse-signer",
+];
 
 /// The built-in plugin `name`, if there is one (its manifest is embedded in the component).
 pub fn get(name: &str) -> Option<PluginSource> {
@@ -22,7 +28,7 @@ pub fn get(name: &str) -> Option<PluginSource> {
     Some(PluginSource::bytes(name, bytes))
 }
 
-/// Test-only components (a no-op step and a hostile one); not part of the public API.
+/// Test-only components (a no-op step and hostile ones); not part of the public API.
 #[doc(hidden)]
 pub mod test_components {
     /// A step that does nothing; its manifest is not embedded.
@@ -31,4 +37,6 @@ pub mod test_components {
     pub const TEST_HOSTILE: &[u8] = super::guest::TEST_HOSTILE;
     /// A signer that tries to reach the host's keys in the way its config says.
     pub const TEST_HOSTILE_SIGNER: &[u8] = super::guest::TEST_HOSTILE_SIGNER;
+    /// A file scanner that attacks the host from `scan-file` and `finish`.
+    pub const TEST_HOSTILE_SCANNER: &[u8] = super::guest::TEST_HOSTILE_SCANNER;
 }

@@ -1,10 +1,11 @@
 //! [`Host`]: the engine, the linker, the epoch ticker and the compile cache; loading plugins.
 
+use crate::bindings::v0_1_0::file_scanner::FileScannerPre;
+use crate::bindings::v0_1_0::signer::SignerPre;
 use crate::bindings::v0_1_0::step::StepPre;
 use crate::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::error::PluginError;
 use crate::manifest::{self, Manifest, World};
-use crate::bindings::v0_1_0::signer::SignerPre;
 use crate::run::StepState;
 use crate::signer::SignerState;
 use std::path::{Path, PathBuf};
@@ -141,13 +142,20 @@ pub struct LoadStats {
 #[derive(Clone)]
 pub struct LoadedPlugin {
     pub(crate) host: Arc<HostInner>,
-    pub(crate) pre: StepPre<StepState>,
+    pub(crate) pre: StepWorld,
     /// The plugin's manifest.
     pub manifest: Arc<Manifest>,
     /// Lower-case hex sha256 of the component bytes.
     pub sha256: String,
     /// How it was loaded.
     pub load_stats: LoadStats,
+}
+
+/// A loaded step's world: a plain `step`, or a `file-scanner` the host feeds file by file.
+#[derive(Clone)]
+pub(crate) enum StepWorld {
+    Step(StepPre<StepState>),
+    FileScanner(FileScannerPre<StepState>),
 }
 
 /// A `signer` plugin ready to run (see [`Host::load_signer`] and [`LoadedSigner::sign`]).
@@ -240,16 +248,16 @@ impl Host {
         self.inner.cache.as_ref()
     }
 
-    /// Load a `step` plugin: read, check the pinned digest, find the manifest, compile (or load
-    /// from the cache), link and pre-instantiate.
+    /// Load a `step` or `file-scanner` plugin: read, check the pinned digest, find the manifest,
+    /// compile (or load from the cache), link and pre-instantiate.
     pub fn load(&self, source: PluginSource) -> Result<LoadedPlugin, PluginError> {
         let (component, manifest, sha256, cache, compile_or_load) =
-            self.compile(source, World::Step)?;
+            self.compile(source, &[World::Step, World::FileScanner])?;
         let plugin = manifest.name.clone();
         let t = std::time::Instant::now();
         let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
             plugin: plugin.clone(),
-            world: "kiln:plugin/step@0.1.0".into(),
+            world: format!("kiln:plugin/{}@0.1.0", manifest.world.as_str()),
             reason: format!("{e:#}"),
         };
         let inst_pre = self
@@ -257,7 +265,12 @@ impl Host {
             .linker
             .instantiate_pre(&component)
             .map_err(wrong_world)?;
-        let pre = StepPre::new(inst_pre).map_err(wrong_world)?;
+        let pre = match manifest.world {
+            World::FileScanner => {
+                StepWorld::FileScanner(FileScannerPre::new(inst_pre).map_err(wrong_world)?)
+            }
+            _ => StepWorld::Step(StepPre::new(inst_pre).map_err(wrong_world)?),
+        };
         let load_stats = LoadStats {
             cache,
             compile_or_load,
@@ -276,7 +289,7 @@ impl Host {
     /// does for steps.
     pub fn load_signer(&self, source: PluginSource) -> Result<LoadedSigner, PluginError> {
         let (component, manifest, sha256, cache, compile_or_load) =
-            self.compile(source, World::Signer)?;
+            self.compile(source, &[World::Signer])?;
         let plugin = manifest.name.clone();
         let t = std::time::Instant::now();
         let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
@@ -303,12 +316,12 @@ impl Host {
         })
     }
 
-    /// Read, check the pin, find the manifest, require `world`, compile (or load from cache).
+    /// Read, check the pin, find the manifest, require one of `worlds`, compile (or load from cache).
     #[allow(clippy::type_complexity)]
     fn compile(
         &self,
         source: PluginSource,
-        world: World,
+        worlds: &[World],
     ) -> Result<
         (
             wasmtime::component::Component,
@@ -319,9 +332,13 @@ impl Host {
         ),
         PluginError,
     > {
-        let SourceInfo { bytes, sha256, manifest } = read_source(source)?;
+        let SourceInfo {
+            bytes,
+            sha256,
+            manifest,
+        } = read_source(source)?;
         let plugin = manifest.name.clone();
-        if manifest.world != world {
+        if !worlds.contains(&manifest.world) {
             return Err(PluginError::UnsupportedWorld {
                 plugin,
                 world: manifest.world.as_str().into(),

@@ -43,16 +43,20 @@ mod imports;
 mod limits;
 pub mod manifest;
 mod run;
+mod scan;
 pub mod schema;
 mod signer;
 mod stdio;
 mod types;
 mod validate;
+mod walk;
 
 pub use cache::{CacheOutcome, CompileCache, WASMTIME_VERSION, sha256_hex};
 pub use error::PluginError;
 pub use grants::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, Denial, Grants, Policy};
-pub use host::{Host, HostConfig, LoadStats, LoadedPlugin, LoadedSigner, PluginSource, SourceInfo, read_source};
+pub use host::{
+    Host, HostConfig, LoadStats, LoadedPlugin, LoadedSigner, PluginSource, SourceInfo, read_source,
+};
 pub use limits::{LimitKind, Limits};
 pub use manifest::{Capabilities, Manifest, World};
 pub use run::{GUEST_OUT, GUEST_SRC};

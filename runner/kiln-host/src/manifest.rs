@@ -18,6 +18,9 @@ pub const MANIFEST_SECTION: &str = "kiln:plugin-manifest";
 pub enum World {
     /// A scanner or generator (`kiln:plugin/step`).
     Step,
+    /// A scanner over the source tree's files (`kiln:plugin/file-scanner`): the host walks and
+    /// reads, several instances scan in parallel, one finishes. Runs wherever a step does.
+    FileScanner,
     /// A signer (`kiln:plugin/signer`), run with `Host::load_signer`.
     Signer,
     /// A deployment strategy (`kiln:plugin/deploy-strategy`); not runnable yet.
@@ -29,6 +32,7 @@ impl World {
     pub fn as_str(self) -> &'static str {
         match self {
             World::Step => "step",
+            World::FileScanner => "file-scanner",
             World::Signer => "signer",
             World::DeployStrategy => "deploy-strategy",
         }

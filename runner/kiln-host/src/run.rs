@@ -1,10 +1,11 @@
 //! Running one step call: the per-call store, the kiln host imports, deadlines and limits.
 
+use crate::bindings::v0_1_0::step::StepPre;
 use crate::bindings::v0_1_0::step::exports::kiln::plugin::step_plugin::{StepContext, StepError};
 use crate::bindings::v0_1_0::step::kiln::plugin::{config, log, progress, types};
 use crate::error::PluginError;
+use crate::host::{LoadedPlugin, StepWorld};
 use crate::imports::{PluginConfig, PluginLog};
-use crate::host::LoadedPlugin;
 use crate::limits::{LimitHit, LimitKind, Limiter};
 use crate::stdio::{CappedPipe, coarse_clock};
 use crate::types::{EventSink, PluginEvent, StepInvocation, StepOutcome};
@@ -134,48 +135,39 @@ fn wasi_ctx(
     Ok(b.build())
 }
 
-impl LoadedPlugin {
-    /// The plugin's name (from its manifest).
-    pub fn name(&self) -> &str {
-        &self.manifest.name
-    }
+/// One store for one instance of a step-like plugin: WASI from the grants, the memory cap, the
+/// deadline and the output-size watch in the epoch callback.
+pub(crate) struct StoreSetup<'a> {
+    pub inv: &'a StepInvocation,
+    pub plugin: &'a str,
+    pub max_memory: u64,
+    pub max_log_bytes: usize,
+    pub deadline: Instant,
+    pub timeout_kind: LimitKind,
+    pub stdout: &'a CappedPipe,
+    pub stderr: &'a CappedPipe,
+}
 
-    /// Run the step once, in a fresh store, under the invocation's grants and limits.
-    ///
-    /// Whatever the plugin does, the host stays usable for the next call: a trap, a limit, a
-    /// malformed result or a reported failure all come back as a [`PluginError`].
-    pub async fn run_step(&self, inv: &StepInvocation) -> Result<StepOutcome, PluginError> {
-        let started = Instant::now();
-        let plugin = self.manifest.name.clone();
-        let errors = self.manifest.validate_config(&inv.config);
-        if !errors.is_empty() {
-            return Err(PluginError::InvalidConfig { plugin, errors });
-        }
-        let timeout = inv.grants.timeout.min(inv.limits.timeout);
-        let max_memory = inv.grants.max_memory.min(inv.limits.max_memory);
-        let stdout = CappedPipe::new(inv.limits.max_stdio_bytes);
-        let stderr = CappedPipe::new(inv.limits.max_stdio_bytes);
-        let wasi = wasi_ctx(inv, &stdout, &stderr, &plugin)?;
+impl StoreSetup<'_> {
+    pub(crate) fn build(&self, engine: &wasmtime::Engine) -> Result<Store<StepState>, PluginError> {
+        let inv = self.inv;
+        let wasi = wasi_ctx(inv, self.stdout, self.stderr, self.plugin)?;
         let state = StepState {
             wasi,
             table: ResourceTable::new(),
-            limiter: Limiter::new(max_memory),
-            plugin: plugin.clone(),
+            limiter: Limiter::new(self.max_memory),
+            plugin: self.plugin.to_string(),
             config: PluginConfig::new(&inv.config),
-            log: PluginLog::new(inv.limits.max_log_bytes),
+            log: PluginLog::new(self.max_log_bytes),
             hit: None,
             on_event: inv.on_event.clone(),
         };
-        let mut store = Store::new(&self.host.engine, state);
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
-        let deadline = started + timeout;
         let watch_out = inv.grants.write_output.then(|| inv.out_dir.clone());
         let (max_out_bytes, max_out_files) =
             (inv.limits.max_output_bytes, inv.limits.max_output_files);
-        let timeout_kind = LimitKind::Timeout {
-            ms: timeout.as_millis() as u64,
-        };
-        let tk = timeout_kind.clone();
+        let (deadline, tk) = (self.deadline, self.timeout_kind.clone());
         let mut ticks = 0u64;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut cx| {
@@ -192,7 +184,89 @@ impl LoadedPlugin {
             }
             Ok(UpdateDeadline::Yield(1))
         });
+        Ok(store)
+    }
+}
 
+/// What a finished call hands to [`LoadedPlugin::conclude`].
+pub(crate) struct CallEnd {
+    pub started: Instant,
+    pub logs: Vec<crate::types::LogRecord>,
+    pub stdout: CappedPipe,
+    pub stderr: CappedPipe,
+    pub instantiate: Duration,
+    pub call: Duration,
+    pub peak_memory: u64,
+}
+
+impl StepState {
+    /// The log records kept so far.
+    pub(crate) fn take_logs(&mut self) -> Vec<crate::types::LogRecord> {
+        std::mem::replace(&mut self.log, PluginLog::new(0)).into_records()
+    }
+
+    /// A limit recorded by a host call or the epoch callback.
+    pub(crate) fn limit_hit(&self) -> Option<LimitKind> {
+        self.hit.clone()
+    }
+}
+
+impl LoadedPlugin {
+    /// The plugin's name (from its manifest).
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// Run the step once, in a fresh store, under the invocation's grants and limits. A
+    /// `file-scanner` plugin is fed the source tree's files by several instances in parallel
+    /// (see `wit/kiln-plugin/v0.1.0/file-scanner.wit`); the outcome has the same shape.
+    ///
+    /// Whatever the plugin does, the host stays usable for the next call: a trap, a limit, a
+    /// malformed result or a reported failure all come back as a [`PluginError`].
+    pub async fn run_step(&self, inv: &StepInvocation) -> Result<StepOutcome, PluginError> {
+        let plugin = self.manifest.name.clone();
+        let errors = self.manifest.validate_config(&inv.config);
+        if !errors.is_empty() {
+            return Err(PluginError::InvalidConfig { plugin, errors });
+        }
+        match &self.pre {
+            StepWorld::Step(pre) => self.run_plain(pre, inv).await,
+            StepWorld::FileScanner(_) => {
+                let (me, inv) = (self.clone(), inv.clone());
+                tokio::task::spawn_blocking(move || crate::scan::run(&me, &inv))
+                    .await
+                    .map_err(|e| PluginError::Setup {
+                        plugin,
+                        reason: format!("scanner thread: {e}"),
+                    })?
+            }
+        }
+    }
+
+    async fn run_plain(
+        &self,
+        pre: &StepPre<StepState>,
+        inv: &StepInvocation,
+    ) -> Result<StepOutcome, PluginError> {
+        let started = Instant::now();
+        let plugin = self.manifest.name.clone();
+        let timeout = inv.grants.timeout.min(inv.limits.timeout);
+        let stdout = CappedPipe::new(inv.limits.max_stdio_bytes);
+        let stderr = CappedPipe::new(inv.limits.max_stdio_bytes);
+        let timeout_kind = LimitKind::Timeout {
+            ms: timeout.as_millis() as u64,
+        };
+        let mut store = StoreSetup {
+            inv,
+            plugin: &plugin,
+            max_memory: inv.grants.max_memory.min(inv.limits.max_memory),
+            max_log_bytes: inv.limits.max_log_bytes,
+            deadline: started + timeout,
+            timeout_kind: timeout_kind.clone(),
+            stdout: &stdout,
+            stderr: &stderr,
+        }
+        .build(&self.host.engine)?;
         let ctx = StepContext {
             source_root: inv.grants.read_source.then(|| GUEST_SRC.to_string()),
             output_root: inv.grants.write_output.then(|| GUEST_OUT.to_string()),
@@ -202,7 +276,7 @@ impl LoadedPlugin {
         let grace = self.host.epoch_tick * 5 + Duration::from_millis(50);
         let call = async {
             let t = Instant::now();
-            let instance = self.pre.instantiate_async(&mut store).await?;
+            let instance = pre.instantiate_async(&mut store).await?;
             let instantiate = t.elapsed();
             let t = Instant::now();
             let r = instance
@@ -211,20 +285,20 @@ impl LoadedPlugin {
                 .await?;
             wasmtime::Result::Ok((r, instantiate, t.elapsed()))
         };
-        let result = tokio::time::timeout(timeout + grace, call).await;
-        let (stdout_text, out_trunc) = stdout.take();
-        let (stderr_text, err_trunc) = stderr.take();
-        let result = match result {
+        let result = match tokio::time::timeout(timeout + grace, call).await {
             Err(_elapsed) => {
                 return Err(PluginError::LimitExceeded {
                     plugin,
                     limit: timeout_kind,
                 });
             }
-            Ok(Err(e)) => return Err(classify(&plugin, e, store.data().hit.clone(), &stderr_text)),
+            Ok(Err(e)) => {
+                let (stderr_text, _) = stderr.take();
+                return Err(classify(&plugin, e, store.data().hit.clone(), &stderr_text));
+            }
             Ok(Ok(r)) => r,
         };
-        let ((ret, instantiate, call), data) = (result, store.into_data());
+        let ((ret, instantiate, call), mut data) = (result, store.into_data());
         let step_result = match ret {
             Ok(r) => r,
             Err(StepError::InvalidConfig(message)) => {
@@ -232,37 +306,71 @@ impl LoadedPlugin {
             }
             Err(StepError::Failed(message)) => return Err(PluginError::Failed { plugin, message }),
         };
+        let end = CallEnd {
+            started,
+            logs: data.take_logs(),
+            stdout,
+            stderr,
+            instantiate,
+            call,
+            peak_memory: data.limiter.peak_memory as u64,
+        };
+        self.conclude(inv, step_result, end)
+    }
+
+    /// Checks the output directory against its limits, validates the result and assembles the
+    /// outcome (shared by both step worlds).
+    pub(crate) fn conclude(
+        &self,
+        inv: &StepInvocation,
+        step_result: crate::bindings::v0_1_0::step::exports::kiln::plugin::step_plugin::StepResult,
+        end: CallEnd,
+    ) -> Result<StepOutcome, PluginError> {
+        let plugin = &self.manifest.name;
         if let Some(kind) = inv
             .grants
             .write_output
-            .then(|| crate::validate::output_over_limit(&inv.out_dir, max_out_bytes, max_out_files))
+            .then(|| {
+                crate::validate::output_over_limit(
+                    &inv.out_dir,
+                    inv.limits.max_output_bytes,
+                    inv.limits.max_output_files,
+                )
+            })
             .flatten()
         {
             return Err(PluginError::LimitExceeded {
-                plugin,
+                plugin: plugin.clone(),
                 limit: kind,
             });
         }
-        let (findings, outputs, summary) = crate::validate::result(&plugin, step_result, inv)?;
+        let (findings, outputs, summary) = crate::validate::result(plugin, step_result, inv)?;
+        let (stdout_text, out_trunc) = end.stdout.take();
+        let (stderr_text, err_trunc) = end.stderr.take();
         Ok(StepOutcome {
             findings,
             outputs,
             summary,
-            logs: data.log.into_records(),
+            logs: end.logs,
             stdout: stdout_text,
             stderr: stderr_text,
             stdio_truncated: out_trunc || err_trunc,
-            duration: started.elapsed(),
-            instantiate,
-            call,
-            peak_memory: data.limiter.peak_memory as u64,
+            duration: end.started.elapsed(),
+            instantiate: end.instantiate,
+            call: end.call,
+            peak_memory: end.peak_memory,
         })
     }
 }
 
 /// Turn a failed call into a [`PluginError`]: a recorded limit first, then traps, exits and
 /// lifting errors (malformed results).
-pub(crate) fn classify(plugin: &str, e: wasmtime::Error, hit: Option<LimitKind>, stderr: &str) -> PluginError {
+pub(crate) fn classify(
+    plugin: &str,
+    e: wasmtime::Error,
+    hit: Option<LimitKind>,
+    stderr: &str,
+) -> PluginError {
     let plugin = plugin.to_string();
     if let Some(kind) = hit.or_else(|| e.downcast_ref::<LimitHit>().map(|h| h.0.clone())) {
         return PluginError::LimitExceeded {

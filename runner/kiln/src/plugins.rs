@@ -135,7 +135,7 @@ impl HostRunner {
         run.name = loaded.manifest.name.clone();
         run.version = loaded.manifest.version.clone();
         run.sha256 = loaded.sha256.clone();
-        run.world = format!("{:?}", loaded.manifest.world).to_lowercase();
+        run.world = loaded.manifest.world.as_str().to_string();
         let problems = loaded.manifest.validate_config(&config);
         if !problems.is_empty() {
             run.message = Some(format!("invalid `with:` settings: {}", problems.join("; ")));

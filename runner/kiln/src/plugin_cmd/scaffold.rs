@@ -26,6 +26,7 @@ pub const WIT_V0_1_0: &[(&str, &str)] = &[
     ("step.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/step.wit")),
     ("signer.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/signer.wit")),
     ("deploy.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/deploy.wit")),
+    ("file-scanner.wit", include_str!("../../../../wit/kiln-plugin/v0.1.0/file-scanner.wit")),
 ];
 
 /// For JavaScript: a world that adds WASI filesystem preopens to `step` (componentize-js only
@@ -39,6 +40,7 @@ const JS_WASI_DEPS: &[(&str, &str)] = &[
 
 const SDK_SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("../../../../plugin-sdk/src/lib.rs")),
+    ("scanner.rs", include_str!("../../../../plugin-sdk/src/scanner.rs")),
     ("step.rs", include_str!("../../../../plugin-sdk/src/step.rs")),
     ("walk.rs", include_str!("../../../../plugin-sdk/src/walk.rs")),
 ];
@@ -311,5 +313,25 @@ mod tests {
         let d = create("demo", Lang::Python, t.path()).unwrap();
         assert!(d.join("app.py").is_file() && d.join("wit/step.wit").is_file());
         assert!(create("demo", Lang::Python, t.path()).unwrap_err().contains("not empty"));
+    }
+
+    #[test]
+    fn every_sdk_source_and_wit_file_is_vendored() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let names = |dir: &str, ext: &str| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(ext))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut sdk: Vec<String> = SDK_SOURCES.iter().map(|(f, _)| f.to_string()).collect();
+        sdk.sort();
+        assert_eq!(sdk, names("plugin-sdk/src", ".rs"), "add the file to SDK_SOURCES");
+        let mut wit: Vec<String> = WIT_V0_1_0.iter().map(|(f, _)| f.to_string()).collect();
+        wit.sort();
+        assert_eq!(wit, names("wit/kiln-plugin/v0.1.0", ".wit"), "add the file to WIT_V0_1_0");
     }
 }
