@@ -37,10 +37,11 @@ pub use wit::Partial;
 pub use wit::WalkStats;
 
 impl Default for FileFilter {
-    /// Nothing excluded, files up to 10 MiB.
+    /// Every file, up to 10 MiB.
     fn default() -> Self {
         FileFilter {
             exclude: Vec::new(),
+            only: Vec::new(),
             max_file_size: 10 << 20,
         }
     }

@@ -1,17 +1,15 @@
-//! `sast`: kiln's built-in static analysis step.
+//! `sast`: kiln's built-in static analysis step, a `file-scanner` plugin.
 //!
-//! Walks the read-only source tree (`/src`), scans every file of a covered language with
-//! [`kiln_sast_engine`] (built-in rules plus an optional user rule file from the tree), reports
-//! typed findings with stable fingerprints, and writes the SARIF 2.1.0 report to
+//! The host walks the read-only source tree and feeds each file to several instances in
+//! parallel; each scans files of a covered language with [`kiln_sast_engine`] (built-in rules plus
+//! an optional user rule file from the tree) and returns the findings as a partial result.
+//! `finish` reports typed findings with stable fingerprints and writes the SARIF 2.1.0 report to
 //! `/out/sast.sarif`. Binary, oversized and invalid-UTF-8 files get a per-file warning in the
-//! build log and are skipped. The `fail-on` gate is applied by the host.
+//! build log (from the host) and are skipped. The `fail-on` gate is applied by the host.
 
-mod glob;
-
-use kiln_plugin_sdk::{
-    Error, Finding, Location, Severity, Step, StepPlugin, export_step, log, progress,
-};
-use kiln_sast_engine::{Engine, FileOutcome, Language, Limits, parse_rules, sarif};
+use kiln_plugin_sdk::scanner::{FileFilter, FileOutcome, Partial, WalkStats};
+use kiln_plugin_sdk::{Error, FileScanner, Finding, Location, Severity, Step, export_file_scanner, serde_json};
+use kiln_sast_engine::{Engine, Language, Limits, parse_rules, sarif};
 
 /// `with:` keys (see kiln-plugin.toml for the schema the host checks).
 #[derive(serde::Deserialize)]
@@ -56,10 +54,10 @@ const DEFAULT_EXCLUDES: &[&str] = &[
     ".kiln",
 ];
 
-/// At most this many per-file warnings are logged; the rest are counted in the summary.
-const MAX_WARNINGS: usize = 50;
-
-struct Sast;
+/// One instance's engine.
+struct Sast {
+    engine: Engine,
+}
 
 fn sdk_severity(s: kiln_sast_engine::Severity) -> Severity {
     use kiln_sast_engine::Severity as S;
@@ -72,8 +70,7 @@ fn sdk_severity(s: kiln_sast_engine::Severity) -> Severity {
     }
 }
 
-fn build_engine(step: &Step<Config>) -> Result<Engine, Error> {
-    let cfg = step.config();
+fn build_engine(cfg: &Config) -> Result<Engine, Error> {
     let mut extra = Vec::new();
     if let Some(rel) = &cfg.rules {
         if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
@@ -81,10 +78,7 @@ fn build_engine(step: &Step<Config>) -> Result<Engine, Error> {
                 "rules: {rel:?} must be a path relative to the source root, without `..`"
             )));
         }
-        let root = step
-            .source_root()
-            .ok_or_else(|| Error::failed("read-source was not granted"))?;
-        let full = format!("{root}/{rel}");
+        let full = format!("{}/{rel}", kiln_plugin_sdk::SOURCE_ROOT);
         let text = std::fs::read_to_string(&full)
             .map_err(|e| Error::InvalidConfig(format!("rules: cannot read {rel}: {e}")))?;
         extra = parse_rules(rel, &text).map_err(|e| Error::InvalidConfig(format!("rules: {e}")))?;
@@ -114,107 +108,58 @@ fn build_engine(step: &Step<Config>) -> Result<Engine, Error> {
     }))
 }
 
-/// The first line of an extension-less file (for `#!` detection), reading at most 256 bytes.
-fn head(full_path: &str) -> String {
-    use std::io::Read;
-    let mut buf = [0u8; 256];
-    let n = std::fs::File::open(full_path)
-        .and_then(|mut f| f.read(&mut buf))
-        .unwrap_or(0);
-    let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or(&[]);
-    String::from_utf8_lossy(line).into_owned()
+fn output_name(cfg: &Config) -> Result<String, Error> {
+    let output = &cfg.output;
+    if output.is_empty() || output.contains('/') || output.starts_with('.') {
+        return Err(Error::InvalidConfig(format!(
+            "output: {output:?} must be a plain file name such as sast.sarif"
+        )));
+    }
+    Ok(output.clone())
 }
 
-impl StepPlugin for Sast {
+impl FileScanner for Sast {
     type Config = Config;
 
-    fn run(step: &mut Step<Config>) -> Result<(), Error> {
-        let engine = build_engine(step)?;
-        let output = step.config().output.clone();
-        if output.is_empty() || output.contains('/') || output.starts_with('.') {
-            return Err(Error::InvalidConfig(format!(
-                "output: {output:?} must be a plain file name such as sast.sarif"
-            )));
-        }
-        let excludes = glob::GlobSet::new(
-            DEFAULT_EXCLUDES
+    fn new(cfg: &Config) -> Result<Self, Error> {
+        output_name(cfg)?;
+        Ok(Sast {
+            engine: build_engine(cfg)?,
+        })
+    }
+
+    fn filter(cfg: &Config) -> FileFilter {
+        FileFilter {
+            exclude: DEFAULT_EXCLUDES
                 .iter()
                 .map(|s| s.to_string())
-                .chain(step.config().exclude.iter().cloned()),
-        )
-        .map_err(|e| Error::InvalidConfig(format!("exclude: {e}")))?;
-        let max = step.config().max_file_bytes;
-
-        let files = step.source_files()?;
-        let total = files.len() as u64;
-        let (mut scanned, mut skipped, mut warned) = (0usize, 0usize, 0usize);
-        let mut found = Vec::new();
-        let warn = |msg: String, warned: &mut usize| {
-            if *warned < MAX_WARNINGS {
-                log::warn(&msg);
-            }
-            *warned += 1;
-        };
-        for (i, file) in files.iter().enumerate() {
-            if i % 256 == 0 {
-                progress(i as u64, total, &file.path);
-            }
-            if excludes.matches(&file.path) {
-                continue;
-            }
-            let name = file.path.rsplit('/').next().unwrap_or(&file.path);
-            let first = if name.contains('.') {
-                String::new()
-            } else {
-                head(&file.full_path)
-            };
-            if Language::detect(&file.path, &first).is_none() {
-                continue;
-            }
-            // Check the size before reading: a 2 GB file must not be loaded.
-            if file.len > max {
-                skipped += 1;
-                warn(
-                    format!(
-                        "{}: skipped: {} bytes is over the {max}-byte limit per file (max-file-bytes)",
-                        file.path, file.len
-                    ),
-                    &mut warned,
-                );
-                continue;
-            }
-            let bytes = match file.read() {
-                Ok(b) => b,
-                Err(e) => {
-                    skipped += 1;
-                    warn(
-                        format!("{}: skipped: cannot read: {e}", file.path),
-                        &mut warned,
-                    );
-                    continue;
-                }
-            };
-            match engine.scan_bytes(&file.path, &bytes) {
-                FileOutcome::Scanned(v) => {
-                    scanned += 1;
-                    found.extend(v);
-                }
-                FileOutcome::NotApplicable => {}
-                FileOutcome::Skipped(why) => {
-                    skipped += 1;
-                    warn(format!("{}: skipped: {why}", file.path), &mut warned);
-                }
-            }
+                .chain(cfg.exclude.iter().cloned())
+                .collect(),
+            only: Vec::new(),
+            max_file_size: cfg.max_file_bytes,
         }
-        if warned > MAX_WARNINGS {
-            log::warn(&format!(
-                "{} more files skipped (warnings not shown)",
-                warned - MAX_WARNINGS
-            ));
-        }
-        progress(total, total, "done");
+    }
 
-        let report = sarif::to_sarif_string(&engine, &found);
+    fn scan_file(&mut self, path: &str, bytes: &[u8]) -> FileOutcome {
+        match self.engine.scan_bytes(path, bytes) {
+            kiln_sast_engine::FileOutcome::Scanned(v) if v.is_empty() => FileOutcome::Scanned(Vec::new()),
+            kiln_sast_engine::FileOutcome::Scanned(v) => {
+                FileOutcome::Scanned(serde_json::to_vec(&v).expect("plain data serializes"))
+            }
+            kiln_sast_engine::FileOutcome::NotApplicable => FileOutcome::Scanned(Vec::new()),
+            kiln_sast_engine::FileOutcome::Skipped(why) => FileOutcome::Skipped(why),
+        }
+    }
+
+    fn finish(&mut self, partials: Vec<Partial>, stats: WalkStats, step: &mut Step<Config>) -> Result<(), Error> {
+        let output = output_name(step.config())?;
+        let mut found: Vec<kiln_sast_engine::Finding> = Vec::new();
+        for p in partials {
+            let v: Vec<kiln_sast_engine::Finding> = serde_json::from_slice(&p.data)
+                .map_err(|e| Error::failed(format!("{}: corrupt partial result: {e}", p.path)))?;
+            found.extend(v);
+        }
+        let report = sarif::to_sarif_string(&self.engine, &found);
         step.write_output(&output, "application/sarif+json", report.as_bytes())?;
         for f in &found {
             step.report(Finding {
@@ -236,7 +181,8 @@ impl StepPlugin for Sast {
             by[f.severity as usize] += 1;
         }
         let mut summary = format!(
-            "{scanned} files scanned, {} findings (critical {}, high {}, medium {}, low {}, note {})",
+            "{} files scanned, {} findings (critical {}, high {}, medium {}, low {}, note {})",
+            stats.scanned_files,
             found.len(),
             by[4],
             by[3],
@@ -244,6 +190,7 @@ impl StepPlugin for Sast {
             by[1],
             by[0]
         );
+        let skipped = stats.skipped + stats.oversized + stats.unreadable;
         if skipped > 0 {
             summary.push_str(&format!(", {skipped} files skipped"));
         }
@@ -258,4 +205,4 @@ impl StepPlugin for Sast {
     }
 }
 
-export_step!(Sast, manifest = "kiln-plugin.toml");
+export_file_scanner!(Sast, manifest = "kiln-plugin.toml");

@@ -142,6 +142,7 @@ impl FileScanner for SecretsScan {
     fn filter(cfg: &Config) -> FileFilter {
         FileFilter {
             exclude: cfg.exclude.clone(),
+            only: Vec::new(),
             max_file_size: cfg.max_file_size,
         }
     }

@@ -36,6 +36,7 @@ impl FileScanner for Hostile {
     fn filter(cfg: &Config) -> FileFilter {
         FileFilter {
             exclude: cfg.exclude.clone(),
+            only: Vec::new(),
             max_file_size: cfg.max_file_size.unwrap_or(10 << 20),
         }
     }

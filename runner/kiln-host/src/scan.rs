@@ -294,7 +294,16 @@ pub(crate) fn run(plugin: &LoadedPlugin, inv: &StepInvocation) -> Result<StepOut
         plugin: name.clone(),
         message,
     })?;
-    let (files, counts) = walk(&inv.src_dir, &exclude).map_err(|e| PluginError::Setup {
+    let only = match filter.only.is_empty() {
+        true => None,
+        false => Some(Exclude::new(&filter.only).map_err(|message| {
+            PluginError::RejectedConfig {
+                plugin: name.clone(),
+                message: message.replacen("exclude", "only", 1),
+            }
+        })?),
+    };
+    let (files, counts) = walk(&inv.src_dir, &exclude, only.as_ref()).map_err(|e| PluginError::Setup {
         plugin: name.clone(),
         reason: format!("source directory: {e}"),
     })?;

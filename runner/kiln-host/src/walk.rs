@@ -32,7 +32,7 @@ pub(crate) struct WalkCounts {
     pub warnings: Vec<String>,
 }
 
-/// The `exclude` globs of a `file-filter`, with the semantics its WIT documents: `*` and `?`
+/// The `exclude` (or `only`) globs of a `file-filter`, with the semantics its WIT documents: `*` and `?`
 /// within one segment, `**` across segments, a pattern without `/` matches a name at any depth,
 /// a trailing `/` means a directory.
 pub(crate) struct Exclude(GlobSet);
@@ -83,9 +83,13 @@ impl Exclude {
     }
 }
 
-/// Every regular file under `root`, sorted by relative path. Fails only when `root` itself
-/// cannot be opened.
-pub(crate) fn walk(root: &Path, exclude: &Exclude) -> std::io::Result<(Vec<FileRef>, WalkCounts)> {
+/// Every regular file under `root` (that `only` matches, when given), sorted by relative
+/// path. Fails only when `root` itself cannot be opened.
+pub(crate) fn walk(
+    root: &Path,
+    exclude: &Exclude,
+    only: Option<&Exclude>,
+) -> std::io::Result<(Vec<FileRef>, WalkCounts)> {
     let top = Arc::new(Dir::open_ambient_dir(root, ambient_authority())?);
     let mut files = Vec::new();
     let mut counts = WalkCounts::default();
@@ -139,6 +143,9 @@ pub(crate) fn walk(root: &Path, exclude: &Exclude) -> std::io::Result<(Vec<FileR
                     }
                 }
             } else if ty.is_file() {
+                if only.is_some_and(|o| !o.is_match(&child)) {
+                    continue;
+                }
                 files.push(FileRef {
                     rel: child,
                     dir: dir.clone(),
@@ -244,7 +251,7 @@ mod tests {
         std::fs::write(r.join("b/skip/x.txt"), "x").unwrap();
         std::os::unix::fs::symlink("/etc/passwd", r.join("a/link")).unwrap();
         std::os::unix::fs::symlink(r, r.join("a/loop")).unwrap();
-        let (files, counts) = walk(r, &ex(&["skip"])).unwrap();
+        let (files, counts) = walk(r, &ex(&["skip"]), None).unwrap();
         let rels: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, ["a/1.txt", "b/2.txt"]);
         assert_eq!((counts.excluded, counts.not_regular), (1, 2));
@@ -259,7 +266,9 @@ mod tests {
     fn a_file_swapped_for_a_link_is_not_followed() {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("f"), "data").unwrap();
-        let (files, _) = walk(t.path(), &ex(&[])).unwrap();
+        let (files, _) = walk(t.path(), &ex(&[]), None).unwrap();
+        let (only, _) = walk(t.path(), &ex(&[]), Some(&ex(&["*.lock"]))).unwrap();
+        assert!(only.is_empty());
         std::fs::remove_file(t.path().join("f")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", t.path().join("f")).unwrap();
         assert!(files[0].read(1 << 20).is_err());

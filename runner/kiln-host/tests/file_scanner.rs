@@ -350,3 +350,37 @@ async fn secrets_scan_finds_the_secret_and_warns_about_the_rest() {
     );
     assert!(!logs.contains(SECRET_VALUE) && !logs.contains(&token[8..]));
 }
+
+#[tokio::test]
+async fn sast_and_sbom_survive_the_hostile_tree_with_warnings() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    hostile_tree(&src);
+    // Something for each to find, and lockfiles that are not what they claim to be.
+    std::fs::write(src.join("app.py"), "import subprocess\n\ndef run(user):\n    subprocess.call(\"ping \" + user, shell=True)\n").unwrap();
+    std::fs::write(src.join("package-lock.json"), "{\"lockfileVersion\": 3, \"packages\": {\"node_modules/a\": 7").unwrap();
+    std::fs::write(src.join("Cargo.lock"), b"[[package]]\nname = \"x\xff\"\nversion = ").unwrap();
+    std::fs::create_dir_all(src.join("ok")).unwrap();
+    std::fs::write(src.join("ok/requirements.txt"), "requests==2.31.0\n").unwrap();
+    for name in ["sast", "sbom-cyclonedx"] {
+        let plugin = common::host().load(builtin::get(name).unwrap()).unwrap();
+        let out = t.path().join(format!("out-{name}"));
+        let inv = invocation(&plugin, &src, &out, json!({}), &Policy::default());
+        let o = plugin
+            .run_step(&inv)
+            .await
+            .unwrap_or_else(|e| panic!("{name} failed on the hostile tree: {e}"));
+        let logs: String = o.logs.iter().map(|l| format!("{}\n", l.message)).collect();
+        match name {
+            "sast" => {
+                assert!(o.findings.iter().any(|f| f.location.as_ref().unwrap().path == "app.py"), "{} {logs}", o.summary);
+            }
+            _ => {
+                let sbom = std::fs::read_to_string(out.join("sbom.cdx.json")).unwrap();
+                assert!(sbom.contains("pkg:pypi/requests@2.31.0"), "{sbom}");
+                assert!(logs.contains("package-lock.json") && logs.contains("Cargo.lock"), "no warning for the malformed lockfiles: {logs}");
+            }
+        }
+    }
+}

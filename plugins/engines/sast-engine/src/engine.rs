@@ -8,7 +8,7 @@ use crate::scope::Source;
 use crate::{Language, Severity, code_rules};
 
 /// One finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     /// Rule id.
     pub rule_id: String,

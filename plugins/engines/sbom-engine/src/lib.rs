@@ -23,7 +23,7 @@ pub mod scan;
 mod util;
 
 pub use bom::{BomOptions, build};
-pub use scan::{ScanOptions, ScanResult, parse_file, scan_dir};
+pub use scan::{SKIP_DIRS, ScanOptions, ScanResult, parse_file, parse_lockfile, scan_dir};
 
 /// A package ecosystem (the purl type it maps to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -60,8 +60,8 @@ fn warn(path: &str, kind: &'static str, message: String) -> Warning {
     Warning { path: path.to_string(), line: None, kind, message }
 }
 
-/// Read a file as text, lossily if it is not UTF-8 (with a warning).
-fn read_text(full: &Path, rel: &str, max: u64, warnings: &mut Vec<Warning>) -> Option<String> {
+/// Read a file's bytes unless it is over `max` (warnings for both failures).
+fn read_bytes(full: &Path, rel: &str, max: u64, warnings: &mut Vec<Warning>) -> Option<Vec<u8>> {
     let meta = match std::fs::metadata(full) {
         Ok(m) => m,
         Err(e) => {
@@ -74,18 +74,42 @@ fn read_text(full: &Path, rel: &str, max: u64, warnings: &mut Vec<Warning>) -> O
         return None;
     }
     match std::fs::read(full) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                warnings.push(warn(rel, "malformed", "not valid UTF-8; invalid bytes were replaced before parsing".into()));
-                Some(String::from_utf8_lossy(e.as_bytes()).into_owned())
-            }
-        },
+        Ok(bytes) => Some(bytes),
         Err(e) => {
             warnings.push(warn(rel, "io", format!("cannot read: {e}")));
             None
         }
     }
+}
+
+/// Parse the lockfile at `rel` (relative to `root`) from its bytes, decoded lossily with a
+/// warning when they are not UTF-8; the manifests beside it (`package.json`, `go.sum`, ...) are
+/// read from its directory under `root` (never outside it, at most `opts.max_file_bytes`).
+/// `None` when `rel` is not a lockfile name.
+pub fn parse_lockfile(root: &Path, rel: &str, bytes: Vec<u8>, opts: &ScanOptions) -> Option<Lockfile> {
+    let mut warnings = Vec::new();
+    let text = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            warnings.push(warn(rel, "malformed", "not valid UTF-8; invalid bytes were replaced before parsing".into()));
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    };
+    let full = root.join(rel);
+    let dir = full.parent().unwrap_or(root).to_path_buf();
+    let max = opts.max_file_bytes;
+    let siblings = |name: &str| -> Option<String> {
+        let p = inside(root, &dir, name)?;
+        let meta = std::fs::metadata(&p).ok()?;
+        if !meta.is_file() || meta.len() > max {
+            return None;
+        }
+        std::fs::read(&p).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let mut lf = parse_file(rel, &text, &siblings)?;
+    warnings.append(&mut lf.warnings);
+    lf.warnings = warnings;
+    Some(lf)
 }
 
 /// `dir/name` normalised lexically, refusing to leave `root`.
@@ -118,7 +142,16 @@ pub fn scan_dir(root: &Path, opts: &ScanOptions) -> ScanResult {
                 continue;
             }
         };
-        for entry in entries.flatten() {
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    // The listing ends at an error (under WASI: a name that is not UTF-8).
+                    let at = if rel.is_empty() { "." } else { &rel };
+                    res.warnings.push(warn(at, "io", format!("listing stopped at an entry that cannot be read ({e}); the rest of this directory was not scanned")));
+                    break;
+                }
+            };
             let name = entry.file_name().to_string_lossy().into_owned();
             let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
             let Ok(ty) = entry.file_type() else { continue };
@@ -138,25 +171,10 @@ pub fn scan_dir(root: &Path, opts: &ScanOptions) -> ScanResult {
     }
     files.sort();
     for (rel, full) in files {
-        let mut warnings = Vec::new();
-        let Some(text) = read_text(&full, &rel, opts.max_file_bytes, &mut warnings) else {
-            res.warnings.extend(warnings);
+        let Some(bytes) = read_bytes(&full, &rel, opts.max_file_bytes, &mut res.warnings) else {
             continue;
         };
-        let dir = full.parent().unwrap_or(root).to_path_buf();
-        let max = opts.max_file_bytes;
-        let siblings = |name: &str| -> Option<String> {
-            let p = inside(root, &dir, name)?;
-            let meta = std::fs::metadata(&p).ok()?;
-            if !meta.is_file() || meta.len() > max {
-                return None;
-            }
-            std::fs::read(&p).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
-        };
-        if let Some(mut lf) = parse_file(&rel, &text, &siblings) {
-            let mut w = warnings;
-            w.append(&mut lf.warnings);
-            lf.warnings = w;
+        if let Some(lf) = parse_lockfile(root, &rel, bytes, opts) {
             res.lockfiles.push(lf);
         }
     }

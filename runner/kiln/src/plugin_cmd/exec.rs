@@ -172,10 +172,13 @@ pub fn run(plugin: &str, dir: &Path, with: Vec<(String, Value)>, out: Option<Pat
 
 /// The `kiln:plugin` version a component was built against, from its export names.
 fn wit_version(bytes: &[u8]) -> Option<String> {
-    let needle = b"kiln:plugin/step-plugin@";
-    let at = bytes.windows(needle.len()).position(|w| w == needle)? + needle.len();
-    let v: Vec<u8> = bytes[at..].iter().take_while(|b| b.is_ascii_digit() || **b == b'.').copied().collect();
-    (!v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned())
+    // The exported interface of each world carries the package version in its name.
+    ["step-plugin", "file-scanner-plugin", "signer-plugin", "deploy-strategy-plugin"].iter().find_map(|export| {
+        let needle = format!("kiln:plugin/{export}@");
+        let at = bytes.windows(needle.len()).position(|w| w == needle.as_bytes())? + needle.len();
+        let v: Vec<u8> = bytes[at..].iter().take_while(|b| b.is_ascii_digit() || **b == b'.').copied().collect();
+        (!v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned())
+    })
 }
 
 /// `kiln plugin inspect PLUGIN`.
@@ -266,6 +269,7 @@ mod tests {
     #[test]
     fn wit_version_from_export_name() {
         assert_eq!(wit_version(b"\0\0kiln:plugin/step-plugin@0.1.0\x05"), Some("0.1.0".into()));
+        assert_eq!(wit_version(b"kiln:plugin/file-scanner-plugin@0.1.0\0"), Some("0.1.0".into()));
         assert_eq!(wit_version(b"nothing"), None);
     }
 }
