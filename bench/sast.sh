@@ -100,3 +100,23 @@ row "checkov | Dockerfile/k8s/compose/GHA" "$work/checkov/results_sarif.sarif" "
 echo
 echo "kiln per area:"
 python3 "$score" "$corpus/LABELS.tsv" "$work/kiln.sarif" --group-by dir | sed 's/^/    /'
+
+# --- Throughput on a large Python tree (LARGE=dir, default the scanbench site-packages): the
+# whole `kiln build` process with the built-in sast step against `bandit -r` on the same files.
+large=${LARGE:-/tmp/scanbench/py-site-packages-1}
+if [ -d "$large" ]; then
+  lp="$work/large"; mkdir -p "$lp"; cp -al "$large" "$lp/tree"
+  printf 'version: 0.2\nphases:\n  build:\n    commands:\n      - uses: sast\n        with:\n          exclude: [".kiln"]\n' > "$lp/buildspec.yml"
+  (cd "$lp" && "$kiln" build --in-place >/dev/null 2>&1 || true)   # warm the compile cache
+  export CORPUS="$lp"
+  t_kiln_large=$(timeit "$kiln" build --in-place .)
+  t_bandit_large=$(timeit /tmp/peers-venv/bin/bandit -q -r tree -f json -o "$work/bandit-large.json")
+  n_py=$(find "$large" -name '*.py' | wc -l); mb=$(du -sm "$large" | cut -f1)
+  echo
+  echo "Large tree: $large ($n_py .py files, $mb MB), median of $runs:"
+  echo
+  echo "| tool | wall s | vs bandit |"
+  echo "|---|---:|---:|"
+  echo "| kiln build with the sast step (whole process) | $t_kiln_large | $(python3 -c "print(f'{$t_bandit_large/$t_kiln_large:.1f}x faster')") |"
+  echo "| bandit -r | $t_bandit_large | 1.0x |"
+fi

@@ -153,8 +153,9 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Create `<base>/kiln-<uuid>/{tmp,home,shell}` with owner-only permissions, and `src` (the
-    /// working copy) when `with_work` (not for in-place builds).
+    /// Create `<base>/kiln-<uuid>/{tmp,home}` with owner-only permissions, `src` (the working
+    /// copy) when `with_work` (not for in-place builds), and the shell's directory: in RAM when
+    /// the machine has `/dev/shm` (see `ram_dir`), else `<base>/kiln-<uuid>/shell`.
     pub fn create(base: &Path, uuid: &str, with_work: bool) -> io::Result<Scratch> {
         use std::os::unix::fs::DirBuilderExt;
         let root = base.join(format!("kiln-{uuid}"));
@@ -162,9 +163,13 @@ impl Scratch {
         // Owner-only from the start, and never a directory someone else made first.
         std::fs::DirBuilder::new().mode(0o700).create(&root)?;
         let root = std::fs::canonicalize(&root)?;
-        let s = Scratch { work: root.join("src"), tmp: root.join("tmp"), home: root.join("home"), shell: root.join("shell"), root };
-        for d in [&s.tmp, &s.home, &s.shell] {
+        let shell = ram_dir(uuid).unwrap_or_else(|| root.join("shell"));
+        let s = Scratch { work: root.join("src"), tmp: root.join("tmp"), home: root.join("home"), shell, root };
+        for d in [&s.tmp, &s.home] {
             std::fs::create_dir(d)?;
+        }
+        if s.shell.starts_with(&s.root) {
+            std::fs::create_dir(&s.shell)?;
         }
         if with_work {
             std::fs::create_dir(&s.work)?;
@@ -174,10 +179,29 @@ impl Scratch {
 
 }
 
-/// The scratch directory is removed when the build is done with it, also when kiln gives up early:
-/// the shell state in it holds variable values, secrets included.
+/// The shell session's directory (its command and state files) in RAM, `/dev/shm/kiln-<uuid>`
+/// (owner-only, never one someone else made), when `/dev/shm` is a tmpfs: the state holds
+/// variable values, secrets included, which then never reach a disk, and the per-command file
+/// writes cost microseconds instead of a filesystem journal update. `None` elsewhere.
+fn ram_dir(uuid: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let shm = Path::new("/dev/shm");
+    let fs = nix::sys::statfs::statfs(shm).ok()?;
+    if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
+        return None;
+    }
+    let dir = shm.join(format!("kiln-{uuid}"));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
+    Some(dir)
+}
+
+/// The scratch directory (and the shell's directory in RAM) is removed when the build is done
+/// with it, also when kiln gives up early: the shell state holds variable values, secrets included.
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if !self.shell.starts_with(&self.root) {
+            let _ = std::fs::remove_dir_all(&self.shell);
+        }
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
@@ -283,5 +307,23 @@ mod tests {
     #[test]
     fn project_names_are_sanitised() {
         assert_eq!(project_name(Path::new("/x/my app.v2")), "my-app-v2");
+    }
+
+    #[test]
+    fn scratch_is_owner_only_and_gone_after_drop_shell_dir_included() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let s = Scratch::create(base.path(), "test-uuid-0", true).unwrap();
+        let ram = Path::new("/dev/shm").is_dir()
+            && nix::sys::statfs::statfs("/dev/shm").is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+        assert_eq!(s.shell.starts_with("/dev/shm"), ram, "{}", s.shell.display());
+        for d in [&s.root, &s.shell] {
+            assert_eq!(std::fs::metadata(d).unwrap().permissions().mode() & 0o777, 0o700, "{}", d.display());
+        }
+        assert!(s.work.is_dir() && s.tmp.is_dir() && s.home.is_dir());
+        let (root, shell) = (s.root.clone(), s.shell.clone());
+        std::fs::write(shell.join("state.0"), "SECRET=x").unwrap();
+        drop(s);
+        assert!(!root.exists() && !shell.exists());
     }
 }
