@@ -13,6 +13,10 @@
 //!   a ticker thread), a memory cap (growth past it traps), the wasm stack, caps on log bytes,
 //!   findings, output bytes and files, and string sizes. Every failure is a [`PluginError`]
 //!   naming the plugin and, for limits, the [`LimitKind`].
+//! - **File scanners** (the `file-scanner` world): [`LoadedPlugin::run_step`] walks the source
+//!   tree itself (no symlinks followed, `exclude`/`only` globs, depth and size limits, a warning
+//!   per skipped file), reads the files natively and feeds them to one instance per core (the
+//!   memory grant split between them); instance 0 merges the partial results in `finish`.
 //! - **Signers** ([`Host::load_signer`], [`LoadedSigner::sign`]) get no files or environment at
 //!   all; they sign through the `signing-key` resource, whose keys stay in the host behind
 //!   [`KeyStore`] and which opens only the key names granted to that call.
