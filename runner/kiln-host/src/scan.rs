@@ -283,25 +283,24 @@ pub(crate) fn run(plugin: &LoadedPlugin, inv: &StepInvocation) -> Result<StepOut
         instance_memory: max_memory,
         instance_log_bytes: inv.limits.max_log_bytes,
     };
-    // Probe the tree size first (cheap), so instance 0 is already created with its share.
+    // Instance 0 says which files to feed, so it starts before the walk, sized for the most
+    // instances this memory grant allows (fewer may run once the tree's size is known).
     let (mut first, filter) = {
         let workers = worker_count(max_memory, usize::MAX);
         shared.instance_memory = max_memory / workers as u64;
         shared.instance_log_bytes = inv.limits.max_log_bytes / workers;
         shared.start()?
     };
-    let exclude = Exclude::new(&filter.exclude).map_err(|message| PluginError::RejectedConfig {
-        plugin: name.clone(),
-        message,
-    })?;
+    let globs = |key: &str, patterns: &[String]| {
+        Exclude::new(key, patterns).map_err(|message| PluginError::RejectedConfig {
+            plugin: name.clone(),
+            message,
+        })
+    };
+    let exclude = globs("exclude", &filter.exclude)?;
     let only = match filter.only.is_empty() {
         true => None,
-        false => Some(Exclude::new(&filter.only).map_err(|message| {
-            PluginError::RejectedConfig {
-                plugin: name.clone(),
-                message: message.replacen("exclude", "only", 1),
-            }
-        })?),
+        false => Some(globs("only", &filter.only)?),
     };
     let (files, counts) = walk(&inv.src_dir, &exclude, only.as_ref()).map_err(|e| PluginError::Setup {
         plugin: name.clone(),

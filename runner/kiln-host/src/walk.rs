@@ -38,8 +38,9 @@ pub(crate) struct WalkCounts {
 pub(crate) struct Exclude(GlobSet);
 
 impl Exclude {
-    /// Compiles the patterns; the error names the pattern that is not a valid glob.
-    pub(crate) fn new(patterns: &[String]) -> Result<Exclude, String> {
+    /// Compiles the patterns of the `file-filter` field `key`; the error names the field and
+    /// the pattern that is not a valid glob.
+    pub(crate) fn new(key: &str, patterns: &[String]) -> Result<Exclude, String> {
         let mut set = GlobSetBuilder::new();
         for p in patterns {
             let trimmed = p.trim_start_matches("./").trim_end_matches('/');
@@ -61,7 +62,7 @@ impl Exclude {
                 .literal_separator(true)
                 .backslash_escape(true)
                 .build()
-                .map_err(|e| format!("exclude pattern {p:?}: {}", e.kind()))?;
+                .map_err(|e| format!("{key} pattern {p:?}: {}", e.kind()))?;
             set.add(glob);
             // What is below a matched directory matches too (for callers that test files only).
             if let Ok(below) = GlobBuilder::new(&format!("{full}/**"))
@@ -74,7 +75,7 @@ impl Exclude {
         }
         set.build()
             .map(Exclude)
-            .map_err(|e| format!("exclude patterns: {e}"))
+            .map_err(|e| format!("{key} patterns: {e}"))
     }
 
     /// True when `rel` (a file or a directory) is excluded.
@@ -211,7 +212,7 @@ mod tests {
     use super::*;
 
     fn ex(p: &[&str]) -> Exclude {
-        Exclude::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        Exclude::new("exclude", &p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
@@ -236,7 +237,7 @@ mod tests {
 
     #[test]
     fn bad_glob_is_named() {
-        let e = Exclude::new(&["a[".to_string()]).err().unwrap();
+        let e = Exclude::new("exclude", &["a[".to_string()]).err().unwrap();
         assert!(e.contains("\"a[\""), "{e}");
     }
 
