@@ -384,6 +384,9 @@ impl Run<'_> {
         loop {
             self.pump.capture_start();
             let result = self.run_commands(&ph.commands, &ph.finally, deadline).await;
+            // Keep the session's state for a restart or a helper; the shell saves while kiln
+            // closes the phase (the reply is read before the next request).
+            self.shell.save();
             self.pump.sync();
             let output = self.pump.capture_take();
             let Err((status, message)) = result else { return (PhaseStatus::Succeeded, None, action) };
@@ -487,6 +490,7 @@ impl Run<'_> {
             return;
         }
         let names: Vec<String> = self.spec.env.exported_variables.iter().map(|v| v.value.clone()).collect();
+        self.shell.sync_state(self.deadline).await;
         let mut cmd = self.shell.query_command(&names);
         self.sandbox.apply(&mut cmd);
         let out = tokio::process::Command::from(cmd).output().await;
@@ -499,6 +503,7 @@ impl Run<'_> {
 
     async fn upload_artifacts(&mut self) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
         let Some(artifacts) = &self.spec.artifacts else { return (PhaseStatus::Succeeded, None, FailureAction::Default) };
+        self.shell.sync_state(self.deadline).await;
         let packaging = if self.opts.zip_artifacts { kiln_artifacts::Packaging::Zip } else { kiln_artifacts::Packaging::Directory };
         let ctx = upload::UploadContext { shell: &self.shell, sandbox: &self.sandbox, work_dir: &self.work_dir, dest: &self.record_dir.join("artifacts"), packaging, project: &self.record.project_name, masker: &self.masker };
         match upload::upload_all(&ctx, artifacts).await {

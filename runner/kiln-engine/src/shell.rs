@@ -3,14 +3,23 @@
 //! Buildspec 0.2 promises "all build commands in the same instance of the default shell": `cd`,
 //! variables, functions and shell options carry from command to command and phase to phase. kiln
 //! starts one confined shell process per build that runs a small driver loop: it reads a request
-//! from fd 3, sources the command file (with fds 3 and 4 closed, so neither the command nor anything
-//! it starts can touch the control channel), saves the session state, and reports the exit status on
-//! fd 4. The state file lets kiln restart the session where it was when a command ends the shell
-//! (`exit 1`, `set -e`, `exec`) or is killed at a timeout; a state file cut short is discarded.
-//! The state is saved into two files in turn (`state.0`, `state.1`): each request names the one
-//! that is not the last complete state, so a save cut short never destroys the state before it,
-//! and no command costs a new file (creating files is slow on some filesystems). The driver and
-//! the helper scripts are passed with `-c`, so the session writes no script files.
+//! from fd 3 and either sources the command file (with fds 3 and 4 closed, so neither the command
+//! nor anything it starts can touch the control channel) or saves the session state, then reports
+//! the exit status on fd 4.
+//!
+//! The state file lets kiln restart the session where it was when a command ends the shell or is
+//! killed, and lets helper processes read it (exported variables, artifact names). Saving costs
+//! about a millisecond (bash writes its dump a line at a time), so it is not done after every
+//! command but when it is needed: kiln asks for a save at the end of every phase (without waiting
+//! for it: the reply is read before the next request) and before a helper reads the state, and
+//! the shell's `EXIT` trap saves when a command ends the shell (`exit 1`, `set -e`, `exec`). A
+//! session killed at a timeout restarts from the last save, so the timed-out phase's changes are
+//! lost; a command that replaces the `EXIT` trap and exits loses the changes since the last save
+//! the same way. The state is saved into two files in turn (`state.0`, `state.1`): each request
+//! names the one that is not the last complete state (removed first, so an old complete file is
+//! never mistaken for a new save), a save cut short is discarded and never destroys the state
+//! before it, and no command costs a new file (creating files is slow on some filesystems). The
+//! driver and the helper scripts are passed with `-c`, so the session writes no script files.
 //!
 //! For bash the state is every variable (`declare -p`), every function (`declare -f`), `set -o` and
 //! `shopt` options and the working directory, written by builtins only (no forks). POSIX `sh`
@@ -65,21 +74,22 @@ __kiln_slot=0
 __kiln_dump() {
   [ "$__kiln_persist" = 1 ] || return 0
   {
-    declare -p
-    declare -f
-    set +o
-    printf '{\n'; shopt -p; printf '} 2>/dev/null\n'
-    printf 'cd -- %q 2>/dev/null\n' "$PWD"
-    echo '# kiln-state-complete'
+    builtin declare -p
+    builtin declare -f
+    builtin set +o
+    builtin printf '{\n'; builtin shopt -p; builtin printf '} 2>/dev/null\n'
+    builtin printf 'cd -- %q 2>/dev/null\n' "$PWD"
+    builtin echo '# kiln-state-complete'
   } 2>/dev/null > "$__kiln_dir/state.$__kiln_slot"
 }
 trap '__kiln_dump' EXIT
-while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_slot <&3; do
+while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_next <&3; do
+  __kiln_slot=$__kiln_next
+  if [ "$__kiln_verb" = save ]; then __kiln_dump; builtin printf 'done 0\n' >&4; continue; fi
   export CODEBUILD_BUILD_SUCCEEDING=$__kiln_ok
   . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
   __kiln_rc=$?
-  __kiln_dump
-  printf 'done %s\n' "$__kiln_rc" >&4
+  builtin printf 'done %s\n' "$__kiln_rc" >&4
 done
 "#;
 
@@ -108,11 +118,12 @@ __kiln_dump() {
 }
 trap '__kiln_dump' EXIT
 [ "$__kiln_persist" = 1 ] && set -a
-while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_slot <&3; do
+while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_next <&3; do
+  __kiln_slot=$__kiln_next
+  if [ "$__kiln_verb" = save ]; then __kiln_dump; printf 'done 0\n' >&4; continue; fi
   export CODEBUILD_BUILD_SUCCEEDING="$__kiln_ok"
   . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
   __kiln_rc=$?
-  __kiln_dump
   printf 'done %s\n' "$__kiln_rc" >&4
 done
 "#;
@@ -134,6 +145,16 @@ done
 
 /// The last line of a completely written state file.
 const STATE_END: &[u8] = b"# kiln-state-complete\n";
+
+/// What came back for one request to the driver.
+enum Reply {
+    /// `done <status>`.
+    Done(i32),
+    /// The shell ended with this status instead of replying.
+    Ended(i32),
+    /// The deadline passed; the shell was killed.
+    TimedOut,
+}
 
 /// How a command ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +181,12 @@ pub struct ShellSession {
     running: Option<Running>,
     /// Which of `state.0` / `state.1` holds the last complete state, if any.
     state: Option<u8>,
+    /// The slot named by the last request to the running shell (its `EXIT` trap saves there).
+    last_slot: Option<u8>,
+    /// Commands ran in the running shell since its state was last saved.
+    dirty: bool,
+    /// A save was requested and its reply not yet read: the slot it writes.
+    pending_save: Option<u8>,
 }
 
 /// Configures each shell process before it starts (the sandbox, stdout/stderr).
@@ -169,7 +196,18 @@ impl ShellSession {
     /// A session whose state is kept in `state_dir`, starting in `work_dir` with exactly `env`.
     pub fn new(kind: ShellKind, version: Version, state_dir: &Path, work_dir: &Path, env: Vec<(OsString, OsString)>) -> io::Result<Self> {
         std::fs::create_dir_all(state_dir)?;
-        Ok(ShellSession { kind, persistent: version == Version::V0_2, dir: state_dir.to_path_buf(), work_dir: work_dir.to_path_buf(), env, running: None, state: None })
+        Ok(ShellSession {
+            kind,
+            persistent: version == Version::V0_2,
+            dir: state_dir.to_path_buf(),
+            work_dir: work_dir.to_path_buf(),
+            env,
+            running: None,
+            state: None,
+            last_slot: None,
+            dirty: false,
+            pending_save: None,
+        })
     }
 
     pub fn kind(&self) -> ShellKind {
@@ -215,60 +253,142 @@ impl ShellSession {
     /// Run `text` in the session, with `CODEBUILD_BUILD_SUCCEEDING` set from `succeeding`, until it
     /// ends or `deadline` passes. `prepare` configures the shell process if one has to be started.
     pub async fn run(&mut self, text: &str, succeeding: bool, deadline: Instant, prepare: Prepare<'_>) -> io::Result<Exit> {
+        self.settle(deadline).await;
         if self.running.is_none() {
             self.start(prepare)?;
         }
         std::fs::write(self.dir.join("cmd"), text)?;
-        let running = self.running.as_mut().expect("started above");
-        // The state is saved into the slot that is not the last complete state.
-        let slot = match self.state {
-            Some(0) => 1,
-            _ => 0,
-        };
-        let request = format!("run {} {slot}\n", if succeeding { 1 } else { 0 });
-        let sent = running.requests.write_all(request.as_bytes());
-        let waited = match sent {
-            Ok(()) => tokio::time::timeout_at(deadline.into(), running.statuses.next_line()).await,
-            Err(_) => Ok(Ok(None)),
-        };
-        let exit = match waited {
-            Ok(Ok(Some(line))) => Exit::Code(line.strip_prefix("done ").and_then(|c| c.trim().parse().ok()).unwrap_or(1)),
-            // The shell ended (the command ran `exit`, or it died): its status is the command's.
-            Ok(_) => {
-                let mut r = self.running.take().expect("running");
-                Exit::Code(wait_code(r.child.wait().await?))
+        let exit = match self.request("run", succeeding, deadline).await {
+            Reply::Done(code) => {
+                self.dirty = true;
+                Exit::Code(code)
             }
-            Err(_) => {
-                let mut r = self.running.take().expect("running");
-                if let Some(pid) = r.child.id() {
-                    kiln_sandbox::kill_process_group(pid as i32);
-                }
-                let _ = r.child.kill().await;
-                Exit::TimedOut
-            }
+            Reply::Ended(code) => Exit::Code(code),
+            Reply::TimedOut => Exit::TimedOut,
         };
-        self.commit_state(slot);
         if !self.persistent {
             self.stop().await;
         }
         Ok(exit)
     }
 
-    /// End the shell process (at the end of the build); the saved state stays.
+    /// Send one request naming the slot that is not the last complete state, and wait for its
+    /// reply. When the shell ends instead (or is killed at `deadline`), adopt what its `EXIT` trap
+    /// saved, if it finished saving.
+    async fn request(&mut self, verb: &str, succeeding: bool, deadline: Instant) -> Reply {
+        let slot = self.free_slot();
+        self.last_slot = Some(slot);
+        let Some(running) = self.running.as_mut() else { return Reply::Ended(1) };
+        let sent = running.requests.write_all(format!("{verb} {} {slot}\n", u8::from(succeeding)).as_bytes());
+        let waited = match sent {
+            Ok(()) => tokio::time::timeout_at(deadline.into(), running.statuses.next_line()).await,
+            Err(_) => Ok(Ok(None)),
+        };
+        match waited {
+            Ok(Ok(Some(line))) => Reply::Done(line.strip_prefix("done ").and_then(|c| c.trim().parse().ok()).unwrap_or(1)),
+            // The shell ended (the command ran `exit`, or it died): its status is the command's.
+            Ok(_) => {
+                let status = match self.running.take() {
+                    Some(mut r) => r.child.wait().await.map(wait_code).unwrap_or(1),
+                    None => 1,
+                };
+                self.shell_gone();
+                Reply::Ended(status)
+            }
+            Err(_) => {
+                self.kill_group().await;
+                self.shell_gone();
+                Reply::TimedOut
+            }
+        }
+    }
+
+    /// The slot the next save goes to: not the last complete state, and emptied first.
+    fn free_slot(&self) -> u8 {
+        let slot = if self.state == Some(0) { 1 } else { 0 };
+        let _ = std::fs::remove_file(self.dir.join(format!("state.{slot}")));
+        slot
+    }
+
+    /// The shell process is gone: adopt what its `EXIT` trap saved, if complete.
+    fn shell_gone(&mut self) {
+        self.pending_save = None;
+        self.dirty = false;
+        if let Some(slot) = self.last_slot.take() {
+            self.commit_state(slot);
+        }
+    }
+
+    /// Ask the running shell to save its state if commands changed it, without waiting for the
+    /// save to finish (the next request, [`ShellSession::sync_state`] or the end reads the reply).
+    pub fn save(&mut self) {
+        if !self.persistent || !self.dirty || self.pending_save.is_some() {
+            return;
+        }
+        let slot = self.free_slot();
+        let Some(running) = self.running.as_mut() else { return };
+        if running.requests.write_all(format!("save 1 {slot}\n").as_bytes()).is_ok() {
+            self.last_slot = Some(slot);
+            self.pending_save = Some(slot);
+        }
+    }
+
+    /// Wait (until `deadline`) for a save asked for by [`ShellSession::save`] and adopt it.
+    async fn settle(&mut self, deadline: Instant) {
+        let Some(slot) = self.pending_save.take() else { return };
+        let Some(running) = self.running.as_mut() else { return };
+        match tokio::time::timeout_at(deadline.into(), running.statuses.next_line()).await {
+            Ok(Ok(Some(_))) => {
+                self.commit_state(slot);
+                self.dirty = false;
+            }
+            Ok(_) => {
+                if let Some(mut r) = self.running.take() {
+                    let _ = r.child.wait().await;
+                }
+                self.shell_gone();
+            }
+            Err(_) => {
+                self.kill_group().await;
+                self.shell_gone();
+            }
+        }
+    }
+
+    /// Kill the shell and its process group (a deadline passed).
+    async fn kill_group(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            if let Some(pid) = r.child.id() {
+                kiln_sandbox::kill_process_group(pid as i32);
+            }
+            let _ = r.child.kill().await;
+        }
+    }
+
+    /// Make the state file current (save and wait), before a helper reads it.
+    pub async fn sync_state(&mut self, deadline: Instant) {
+        self.save();
+        self.settle(deadline).await;
+    }
+
+    /// End the shell process (at the end of the build); what its `EXIT` trap saves is adopted.
     pub async fn stop(&mut self) {
         if let Some(mut r) = self.running.take() {
             drop(r.requests);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), r.child.wait()).await;
             let _ = r.child.kill().await;
+            self.shell_gone();
         }
     }
 
-    /// End the shell process at once (at the end of the build: the state was saved after the last
-    /// command, and whatever it left running is killed by the caller's sweep).
+    /// End the shell process at once (at the end of the build: whatever it left running is killed
+    /// by the caller's sweep). Changes since the last save are not kept.
     pub async fn kill(&mut self) {
         if let Some(mut r) = self.running.take() {
             let _ = r.child.kill().await;
         }
+        self.pending_save = None;
+        self.dirty = false;
     }
 
     /// Adopt the state the shell saved into `slot`. A state file cut short (the shell was killed
@@ -279,13 +399,15 @@ impl ShellSession {
         }
     }
 
-    /// A process that prints `NAME=value\0` for each of `names` set in the session's current state.
+    /// A process that prints `NAME=value\0` for each of `names` set in the session's saved state
+    /// (call [`ShellSession::sync_state`] first).
     pub fn query_command(&self, names: &[String]) -> Command {
         self.helper(QUERY, names)
     }
 
     /// A process that expands each of `words` as a double-quoted shell word (variables and `$(…)`)
-    /// in the session's current state, printing each result followed by `\0`.
+    /// in the session's saved state (call [`ShellSession::sync_state`] first), printing each result
+    /// followed by `\0`.
     pub fn expand_command(&self, words: &[String]) -> Command {
         self.helper(EXPAND, words)
     }

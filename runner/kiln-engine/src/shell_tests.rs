@@ -68,15 +68,49 @@ async fn commands_cannot_read_or_write_the_control_channel() {
 }
 
 #[tokio::test]
-async fn a_timeout_kills_the_session_and_the_next_command_restarts_it() {
+async fn a_timeout_kills_the_session_and_the_next_command_restarts_from_the_last_save() {
     let mut t = session(ShellKind::Bash, Version::V0_2);
     t.run("V=before").await;
+    t.s.save(); // what the build does at the end of a phase
+    t.run("W=after-the-save").await;
     let mut nothing = |_: &mut Command| -> io::Result<()> { Ok(()) };
     let started = Instant::now();
     let exit = t.s.run("sleep 30", true, Instant::now() + Duration::from_millis(300), &mut nothing).await.unwrap();
     assert_eq!(exit, Exit::TimedOut);
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(t.run("echo $V").await.1, "before");
+    assert_eq!(t.run("echo $V-${W:-lost}").await.1, "before-lost");
+}
+
+#[tokio::test]
+async fn the_state_is_saved_when_asked_not_after_every_command() {
+    let mut t = session(ShellKind::Bash, Version::V0_2);
+    t.run("A=1").await;
+    t.run("B=2").await;
+    assert_eq!(t.s.state, None, "no save yet");
+    t.s.save();
+    assert_eq!(t.s.state, None, "the save is not waited for");
+    // The next command reads the save's reply first.
+    t.run("C=3").await;
+    let saved = t.s.state.expect("adopted before the next command");
+    let text = std::fs::read_to_string(t.s.dir.join(format!("state.{saved}"))).unwrap();
+    assert!(text.contains("A=\"1\"") && text.contains("B=\"2\"") && !text.contains("C=\"3\""), "{text}");
+    t.s.sync_state(Instant::now() + Duration::from_secs(20)).await;
+    let now = t.s.state.unwrap();
+    assert_ne!(now, saved, "the other slot");
+    assert!(std::fs::read_to_string(t.s.dir.join(format!("state.{now}"))).unwrap().contains("C=\"3\""));
+    // Nothing changed since: no new save.
+    t.s.sync_state(Instant::now() + Duration::from_secs(20)).await;
+    assert_eq!(t.s.state, Some(now));
+}
+
+#[tokio::test]
+async fn functions_named_like_builtins_do_not_hijack_the_save() {
+    let mut t = session(ShellKind::Bash, Version::V0_2);
+    t.run("declare() { echo hijacked; }; printf() { :; }; echo() { :; }; K=kept").await;
+    t.s.sync_state(Instant::now() + Duration::from_secs(20)).await;
+    assert!(t.s.state.is_some(), "the save completed");
+    assert_eq!(t.run("exit 0").await.0, Exit::Code(0));
+    assert_eq!(t.run("builtin echo $K").await.1, "kept");
 }
 
 #[tokio::test]
@@ -122,6 +156,7 @@ async fn version_0_1_runs_each_command_in_a_fresh_shell() {
 async fn query_and_expand_read_the_session_state() {
     let mut t = session(ShellKind::Bash, Version::V0_2);
     t.run("export TAG=v1.2; NOT_EXPORTED=x").await;
+    t.s.sync_state(Instant::now() + Duration::from_secs(20)).await;
     let out = t.s.query_command(&["TAG".into(), "NOT_EXPORTED".into(), "MISSING".into()]).output().unwrap();
     assert_eq!(parse_query_output(&out.stdout), vec![("TAG".into(), "v1.2".into()), ("NOT_EXPORTED".into(), "x".into())]);
     let out = t.s.expand_command(&["app-$TAG".into(), "$(echo sub)-x".into()]).output().unwrap();
