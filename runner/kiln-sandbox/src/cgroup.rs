@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -138,20 +138,94 @@ pub(crate) fn v1_pids_dir() -> Option<PathBuf> {
     (dir.join("cgroup.procs").exists() && writable(&dir)).then_some(dir)
 }
 
-/// Move this process into the cgroup v1 `pids` group it is already in (a no-op), to pay the
-/// kernel's first-attach cost ahead of time.
+/// The `pids.max` a group made ahead of time starts with, until [`PidsCgroup::create`] sets the
+/// sandbox's own bound.
+const SPARE_MAX: u64 = 4096;
+
+/// The state of the group [`warm_up_attach`] makes ahead of time.
+enum Spare {
+    /// None made, none being made.
+    Idle,
+    /// The warm-up thread is making one: [`PidsCgroup::create`] waits for it.
+    Making,
+    /// Made, not yet taken by a sandbox.
+    Made(PidsCgroup),
+}
+
+static SPARE: Mutex<Spare> = Mutex::new(Spare::Idle);
+static SPARE_SETTLED: Condvar = Condvar::new();
+
+fn spare_lock() -> MutexGuard<'static, Spare> {
+    SPARE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Settle the spare (wakes a [`PidsCgroup::create`] waiting for it); returns what it held.
+fn set_spare(next: Spare) -> Spare {
+    let previous = std::mem::replace(&mut *spare_lock(), next);
+    SPARE_SETTLED.notify_all();
+    previous
+}
+
+/// The spare group, if one was made under `parent`; waits (bounded) while it is being made.
+fn take_spare(version: CgroupVersion, parent: &Path) -> Option<PidsCgroup> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut spare = spare_lock();
+    while matches!(*spare, Spare::Making) {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        spare = SPARE_SETTLED.wait_timeout(spare, left).unwrap_or_else(|p| p.into_inner()).0;
+    }
+    match std::mem::replace(&mut *spare, Spare::Idle) {
+        Spare::Made(cg) if cg.version == version && cg.dir.parent() == Some(parent) => Some(cg),
+        other => {
+            *spare = other;
+            None
+        }
+    }
+}
+
+/// Pay the kernel's first-attach cost ahead of time, off the build's critical path: on a side
+/// thread, make the cgroup v1 `pids` group the build's sandbox will use, then move this process
+/// into the group it is already in (a no-op).
 ///
 /// The first write to any `cgroup.procs` after a quiet spell waits for an RCU grace period
 /// (the cgroup thread-group lock switches to its slow mode): 5–15 ms measured on this project's
-/// CI VMs. Writes within ~10 ms after that are fast (~50 µs). A build's shell joins its pids
-/// group right after kiln starts, so kiln calls this on a side thread first thing and the
-/// shell's own attach finds the lock already warm. Errors are ignored: nothing depends on it.
+/// CI VMs. Writes within ~20 ms after that are fast (~50 µs), and while that first write waits,
+/// any `mkdir` in the hierarchy waits with it. So the group is made *before* the warm-up write,
+/// and [`Sandbox::prepare`](crate::Sandbox::prepare) takes it instead of making its own; the
+/// shell's join then finds the lock already warm. Errors are ignored: without a spare group the
+/// sandbox makes one as before.
 ///
-/// Not done on cgroup v2, where [`Sandbox::prepare`](crate::Sandbox::prepare) may move kiln into
-/// a leaf group of its own at the same time.
-pub fn warm_up_attach() {
-    if let Some(dir) = v1_pids_dir() {
-        let _ = write_file(&dir.join("cgroup.procs"), "0");
+/// Keep the returned guard for as long as a sandbox may be prepared: dropping it waits for the
+/// thread and removes the spare group if no sandbox took it. Not done on cgroup v2, where
+/// [`Sandbox::prepare`](crate::Sandbox::prepare) may move kiln into a leaf group of its own.
+pub fn warm_up_attach() -> WarmUp {
+    set_spare(Spare::Making);
+    let thread = std::thread::spawn(|| {
+        let dir = v1_pids_dir();
+        let made = dir.as_deref().and_then(|d| PidsCgroup::make(CgroupVersion::V1, d, SPARE_MAX).ok());
+        set_spare(made.map_or(Spare::Idle, Spare::Made));
+        if let Some(dir) = dir {
+            let _ = write_file(&dir.join("cgroup.procs"), "0");
+        }
+    });
+    WarmUp { thread: Some(thread) }
+}
+
+/// Returned by [`warm_up_attach`]; on drop, waits for its thread and removes the group it made
+/// if no sandbox took it.
+#[must_use = "dropping the guard at once removes the group made ahead of time"]
+pub struct WarmUp {
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for WarmUp {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Spare::Made(unused) = set_spare(Spare::Idle) {
+            drop(unused);
+        }
     }
 }
 
@@ -249,8 +323,18 @@ pub(crate) struct PidsCgroup {
 }
 
 impl PidsCgroup {
-    /// Create `kiln-<pid>-<n>` under `parent` with `pids.max = max`.
+    /// A group under `parent` with `pids.max = max`: the one [`warm_up_attach`] made ahead of
+    /// time if it is there, else a new one.
     pub(crate) fn create(version: CgroupVersion, parent: &Path, max: u64) -> io::Result<Self> {
+        match take_spare(version, parent) {
+            // pids.max is a controller file: writing it does not wait for the warm-up write.
+            Some(cg) => write_file(&cg.dir.join("pids.max"), &max.to_string()).map(|()| cg),
+            None => Self::make(version, parent, max),
+        }
+    }
+
+    /// Create `kiln-<pid>-<n>` under `parent` with `pids.max = max`.
+    fn make(version: CgroupVersion, parent: &Path, max: u64) -> io::Result<Self> {
         if version == CgroupVersion::V2 {
             enable_pids_v2(parent)?;
         }

@@ -70,7 +70,7 @@ mod sandbox;
 
 use std::path::PathBuf;
 
-pub use cgroup::warm_up_attach;
+pub use cgroup::{WarmUp, warm_up_attach};
 pub use probe::{Capabilities, probe};
 pub use reap::{become_subreaper, kill_process_group, sweep_orphans};
 pub use sandbox::{DEVICE_PATHS, Sandbox};

@@ -182,13 +182,15 @@ fn main() -> ExitCode {
 }
 
 fn build(args: BuildArgs) -> ExitCode {
-    if !args.no_sandbox {
-        // While the buildspec is read: warm the kernel's cgroup attach path (the shell's join is
-        // then ~10 ms cheaper) and probe the sandbox capabilities (a forked namespace test,
-        // cached for the process; `Sandbox::prepare` waits for it if it is still running).
-        std::thread::spawn(kiln_sandbox::warm_up_attach);
+    // While the buildspec is read: make the sandbox's pids group and warm the kernel's cgroup
+    // attach path (the shell's join then waits less of the ~8 ms grace period, or none), and
+    // probe the sandbox capabilities (a forked namespace test, cached for the process;
+    // `Sandbox::prepare` waits for it if it is still running).
+    let _warm = (!args.no_sandbox).then(|| {
+        let warm = kiln_sandbox::warm_up_attach();
         std::thread::spawn(kiln_sandbox::probe);
-    }
+        warm
+    });
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let spec_path = match args.buildspec.clone() {
         Some(p) if p.is_absolute() => p,
