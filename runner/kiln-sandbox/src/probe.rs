@@ -23,6 +23,11 @@ pub struct Capabilities {
     /// A child could `unshare(CLONE_NEWUSER | CLONE_NEWNET)` and map its uid/gid (tried for real
     /// in a forked child, so seccomp filters, sysctls and LSM policies are all accounted for).
     pub user_namespaces: bool,
+    /// In such a namespace, `RLIMIT_NPROC` counts only the processes of that namespace (since
+    /// Linux 5.14 the kernel counts it per user namespace), so it bounds one build's processes
+    /// and not all of the user's. Tried for real: a fork under a limit of 2 succeeds.
+    /// Meaningless for root, whom the limit does not bind.
+    pub userns_nproc_scoped: bool,
     /// Our cgroup v2 group offers the `pids` controller and we may create child groups in it.
     pub cgroup_v2_writable: bool,
     /// A cgroup v1 `pids` hierarchy is mounted and our group in it is writable (hybrid hosts).
@@ -34,11 +39,15 @@ static CAPS: OnceLock<Capabilities> = OnceLock::new();
 /// Detect what this host supports. The first call costs one `fork` plus a few file reads; the
 /// result is cached for the life of the process.
 pub fn probe() -> Capabilities {
-    CAPS.get_or_init(|| Capabilities {
-        landlock_abi: landlock_abi(),
-        user_namespaces: user_namespaces_work(),
-        cgroup_v2_writable: cgroup::v2_dir().is_some(),
-        cgroup_v1_pids_writable: cgroup::v1_pids_dir().is_some(),
+    CAPS.get_or_init(|| {
+        let userns = user_namespaces_work();
+        Capabilities {
+            landlock_abi: landlock_abi(),
+            user_namespaces: userns != UserNamespaces::Unavailable,
+            userns_nproc_scoped: userns == UserNamespaces::NprocScoped,
+            cgroup_v2_writable: cgroup::v2_dir().is_some(),
+            cgroup_v1_pids_writable: cgroup::v1_pids_dir().is_some(),
+        }
     })
     .clone()
 }
@@ -98,24 +107,51 @@ fn write_proc(path: &CStr, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Try the real thing in a throw-away child: unshare user+net namespaces and write the maps.
-fn user_namespaces_work() -> bool {
+/// What [`user_namespaces_work`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UserNamespaces {
+    Unavailable,
+    /// Usable, and `RLIMIT_NPROC` inside counts the namespace's processes only.
+    NprocScoped,
+    /// Usable, but `RLIMIT_NPROC` counts all of the user's processes (kernels before 5.14).
+    NprocGlobal,
+}
+
+/// Try the real thing in a throw-away child: unshare user+net namespaces and write the maps;
+/// then, under `RLIMIT_NPROC = 2`, fork once. This process and the child already make two of the
+/// user's processes, so the fork succeeds only where the limit counts the new namespace alone.
+fn user_namespaces_work() -> UserNamespaces {
     let maps = IdMaps::current();
-    // SAFETY: the child only makes syscalls (unshare, open, write, close) on memory prepared
-    // before the fork, then `_exit`s; it never returns into Rust code that could allocate.
+    let two = libc::rlimit { rlim_cur: 2, rlim_max: 2 };
+    // SAFETY: the child only makes syscalls (unshare, open, write, close, setrlimit, fork,
+    // waitpid) on memory prepared before the fork, then `_exit`s; it never returns into Rust code
+    // that could allocate. The grandchild `_exit`s at once.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            let code = if maps.enter().is_ok() { 0 } else { 1 };
-            // SAFETY: terminating the forked child without running atexit handlers.
-            unsafe { libc::_exit(code) }
-        }
+        Ok(ForkResult::Child) => unsafe {
+            if maps.enter().is_err() {
+                libc::_exit(1)
+            }
+            if libc::setrlimit(libc::RLIMIT_NPROC, &two) != 0 {
+                libc::_exit(2)
+            }
+            match libc::fork() {
+                0 => libc::_exit(0),
+                -1 => libc::_exit(2),
+                pid => {
+                    let mut status = 0;
+                    libc::waitpid(pid, &mut status, 0);
+                    libc::_exit(0)
+                }
+            }
+        },
         Ok(ForkResult::Parent { child }) => loop {
             match waitpid(child, None) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                Ok(WaitStatus::Exited(_, 0)) => break true,
-                _ => break false,
+                Ok(WaitStatus::Exited(_, 0)) => break UserNamespaces::NprocScoped,
+                Ok(WaitStatus::Exited(_, 2)) => break UserNamespaces::NprocGlobal,
+                _ => break UserNamespaces::Unavailable,
             }
         },
-        Err(_) => false,
+        Err(_) => UserNamespaces::Unavailable,
     }
 }

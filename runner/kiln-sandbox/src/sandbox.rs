@@ -42,6 +42,9 @@ enum Pids {
     Unbounded,
     Cgroup(PidsCgroup),
     Rlimit(u64),
+    /// `RLIMIT_NPROC` set after entering the build's user namespace, where the kernel counts the
+    /// namespace's processes only.
+    UsernsRlimit(u64),
 }
 
 #[derive(Debug)]
@@ -193,13 +196,23 @@ fn path_fd(path: &Path) -> Result<PathFd, SandboxError> {
     })
 }
 
-/// Set up the process bound: cgroup v2, then cgroup v1 pids, then RLIMIT_NPROC.
+/// Set up the process bound. For an ordinary user whose commands get their own user namespace
+/// (network denied) on a kernel that counts `RLIMIT_NPROC` per namespace: that limit, set inside
+/// the namespace. It bounds exactly the build's processes, like a pids cgroup, and costs nothing,
+/// where joining a cgroup first waits for an RCU grace period (5–15 ms, see
+/// [`crate::warm_up_attach`]). It does not bind root, so otherwise: cgroup v2, then cgroup v1
+/// pids, then `RLIMIT_NPROC` on the user's whole process count.
 fn setup_pids(
     caps: &Capabilities,
+    userns: bool,
     max: u64,
     mechanisms: &mut Vec<String>,
     missing: &mut Vec<String>,
 ) -> Pids {
+    if userns && caps.userns_nproc_scoped && !getuid().is_root() {
+        mechanisms.push(format!("userns-rlimit-nproc({max})"));
+        return Pids::UsernsRlimit(max);
+    }
     let candidates = [
         (
             caps.cgroup_v2_writable,
@@ -278,7 +291,7 @@ impl Sandbox {
         }
         let mut missing = plan.missing;
         let pids = match policy.max_processes {
-            Some(max) => setup_pids(caps, max, &mut mechanisms, &mut missing),
+            Some(max) => setup_pids(caps, userns.is_some(), max, &mut mechanisms, &mut missing),
             None => Pids::Unbounded,
         };
         let report = SandboxReport {
@@ -376,9 +389,15 @@ impl Inner {
                 write(cg.procs_fd(), b"0")?;
             }
             Pids::Rlimit(max) => setrlimit(Resource::RLIMIT_NPROC, *max, *max)?,
+            Pids::UsernsRlimit(_) => {}
         }
         if let Some(maps) = &c.userns {
             maps.enter()?;
+        }
+        // After entering the namespace: the limit then counts the namespace's processes, and the
+        // namespace's own ceiling stays the user's limit from before.
+        if let Pids::UsernsRlimit(max) = &c.pids {
+            setrlimit(Resource::RLIMIT_NPROC, *max, *max)?;
         }
         prctl::set_no_new_privs()?;
         let status = c
@@ -401,6 +420,7 @@ mod tests {
         Capabilities {
             landlock_abi: abi,
             user_namespaces: userns,
+            userns_nproc_scoped: userns,
             cgroup_v2_writable: false,
             cgroup_v1_pids_writable: false,
         }

@@ -329,6 +329,7 @@ fn strict_prepare_refuses_without_mechanisms() {
     let none = Capabilities {
         landlock_abi: None,
         user_namespaces: false,
+        userns_nproc_scoped: false,
         cgroup_v2_writable: false,
         cgroup_v1_pids_writable: false,
     };

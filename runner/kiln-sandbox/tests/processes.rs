@@ -306,12 +306,31 @@ fn unprivileged_child_entry() {
     assert!(!out.stdout.contains("WRITTEN") && !other.path().join("out").exists());
     assert!(!out.stdout.contains("CONNECTED"));
 
+    // The user already runs more processes than the build's bound. Where the kernel counts
+    // RLIMIT_NPROC per user namespace, the bound is the build's own: it still starts children.
+    let mut others: Vec<std::process::Child> = (0..40)
+        .map(|_| Command::new("sleep").arg("30").stdin(Stdio::null()).spawn().expect("sleep"))
+        .collect();
+    let scoped = probe().userns_nproc_scoped;
+    let bounded = Sandbox::prepare(&policy(&[allowed.path()], false, Some(32))).unwrap().report();
+    assert_eq!(
+        bounded.mechanisms.iter().any(|m| m.starts_with("userns-rlimit-nproc(32)")),
+        scoped && probe().user_namespaces,
+        "{bounded:?}"
+    );
     let (started, stderr, missing) = bounded_fork_loop(32);
+    for o in &mut others {
+        let _ = o.kill();
+        let _ = o.wait();
+    }
     eprintln!("as 65534: started {started} of 600 with max_processes=32, missing {missing:?}");
     assert!(
         started < 32,
         "{started} children started despite max_processes=32"
     );
+    if scoped {
+        assert!(started >= 20, "only {started} started: the user's other processes counted: {stderr}");
+    }
     assert!(
         stderr.contains("Resource temporarily unavailable"),
         "{stderr}"
