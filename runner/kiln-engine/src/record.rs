@@ -3,7 +3,9 @@
 //! prints them); `durationInSeconds` rounds down, as CodeBuild's does.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
 use serde::Serialize;
 
@@ -145,6 +147,74 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> 
     result
 }
 
+/// Writes `build.json` on a thread of its own, so the build does not wait for the file system
+/// (creating and renaming a file costs 0.2–0.7 ms on ext4). Only the newest record matters: a
+/// save that arrives while the previous one is being written replaces any save still waiting.
+pub struct RecordWriter {
+    shared: Arc<(Mutex<Queue>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    next: Option<Vec<u8>>,
+    closed: bool,
+}
+
+impl RecordWriter {
+    /// Start the thread that writes `path` atomically ([`write_atomic`], not durable).
+    pub fn start(path: PathBuf) -> io::Result<RecordWriter> {
+        let shared = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name("kiln-record".into()).spawn(move || {
+            let (lock, ready) = &*theirs;
+            loop {
+                let mut q = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while q.next.is_none() && !q.closed {
+                    q = ready.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
+                let (next, closed) = (q.next.take(), q.closed);
+                drop(q);
+                if let Some(bytes) = next {
+                    // A failed intermediate save is not fatal; the final one is retried by
+                    // whoever reads the record (it is also returned in memory).
+                    let _ = write_atomic(&path, &bytes, false);
+                } else if closed {
+                    return;
+                }
+            }
+        })?;
+        Ok(RecordWriter { shared, thread: Some(thread) })
+    }
+
+    /// Queue `bytes` as the record's new content (replacing a queued, unwritten one).
+    pub fn save(&self, bytes: Vec<u8>) {
+        let (lock, ready) = &*self.shared;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).next = Some(bytes);
+        ready.notify_one();
+    }
+
+    /// Write what is queued, then stop the thread.
+    pub fn finish(mut self) {
+        self.close();
+    }
+
+    fn close(&mut self) {
+        let (lock, ready) = &*self.shared;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        ready.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RecordWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 /// Now, as an RFC 3339 UTC timestamp with milliseconds.
 pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
@@ -159,6 +229,25 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_record_writer_ends_with_the_newest_save() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("build.json");
+        let w = RecordWriter::start(path.clone()).unwrap();
+        for i in 0..200 {
+            w.save(format!("{{\"n\":{i}}}").into_bytes());
+        }
+        w.finish();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":199}");
+        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("build.json")], "no temp file left");
+        // Dropped without finish (kiln gave up early): what was queued is still written.
+        let w = RecordWriter::start(path.clone()).unwrap();
+        w.save(b"last".to_vec());
+        drop(w);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "last");
+    }
 
     #[test]
     fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
