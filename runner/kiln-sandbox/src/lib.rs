@@ -17,7 +17,7 @@
 //! | Landlock TCP rules (network denied) | ABI >= 4 (Linux 6.7) | TCP connect/bind: exfiltration, downloads, listening |
 //! | Landlock scoping | ABI >= 6 (Linux 6.12) | signalling processes outside the sandbox (kiln itself, other steps); with network denied, connecting to abstract unix sockets outside (D-Bus, X11) |
 //! | user + network namespace (network denied) | unprivileged user namespaces | all other network access: UDP, DNS, ICMP, raw sockets; only a down loopback exists |
-//! | pids cgroup (`pids.max`), else `RLIMIT_NPROC` | writable cgroup v2 (or v1 `pids`) hierarchy; the rlimit does not bind root | fork bombs ([`Policy::max_processes`]) |
+//! | `RLIMIT_NPROC` inside the build's user namespace (ordinary users), else pids cgroup (`pids.max`), else `RLIMIT_NPROC` | Linux >= 5.14 (counts the limit per user namespace) and a non-root user; else a writable cgroup v2 (or v1 `pids`) hierarchy; the plain rlimit counts all the user's processes and does not bind root | fork bombs ([`Policy::max_processes`]) |
 //!
 //! [`Sandbox::prepare`] is strict: it refuses (with [`SandboxError::Unavailable`], whose message
 //! points at `--no-sandbox`) when the host cannot confine writes (no Landlock) or, with network
