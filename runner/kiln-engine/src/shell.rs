@@ -384,9 +384,7 @@ impl ShellSession {
     /// End the shell process at once (at the end of the build: whatever it left running is killed
     /// by the caller's sweep). Changes since the last save are not kept.
     pub async fn kill(&mut self) {
-        if let Some(mut r) = self.running.take() {
-            let _ = r.child.kill().await;
-        }
+        self.kill_group().await;
         self.pending_save = None;
         self.dirty = false;
     }

@@ -196,11 +196,20 @@ fn take_spare(version: CgroupVersion, parent: &Path) -> Option<PidsCgroup> {
 /// sandbox makes one as before.
 ///
 /// Keep the returned guard for as long as a sandbox may be prepared: dropping it waits for the
-/// thread and removes the spare group if no sandbox took it. Not done on cgroup v2, where
+/// thread and removes the spare group if no sandbox took it. Not done where the build gets a
+/// PID namespace of its own instead of a cgroup (after the capability probe), nor on cgroup v2, where
 /// [`Sandbox::prepare`](crate::Sandbox::prepare) may move kiln into a leaf group of its own.
 pub fn warm_up_attach() -> WarmUp {
     set_spare(Spare::Making);
     let thread = std::thread::spawn(|| {
+        // Where the build's processes are bounded inside its user namespace (network denied, the
+        // default), no cgroup is joined (see `setup_pids`).
+        let caps = crate::probe();
+        let namespaced = caps.userns_nproc_scoped && !nix::unistd::getuid().is_root() || caps.pid_namespaces;
+        if caps.user_namespaces && namespaced {
+            set_spare(Spare::Idle);
+            return;
+        }
         let dir = v1_pids_dir();
         let made = dir.as_deref().and_then(|d| PidsCgroup::make(CgroupVersion::V1, d, SPARE_MAX).ok());
         set_spare(made.map_or(Spare::Idle, Spare::Made));
@@ -389,6 +398,7 @@ impl PidsCgroup {
             signalled = procs(&self.dir).len();
             let _ = write_file(&kill_file, "1");
         }
+        let mut pause = crate::reap::Backoff::new();
         loop {
             let members = procs(&self.dir);
             if members.is_empty() || Instant::now() > deadline {
@@ -399,7 +409,7 @@ impl PidsCgroup {
                     signalled += 1;
                 }
             }
-            std::thread::sleep(Duration::from_millis(5));
+            pause.wait();
         }
     }
 }

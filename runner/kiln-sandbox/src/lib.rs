@@ -17,7 +17,9 @@
 //! | Landlock TCP rules (network denied) | ABI >= 4 (Linux 6.7) | TCP connect/bind: exfiltration, downloads, listening |
 //! | Landlock scoping | ABI >= 6 (Linux 6.12) | signalling processes outside the sandbox (kiln itself, other steps); with network denied, connecting to abstract unix sockets outside (D-Bus, X11) |
 //! | user + network namespace (network denied) | unprivileged user namespaces | all other network access: UDP, DNS, ICMP, raw sockets; only a down loopback exists |
-//! | `RLIMIT_NPROC` inside the build's user namespace (ordinary users), else pids cgroup (`pids.max`), else `RLIMIT_NPROC` | Linux >= 5.14 (counts the limit per user namespace) and a non-root user; else a writable cgroup v2 (or v1 `pids`) hierarchy; the plain rlimit counts all the user's processes and does not bind root | fork bombs ([`Policy::max_processes`]) |
+//! | `RLIMIT_NPROC` inside the build's user namespace (ordinary users) | Linux >= 5.14 (counts the limit per user namespace); it does not bind root | fork bombs ([`Policy::max_processes`]) |
+//! | else the build's own PID namespace with a small `pid_max` and its own `/proc` (root) | user namespaces and Linux >= 6.14 (per-namespace `pid_max`) | fork bombs; any process of the build outliving its shell (the kernel kills the namespace with its PID 1) |
+//! | else pids cgroup (`pids.max`), else `RLIMIT_NPROC` | a writable cgroup v2 (or v1 `pids`) hierarchy; the plain rlimit counts all the user's processes and does not bind root | fork bombs |
 //!
 //! [`Sandbox::prepare`] is strict: it refuses (with [`SandboxError::Unavailable`], whose message
 //! points at `--no-sandbox`) when the host cannot confine writes (no Landlock) or, with network
@@ -64,6 +66,7 @@
 
 mod cgroup;
 mod hide;
+mod pidns;
 mod probe;
 mod reap;
 mod sandbox;

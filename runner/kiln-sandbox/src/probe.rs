@@ -28,6 +28,10 @@ pub struct Capabilities {
     /// and not all of the user's. Tried for real: a fork under a limit of 2 succeeds.
     /// Meaningless for root, whom the limit does not bind.
     pub userns_nproc_scoped: bool,
+    /// In such a namespace, a child could also make a PID namespace of its own, mount `/proc`
+    /// for it and set its `pid_max` and `ns_last_pid` (Linux >= 6.14): the build's process
+    /// bound without a cgroup (see `pidns.rs`). Tried for real.
+    pub pid_namespaces: bool,
     /// Our cgroup v2 group offers the `pids` controller and we may create child groups in it.
     pub cgroup_v2_writable: bool,
     /// A cgroup v1 `pids` hierarchy is mounted and our group in it is writable (hybrid hosts).
@@ -40,11 +44,12 @@ static CAPS: OnceLock<Capabilities> = OnceLock::new();
 /// result is cached for the life of the process.
 pub fn probe() -> Capabilities {
     CAPS.get_or_init(|| {
-        let userns = user_namespaces_work();
+        let ns = namespaces_work();
         Capabilities {
             landlock_abi: landlock_abi(),
-            user_namespaces: userns != UserNamespaces::Unavailable,
-            userns_nproc_scoped: userns == UserNamespaces::NprocScoped,
+            user_namespaces: ns.user,
+            userns_nproc_scoped: ns.nproc_scoped,
+            pid_namespaces: ns.pid,
             cgroup_v2_writable: cgroup::v2_dir().is_some(),
             cgroup_v1_pids_writable: cgroup::v1_pids_dir().is_some(),
         }
@@ -107,51 +112,68 @@ fn write_proc(path: &CStr, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// What [`user_namespaces_work`] found.
+/// What [`namespaces_work`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum UserNamespaces {
-    Unavailable,
-    /// Usable, and `RLIMIT_NPROC` inside counts the namespace's processes only.
-    NprocScoped,
-    /// Usable, but `RLIMIT_NPROC` counts all of the user's processes (kernels before 5.14).
-    NprocGlobal,
+struct Namespaces {
+    user: bool,
+    /// `RLIMIT_NPROC` inside counts the namespace's processes only (not all of the user's, as
+    /// on kernels before 5.14).
+    nproc_scoped: bool,
+    /// The build's PID namespace (`pidns.rs`) works.
+    pid: bool,
 }
 
-/// Try the real thing in a throw-away child: unshare user+net namespaces and write the maps;
-/// then, under `RLIMIT_NPROC = 2`, fork once. This process and the child already make two of the
-/// user's processes, so the fork succeeds only where the limit counts the new namespace alone.
-fn user_namespaces_work() -> UserNamespaces {
+/// Try the real thing in one throw-away child: unshare user + network namespaces and write the
+/// maps; enter the build's PID namespace (`pidns.rs`: the child stays as its keeper, which
+/// passes the exit status on); then, under an `RLIMIT_NPROC` of the processes already in the new
+/// namespace plus one, fork once. kiln is one more of the user's processes, so that fork
+/// succeeds only where the limit counts the new namespace alone. The exit status carries the
+/// answers.
+fn namespaces_work() -> Namespaces {
     let maps = IdMaps::current();
+    let ns = crate::pidns::PidNamespace::new(8);
     let two = libc::rlimit { rlim_cur: 2, rlim_max: 2 };
-    // SAFETY: the child only makes syscalls (unshare, open, write, close, setrlimit, fork,
-    // waitpid) on memory prepared before the fork, then `_exit`s; it never returns into Rust code
-    // that could allocate. The grandchild `_exit`s at once.
+    let three = libc::rlimit { rlim_cur: 3, rlim_max: 3 };
+    const PID_OK: i32 = 1;
+    const NPROC_SCOPED: i32 = 2;
+    // SAFETY: the child only makes syscalls (unshare, open, write, close, mount, setrlimit,
+    // fork, waitpid) on memory prepared before the fork, then `_exit`s; it never returns into
+    // Rust code that could allocate. The last fork's child `_exit`s at once.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => unsafe {
             if maps.enter().is_err() {
                 libc::_exit(1)
             }
-            if libc::setrlimit(libc::RLIMIT_NPROC, &two) != 0 {
-                libc::_exit(2)
-            }
-            match libc::fork() {
-                0 => libc::_exit(0),
-                -1 => libc::_exit(2),
-                pid => {
-                    let mut status = 0;
-                    libc::waitpid(pid, &mut status, 0);
-                    libc::_exit(0)
+            let mut code = 16;
+            // As PID 1 of the build's namespace, the keeper is one more process in it.
+            let limit = if ns.enter().is_ok() {
+                code |= PID_OK;
+                &three
+            } else {
+                &two
+            };
+            if libc::setrlimit(libc::RLIMIT_NPROC, limit) == 0 {
+                match libc::fork() {
+                    0 => libc::_exit(0),
+                    -1 => {}
+                    pid => {
+                        let mut status = 0;
+                        libc::waitpid(pid, &mut status, 0);
+                        code |= NPROC_SCOPED;
+                    }
                 }
             }
+            libc::_exit(code)
         },
         Ok(ForkResult::Parent { child }) => loop {
             match waitpid(child, None) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                Ok(WaitStatus::Exited(_, 0)) => break UserNamespaces::NprocScoped,
-                Ok(WaitStatus::Exited(_, 2)) => break UserNamespaces::NprocGlobal,
-                _ => break UserNamespaces::Unavailable,
+                Ok(WaitStatus::Exited(_, code)) if code & 16 != 0 => {
+                    break Namespaces { user: true, nproc_scoped: code & NPROC_SCOPED != 0, pid: code & PID_OK != 0 };
+                }
+                _ => break Namespaces { user: false, nproc_scoped: false, pid: false },
             }
         },
-        Err(_) => UserNamespaces::Unavailable,
+        Err(_) => Namespaces { user: false, nproc_scoped: false, pid: false },
     }
 }

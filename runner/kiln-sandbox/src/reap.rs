@@ -134,6 +134,7 @@ pub fn sweep_orphans(keep: &[i32]) -> usize {
     // orphans that get re-parented to us meanwhile (those are killed too when they show up),
     // and wait until everything we killed has exited.
     let deadline = Instant::now() + Duration::from_secs(2);
+    let mut pause = Backoff::new();
     loop {
         let children = own_children();
         let pending: Vec<&ProcStat> = children.iter().filter(|p| !spared(p)).collect();
@@ -150,9 +151,24 @@ pub fn sweep_orphans(keep: &[i32]) -> usize {
         if Instant::now() > deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        pause.wait();
     }
     killed.len()
+}
+
+/// Sleeps between polls for processes to exit: 0.2 ms at first (a killed process is usually
+/// gone within a millisecond), doubling up to 5 ms.
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Backoff(Duration::from_micros(200))
+    }
+
+    pub(crate) fn wait(&mut self) {
+        std::thread::sleep(self.0);
+        self.0 = (self.0 * 2).min(Duration::from_millis(5));
+    }
 }
 
 #[cfg(test)]

@@ -281,14 +281,26 @@ fn report_lists_mechanisms() {
         caps.landlock_abi.unwrap_or(0) >= 6
     );
     assert_eq!(has("userns+netns"), caps.user_namespaces);
-    assert_eq!(has("cgroup-v2-pids"), caps.cgroup_v2_writable);
+    let ordinary_scoped = !nix::unistd::getuid().is_root() && caps.userns_nproc_scoped;
+    assert_eq!(has("userns-rlimit-nproc(100)"), caps.user_namespaces && ordinary_scoped);
+    let pidns = caps.user_namespaces && caps.pid_namespaces && !ordinary_scoped;
+    assert_eq!(has("pidns(max=100)"), pidns);
+    assert!(!pidns || !r.mechanisms.iter().any(|m| m.contains("cgroup") || m.contains("rlimit")), "{r:?}");
+    // The bound used without the PID namespace (as root: the cgroup, else the rlimit).
+    let sb = prepare_without_pidns(&policy(&[dir.path()], false, Some(100)));
+    let r = sb.report();
+    let has = |m: &str| r.mechanisms.iter().any(|x| x.starts_with(m));
+    let root = nix::unistd::getuid().is_root();
+    let userns_rlimit = !root && caps.user_namespaces && caps.userns_nproc_scoped;
+    assert_eq!(has("userns-rlimit-nproc(100)"), userns_rlimit);
+    assert_eq!(has("cgroup-v2-pids"), !userns_rlimit && caps.cgroup_v2_writable);
     assert_eq!(
         has("cgroup-v1-pids"),
-        !caps.cgroup_v2_writable && caps.cgroup_v1_pids_writable
+        !userns_rlimit && !caps.cgroup_v2_writable && caps.cgroup_v1_pids_writable
     );
     assert_eq!(
         has("rlimit-nproc"),
-        !caps.cgroup_v2_writable && !caps.cgroup_v1_pids_writable
+        !userns_rlimit && !caps.cgroup_v2_writable && !caps.cgroup_v1_pids_writable
     );
     if let Some(cg) = sb.cgroup_dir() {
         assert!(cg.is_dir());
@@ -330,6 +342,7 @@ fn strict_prepare_refuses_without_mechanisms() {
         landlock_abi: None,
         user_namespaces: false,
         userns_nproc_scoped: false,
+        pid_namespaces: false,
         cgroup_v2_writable: false,
         cgroup_v1_pids_writable: false,
     };

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use kiln_sandbox::{Sandbox, become_subreaper, probe, sweep_orphans};
+use kiln_sandbox::{Capabilities, Sandbox, become_subreaper, probe, sweep_orphans};
 
 fn me() -> i32 {
     std::process::id() as i32
@@ -19,7 +19,7 @@ fn sweep_kills_setsid_escapee() {
     let _g = serial();
     become_subreaper().expect("subreaper");
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::prepare(&policy(&[dir.path()], false, Some(64))).unwrap();
+    let sb = prepare_without_pidns(&policy(&[dir.path()], false, Some(64)));
     // Wait until the child has left the group (`setsid` ran) before the shell exits: the
     // harness kills the group when the shell ends, as the engine does.
     let script = r#"setsid sleep 100 & p=$!
@@ -54,7 +54,7 @@ fn sweep_spares_kept_children_and_their_sessions() {
     let _g = serial();
     become_subreaper().expect("subreaper");
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::prepare(&policy(&[dir.path()], false, Some(64))).unwrap();
+    let sb = prepare_without_pidns(&policy(&[dir.path()], false, Some(64)));
     let step = spawn(
         &sb,
         "sleep 100 & echo $!; setsid sleep 100 & echo $!; wait",
@@ -126,7 +126,7 @@ fn kill_process_group_kills_the_tree() {
 fn cgroup_is_emptied_and_removed_on_drop() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::prepare(&policy(&[dir.path()], false, Some(16))).unwrap();
+    let sb = prepare_without_pidns(&policy(&[dir.path()], false, Some(16)));
     let Some(cg) = sb.cgroup_dir().map(|d| d.to_path_buf()) else {
         eprintln!("SKIP: no pids cgroup on this host");
         return;
@@ -180,9 +180,9 @@ fn dies_with_the_spawning_thread() {
 }
 
 /// Start up to 600 `sleep 5 &` with a bound of `max`; return how many started and stderr.
-fn bounded_fork_loop(max: u64) -> (usize, String, Vec<String>) {
+fn bounded_fork_loop(caps: &Capabilities, max: u64) -> (usize, String, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::prepare(&policy(&[dir.path()], false, Some(max))).unwrap();
+    let sb = Sandbox::prepare_with(caps, &policy(&[dir.path()], false, Some(max))).unwrap();
     let report = sb.report();
     let file = dir.path().join("pids");
     let script = r#"for i in $(seq 600); do sleep 5 & echo $! >> "$A/pids"; done"#;
@@ -212,31 +212,96 @@ fn bounded_fork_loop(max: u64) -> (usize, String, Vec<String>) {
     (count(), out.stderr, report.missing)
 }
 
+/// The fork loop against each bound this host has: the PID namespace (if any) and the one used
+/// without it (cgroup, else rlimit).
 #[test]
 fn fork_bomb_is_bounded() {
     let _g = serial();
     become_subreaper().expect("subreaper");
-    let (started, stderr, missing) = bounded_fork_loop(64);
-    if missing.iter().any(|m| m.starts_with("process limit")) {
-        eprintln!("SKIP: process bound not enforceable here: {missing:?} (started {started})");
+    let mut bounds = vec![("without a PID namespace", without_pidns())];
+    if probe().pid_namespaces {
+        bounds.push(("PID namespace", pidns_first()));
+    }
+    for (what, caps) in bounds {
+        let (started, stderr, missing) = bounded_fork_loop(&caps, 64);
+        if missing.iter().any(|m| m.starts_with("process limit")) {
+            eprintln!("SKIP {what}: process bound not enforceable here: {missing:?} (started {started})");
+            continue;
+        }
+        eprintln!(
+            "{what}: started {started} of 600 with max_processes=64; stderr: {}",
+            stderr.lines().next().unwrap_or("")
+        );
+        assert!(
+            started < 64,
+            "{what}: {started} children started despite max_processes=64"
+        );
+        assert!(
+            started >= 20,
+            "{what}: only {started} started: the loop failed for another reason: {stderr}"
+        );
+        assert!(
+            stderr.contains("Resource temporarily unavailable"),
+            "{what}: {stderr}"
+        );
+    }
+}
+
+/// In its own PID namespace the build's processes end with its shell, also one that left the
+/// shell's session and whose parent is still alive (out of reach of the process-group kill and
+/// of the orphan sweep); and the build sees only its own processes.
+#[test]
+fn a_pid_namespace_ends_every_process_with_the_shell() {
+    let _g = serial();
+    if !probe().pid_namespaces {
+        eprintln!("SKIP: no PID namespace with its own pid_max here");
         return;
     }
-    eprintln!(
-        "started {started} of 600 with max_processes=64; stderr: {}",
-        stderr.lines().next().unwrap_or("")
-    );
-    assert!(
-        started < 64,
-        "{started} children started despite max_processes=64"
-    );
-    assert!(
-        started >= 20,
-        "only {started} started: the loop failed for another reason: {stderr}"
-    );
-    assert!(
-        stderr.contains("Resource temporarily unavailable"),
-        "{stderr}"
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::prepare_with(&pidns_first(), &policy(&[dir.path()], false, Some(64))).unwrap();
+    assert!(sb.report().mechanisms.iter().any(|m| m == "pidns(max=64)"), "{:?}", sb.report());
+    // The escapee's parent (a subshell) stays alive; the escapee beats into a file.
+    let script = r#"echo "pid=$$ procs=$(ls /proc | grep -c '^[0-9]') comm=$(cat /proc/$$/comm)"
+        ( setsid sh -c 'while :; do date +%s%N > "$A/beat"; sleep 0.02; done' & sleep 100 ) &
+        for i in $(seq 200); do [ -s "$A/beat" ] && break; sleep 0.01; done
+        echo started"#;
+    let out = run(&sb, script, &[("A", p(dir.path()))]);
+    assert!(out.status.success(), "{:?}", out.stderr);
+    assert!(out.stdout.contains("started"), "{:?} {:?}", out.stdout, out.stderr);
+    let first = out.stdout.lines().next().unwrap_or_default().to_string();
+    assert!(first.starts_with("pid=1 ") && first.ends_with("comm=bash"), "{first}");
+    let procs: usize = first.split("procs=").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(procs < 10, "the build sees {procs} processes: not its own /proc");
+    // The shell has exited: nothing of it beats any more.
+    let beat = dir.path().join("beat");
+    std::thread::sleep(Duration::from_millis(100));
+    let then = std::fs::read_to_string(&beat).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&beat).unwrap(), then, "a process of the build outlived its shell");
+}
+
+/// The command's exit status and signal come through the PID namespace's keeper unchanged.
+#[test]
+fn exit_status_and_signals_pass_through_the_pid_namespace() {
+    let _g = serial();
+    if !probe().pid_namespaces {
+        eprintln!("SKIP: no PID namespace with its own pid_max here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::prepare_with(&pidns_first(), &policy(&[dir.path()], false, Some(64))).unwrap();
+    assert!(sb.report().mechanisms.iter().any(|m| m == "pidns(max=64)"), "{:?}", sb.report());
+    assert_eq!(run(&sb, "exit 7", &[]).status.code(), Some(7));
+    assert_eq!(run(&sb, "echo out; echo err >&2", &[]).stdout, "out\n");
+    let step = spawn(&sb, "echo up; sleep 100", &[]);
+    assert!(eventually(Duration::from_secs(3), || step.stdout() == "up\n"));
+    // A kill from outside reaches PID 1 through the keeper's process group.
+    let out = step.kill();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    // A failed exec is reported by spawn, as without the namespace.
+    let mut cmd = Command::new("/nonexistent/kiln-test-binary");
+    sb.apply(&mut cmd);
+    assert_eq!(cmd.spawn().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::NotFound);
 }
 
 const CHILD_ENV: &str = "KILN_SANDBOX_UNPRIV_CHILD";
@@ -311,14 +376,12 @@ fn unprivileged_child_entry() {
     let mut others: Vec<std::process::Child> = (0..40)
         .map(|_| Command::new("sleep").arg("30").stdin(Stdio::null()).spawn().expect("sleep"))
         .collect();
-    let scoped = probe().userns_nproc_scoped;
+    let caps = probe();
+    let scoped = caps.userns_nproc_scoped || caps.pid_namespaces;
     let bounded = Sandbox::prepare(&policy(&[allowed.path()], false, Some(32))).unwrap().report();
-    assert_eq!(
-        bounded.mechanisms.iter().any(|m| m.starts_with("userns-rlimit-nproc(32)")),
-        scoped && probe().user_namespaces,
-        "{bounded:?}"
-    );
-    let (started, stderr, missing) = bounded_fork_loop(32);
+    let expected = if caps.userns_nproc_scoped { "userns-rlimit-nproc(32)" } else { "pidns(max=32)" };
+    assert_eq!(bounded.mechanisms.iter().any(|m| m == expected), scoped && caps.user_namespaces, "{bounded:?}");
+    let (started, stderr, missing) = bounded_fork_loop(&caps, 32);
     for o in &mut others {
         let _ = o.kill();
         let _ = o.wait();
@@ -335,5 +398,11 @@ fn unprivileged_child_entry() {
         stderr.contains("Resource temporarily unavailable"),
         "{stderr}"
     );
+    // The PID namespace bound works for an ordinary user too (root gets it first).
+    if caps.pid_namespaces {
+        let ns = Sandbox::prepare_with(&pidns_first(), &policy(&[allowed.path()], false, Some(32))).unwrap();
+        assert!(ns.report().mechanisms.iter().any(|m| m == "pidns(max=32)"), "{:?}", ns.report());
+        assert_eq!(run(&ns, "echo $$", &[]).stdout, "1\n");
+    }
     eprintln!("UNPRIV-OK report={:?}", sb.report());
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use kiln_sandbox::{Policy, Sandbox, kill_process_group};
+use kiln_sandbox::{Capabilities, Policy, Sandbox, kill_process_group, probe};
 
 /// Tests in one binary share the process (subreaper state, direct children that a sweep would
 /// kill), so the ones that spawn processes run one at a time.
@@ -25,6 +25,23 @@ pub fn policy(writable: &[&Path], allow_network: bool, max_processes: Option<u64
         max_processes,
         hidden: Vec::new(),
     }
+}
+
+/// This host's capabilities without the PID namespace: for the tests of the cgroup and rlimit
+/// bounds and of the orphan sweep, which the PID namespace would otherwise take over.
+pub fn without_pidns() -> Capabilities {
+    Capabilities { pid_namespaces: false, ..probe() }
+}
+
+/// This host's capabilities as the PID namespace bound sees them first (as for root: the
+/// namespaced `RLIMIT_NPROC` an ordinary user gets first is left out).
+pub fn pidns_first() -> Capabilities {
+    Capabilities { userns_nproc_scoped: false, ..probe() }
+}
+
+/// A sandbox that bounds processes some other way than with a PID namespace.
+pub fn prepare_without_pidns(policy: &Policy) -> Sandbox {
+    Sandbox::prepare_with(&without_pidns(), policy).expect("prepare")
 }
 
 pub struct Out {
