@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use nix::fcntl::{OFlag, open};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::stat::Mode;
-use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork, getgid, getuid, write};
 use serde::Serialize;
 
@@ -124,28 +123,34 @@ struct Namespaces {
 }
 
 /// Try the real thing in one throw-away child: unshare user + network namespaces and write the
-/// maps; enter the build's PID namespace (`pidns.rs`: the child stays as its keeper, which
-/// passes the exit status on); then, under an `RLIMIT_NPROC` of the processes already in the new
-/// namespace plus one, fork once. kiln is one more of the user's processes, so that fork
-/// succeeds only where the limit counts the new namespace alone. The exit status carries the
-/// answers.
+/// maps; enter the build's PID namespace (`pidns.rs`: the child stays as its keeper); then, under
+/// an `RLIMIT_NPROC` of the processes already in the new namespace plus one, fork once. kiln is
+/// one more of the user's processes, so that fork succeeds only where the limit counts the new
+/// namespace alone. The answer comes back as one byte on a pipe, before the namespaces are torn
+/// down (their teardown takes milliseconds); a side thread reaps the child.
 fn namespaces_work() -> Namespaces {
+    const ANSWERED: u8 = 16;
+    const PID_OK: u8 = 1;
+    const NPROC_SCOPED: u8 = 2;
+    let none = Namespaces { user: false, nproc_scoped: false, pid: false };
     let maps = IdMaps::current();
     let ns = crate::pidns::PidNamespace::new(8);
     let two = libc::rlimit { rlim_cur: 2, rlim_max: 2 };
     let three = libc::rlimit { rlim_cur: 3, rlim_max: 3 };
-    const PID_OK: i32 = 1;
-    const NPROC_SCOPED: i32 = 2;
+    let Ok((answer_r, answer_w)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else { return none };
     // SAFETY: the child only makes syscalls (unshare, open, write, close, mount, setrlimit,
     // fork, waitpid) on memory prepared before the fork, then `_exit`s; it never returns into
     // Rust code that could allocate. The last fork's child `_exit`s at once.
-    match unsafe { fork() } {
+    let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => unsafe {
+            drop(answer_r);
             if maps.enter().is_err() {
                 libc::_exit(1)
             }
-            let mut code = 16;
-            // As PID 1 of the build's namespace, the keeper is one more process in it.
+            let mut code = ANSWERED;
+            // As PID 1 of the build's namespace, the keeper is one more process in it. (The
+            // keeper closes its descriptors; PID 1, or this process if no namespace was made,
+            // answers.)
             let limit = if ns.enter().is_ok() {
                 code |= PID_OK;
                 &three
@@ -163,17 +168,24 @@ fn namespaces_work() -> Namespaces {
                     }
                 }
             }
-            libc::_exit(code)
+            let _ = write(&answer_w, &[code]);
+            libc::_exit(0)
         },
-        Ok(ForkResult::Parent { child }) => loop {
-            match waitpid(child, None) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Ok(WaitStatus::Exited(_, code)) if code & 16 != 0 => {
-                    break Namespaces { user: true, nproc_scoped: code & NPROC_SCOPED != 0, pid: code & PID_OK != 0 };
-                }
-                _ => break Namespaces { user: false, nproc_scoped: false, pid: false },
-            }
-        },
-        Err(_) => Namespaces { user: false, nproc_scoped: false, pid: false },
+        Ok(ForkResult::Parent { child }) => child,
+        Err(_) => return none,
+    };
+    drop(answer_w);
+    let mut byte = [0u8; 1];
+    let answered = loop {
+        match nix::unistd::read(&answer_r, &mut byte) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(1) => break byte[0] & ANSWERED != 0,
+            _ => break false,
+        }
+    };
+    crate::reap::reap_in_background(child);
+    if !answered {
+        return none;
     }
+    Namespaces { user: true, nproc_scoped: byte[0] & NPROC_SCOPED != 0, pid: byte[0] & PID_OK != 0 }
 }

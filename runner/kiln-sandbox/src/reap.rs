@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -110,7 +110,8 @@ fn all_procs() -> Vec<ProcStat> {
 /// in `keep`.
 pub fn sweep_orphans(keep: &[i32]) -> usize {
     let me = getpid().as_raw();
-    let spared = |p: &ProcStat| keep.contains(&p.pid) || keep.contains(&p.sid);
+    let reserved = RESERVED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let spared = |p: &ProcStat| keep.contains(&p.pid) || keep.contains(&p.sid) || reserved.contains(&p.pid);
     let mut killed = HashSet::new();
     let hit = |p: &ProcStat, killed: &mut HashSet<i32>| {
         if p.pid > 1
@@ -154,6 +155,25 @@ pub fn sweep_orphans(keep: &[i32]) -> usize {
         pause.wait();
     }
     killed.len()
+}
+
+/// Children of kiln's own making (the capability probe) that a side thread is waiting for:
+/// [`sweep_orphans`] leaves them alone.
+static RESERVED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Wait for `child` on a side thread, so the caller does not wait for its exit (the probe's
+/// namespaces take milliseconds to tear down); [`sweep_orphans`] spares it meanwhile.
+pub(crate) fn reap_in_background(child: Pid) {
+    let pid = child.as_raw();
+    RESERVED.lock().unwrap_or_else(|p| p.into_inner()).push(pid);
+    let spawned = std::thread::Builder::new().name("kiln-probe-reap".into()).spawn(move || {
+        while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
+        RESERVED.lock().unwrap_or_else(|p| p.into_inner()).retain(|&p| p != pid);
+    });
+    if spawned.is_err() {
+        while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
+        RESERVED.lock().unwrap_or_else(|p| p.into_inner()).retain(|&p| p != pid);
+    }
 }
 
 /// Sleeps between polls for processes to exit: 0.2 ms at first (a killed process is usually
