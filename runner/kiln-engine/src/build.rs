@@ -259,6 +259,10 @@ pub async fn run_build(
         masker,
         plugins,
     };
+    // The shell starts while kiln goes through the first phases (and copies the source).
+    if spec.phases.iter().any(|ph| ph.commands.iter().chain(&ph.finally).any(|s| matches!(s, Step::Shell(_)))) {
+        run.prestart_shell();
+    }
     run.execute(resolved.err(), &source_dir).await;
     run.finish()
 }
@@ -267,6 +271,16 @@ pub async fn run_build(
 fn save_record(records: &RecordWriter, masker: &kiln_secrets::Masker, record: &BuildRecord) {
     if let Ok(json) = serde_json::to_string_pretty(record) {
         records.save(masker.mask_str(&json).into_bytes());
+    }
+}
+
+/// How the build's shell process is set up: confined by the sandbox, its output into the pump.
+fn shell_process<'a>(sandbox: &'a Sandbox, pump: &'a Pump) -> impl FnMut(&mut std::process::Command) -> std::io::Result<()> + 'a {
+    move |cmd| {
+        sandbox.apply(cmd);
+        let (out, err) = pump.child_stdio()?;
+        cmd.stdout(out).stderr(err);
+        Ok(())
     }
 }
 
@@ -345,9 +359,23 @@ impl Run<'_> {
                 PhaseType::DownloadSource => self.download_source(source_dir),
                 PhaseType::UploadArtifacts => self.upload_artifacts().await,
                 PhaseType::Finalizing => {
+                    // In the build's own PID namespace what the build left running dies with the
+                    // namespace's PID 1 (the shell) and never reaches the sweep: count it first,
+                    // and wait for PID 1 itself, which the keeper's death re-parents to kiln.
+                    let (inner, in_namespace) = match self.shell.pid() {
+                        Some(keeper) if self.sandbox.pid_namespace() => {
+                            let inner = kiln_sandbox::children_of(keeper);
+                            let left = inner.iter().map(|&p| kiln_sandbox::descendants_of(p).len()).sum();
+                            (inner, left)
+                        }
+                        _ => (Vec::new(), 0),
+                    };
                     self.shell.kill().await;
+                    for pid1 in inner {
+                        kiln_sandbox::reap(pid1);
+                    }
                     let swept = if self.opts.exclusive_process { kiln_sandbox::sweep_orphans(&[]) } else { 0 };
-                    let killed = self.sandbox.kill_all() + swept;
+                    let killed = self.sandbox.kill_all() + swept + in_namespace;
                     if killed > 0 {
                         self.pump.note(&format!("stopped {killed} process(es) the build left running"));
                     }
@@ -486,15 +514,16 @@ impl Run<'_> {
         if failed { Err((PhaseStatus::Failed, summary)) } else { Ok(()) }
     }
 
+    /// Start the build's shell ahead of its first command. A failure is not reported here: the
+    /// first command starts the shell again and reports why it could not.
+    fn prestart_shell(&mut self) {
+        let mut prepare = shell_process(&self.sandbox, &self.pump);
+        let _ = self.shell.prestart(&mut prepare);
+    }
+
     async fn run_one(&mut self, text: &str, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
         self.pump.note(&format!("Running command {text}"));
-        let (sandbox, pump) = (&self.sandbox, &self.pump);
-        let mut prepare = |cmd: &mut std::process::Command| -> std::io::Result<()> {
-            sandbox.apply(cmd);
-            let (out, err) = pump.child_stdio()?;
-            cmd.stdout(out).stderr(err);
-            Ok(())
-        };
+        let mut prepare = shell_process(&self.sandbox, &self.pump);
         let exit = self.shell.run(text, self.succeeding, deadline, &mut prepare).await;
         match exit {
             Ok(Exit::Code(0)) => Ok(()),

@@ -231,6 +231,15 @@ impl ShellSession {
         cmd
     }
 
+    /// Start the shell process now, if none runs, so that its start-up overlaps what kiln does
+    /// before the first command (the first `run` would start it otherwise).
+    pub fn prestart(&mut self, prepare: Prepare) -> io::Result<()> {
+        if self.running.is_none() {
+            self.start(prepare)?;
+        }
+        Ok(())
+    }
+
     fn start(&mut self, prepare: Prepare) -> io::Result<()> {
         let (req_read, req_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
         let (st_read, st_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
@@ -379,6 +388,11 @@ impl ShellSession {
             let _ = r.child.kill().await;
             self.shell_gone();
         }
+    }
+
+    /// The shell process's pid, while one runs (the PID namespace's keeper when there is one).
+    pub fn pid(&self) -> Option<i32> {
+        self.running.as_ref().and_then(|r| r.child.id()).map(|p| p as i32)
     }
 
     /// End the shell process at once (at the end of the build: whatever it left running is killed

@@ -75,7 +75,7 @@ use std::path::PathBuf;
 
 pub use cgroup::{WarmUp, warm_up_attach};
 pub use probe::{Capabilities, probe};
-pub use reap::{become_subreaper, kill_process_group, sweep_orphans};
+pub use reap::{become_subreaper, children_of, descendants_of, kill_process_group, reap, sweep_orphans};
 pub use sandbox::{DEVICE_PATHS, Sandbox};
 
 /// What a build's commands may do.

@@ -88,6 +88,43 @@ fn own_children() -> Vec<ProcStat> {
     pids.into_iter().filter_map(read_stat).filter(|p| p.ppid == me).collect()
 }
 
+/// The direct children of process `pid` (from `/proc/<pid>/task/*/children`; empty where the
+/// kernel lacks that file or `pid` is gone).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut pids: Vec<i32> = tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()).collect::<Vec<_>>())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// Every descendant of `pid` (children, their children, …), `pid` itself excluded; bounded to
+/// 100,000 processes.
+pub fn descendants_of(pid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut next = vec![pid];
+    while let Some(p) = next.pop() {
+        for c in children_of(p) {
+            if found.len() >= 100_000 {
+                return found;
+            }
+            found.push(c);
+            next.push(c);
+        }
+    }
+    found
+}
+
+/// Wait for `pid` if it is our child (a killed process that was re-parented to this subreaper);
+/// returns at once otherwise.
+pub fn reap(pid: i32) {
+    while let Err(Errno::EINTR) = waitpid(Pid::from_raw(pid), None) {}
+}
+
 fn all_procs() -> Vec<ProcStat> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();

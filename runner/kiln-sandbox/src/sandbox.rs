@@ -352,6 +352,12 @@ impl Sandbox {
         }
     }
 
+    /// Whether commands run in a PID namespace of their own: the process kiln spawns is then a
+    /// keeper whose only child is the command, PID 1 of the namespace (see `pidns.rs`).
+    pub fn pid_namespace(&self) -> bool {
+        matches!(self.inner.confine.as_ref().map(|c| &c.pids), Some(Pids::PidNamespace(_)))
+    }
+
     /// SIGKILL every process in this sandbox's cgroup (no-op without one); returns how many
     /// were signalled. Use on timeout/cancel to catch descendants that left the process group.
     pub fn kill_all(&self) -> usize {

@@ -241,6 +241,8 @@ fn no_sandbox_is_on_the_record() {
     let sandboxed = Project::new("version: 0.2\nphases:\n  build:\n    commands: [true]\n").build(&[]);
     let sb = &sandboxed.record["kiln"]["sandbox"];
     assert_eq!(sb["sandboxed"], true);
+    // Nothing was left running, and ending the shell itself is not reported as if it were.
+    assert!(!sandboxed.log().contains("left running"), "{}", sandboxed.log());
     assert!(sb["mechanisms"].to_string().contains("landlock-fs"), "{sb}");
 }
 
