@@ -247,19 +247,26 @@ fn fork_bomb_is_bounded() {
     }
 }
 
+/// A sandbox bounded by its own PID namespace (max 64) writing into `dir`; `None` (skipped)
+/// where this host has none.
+fn pidns_sandbox(dir: &std::path::Path) -> Option<Sandbox> {
+    if !probe().pid_namespaces {
+        eprintln!("SKIP: no PID namespace with its own pid_max here");
+        return None;
+    }
+    let sb = Sandbox::prepare_with(&pidns_first(), &policy(&[dir], false, Some(64))).unwrap();
+    assert!(sb.report().mechanisms.iter().any(|m| m == "pidns(max=64)"), "{:?}", sb.report());
+    Some(sb)
+}
+
 /// In its own PID namespace the build's processes end with its shell, also one that left the
 /// shell's session and whose parent is still alive (out of reach of the process-group kill and
 /// of the orphan sweep); and the build sees only its own processes.
 #[test]
 fn a_pid_namespace_ends_every_process_with_the_shell() {
     let _g = serial();
-    if !probe().pid_namespaces {
-        eprintln!("SKIP: no PID namespace with its own pid_max here");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::prepare_with(&pidns_first(), &policy(&[dir.path()], false, Some(64))).unwrap();
-    assert!(sb.report().mechanisms.iter().any(|m| m == "pidns(max=64)"), "{:?}", sb.report());
+    let Some(sb) = pidns_sandbox(dir.path()) else { return };
     // The escapee's parent (a subshell) stays alive; the escapee beats into a file.
     let script = r#"echo "pid=$$ procs=$(ls /proc | grep -c '^[0-9]') comm=$(cat /proc/$$/comm)"
         ( setsid sh -c 'while :; do date +%s%N > "$A/beat"; sleep 0.02; done' & sleep 100 ) &
@@ -284,13 +291,8 @@ fn a_pid_namespace_ends_every_process_with_the_shell() {
 #[test]
 fn exit_status_and_signals_pass_through_the_pid_namespace() {
     let _g = serial();
-    if !probe().pid_namespaces {
-        eprintln!("SKIP: no PID namespace with its own pid_max here");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let sb = Sandbox::prepare_with(&pidns_first(), &policy(&[dir.path()], false, Some(64))).unwrap();
-    assert!(sb.report().mechanisms.iter().any(|m| m == "pidns(max=64)"), "{:?}", sb.report());
+    let Some(sb) = pidns_sandbox(dir.path()) else { return };
     assert_eq!(run(&sb, "exit 7", &[]).status.code(), Some(7));
     assert_eq!(run(&sb, "echo out; echo err >&2", &[]).stdout, "out\n");
     let step = spawn(&sb, "echo up; sleep 100", &[]);
