@@ -16,67 +16,7 @@ use crate::transitions::{next_phase, FailureAction, PhaseStatus, PhaseType};
 use crate::plugins::PluginRunner;
 use crate::upload;
 
-/// How to run a build.
-#[derive(Clone, Debug)]
-pub struct BuildOptions {
-    /// The project directory (source).
-    pub source_dir: PathBuf,
-    /// The buildspec file, for the record.
-    pub buildspec_path: PathBuf,
-    /// `--env K=V`: start-build style overrides, highest precedence.
-    pub env_overrides: Vec<(String, String)>,
-    /// Confine commands (`false` = `--no-sandbox`).
-    pub sandbox: bool,
-    /// Allow network access (`--network`, or `kiln: network: true`).
-    pub network: bool,
-    /// Build in the source directory instead of a fresh working copy.
-    pub in_place: bool,
-    /// A secrets file for parameter-store / secrets-manager values.
-    pub secrets_file: Option<PathBuf>,
-    /// Whole-build timeout (default: the buildspec's `kiln.timeout-minutes`, else 60 minutes).
-    pub timeout: Option<Duration>,
-    /// Per-phase timeout.
-    pub phase_timeout: Option<Duration>,
-    /// Where `builds/<id>/` records go (default `<source>/.kiln`).
-    pub record_root: Option<PathBuf>,
-    /// Where scratch directories go (default the system temp dir).
-    pub scratch_base: Option<PathBuf>,
-    /// Package artifacts as zip files instead of directories.
-    pub zip_artifacts: bool,
-    pub region: String,
-    pub initiator: String,
-    /// This process runs nothing but this build, so at the end every orphan re-parented to it may
-    /// be killed (catches processes that escaped the session where no cgroup is available). The
-    /// CLI sets it; a library embedding several builds in one process must not.
-    pub exclusive_process: bool,
-    /// Files the build's commands may not read (the signing key); the secrets file in use is
-    /// always added. See `kiln_sandbox::Policy::hidden`.
-    pub hidden_paths: Vec<PathBuf>,
-}
-
-impl BuildOptions {
-    /// Defaults for a build of `source_dir` with `buildspec_path`.
-    pub fn new(source_dir: PathBuf, buildspec_path: PathBuf) -> Self {
-        BuildOptions {
-            source_dir,
-            buildspec_path,
-            env_overrides: Vec::new(),
-            sandbox: true,
-            network: false,
-            in_place: false,
-            secrets_file: None,
-            timeout: None,
-            phase_timeout: None,
-            record_root: None,
-            scratch_base: None,
-            zip_artifacts: false,
-            region: "us-east-1".into(),
-            initiator: format!("kiln/{}", std::env::var("USER").unwrap_or_else(|_| "local".into())),
-            exclusive_process: false,
-            hidden_paths: Vec::new(),
-        }
-    }
-}
+pub use crate::options::BuildOptions;
 
 /// kiln's own failures (the build did not get to run properly), as opposed to a failed build.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@
 pub mod build;
 pub mod context;
 pub mod notices;
+pub mod options;
 pub mod output;
 pub mod plugins;
 pub mod record;
