@@ -204,9 +204,7 @@ pub fn warm_up_attach() -> WarmUp {
     let thread = std::thread::spawn(|| {
         // Where the build's processes are bounded inside its user namespace (network denied, the
         // default), no cgroup is joined (see `setup_pids`).
-        let caps = crate::probe();
-        let namespaced = caps.userns_nproc_scoped && !nix::unistd::getuid().is_root() || caps.pid_namespaces;
-        if caps.user_namespaces && namespaced {
+        if crate::sandbox::namespace_bound(&crate::probe()).is_some() {
             set_spare(Spare::Idle);
             return;
         }
@@ -232,9 +230,8 @@ impl Drop for WarmUp {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let Spare::Made(unused) = set_spare(Spare::Idle) {
-            drop(unused);
-        }
+        // An untaken group is removed by dropping it.
+        drop(set_spare(Spare::Idle));
     }
 }
 

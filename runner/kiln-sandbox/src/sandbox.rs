@@ -199,6 +199,28 @@ fn path_fd(path: &Path) -> Result<PathFd, SandboxError> {
     })
 }
 
+/// A process bound that lives inside the build's user namespace, where the host has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NamespaceBound {
+    /// `RLIMIT_NPROC`, counted per user namespace (ordinary users only).
+    Rlimit,
+    /// The build's own PID namespace (`pidns.rs`).
+    PidNamespace,
+}
+
+/// Which namespace bound [`setup_pids`] uses when the commands get a user namespace, if any.
+pub(crate) fn namespace_bound(caps: &Capabilities) -> Option<NamespaceBound> {
+    if !caps.user_namespaces {
+        None
+    } else if caps.userns_nproc_scoped && !getuid().is_root() {
+        Some(NamespaceBound::Rlimit)
+    } else if caps.pid_namespaces {
+        Some(NamespaceBound::PidNamespace)
+    } else {
+        None
+    }
+}
+
 /// Set up the process bound, the cheapest that bounds exactly the build's processes first.
 /// Where the commands get their own user namespace (network denied): for an ordinary user on a
 /// kernel that counts `RLIMIT_NPROC` per namespace, that limit set inside the namespace (free);
@@ -214,14 +236,17 @@ fn setup_pids(
     mechanisms: &mut Vec<String>,
     missing: &mut Vec<String>,
 ) -> Pids {
-    if userns && caps.userns_nproc_scoped && !getuid().is_root() {
-        mechanisms.push(format!("userns-rlimit-nproc({max})"));
-        return Pids::UsernsRlimit(max);
-    }
-    if userns && caps.pid_namespaces {
-        let ns = PidNamespace::new(max);
-        mechanisms.push(format!("pidns(max={})", ns.limit()));
-        return Pids::PidNamespace(ns);
+    match namespace_bound(caps).filter(|_| userns) {
+        Some(NamespaceBound::Rlimit) => {
+            mechanisms.push(format!("userns-rlimit-nproc({max})"));
+            return Pids::UsernsRlimit(max);
+        }
+        Some(NamespaceBound::PidNamespace) => {
+            let ns = PidNamespace::new(max);
+            mechanisms.push(format!("pidns(max={})", ns.limit()));
+            return Pids::PidNamespace(ns);
+        }
+        None => {}
     }
     let candidates = [
         (
