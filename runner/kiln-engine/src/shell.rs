@@ -263,9 +263,7 @@ impl ShellSession {
     /// ends or `deadline` passes. `prepare` configures the shell process if one has to be started.
     pub async fn run(&mut self, text: &str, succeeding: bool, deadline: Instant, prepare: Prepare<'_>) -> io::Result<Exit> {
         self.settle(deadline).await;
-        if self.running.is_none() {
-            self.start(prepare)?;
-        }
+        self.prestart(prepare)?;
         std::fs::write(self.dir.join("cmd"), text)?;
         let exit = match self.request("run", succeeding, deadline).await {
             Reply::Done(code) => {
