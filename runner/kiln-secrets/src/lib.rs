@@ -117,6 +117,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod encodings;
 pub mod env;
 pub mod file;
 pub mod mask;

@@ -7,10 +7,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+pub use crate::encodings::{CASE_MIN_LEN, base32, base32_middle, base64_middle, variants};
 use crate::resolve::Resolved;
 
 /// What every masked occurrence is replaced with.
@@ -19,21 +17,6 @@ pub const MASK: &str = "***";
 /// Secrets shorter than this many bytes are not masked by default (see
 /// [`MaskerBuilder::min_len`]).
 pub const DEFAULT_MIN_LEN: usize = 4;
-
-/// RFC 3986 `unreserved` characters stay as they are; everything else is
-/// percent-encoded (Python's `quote(s, safe="")`, Go's `url.QueryEscape`).
-const STRICT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-/// JavaScript's `encodeURIComponent` also leaves `!*'()` alone.
-const JS_COMPONENT: &AsciiSet = &STRICT
-    .remove(b'!')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 /// The masking automaton could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -344,119 +327,4 @@ impl fmt::Debug for Masker {
             .field("skipped", &self.skipped)
             .finish_non_exhaustive()
     }
-}
-
-/// Every byte pattern that masks `value`: the value, its trimmed form, its
-/// lines (for multi-line values) and its CRLF form, plus the base64, percent
-/// and JSON-string encodings of the value and its trimmed form. Patterns
-/// shorter than `min_len` are dropped.
-pub fn variants(value: &str, min_len: usize) -> BTreeSet<Vec<u8>> {
-    let mut out = BTreeSet::new();
-    let mut add = |p: Vec<u8>| {
-        if p.len() >= min_len.max(1) {
-            out.insert(p);
-        }
-    };
-    let mut forms = vec![value];
-    let trimmed = value.trim();
-    if trimmed != value {
-        forms.push(trimmed);
-    }
-    for form in forms {
-        if form.len() < min_len {
-            continue;
-        }
-        let bytes = form.as_bytes();
-        add(bytes.to_vec());
-        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
-            add(engine.encode(bytes).into_bytes());
-        }
-        for unpadded in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-            for offset in 0..3 {
-                add(base64_middle(unpadded, bytes, offset));
-            }
-        }
-        for p in percent_variants(form) {
-            add(p.into_bytes());
-        }
-        for p in json_variants(form) {
-            add(p.into_bytes());
-        }
-    }
-    if value.contains('\n') {
-        for line in value.split('\n') {
-            add(line.trim().as_bytes().to_vec());
-        }
-        if !value.contains('\r') {
-            add(value.replace('\n', "\r\n").into_bytes());
-        }
-    }
-    out
-}
-
-/// The part of the base64 encoding of `bytes` that is the same whatever
-/// surrounds them, when they start `offset` (0..3) bytes into a 3-byte group
-/// of a longer stream: only the characters whose 6 bits all come from
-/// `bytes` are kept.
-pub fn base64_middle(engine: &impl Engine, bytes: &[u8], offset: usize) -> Vec<u8> {
-    let mut padded = vec![0u8; offset];
-    padded.extend_from_slice(bytes);
-    padded.extend_from_slice(&[0, 0]);
-    let encoded = engine.encode(&padded).into_bytes();
-    // Character j covers bits [6j, 6j + 6); the secret covers bits
-    // [8 * offset, 8 * (offset + len)).
-    let start = (8 * offset).div_ceil(6);
-    let end = (8 * (offset + bytes.len())) / 6;
-    if end <= start {
-        return Vec::new();
-    }
-    encoded[start..end].to_vec()
-}
-
-fn percent_variants(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for set in [STRICT, JS_COMPONENT] {
-        let encoded = utf8_percent_encode(value, set).to_string();
-        let lower = lowercase_escapes(&encoded);
-        for e in [encoded, lower] {
-            out.push(e.replace("%20", "+"));
-            out.push(e);
-        }
-    }
-    out
-}
-
-fn lowercase_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('%') {
-        out.push_str(&rest[..i]);
-        let (esc, tail) = rest[i..].split_at(rest.len().min(i + 3) - i);
-        out.push_str(&esc.to_ascii_lowercase());
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
-}
-
-/// JSON string-body encodings: `serde_json`'s, with `/` escaped as `\/`,
-/// and with every non-ASCII character as `\uXXXX` (Python's default).
-fn json_variants(value: &str) -> Vec<String> {
-    let Ok(quoted) = serde_json::to_string(value) else {
-        return Vec::new();
-    };
-    let body = quoted[1..quoted.len() - 1].to_string();
-    let mut ascii = String::with_capacity(body.len());
-    for c in body.chars() {
-        if c.is_ascii() {
-            ascii.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                ascii.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    let slashes = body.replace('/', "\\/");
-    vec![body, slashes, ascii.replace('/', "\\/"), ascii]
 }

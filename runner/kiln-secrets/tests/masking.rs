@@ -270,3 +270,79 @@ fn maskers_are_shareable_across_threads() {
         assert_eq!(h.join().unwrap(), "x *** y");
     }
 }
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn hex_lower_and_upper_case() {
+    let secret = "db-Pa55/wörd";
+    let m = masker(&[secret]);
+    let lower = hex_lower(secret.as_bytes());
+    for encoded in [lower.clone(), lower.to_uppercase()] {
+        assert_eq!(m.mask_str(&format!("dump: {encoded}\n")), "dump: ***\n", "{encoded}");
+        // Inside a longer hex dump (any byte offset is an even hex offset).
+        let out = m.mask_str(&format!("00ff{encoded}a1"));
+        assert_eq!(out, "00ff***a1", "{encoded}");
+    }
+    // `xxd -p`-style mixed-case hex is not a form anyone writes; only all-lower / all-upper.
+    let trimmed = masker(&["  token-hex-1  "]);
+    assert_eq!(trimmed.mask_str(&hex_lower(b"token-hex-1")), "***");
+}
+
+#[test]
+fn upper_and_lower_case_forms_of_long_values() {
+    let m = masker(&["Hunter2-Passw0rd"]);
+    assert_eq!(m.mask_str("x HUNTER2-PASSW0RD y"), "x *** y");
+    assert_eq!(m.mask_str("x hunter2-passw0rd y"), "x *** y");
+    // Arbitrary re-casing is not covered (documented).
+    assert_eq!(m.mask_str("hUNTER2-pASSW0RD"), "hUNTER2-pASSW0RD");
+    let m = masker(&["Straße-geheim"]);
+    assert_eq!(m.mask_str("STRASSE-GEHEIM"), "***", "Unicode upper-casing");
+    assert_eq!(m.mask_str("STRAßE-GEHEIM"), "***", "ASCII-only upper-casing (tr a-z A-Z)");
+}
+
+#[test]
+fn case_forms_are_not_added_for_short_values() {
+    // A 4..7 byte value is masked as written, but its re-cased forms would hit ordinary words.
+    let m = masker(&["Test1", "Admin"]);
+    assert_eq!(m.mask_str("Test1 Admin"), "*** ***");
+    assert_eq!(m.mask_str("test1 TEST1 admin ADMIN"), "test1 TEST1 admin ADMIN");
+}
+
+/// RFC 4648 base32, padded.
+fn base32(b: &[u8]) -> String {
+    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    for group in b.chunks(5) {
+        let mut g = [0u8; 5];
+        g[..group.len()].copy_from_slice(group);
+        let v = g.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
+        let chars = (group.len() * 8).div_ceil(5);
+        for i in 0..8 {
+            out.push(if i < chars { A[((v >> (35 - 5 * i)) & 31) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+#[test]
+fn base32_standalone_and_embedded() {
+    let secret = "totp-seed-value-9";
+    let m = masker(&[secret]);
+    let padded = base32(secret.as_bytes());
+    assert_eq!(m.mask_str(&format!("<{padded}>")), "<***>");
+    let unpadded = padded.trim_end_matches('=');
+    assert_eq!(m.mask_str(&format!("<{unpadded}>")), "<***>");
+    let mut rng = Rng::new(3);
+    for prefix_len in 0..10 {
+        let mut stream = rng.bytes(prefix_len);
+        stream.extend_from_slice(secret.as_bytes());
+        stream.extend(rng.bytes(3));
+        let out = m.mask_str(&base32(&stream));
+        assert!(out.contains("***"), "offset {prefix_len}: {out}");
+        assert!(out.len() < base32(&stream).len(), "offset {prefix_len}");
+    }
+}
+
