@@ -174,7 +174,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 impl Reader {
-    fn run(&mut self, mut source: File) -> io::Result<()> {
+    fn new(logs_dir: &Path, marker: Vec<u8>, masker: Masker, reporter: Box<dyn Reporter>, acks: mpsc::Sender<u64>, capture: Capture) -> io::Result<Reader> {
+        Ok(Reader { marker, masker, reporter, phase: PhaseType::Build, build_log: BufWriter::new(File::create(logs_dir.join("build.log"))?), phase_log: None, logs_dir: logs_dir.to_path_buf(), acks, capture, long_line: None })
+    }
+
+    fn run(&mut self, mut source: impl Read) -> io::Result<()> {
         let mut buf: Vec<u8> = Vec::with_capacity(8192);
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -224,7 +228,10 @@ impl Reader {
                     self.output_line(&line[..line.len() - 1])?;
                 }
                 (_, None) => {
-                    if buf.len() > MAX_LINE {
+                    // Never cut through what may be the first bytes of a record whose rest is
+                    // still on its way: the cut would print the nonce and lose the record.
+                    let maybe_record = (1..self.marker.len().min(buf.len() + 1)).rev().find(|&k| buf.ends_with(&self.marker[..k])).unwrap_or(0);
+                    if buf.len() - maybe_record > MAX_LINE {
                         let data: Vec<u8> = buf.drain(..MAX_LINE).collect();
                         self.long_line_piece(&data)?;
                         continue;
@@ -450,5 +457,82 @@ mod tests {
         pump.finish().unwrap();
         let lines = seen.0.lock().unwrap().clone();
         assert!(lines.iter().any(|l| l.ends_with("after")), "{lines:?}");
+    }
+
+    /// A source that returns the given chunks, one per `read`, then end of file.
+    struct Script(std::collections::VecDeque<Vec<u8>>);
+    impl Read for Script {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let Some(mut chunk) = self.0.pop_front() else { return Ok(0) };
+            let n = chunk.len().min(out.len());
+            out[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.0.push_front(chunk.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    const MARKER: &[u8] = b"\0kiln:0123456789abcdef:";
+
+    /// Runs the output thread's loop over `chunks` (each one `read`), in the BUILD phase; returns
+    /// what the reporter saw and the BUILD phase log.
+    fn read_script(chunks: Vec<Vec<u8>>, secrets: &[&str]) -> (Vec<(LineKind, String)>, String) {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<(LineKind, String)>>>);
+        impl Reporter for Lines {
+            fn phase_started(&mut self, _: PhaseType) {}
+            fn phase_ended(&mut self, _: PhaseType, _: PhaseStatus, _: Duration) {}
+            fn line(&mut self, _: PhaseType, k: LineKind, t: &str) {
+                self.0.lock().unwrap().push((k, t.to_string()));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Lines::default();
+        let (acks, _rx) = mpsc::channel();
+        let mut reader = Reader::new(dir.path(), MARKER.to_vec(), Masker::new(secrets).unwrap(), Box::new(seen.clone()), acks, Capture::default()).unwrap();
+        reader.run(Script(chunks.into())).unwrap();
+        let lines = seen.0.lock().unwrap().clone();
+        (lines, std::fs::read_to_string(dir.path().join("BUILD.log")).unwrap_or_default())
+    }
+
+    #[test]
+    fn a_secret_across_a_read_boundary_and_the_max_line_cut_is_masked_and_pieces_stay_short() {
+        const SECRET: &str = "hunter2-secret-value";
+        // A line that must be cut at MAX_LINE, right through the secret, then a short line.
+        let mut line = vec![b'a'; MAX_LINE - 7];
+        line.extend_from_slice(SECRET.as_bytes());
+        line.extend_from_slice(b"bbbb\nnext hunter2-secret-value line\n");
+        let first_len = line.iter().position(|b| *b == b'\n').unwrap();
+        let want = format!("{}***bbbb", "a".repeat(MAX_LINE - 7));
+        // Every read boundary from before the cut to after the secret, and reads of 1 byte there.
+        for at in (MAX_LINE - 12..MAX_LINE + 20).chain([100, first_len]) {
+            let chunks = vec![line[..at].to_vec(), line[at..].to_vec()];
+            let (lines, log) = read_script(chunks, &[SECRET]);
+            let (short, pieces): (Vec<_>, Vec<_>) = lines.iter().map(|(_, t)| t.as_str()).partition(|t| t.starts_with("next"));
+            assert_eq!(short, ["next *** line"], "read boundary at {at}");
+            assert!(pieces.iter().all(|p| p.len() <= MAX_LINE), "read boundary at {at}: a piece is longer than MAX_LINE: {:?}", pieces.iter().map(|p| p.len()).collect::<Vec<_>>());
+            assert_eq!(pieces.concat(), want, "read boundary at {at}");
+            assert!(!log.contains("hunter2") && !log.replace('\n', "").contains(SECRET), "read boundary at {at}");
+        }
+        let bytewise: Vec<Vec<u8>> = std::iter::once(line[..MAX_LINE - 10].to_vec()).chain(line[MAX_LINE - 10..].iter().map(|b| vec![*b])).collect();
+        let (lines, _) = read_script(bytewise, &[SECRET]);
+        let text: String = lines.iter().filter(|(_, t)| !t.starts_with("next")).map(|(_, t)| t.as_str()).collect();
+        assert_eq!(text, want, "one byte per read");
+    }
+
+    #[test]
+    fn a_control_record_split_across_reads_is_not_cut_by_the_max_line_split() {
+        // A partial line just short of MAX_LINE, then a record whose first bytes arrive with it:
+        // cutting the line at MAX_LINE must not cut the record (which would print the nonce).
+        let mut first = vec![b'a'; MAX_LINE - 3];
+        first.extend_from_slice(&MARKER[..8]);
+        let mut second = MARKER[8..].to_vec();
+        second.extend_from_slice(b"note:hello\n tail\n");
+        let (lines, log) = read_script(vec![first, second], &[]);
+        assert!(lines.contains(&(LineKind::Kiln, "hello".to_string())), "{:?}", lines.iter().map(|(k, t)| (k, t.len())).collect::<Vec<_>>());
+        let text: String = lines.iter().filter(|(k, _)| *k == LineKind::Output).map(|(_, t)| t.as_str()).collect();
+        assert_eq!(text, format!("{} tail", "a".repeat(MAX_LINE - 3)));
+        assert!(!log.contains("0123456789abcdef"), "the nonce is never output");
     }
 }
