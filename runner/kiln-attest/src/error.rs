@@ -22,6 +22,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A user-given input file was refused or could not be read: not a regular file (a FIFO,
+    /// a device, a directory), larger than the limit for its kind, or unreadable. The message
+    /// names the file.
+    #[error(transparent)]
+    Input(#[from] kiln_fs::InputError),
     /// An input was larger than the limit for its kind (a defence against memory exhaustion).
     #[error("{what} is {size} bytes, larger than the {limit}-byte limit")]
     TooLarge {
@@ -116,6 +121,8 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Io { .. } => "io",
+            Error::Input(e) if e.is_too_large() => "too-large",
+            Error::Input(_) => "io",
             Error::TooLarge { .. } => "too-large",
             Error::Pem(_) => "bad-pem",
             Error::WrongLabel { .. } => "wrong-label",

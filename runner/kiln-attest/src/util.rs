@@ -11,9 +11,9 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Result};
 
 /// Largest key, certificate or signature file accepted (an RSA-4096 PEM is about 3.3 KB).
-pub const MAX_KEY_BYTES: u64 = 64 * 1024;
+pub const MAX_KEY_BYTES: u64 = kiln_fs::limits::KEY;
 /// Largest JSON document (envelope, bundle, statement, `.intoto.jsonl`) accepted.
-pub const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_DOCUMENT_BYTES: u64 = kiln_fs::limits::DOCUMENT;
 
 /// Standard base64 with padding: what cosign, DSSE and protobuf JSON write.
 pub(crate) fn b64(bytes: &[u8]) -> String {
@@ -63,9 +63,10 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Lowercase hex SHA-256 of the file at `path`, streamed in 1 MiB blocks through aws-lc's
-/// assembly SHA-256 (the speed of `sha256sum`), never holding the whole file in memory.
+/// assembly SHA-256 (the speed of `sha256sum`), never holding the whole file in memory. Only a
+/// regular file is read (a FIFO or `/dev/zero` would never end): see [`kiln_fs::open_input`].
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = kiln_fs::open_input(path, "file")?.into_file();
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -90,19 +91,10 @@ pub(crate) fn check_size(what: &'static str, len: usize, limit: u64) -> Result<(
 }
 
 /// Reads a whole file, refusing files over `limit` bytes (checked before and while reading, so a
-/// growing file or a device cannot exhaust memory).
+/// growing file cannot exhaust memory) and anything that is not a regular file (a FIFO, a device
+/// such as `/dev/zero`, a directory): see [`kiln_fs::read_input`].
 pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    if size > limit {
-        return Err(Error::TooLarge { what, size, limit });
-    }
-    let mut out = Vec::with_capacity(size as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::io(path, e))?;
-    check_size(what, out.len(), limit)?;
-    Ok(out)
+    Ok(kiln_fs::read_input(path, limit, what)?)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (created with
@@ -205,5 +197,31 @@ mod tests {
             "too-large"
         );
         assert_eq!(read_limited(&p, "file", 100).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn only_regular_files_are_read_or_hashed() {
+        // On a thread, so a read that never ends fails the test instead of hanging it.
+        let within = |f: fn() -> Result<()>| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(f());
+            });
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("reading /dev/zero did not end")
+        };
+        let e = within(|| read_limited(Path::new("/dev/zero"), "DSSE envelope", 1 << 20).map(drop))
+            .unwrap_err();
+        assert_eq!(e.reason(), "io");
+        assert!(
+            e.to_string()
+                .contains("the DSSE envelope /dev/zero: it is a character device"),
+            "{e}"
+        );
+        let e = within(|| sha256_file(Path::new("/dev/zero")).map(drop)).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_limited(dir.path(), "file", 10).unwrap_err();
+        assert!(e.to_string().contains("it is a directory"), "{e}");
     }
 }
