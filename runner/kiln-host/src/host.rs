@@ -387,10 +387,16 @@ pub fn read_source(source: PluginSource) -> Result<SourceInfo, PluginError> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let bytes = std::fs::read(&path).map_err(|e| PluginError::Read {
-                plugin: label.clone(),
-                reason: e.kind().to_string(),
-            })?;
+            // A regular file of at most kiln_fs::limits::PLUGIN bytes: a FIFO, a device or a
+            // directory is refused without waiting on it. The reason leaves the host path out.
+            let bytes = kiln_fs::read_input(&path, kiln_fs::limits::PLUGIN, "plugin component")
+                .map_err(|e| PluginError::Read {
+                    plugin: label.clone(),
+                    reason: match e.problem() {
+                        kiln_fs::Problem::Open(io) => io.kind().to_string(),
+                        _ => e.reason(),
+                    },
+                })?;
             (label, Arc::from(bytes), None, sha256, Some(path))
         }
     };
@@ -433,16 +439,89 @@ fn find_manifest(
     }
     if let Some(path) = path {
         for candidate in manifest::sidecar_candidates(path) {
-            if let Ok(text) = std::fs::read_to_string(&candidate) {
-                let name = candidate
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                return Manifest::parse(&text).map_err(|e| invalid(format!("{name}: {e}")));
+            let name = candidate
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match kiln_fs::read_input_to_string(&candidate, kiln_fs::limits::CONFIG, "manifest") {
+                Ok(text) => {
+                    return Manifest::parse(&text).map_err(|e| invalid(format!("{name}: {e}")));
+                }
+                // Absent (or unreadable): try the next name, as before.
+                Err(e) if matches!(e.problem(), kiln_fs::Problem::Open(_)) => {}
+                // There, but a FIFO, a device, a directory, too large or not text: say so
+                // rather than hang on it or pass over it.
+                Err(e) => return Err(invalid(format!("{name}: {}", e.reason()))),
             }
         }
     }
     Err(PluginError::ManifestMissing {
         plugin: label.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    /// `read_source(PluginSource::path(path))` on a thread: a read that hangs fails the test.
+    fn read_path(path: PathBuf) -> Result<SourceInfo, PluginError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_source(PluginSource::path(path)));
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("reading the plugin hung")
+    }
+
+    #[test]
+    fn a_plugin_path_that_is_not_a_regular_file_is_refused_without_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("plugin.wasm");
+        mkfifo(&fifo);
+        let e = read_path(fifo).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, PluginError::Read { .. }), "{msg}");
+        assert!(
+            msg.starts_with("plugin plugin.wasm: cannot read the component: it is a FIFO (named pipe), not a regular file"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains(&d.path().display().to_string()),
+            "no host path in plugin errors: {msg}"
+        );
+        let e = read_path(PathBuf::from("/dev/zero")).unwrap_err();
+        assert!(
+            e.to_string().contains("it is a character device"),
+            "{e}"
+        );
+        let e = read_path(d.path().join("missing.wasm")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "plugin missing.wasm: cannot read the component: entity not found"
+        );
+    }
+
+    #[test]
+    fn a_sidecar_manifest_that_is_a_fifo_is_an_error_not_a_hang() {
+        let d = tempfile::tempdir().unwrap();
+        let wasm = d.path().join("x.wasm");
+        // An empty component: no embedded manifest, so the sidecar files are looked for.
+        std::fs::write(&wasm, b"\0asm\x0d\x00\x01\x00").unwrap();
+        mkfifo(&d.path().join("x.kiln-plugin.toml"));
+        let e = read_path(wasm).unwrap_err();
+        assert!(matches!(e, PluginError::ManifestInvalid { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("x.kiln-plugin.toml: it is a FIFO (named pipe), not a regular file"),
+            "{e}"
+        );
+    }
 }
