@@ -1,9 +1,11 @@
 //! A YAML document as a tree in which every node keeps its position.
 //!
 //! `serde_yaml` forgets where a value came from; diagnostics need line and column, so the buildspec
-//! is first read into this tree with `yaml-rust2`'s event parser. Aliases are expanded (with a bound
-//! on the expanded size, so a "billion laughs" document is refused), merge keys (`<<`) are applied and
-//! duplicate keys are reported with both positions.
+//! is first read into this tree with `yaml-rust2`'s event parser. Aliases are expanded (with bounds
+//! on the expanded node count and on the expanded text, so neither a "billion laughs" document nor a
+//! 1 MiB anchor referenced thousands of times can take more than a bounded amount of memory), merge
+//! keys (`<<`) are applied and duplicate keys are reported with both positions. A UTF-8 byte-order
+//! mark at the start of the text is skipped.
 
 use std::collections::HashMap;
 
@@ -16,6 +18,34 @@ use crate::diag::{Diagnostic, Span};
 const MAX_NODES: usize = 1_000_000;
 /// Upper bound on nesting depth.
 const MAX_DEPTH: usize = 256;
+/// The text a document may expand to (scalars and tags, every alias expansion and every anchor's
+/// saved copy included) is `EXPANSION_FACTOR` times the file's size, clamped to
+/// `MIN_TEXT..=MAX_TEXT`. The node bound alone let one alias to a 1 MiB scalar count as one node.
+const EXPANSION_FACTOR: usize = 16;
+const MIN_TEXT: usize = 16 << 20;
+const MAX_TEXT: usize = 128 << 20;
+
+/// How much text (in bytes) a document of `source_len` bytes may expand to.
+fn text_budget(source_len: usize) -> usize {
+    source_len.saturating_mul(EXPANSION_FACTOR).clamp(MIN_TEXT, MAX_TEXT)
+}
+
+/// `n` bytes for people: `16 MiB`, `1.0 MiB`, `64.0 KiB`, `12 bytes`.
+fn human(n: usize) -> String {
+    const MIB: usize = 1 << 20;
+    if n >= MIB && n % MIB == 0 {
+        format!("{} MiB", n / MIB)
+    } else if n >= MIB {
+        format!("{:.1} MiB", n as f64 / MIB as f64)
+    } else if n >= 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// The UTF-8 byte-order mark some Windows editors write at the start of a file.
+const BOM: &str = "\u{feff}";
 
 /// One YAML node with its position.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,10 +95,15 @@ impl Node {
 
 /// Parse `source` into a node tree. Returns `None` for an empty document. YAML syntax errors,
 /// duplicate keys and oversized documents come back as diagnostics.
+///
+/// A leading byte-order mark is skipped (YAML allows it; the parser would read it as part of the
+/// first key). Spans stay byte offsets into `source` as given, and line 1's columns count from
+/// after the mark, as editors show them.
 pub fn parse(source: &str) -> Result<Option<Node>, Vec<Diagnostic>> {
     let index = LineIndex::new(source);
-    let mut builder = Builder { index: Some(&index), ..Default::default() };
-    let mut parser = Parser::new_from_str(source);
+    let text = &source[index.line_starts[0]..];
+    let mut builder = Builder { index: Some(&index), budget: text_budget(source.len()), source_len: source.len(), ..Default::default() };
+    let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
         let span = index.span(e.marker());
         return Err(vec![
@@ -121,7 +156,7 @@ struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     fn new(source: &'a str) -> Self {
-        let mut line_starts = vec![0];
+        let mut line_starts = vec![if source.starts_with(BOM) { BOM.len() } else { 0 }];
         line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
         LineIndex { source, line_starts }
     }
@@ -135,26 +170,58 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// How big a subtree is: its nodes and its text (scalar and tag bytes).
+#[derive(Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn add(&mut self, other: Size) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
+
 enum Frame {
-    Seq { items: Vec<Node>, span: Span, tag: Option<String>, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, pending_key: Option<Node>, span: Span, tag: Option<String>, anchor: usize },
+    Seq { items: Vec<Node>, span: Span, tag: Option<String>, anchor: usize, size: Size },
+    Map { entries: Vec<(Node, Node)>, pending_key: Option<Node>, span: Span, tag: Option<String>, anchor: usize, size: Size },
+}
+
+/// An anchored node, kept for its aliases, with its size and where it was defined.
+struct Anchor {
+    node: Node,
+    size: Size,
 }
 
 #[derive(Default)]
 struct Builder<'a> {
     index: Option<&'a LineIndex<'a>>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchor>,
     root: Option<Node>,
+    /// Nodes so far, alias expansions and anchor copies included.
     nodes: usize,
+    /// Text so far (bytes), alias expansions and anchor copies included.
+    bytes: usize,
+    /// The most text the document may expand to ([`text_budget`]).
+    budget: usize,
+    /// The source's size, for the message when the budget is exceeded.
+    source_len: usize,
     diags: Vec<Diagnostic>,
     fatal: Option<Diagnostic>,
 }
 
 impl<'a> Builder<'a> {
-    fn push_node(&mut self, node: Node, anchor: usize) {
+    /// Add `node` (of `size`) to the open collection or make it the root; keep a copy under
+    /// `anchor` (counted: it is memory too) for later aliases.
+    fn push_node(&mut self, node: Node, anchor: usize, size: Size) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            if !self.count(size, node.span) {
+                return;
+            }
+            self.anchors.insert(anchor, Anchor { node: node.clone(), size });
         }
         match self.stack.last_mut() {
             None => {
@@ -162,16 +229,25 @@ impl<'a> Builder<'a> {
                     self.root = Some(node);
                 }
             }
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(k) => entries.push((k, node)),
-            },
+            Some(Frame::Seq { items, size: s, .. }) => {
+                items.push(node);
+                s.add(size);
+            }
+            Some(Frame::Map { entries, pending_key, size: s, .. }) => {
+                match pending_key.take() {
+                    None => *pending_key = Some(node),
+                    Some(k) => entries.push((k, node)),
+                }
+                s.add(size);
+            }
         }
     }
 
-    fn count(&mut self, n: usize, span: Span) -> bool {
-        self.nodes = self.nodes.saturating_add(n);
+    /// Count `size` more nodes and text; false (with the fatal diagnostic set at `span`) once a
+    /// bound is exceeded.
+    fn count(&mut self, size: Size, span: Span) -> bool {
+        self.nodes = self.nodes.saturating_add(size.nodes);
+        self.bytes = self.bytes.saturating_add(size.bytes);
         if self.nodes > MAX_NODES || self.stack.len() > MAX_DEPTH {
             self.fatal.get_or_insert_with(|| {
                 Diagnostic::error("E0003", "document too large or too deeply nested".to_string(), span)
@@ -179,8 +255,54 @@ impl<'a> Builder<'a> {
             });
             return false;
         }
+        if self.bytes > self.budget {
+            let (budget, source_len) = (self.budget, self.source_len);
+            self.fatal.get_or_insert_with(|| {
+                Diagnostic::error("E0003", format!("the document expands to more than {} of text", human(budget)), span)
+                    .with_label("the limit is crossed here")
+                    .with_note(limit_note(budget, source_len))
+                    .with_help("a buildspec this large is almost always generated by mistake; make it smaller")
+            });
+            return false;
+        }
         true
     }
+
+    /// Count an alias to `anchor` at `span`: like [`Builder::count`], with a message that names
+    /// the alias and the anchor it repeats.
+    fn count_alias(&mut self, anchor: &Anchor, span: Span) -> bool {
+        let before = self.bytes;
+        if self.count(anchor.size, span) {
+            return true;
+        }
+        if self.bytes > self.budget && before <= self.budget {
+            let a = anchor.node.span;
+            self.fatal = Some(
+                Diagnostic::error("E0003", format!("aliases expand the document to more than {} of text", human(self.budget)), span)
+                    .with_label("this alias crosses the limit")
+                    .with_note(format!(
+                        "the alias repeats the value anchored at line {}, column {} ({} of text); the document had already expanded to {} before it",
+                        a.line,
+                        a.col,
+                        human(anchor.size.bytes),
+                        human(before)
+                    ))
+                    .with_note(limit_note(self.budget, self.source_len))
+                    .with_help("reference the anchor fewer times or make it smaller (or write the values out); kiln refuses the file before expanding it"),
+            );
+        }
+        false
+    }
+}
+
+fn limit_note(budget: usize, source_len: usize) -> String {
+    format!(
+        "kiln lets a document expand (aliases and anchors included) to {EXPANSION_FACTOR} times its size, at least {} and at most {}: {} for this file of {}",
+        human(MIN_TEXT),
+        human(MAX_TEXT),
+        human(budget),
+        human(source_len)
+    )
 }
 
 impl<'a> Builder<'a> {
@@ -191,14 +313,6 @@ impl<'a> Builder<'a> {
 
 fn tag_text(tag: Option<Tag>) -> Option<String> {
     tag.map(|t| format!("{}{}", t.handle, t.suffix))
-}
-
-fn node_size(n: &Node) -> usize {
-    match &n.kind {
-        NodeKind::Scalar { .. } => 1,
-        NodeKind::Seq(items) => 1 + items.iter().map(node_size).sum::<usize>(),
-        NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| node_size(k) + node_size(v)).sum::<usize>(),
-    }
 }
 
 /// Apply YAML merge keys (`<<: *anchor` or `<<: [*a, *b]`): explicit keys win over merged ones.
@@ -239,40 +353,50 @@ impl<'a> MarkedEventReceiver for Builder<'a> {
         let span = self.span(&mark);
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
-                if !self.count(1, span) {
+                let tag = tag_text(tag);
+                let size = Size { nodes: 1, bytes: value.len() + tag.as_ref().map_or(0, String::len) };
+                if !self.count(size, span) {
                     return;
                 }
                 let mut span = span;
                 span.len = if matches!(style, TScalarStyle::Plain) { value.len() } else { 1 };
-                let node = Node { kind: NodeKind::Scalar { value, plain: matches!(style, TScalarStyle::Plain) }, span, tag: tag_text(tag) };
-                self.push_node(node, anchor);
+                let node = Node { kind: NodeKind::Scalar { value, plain: matches!(style, TScalarStyle::Plain) }, span, tag };
+                self.push_node(node, anchor, size);
             }
             Event::SequenceStart(anchor, tag) => {
-                if self.count(1, span) {
-                    self.stack.push(Frame::Seq { items: Vec::new(), span, tag: tag_text(tag), anchor });
+                let tag = tag_text(tag);
+                let size = Size { nodes: 1, bytes: tag.as_ref().map_or(0, String::len) };
+                if self.count(size, span) {
+                    self.stack.push(Frame::Seq { items: Vec::new(), span, tag, anchor, size });
                 }
             }
             Event::MappingStart(anchor, tag) => {
-                if self.count(1, span) {
-                    self.stack.push(Frame::Map { entries: Vec::new(), pending_key: None, span, tag: tag_text(tag), anchor });
+                let tag = tag_text(tag);
+                let size = Size { nodes: 1, bytes: tag.as_ref().map_or(0, String::len) };
+                if self.count(size, span) {
+                    self.stack.push(Frame::Map { entries: Vec::new(), pending_key: None, span, tag, anchor, size });
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq { items, span, tag, anchor }) => {
-                    self.push_node(Node { kind: NodeKind::Seq(items), span, tag }, anchor)
+                Some(Frame::Seq { items, span, tag, anchor, size }) => {
+                    self.push_node(Node { kind: NodeKind::Seq(items), span, tag }, anchor, size)
                 }
-                Some(Frame::Map { entries, span, tag, anchor, .. }) => {
+                Some(Frame::Map { entries, span, tag, anchor, size, .. }) => {
                     let entries = apply_merge(entries);
-                    self.push_node(Node { kind: NodeKind::Map(entries), span, tag }, anchor)
+                    self.push_node(Node { kind: NodeKind::Map(entries), span, tag }, anchor, size)
                 }
                 None => {}
             },
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(mut node) => {
-                    if self.count(node_size(&node), span) {
+            Event::Alias(id) => match self.anchors.remove(&id) {
+                // Counted before anything is copied: an alias over the bound costs nothing.
+                Some(a) => {
+                    let ok = self.count_alias(&a, span);
+                    if ok {
+                        let mut node = a.node.clone();
                         node.span = span;
-                        self.push_node(node, 0);
+                        self.push_node(node, 0, a.size);
                     }
+                    self.anchors.insert(id, a);
                 }
                 None => {
                     self.fatal = Some(Diagnostic::error("E0004", "alias to an unknown anchor".to_string(), span));
@@ -328,6 +452,37 @@ mod tests {
         }
         let err = parse(&src).unwrap_err();
         assert_eq!(err[0].code, "E0003");
+    }
+
+    #[test]
+    fn the_text_budget_scales_with_the_file_within_bounds() {
+        assert_eq!(text_budget(0), 16 << 20);
+        assert_eq!(text_budget(2 << 20), 32 << 20);
+        assert_eq!(text_budget(1 << 30), 128 << 20);
+        assert_eq!(human(16 << 20), "16 MiB");
+        assert_eq!(human(3 << 19), "1.5 MiB");
+        assert_eq!(human(2048), "2.0 KiB");
+    }
+
+    #[test]
+    fn anchor_copies_count_against_the_text_budget() {
+        // No alias at all, but 40 nested anchors each keep a copy of the 1 MiB scalar inside.
+        let mut src = String::new();
+        for i in 0..40 {
+            src.push_str(&format!("{}- &a{i}\n", "  ".repeat(i)));
+        }
+        src.push_str(&format!("{}- \"{}\"\n", "  ".repeat(40), "z".repeat(1 << 20)));
+        let err = parse(&src).unwrap_err();
+        assert_eq!(err[0].code, "E0003");
+        assert!(err[0].message.contains("MiB of text"), "{}", err[0].message);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let root = parse("\u{feff}a: 1\n").unwrap().unwrap();
+        let NodeKind::Map(entries) = &root.kind else { panic!() };
+        assert_eq!(entries[0].0.as_scalar(), Some("a"));
+        assert_eq!((entries[0].0.span.offset, entries[0].0.span.line, entries[0].0.span.col), (3, 1, 1));
     }
 
     #[test]
