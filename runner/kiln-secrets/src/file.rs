@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
@@ -13,7 +12,28 @@ use crate::provider::{Provider, ProviderError};
 use crate::refs::{AWSCURRENT, secret_id_candidates};
 
 /// Largest secrets file kiln agrees to read (16 MiB).
-const MAX_FILE_LEN: u64 = 16 * 1024 * 1024;
+const MAX_FILE_LEN: u64 = kiln_fs::limits::SECRETS_FILE;
+
+/// A refused or unreadable secrets file as a [`ProviderError`] naming it.
+fn input_error(path: &Path, e: kiln_fs::InputError) -> ProviderError {
+    let path = path.to_path_buf();
+    match e.problem() {
+        kiln_fs::Problem::NotRegular(kind) => ProviderError::NotAFile { path, kind },
+        kiln_fs::Problem::TooLarge { .. } => ProviderError::Format {
+            path,
+            key: "(file)".into(),
+            message: e.reason(),
+        },
+        kiln_fs::Problem::Open(io) | kiln_fs::Problem::Read(io) => ProviderError::Io {
+            path,
+            source: std::io::Error::new(io.kind(), io.to_string()),
+        },
+        _ => ProviderError::Io {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.reason()),
+        },
+    }
+}
 
 /// Secrets read from a local YAML file (see the
 /// [crate documentation](crate#the-secrets-file) for its format).
@@ -46,23 +66,13 @@ impl FileProvider {
     /// the file; YAML errors also carry the 1-based line and column.
     pub fn open(path: impl AsRef<Path>) -> Result<FileProvider, ProviderError> {
         let path = path.as_ref();
-        let io = |source| ProviderError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        // Check the metadata of the opened handle, not of the path, so the
-        // file that is checked is the file that is read.
-        let file = std::fs::File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if !meta.is_file() {
-            return Err(ProviderError::NotAFile {
-                path: path.to_path_buf(),
-            });
-        }
+        // kiln_fs checks the opened handle, not the path, so the file that is checked is the
+        // file that is read; a FIFO or a device is refused without blocking on it.
+        let file = kiln_fs::open_input(path, "secrets file").map_err(|e| input_error(path, e))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o7777;
+            let mode = file.metadata().permissions().mode() & 0o7777;
             if mode & 0o077 != 0 {
                 return Err(ProviderError::InsecurePermissions {
                     path: path.to_path_buf(),
@@ -70,17 +80,9 @@ impl FileProvider {
                 });
             }
         }
-        if meta.len() > MAX_FILE_LEN {
-            return Err(ProviderError::Format {
-                path: path.to_path_buf(),
-                key: "(file)".into(),
-                message: format!("the file is larger than {MAX_FILE_LEN} bytes"),
-            });
-        }
-        let mut text = String::new();
-        file.take(MAX_FILE_LEN + 1)
-            .read_to_string(&mut text)
-            .map_err(io)?;
+        let text = file
+            .read_to_string(MAX_FILE_LEN)
+            .map_err(|e| input_error(path, e))?;
         FileProvider::parse(path, &text)
     }
 

@@ -80,11 +80,17 @@ pub enum ProviderError {
         /// The permission bits found (`st_mode & 0o7777`).
         mode: u32,
     },
-    /// The secrets file is not a regular file.
-    #[error("secrets file {} is not a regular file", path.display())]
+    /// The secrets file is not a regular file (a FIFO, a device, a directory, …): refused
+    /// without waiting on it.
+    #[error(
+        "secrets file {} is {kind}, not a regular file; kiln reads secrets only from a regular file (owner-only, `chmod 600`)",
+        path.display()
+    )]
     NotAFile {
         /// The path that was given.
         path: PathBuf,
+        /// What it is instead (`"a FIFO (named pipe)"`, `"a directory"`, …).
+        kind: &'static str,
     },
     /// The secrets file is not valid YAML (or does not have the expected shape).
     #[error("{}{}: {message}", path.display(), location(*line, *column))]

@@ -193,6 +193,7 @@ fn open_errors_name_the_path() {
 
     let err = FileProvider::open(dir.path()).unwrap_err();
     assert!(matches!(err, ProviderError::NotAFile { .. }), "{err:?}");
+    assert!(err.to_string().contains("is a directory, not a regular file"), "{err}");
 
     let (_d, path) = write_secrets("", 0o600);
     std::fs::write(&path, [0xff, 0xfe, b'a']).unwrap();
@@ -330,4 +331,38 @@ fn hints_and_debug() {
         "{debug}"
     );
     assert!(debug.contains("FileProvider"), "{debug}");
+}
+
+/// `FileProvider::open(path)` on a thread: an open that hangs fails the test instead.
+fn open_within_10s(path: std::path::PathBuf) -> Result<FileProvider, ProviderError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(FileProvider::open(&path));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("opening the secrets file hung")
+}
+
+#[test]
+fn a_fifo_or_a_device_is_refused_without_waiting_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("secrets.yml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let err = open_within_10s(fifo.clone()).unwrap_err();
+    assert!(matches!(err, ProviderError::NotAFile { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&fifo.display().to_string()), "{msg}");
+    assert!(msg.contains("is a FIFO (named pipe), not a regular file"), "{msg}");
+    let err = open_within_10s("/dev/zero".into()).unwrap_err();
+    assert!(err.to_string().contains("/dev/zero is a character device"), "{err}");
+}
+
+#[test]
+fn an_oversized_secrets_file_is_refused_with_the_limit() {
+    let (_d, path) = write_secrets("", 0o600);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(17 << 20).unwrap();
+    let err = FileProvider::open(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("secrets.yml") && msg.contains("16 MiB"), "{msg}");
 }
