@@ -25,13 +25,15 @@ fn prompt(text: &str) -> Result<Password, String> {
     rpassword::prompt_password(text).map(Password::from).map_err(|e| format!("cannot read the password: {e}"))
 }
 
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+/// Read a user-given file: a regular file of at most `limit` bytes (kiln_fs), or a message that
+/// names it and says what is wrong.
+fn read_file(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, String> {
+    kiln_fs::read_input(path, limit, what).map_err(|e| e.to_string())
 }
 
 /// Load a private key, asking for its password only if it is encrypted.
 pub fn load_private_key(path: &Path) -> Result<KeyPair, String> {
-    let bytes = read_file(path, "key")?;
+    let bytes = read_file(path, "key", kiln_fs::limits::KEY)?;
     match KeyPair::read(&bytes, None) {
         Ok(k) => Ok(k),
         Err(kiln_attest::Error::PasswordRequired) => {
@@ -104,7 +106,7 @@ pub fn sign_blob(key: &Path, file: &Path, output_signature: Option<&PathBuf>, bu
         Ok(k) => k,
         Err(e) => return exit::internal(&e),
     };
-    let data = match read_file(file, "file to sign") {
+    let data = match read_file(file, "file to sign", kiln_fs::limits::BLOB) {
         Ok(d) => d,
         Err(e) => return exit::internal(&e),
     };
@@ -133,17 +135,17 @@ pub fn sign_blob(key: &Path, file: &Path, output_signature: Option<&PathBuf>, bu
 
 /// `kiln verify-blob --key cosign.pub (--signature SIG | --bundle B) FILE`: 0 verified, 1 not, 2 unreadable.
 pub fn verify_blob(key: &Path, signature: Option<&PathBuf>, bundle_in: Option<&PathBuf>, file: &Path) -> ExitCode {
-    let key = match read_file(key, "public key").and_then(|b| PublicKey::read(&b).map_err(|e| format!("{}: {e}", key.display()))) {
+    let key = match read_file(key, "public key", kiln_fs::limits::KEY).and_then(|b| PublicKey::read(&b).map_err(|e| format!("{}: {e}", key.display()))) {
         Ok(k) => k,
         Err(e) => return exit::internal(&e),
     };
-    let data = match read_file(file, "file") {
+    let data = match read_file(file, "file", kiln_fs::limits::BLOB) {
         Ok(d) => d,
         Err(e) => return exit::internal(&e),
     };
     let result = match (signature, bundle_in) {
         (Some(sig_path), None) => {
-            let sig = match read_file(sig_path, "signature") {
+            let sig = match read_file(sig_path, "signature", kiln_fs::limits::KEY) {
                 Ok(s) => String::from_utf8_lossy(&s).trim().to_string(),
                 Err(e) => return exit::internal(&e),
             };
