@@ -54,10 +54,10 @@ pub struct LockEntry {
 impl Lock {
     /// Read `path`; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Lock, String> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match kiln_fs::read_input_to_string(path, kiln_fs::limits::CONFIG, "lock file") {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock { version: 1, plugins: vec![] }),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) if e.is_not_found() => return Ok(Lock { version: 1, plugins: vec![] }),
+            Err(e) => return Err(e.to_string()),
         };
         Lock::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }

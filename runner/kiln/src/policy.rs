@@ -121,7 +121,7 @@ impl PluginMatch {
 
 /// Read a policy file; the error names the file, line and column.
 pub fn load(path: &Path) -> Result<Policy, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the policy {}: {e}", path.display()))?;
+    let text = kiln_fs::read_input_to_string(path, kiln_fs::limits::CONFIG, "policy").map_err(|e| e.to_string())?;
     let policy: Policy = serde_yaml::from_str(&text).map_err(|e| match e.location() {
         Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
         None => format!("{}: {e}", path.display()),

@@ -22,13 +22,21 @@ fn print_diagnostics(path: &Path, source: &str, diags: &[Diagnostic]) {
     }
 }
 
+/// A buildspec's bytes: a regular file (not a FIFO, which would hang kiln, nor a device) of at
+/// most [`kiln_fs::limits::BUILDSPEC`] bytes.
+fn read_buildspec(path: &Path) -> Result<Vec<u8>, kiln_fs::InputError> {
+    kiln_fs::read_input(path, kiln_fs::limits::BUILDSPEC, "buildspec")
+}
+
 /// Read and check a buildspec for a build, printing diagnostics; `None` if it cannot run.
 pub fn load_for_build(path: &Path) -> Option<(BuildSpec, Vec<u8>)> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_buildspec(path) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot read the buildspec {}: {e}", path.display());
-            eprintln!("  help: pass the file with -b/--buildspec, or run kiln in the project directory");
+            eprintln!("error: {e}");
+            if e.is_not_found() {
+                eprintln!("  help: pass the file with -b/--buildspec, or run kiln in the project directory");
+            }
             return None;
         }
     };
@@ -47,7 +55,7 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
     let mut ok = true;
     let mut report = Vec::new();
     for path in &files {
-        let source = match std::fs::read(path).map(String::from_utf8) {
+        let source = match read_buildspec(path).map(String::from_utf8) {
             Ok(Ok(s)) => s,
             Ok(Err(_)) => {
                 eprintln!("error: {} is not UTF-8 text", path.display());
@@ -55,7 +63,7 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
                 continue;
             }
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
+                eprintln!("error: {e}");
                 ok = false;
                 continue;
             }

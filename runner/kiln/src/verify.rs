@@ -76,16 +76,21 @@ fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Run `kiln verify`.
 pub fn run(a: &VerifyArgs) -> ExitCode {
-    let key = match std::fs::read(&a.key).map_err(|e| e.to_string()).and_then(|b| PublicKey::read(&b).map_err(|e| e.to_string())) {
+    // User-given files are read through kiln_fs: regular files only (not /dev/zero, not a
+    // FIFO), each up to the limit for its kind.
+    let key = match kiln_fs::read_input(&a.key, kiln_fs::limits::KEY, "public key")
+        .map_err(|e| e.to_string())
+        .and_then(|b| PublicKey::read(&b).map_err(|e| format!("cannot read the public key {}: {e}", a.key.display())))
+    {
         Ok(k) => k,
-        Err(e) => return exit::internal(&format!("cannot read the public key {}: {e}", a.key.display())),
+        Err(e) => return exit::internal(&e),
     };
     let Some(path) = a.provenance.clone().or_else(newest_provenance) else {
         return exit::internal("no provenance given and none found under .kiln/builds/ (use --provenance FILE)");
     };
-    let bytes = match std::fs::read(&path) {
+    let bytes = match kiln_fs::read_input(&path, kiln_fs::limits::DOCUMENT, "provenance") {
         Ok(b) => b,
-        Err(e) => return exit::internal(&format!("cannot read {}: {e}", path.display())),
+        Err(e) => return exit::internal(&e.to_string()),
     };
     let envelopes: Vec<dsse::Envelope> = match dsse::parse_jsonl(&bytes) {
         Ok(list) => list.into_iter().filter_map(|a| if let Attestation::Envelope(e) = a { Some(e) } else { None }).collect(),

@@ -24,7 +24,7 @@ pub fn detect(dir: &Path) -> Result<Lang, String> {
 /// The project's manifest (`kiln-plugin.toml`).
 pub fn project_manifest(dir: &Path) -> Result<Manifest, String> {
     let path = dir.join("kiln-plugin.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = kiln_fs::read_input_to_string(&path, kiln_fs::limits::CONFIG, "plugin manifest").map_err(|e| e.to_string())?;
     Manifest::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -49,7 +49,7 @@ pub fn build(dir: &Path) -> Result<(PathBuf, String), String> {
     let bytes = match lang {
         Lang::Rust => {
             let wasm = cargo_build(dir)?;
-            std::fs::read(&wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?
+            kiln_fs::read_input(&wasm, kiln_fs::limits::PLUGIN, "built component").map_err(|e| e.to_string())?
         }
         Lang::Python => {
             let tmp = dist.join(format!(".{}.tmp.wasm", m.name));
@@ -124,12 +124,12 @@ fn cargo_build(dir: &Path) -> Result<PathBuf, String> {
 
 /// Append `kiln-plugin.toml` as the custom section the host reads, and remove the temp file.
 fn embed_manifest(dir: &Path, component: &Path) -> Result<Vec<u8>, String> {
-    let mut bytes = std::fs::read(component).map_err(|e| format!("cannot read {}: {e}", component.display()))?;
+    let mut bytes = kiln_fs::read_input(component, kiln_fs::limits::PLUGIN, "built component").map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(component);
     if manifest::embedded(&bytes)?.is_some() {
         return Ok(bytes);
     }
-    let text = std::fs::read(dir.join("kiln-plugin.toml")).map_err(|e| format!("cannot read kiln-plugin.toml: {e}"))?;
+    let text = kiln_fs::read_input(dir.join("kiln-plugin.toml"), kiln_fs::limits::CONFIG, "plugin manifest").map_err(|e| e.to_string())?;
     let mut payload = Vec::new();
     leb128(&mut payload, MANIFEST_SECTION.len() as u64);
     payload.extend_from_slice(MANIFEST_SECTION.as_bytes());

@@ -91,7 +91,7 @@ pub fn diff(expected: &[Key], found: &[Key]) -> Vec<String> {
 pub fn test(dir: &Path) -> Result<ExitCode, String> {
     let component = built_component(dir)?;
     let exp_path = dir.join("expected-findings.json");
-    let exp: Value = serde_json::from_str(&std::fs::read_to_string(&exp_path).map_err(|e| format!("cannot read {}: {e}", exp_path.display()))?)
+    let exp: Value = serde_json::from_str(&kiln_fs::read_input_to_string(&exp_path, kiln_fs::limits::DOCUMENT, "expected findings").map_err(|e| e.to_string())?)
         .map_err(|e| format!("{}: {e}", exp_path.display()))?;
     let expected = expected_keys(&exp)?;
     let fixture = dir.join("fixture");
@@ -224,7 +224,7 @@ pub fn lock(components: &[PathBuf], file: &Path) -> Result<ExitCode, String> {
     if components.is_empty() {
         let mut bad = 0;
         for e in &lock.plugins {
-            let found = e.source_path(file).and_then(|p| std::fs::read(&p).map_err(|err| format!("cannot read {}: {err}", p.display())));
+            let found = e.source_path(file).and_then(|p| kiln_fs::read_input(&p, kiln_fs::limits::PLUGIN, "plugin component").map_err(|err| err.to_string()));
             match found.map(|b| kiln_host::sha256_hex(&b)) {
                 Ok(d) if d == e.sha256 => println!("ok       {} {} sha256:{}", e.name, e.version, e.sha256),
                 Ok(d) => {
