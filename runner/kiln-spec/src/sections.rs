@@ -1,6 +1,7 @@
 //! Conversion of the buildspec sections other than `phases`: env, proxy, artifacts, reports, cache,
 //! batch and kiln's own `kiln:` settings.
 
+use crate::diag::Diagnostic;
 use crate::model::*;
 use crate::read::{is_var_name, Ctx};
 use crate::yaml::{Node, NodeKind};
@@ -74,17 +75,155 @@ fn artifact_set(cx: &mut Ctx, node: &Node, what: &str, allow_secondary: bool) ->
             "files" => {
                 has_files = true;
                 set.files = cx.string_list(f.value, &sub);
+                set.files.iter().for_each(|p| check_artifact_path(cx, &sub, PathField::Pattern, p));
             }
-            "name" => set.name = cx.string(f.value, &sub),
+            "name" => {
+                set.name = cx.string(f.value, &sub);
+                set.name.iter().for_each(|p| check_artifact_path(cx, &sub, PathField::Name, p));
+            }
             "discard-paths" => set.discard_paths = cx.boolean(f.value, &sub).unwrap_or(false),
-            "base-directory" => set.base_directory = cx.string(f.value, &sub),
-            "exclude-paths" => set.exclude_paths = cx.string_list(f.value, &sub),
+            "base-directory" => {
+                set.base_directory = cx.string(f.value, &sub);
+                set.base_directory.iter().for_each(|p| check_artifact_path(cx, &sub, PathField::BaseDirectory, p));
+            }
+            "exclude-paths" => {
+                set.exclude_paths = cx.string_list(f.value, &sub);
+                set.exclude_paths.iter().for_each(|p| check_artifact_path(cx, &sub, PathField::Pattern, p));
+            }
             "enable-symlinks" => set.enable_symlinks = cx.boolean(f.value, &sub).unwrap_or(false),
             "s3-prefix" => set.s3_prefix = cx.string(f.value, &sub),
             _ => {}
         }
     }
     (set, (!has_files).then_some("files"))
+}
+
+/// Which kind of artifact path a value is, for [`check_artifact_path`].
+#[derive(Clone, Copy, PartialEq)]
+enum PathField {
+    /// `files` and `exclude-paths`: globs relative to the working copy or `base-directory`.
+    Pattern,
+    /// `base-directory`: a directory (or glob of directories) of the working copy.
+    BaseDirectory,
+    /// `name`: the artifact's path under the build's artifacts directory.
+    Name,
+}
+
+/// Report, at validate time, an artifact path that kiln's upload would refuse: an absolute path
+/// or a `..` component (kiln-artifacts refuses both in `files`, `exclude-paths` and
+/// `base-directory`, and in the artifact name). Only the literal text is judged: what `$VAR` or
+/// `$(cmd)` expands to is known at upload, so a `..` inside a command substitution is left alone.
+///
+/// A `..` component, and an absolute artifact `name`, are errors (E0301): they leave the working copy
+/// (or the artifacts directory), no real buildspec seen needs them, and kiln refuses them by design.
+/// An absolute `files`, `exclude-paths` or `base-directory` is a warning (W0301): CodeBuild accepts it
+/// (AWS's own buildspecs use `base-directory: /tmp/testArtifacts` and `files: [/tmp/buildArtifacts/*]`),
+/// so the buildspec is valid, but a kiln build will fail at UPLOAD_ARTIFACTS and the user should
+/// hear that before it runs.
+fn check_artifact_path(cx: &mut Ctx, what: &str, field: PathField, path: &Spanned<String>) {
+    let raw = path.value.as_str();
+    // The literal part: up to the first command substitution. Its last piece runs into the
+    // substitution, so only the components before it are whole.
+    let (literal, cut) = match raw.find("$(").into_iter().chain(raw.find('`')).min() {
+        Some(i) => (&raw[..i], true),
+        None => (raw, false),
+    };
+    let mut parts: Vec<&str> = literal.split('/').collect();
+    if cut {
+        parts.pop();
+    }
+    let absolute = raw.starts_with('/') || raw.starts_with('\\');
+    let dot_dot = parts.contains(&"..");
+    if !absolute && !dot_dot {
+        if let Some(rest) = under_src_dir(raw) {
+            src_dir_prefix(cx, what, field, path, rest);
+        }
+        return;
+    }
+    let relative_to = match field {
+        PathField::Pattern => "the working copy (or to `base-directory`)",
+        PathField::BaseDirectory => "the working copy",
+        PathField::Name => "the build's artifacts directory",
+    };
+    let copy_in = "copy the files into the working copy in a build command (e.g. in `post_build`) and name them relative to it";
+    if dot_dot {
+        let help = match field {
+            PathField::Name => "drop the `..`: the name is a path under the artifacts directory (it may contain `/` for sub-directories)".to_string(),
+            _ => format!("{copy_in}; kiln packages only the working copy"),
+        };
+        cx.diags.push(
+            Diagnostic::error("E0301", format!("`{what}` `{raw}` has a `..` component; kiln's upload refuses paths that leave {relative_to}"), path.span)
+                .with_label("refused at UPLOAD_ARTIFACTS")
+                .with_help(help),
+        );
+        return;
+    }
+    if field == PathField::Name {
+        cx.diags.push(
+            Diagnostic::error("E0301", format!("`{what}` `{raw}` is an absolute path; the artifact name is a path under {relative_to}, and kiln's upload refuses it"), path.span)
+                .with_label("refused at UPLOAD_ARTIFACTS")
+                .with_help("drop the leading `/`: the name may contain `/` for sub-directories of the artifacts directory"),
+        );
+        return;
+    }
+    let help = match field {
+        PathField::BaseDirectory => {
+            let name = literal.trim_end_matches('/').rsplit('/').next().filter(|n| !cut && is_plain_name(n));
+            match name {
+                Some(n) => format!(
+                    "copy the directory into the working copy at the end of the build (e.g. `cp -r {raw} {n}` in `post_build`) and set `base-directory: {n}`"
+                ),
+                None => format!("{copy_in}, e.g. with `cp -r`, and set `base-directory` to that directory"),
+            }
+        }
+        _ => format!("write it relative to the working copy; for files outside it, {copy_in} (e.g. with `cp -r`)"),
+    };
+    cx.diags.push(
+        Diagnostic::warning(
+            "W0301",
+            format!("`{what}` `{raw}` is an absolute path: CodeBuild accepts it, but kiln's upload takes paths relative to {relative_to} and will refuse it"),
+            path.span,
+        )
+        .with_label("refused at UPLOAD_ARTIFACTS")
+        .with_help(help),
+    );
+}
+
+/// The rest of `raw` after a leading `$CODEBUILD_SRC_DIR` or `${CODEBUILD_SRC_DIR}` (and the `/`
+/// after it), if it starts with one.
+fn under_src_dir(raw: &str) -> Option<&str> {
+    let rest = raw.strip_prefix("$CODEBUILD_SRC_DIR").or_else(|| raw.strip_prefix("${CODEBUILD_SRC_DIR}"))?;
+    match rest {
+        "" => Some(""),
+        _ => rest.strip_prefix('/').map(|r| r.trim_start_matches('/')),
+    }
+}
+
+/// `$CODEBUILD_SRC_DIR/…` is the working copy, but it expands to an absolute path, which kiln's
+/// upload refuses (as it refuses any absolute path): a warning, with the relative spelling that
+/// means the same.
+fn src_dir_prefix(cx: &mut Ctx, what: &str, field: PathField, path: &Spanned<String>, rest: &str) {
+    let raw = &path.value;
+    let help = match (field, rest) {
+        (PathField::BaseDirectory, "") => "leave `base-directory` out: paths are relative to the working copy already".to_string(),
+        (PathField::Name, _) => return,
+        (_, "") => "name the files relative to the working copy, e.g. `**/*`".to_string(),
+        (_, r) => format!("write `{r}`: paths are relative to the working copy ($CODEBUILD_SRC_DIR) already"),
+    };
+    cx.diags.push(
+        Diagnostic::warning(
+            "W0302",
+            format!("`{what}` `{raw}` expands to an absolute path (the working copy's), which kiln's upload refuses"),
+            path.span,
+        )
+        .with_label("refused at UPLOAD_ARTIFACTS")
+        .with_help(help),
+    );
+}
+
+/// A path component without glob or shell characters, fit to suggest as a directory name.
+fn is_plain_name(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 pub(crate) fn artifacts(cx: &mut Ctx, node: &Node) -> Artifacts {
