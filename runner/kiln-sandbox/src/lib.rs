@@ -7,42 +7,31 @@
 //!
 //! # Layers, and what each protects against
 //!
-//! | layer | needs | protects against |
-//! |---|---|---|
-//! | `setsid` (new session + process group) | nothing | stray processes surviving a kill: the step is one group, killed with [`kill_process_group`]; also detaches from our terminal |
-//! | `PR_SET_PDEATHSIG(SIGKILL)` | nothing | the step outliving a crashed or killed kiln |
-//! | [`become_subreaper`] + [`sweep_orphans`] | nothing | escapees from the group (`setsid cmd &`, double forks) living on after the step |
-//! | `PR_SET_NO_NEW_PRIVS` | nothing | gaining privileges through setuid/setcap binaries (`sudo`, `su`, `ping`...) |
-//! | Landlock filesystem rules | Landlock ABI >= 1 (Linux 5.13) | writes outside the working copy, build tmp and caches ([`Policy::writable`]): tampering with the host, `~/.ssh`, `/etc`, `/usr`, other projects. Reads and execution stay allowed everywhere |
-//! | Landlock TCP rules (network denied) | ABI >= 4 (Linux 6.7) | TCP connect/bind: exfiltration, downloads, listening |
-//! | Landlock scoping | ABI >= 6 (Linux 6.12) | signalling processes outside the sandbox (kiln itself, other steps); with network denied, connecting to abstract unix sockets outside (D-Bus, X11) |
-//! | user + network namespace (network denied) | unprivileged user namespaces | all other network access: UDP, DNS, ICMP, raw sockets; only a down loopback exists |
-//! | `RLIMIT_NPROC` inside the build's user namespace (ordinary users) | Linux >= 5.14 (counts the limit per user namespace); it does not bind root | fork bombs ([`Policy::max_processes`]) |
-//! | else the build's own PID namespace with a small `pid_max` and its own `/proc` (root) | user namespaces and Linux >= 6.14 (per-namespace `pid_max`) | fork bombs; any process of the build outliving its shell (the kernel kills the namespace with its PID 1) |
-//! | else pids cgroup (`pids.max`), else `RLIMIT_NPROC` | a writable cgroup v2 (or v1 `pids`) hierarchy; the plain rlimit counts all the user's processes and does not bind root | fork bombs |
+//! Every sandboxed command gets all of these; each is set up in the forked child, in this order.
+//!
+//! | layer | protects against |
+//! |---|---|
+//! | `setsid` (new session + process group), `PR_SET_PDEATHSIG(SIGKILL)` | stray processes surviving a kill; the command outliving a crashed or killed kiln |
+//! | user namespace mapping only kiln's own uid and gid | the build's root has capabilities only inside its namespaces, never over the host's (files of other users appear as the overflow id) |
+//! | network namespace (network denied) | all network access: TCP, UDP, DNS, ICMP, abstract unix sockets of the host; only the namespace's own loopback is up |
+//! | PID namespace (`pidns.rs`), its own IPC namespace | seeing, signalling, renicing or re-pinning any process but the build's own; any process of the build outliving its shell (the kernel kills the namespace with its PID 1, which dies with kiln); host SysV IPC |
+//! | mount namespace (`view.rs`) | writes and metadata changes (chmod, chown, utime, xattrs) anywhere but [`Policy::writable`]: the host tree is read-only, `nosuid`, `nodev`; other builds' and the host's temp files and pathname sockets in `/tmp`, `/var/tmp`, `/run`, `/dev/shm` and kiln's scratch parents ([`Policy::private`]): each is a fresh empty tmpfs; other terminals: `/dev` is minimal with its own devpts; [`Policy::hidden`] paths: covered by an empty read-only file or directory; [`Policy::read_only`] paths inside writable ones (build records) |
+//! | capability bounding set, `PR_SET_NO_NEW_PRIVS`, seccomp (`seccomp.rs`) | undoing the view (no `CAP_SYS_ADMIN`, no nested user namespaces), file capabilities (no `CAP_SETFCAP`), set-user/group-ID files anywhere the build can write (chmod/open/mknod with those bits fail), io_uring, the kernel keyrings; gaining privileges through set-ID programs |
+//! | Landlock (`lsm.rs`), when the kernel has it | a second wall for writes (only the writable paths, the fresh temp dirs, devpts and the device files); with ABI >= 6: signals to processes outside the build, abstract unix sockets outside it |
+//! | process bound: the PID namespace's own `pid_max` (Linux >= 6.14), else `RLIMIT_NPROC` inside the user namespace (ordinary users), else a pids cgroup, else the plain rlimit | fork bombs ([`Policy::max_processes`]) |
 //!
 //! [`Sandbox::prepare`] is strict: it refuses (with [`SandboxError::Unavailable`], whose message
-//! points at `--no-sandbox`) when the host cannot confine writes (no Landlock) or, with network
-//! denied, has neither Landlock TCP rules nor user namespaces. Lesser gaps are listed in
-//! [`SandboxReport::missing`]. [`Sandbox::disabled`] keeps only the kill-related layers.
-//!
-//! # Hiding paths
-//!
-//! Reads are allowed everywhere except [`Policy::hidden`]. Landlock can only allow, so a hidden
-//! path is carved out by granting read on each *sibling* along its path instead of on `/` (for
-//! `/home/u/keys/cosign.key`: every entry of `/` but `home`, of `/home` but `u`, ...); the
-//! directories on the way can only be listed. Limits: entries created in those directories after
-//! the sandbox is prepared are not readable by the build; another hard link, copy or bind mount
-//! of a hidden file elsewhere stays readable; a hidden path inside a writable one is refused.
-//! `/proc/<kiln pid>/{environ,mem,fd}` are closed by Landlock's ptrace restriction (a confined
-//! process cannot ptrace-access one outside its domain) and, with user namespaces, by the
-//! namespace boundary.
+//! points at `--no-sandbox`) when the host cannot create user, mount and PID namespaces. Lesser
+//! gaps (no Landlock, no process bound) are listed in [`SandboxReport::missing`].
+//! [`Sandbox::disabled`] keeps only the kill-related layers.
 //!
 //! # Not covered
 //!
-//! The environment (the engine clears it), reads of host files other than the hidden ones, connecting to *pathname* unix
-//! sockets whose permissions allow it (e.g. a docker socket; Landlock only covers that from
-//! ABI 9), CPU/memory/disk limits, and syscall filtering (no seccomp filter is installed).
+//! Reads of host files other than the hidden ones and the covered directories (the build runs
+//! on the host's tree, read-only, as on a build image); another hard link, copy or bind mount of
+//! a hidden file elsewhere; connecting to *pathname* unix sockets outside the covered directories
+//! whose permissions allow it (Landlock scopes those only from ABI 9); CPU, memory and disk
+//! limits; side channels. The environment is the engine's job (it clears it).
 //!
 //! # Use
 //!
@@ -50,8 +39,9 @@
 //! use kiln_sandbox::{Policy, Sandbox};
 //! kiln_sandbox::become_subreaper()?;
 //! let policy = Policy { writable: vec!["/work/wc".into(), "/tmp/kiln-build".into()],
-//!                       allow_network: false, max_processes: Some(512),
-//!                       hidden: vec!["/home/u/keys/cosign.key".into()] };
+//!                       max_processes: Some(512),
+//!                       hidden: vec!["/home/u/keys/cosign.key".into()],
+//!                       ..Policy::default() };
 //! let sandbox = Sandbox::prepare(&policy)?;                 // refuses when the host cannot
 //! let mut cmd = std::process::Command::new("bash");
 //! cmd.arg("-c").arg("make").env_clear();
@@ -65,36 +55,45 @@
 //! ```
 
 mod cgroup;
-mod hide;
+mod lsm;
 mod pidns;
 mod probe;
 mod reap;
 mod sandbox;
+mod seccomp;
+mod sys;
+mod view;
 
 use std::path::PathBuf;
 
 pub use cgroup::{WarmUp, warm_up_attach};
 pub use probe::{Capabilities, probe};
 pub use reap::{become_subreaper, children_of, descendants_of, kill_process_group, reap, sweep_orphans};
-pub use sandbox::{DEVICE_PATHS, Sandbox};
+pub use sandbox::Sandbox;
 
 /// What a build's commands may do.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Policy {
     /// Directories and files the build may write (working copy, build tmp, cache paths); each
-    /// must exist. Everything else is read-only. [`DEVICE_PATHS`] (`/dev/null`, `/dev/zero`,
-    /// `/dev/tty`, `/dev/full`, `/dev/random`, `/dev/urandom`, `/dev/ptmx`, `/dev/pts`) are
-    /// added by the crate. `/tmp` and `/dev/shm` are *not* writable unless listed: give the
-    /// build its own tmp dir here (and point `TMPDIR` at it).
+    /// must exist. They appear at their own paths in the build's view; everything else there is
+    /// read-only. `/tmp`, `/var/tmp`, `/run` and `/dev/shm` are fresh, empty and writable in
+    /// every build (they are not the host's).
     pub writable: Vec<PathBuf>,
-    /// Whether the build may use the network. When false: TCP bind/connect are denied by
-    /// Landlock, and with user namespaces the build gets its own empty network namespace.
+    /// Paths inside writable ones that the build may only read (an in-place build's record
+    /// directory). Missing ones are skipped.
+    pub read_only: Vec<PathBuf>,
+    /// Directories the build sees as empty (kiln's per-user scratch parents, where other builds'
+    /// scratch directories live); writable paths inside them are still attached. Missing ones
+    /// are skipped.
+    pub private: Vec<PathBuf>,
+    /// Whether the build may use the network. When false the build gets its own network
+    /// namespace with only a loopback interface.
     pub allow_network: bool,
     /// Upper bound on the number of processes/threads of the build at once (fork-bomb bound).
     pub max_processes: Option<u64>,
-    /// Files or directories the build may not read (signing keys, the secrets file): Landlock
-    /// grants read on every sibling along each path instead of on `/` (see the "Hiding paths"
-    /// section above for the limits). Each must exist and must not overlap a writable path.
+    /// Files or directories the build may not read (signing keys, secrets files): an empty
+    /// read-only file or directory is mounted over each in the build's view. Each must exist and
+    /// must not overlap a writable path.
     pub hidden: Vec<PathBuf>,
 }
 
@@ -103,7 +102,7 @@ pub struct Policy {
 pub struct SandboxReport {
     /// False only for [`Sandbox::disabled`].
     pub sandboxed: bool,
-    /// Mechanisms in use, e.g. `landlock-fs(abi=6)`, `userns+netns`, `cgroup-v1-pids(max=64,…)`.
+    /// Mechanisms in use, e.g. `mountns(…)`, `landlock-fs(abi=6)`, `pidns(max=4096)`.
     pub mechanisms: Vec<String>,
     /// Protections that this host could not provide (the sandbox still runs without them).
     pub missing: Vec<String>,
@@ -116,9 +115,8 @@ pub struct SandboxReport {
 pub enum SandboxError {
     /// The host lacks what the policy needs; strict mode refuses to run unconfined.
     #[error(
-        "cannot sandbox build commands on this host: missing {}. Run on a kernel with Landlock \
-         (Linux >= 6.7 for network rules) or unprivileged user namespaces, or pass --no-sandbox \
-         to run the build without confinement (only for trusted code)",
+        "cannot sandbox build commands on this host: missing {}. Or pass --no-sandbox to run the \
+         build without confinement (only for trusted code)",
         missing.join("; ")
     )]
     Unavailable {
@@ -134,9 +132,6 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    /// Building the Landlock ruleset failed.
-    #[error("sandbox: Landlock ruleset: {0}")]
-    Landlock(#[from] landlock::RulesetError),
     /// Any other I/O failure while preparing.
     #[error("sandbox: {0}")]
     Io(#[from] std::io::Error),

@@ -11,9 +11,9 @@
 //!    namespace and goes on to exec the command; the parent stays behind as a *keeper* that
 //!    closes every descriptor, waits for it and exits with its status (or dies of its signal), so
 //!    the process kiln spawned still reports the command's end.
-//! 2. PID 1 marks the mounts private and mounts a fresh `/proc`, so `$$`, `ps` and `/proc/<pid>`
-//!    agree inside the build (which then sees only its own processes, as a CodeBuild container
-//!    does).
+//! 2. PID 1 builds the build's file-system view (`view.rs`), with a fresh `/proc`, so `$$`,
+//!    `ps` and `/proc/<pid>` agree inside the build (which then sees only its own processes, as a
+//!    CodeBuild container does, and cannot signal, renice or re-pin any other).
 //! 3. It writes `pid_max = 299 + N` and `ns_last_pid = 300`: PIDs 2–299 are never handed out
 //!    (the kernel hands out PIDs from 300 on, also after wrapping), so at most `N` processes and
 //!    threads exist, PID 1 included, as with a pids cgroup's `pids.max = N`.
@@ -25,12 +25,7 @@
 //! Differences a build can see: the shell is PID 1 (the kernel ignores signals it sends itself
 //! that it has no handler for, e.g. `kill $$`), and orphans are re-parented to it.
 
-use std::ffi::CStr;
 use std::io;
-
-use nix::fcntl::{OFlag, open};
-use nix::sys::stat::Mode;
-use nix::unistd::write;
 
 /// The lowest PID the kernel hands out again after wrapping (`RESERVED_PIDS` in kernel/pid.c).
 pub(crate) const RESERVED_PIDS: u64 = 300;
@@ -56,29 +51,25 @@ impl PidNamespace {
         std::str::from_utf8(&self.pid_max).ok().and_then(|t| t.trim().parse::<u64>().ok()).map_or(0, |m| m + 1 - RESERVED_PIDS)
     }
 
-    /// In the forked child, after it entered the build's user namespace: see the module doc.
-    /// Returns only in the new PID 1; the keeper never returns. Only syscalls on memory prepared
-    /// before the fork: safe between fork and exec.
-    pub(crate) fn enter(&self) -> io::Result<()> {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID | nix::sched::CloneFlags::CLONE_NEWNS)?;
-        // SAFETY: fork in the single-threaded child of a fork; both sides only make syscalls.
-        match unsafe { libc::fork() } {
-            -1 => return Err(io::Error::last_os_error()),
-            0 => {}
-            pid => keep(pid),
-        }
-        // SAFETY: plain syscalls.
-        unsafe {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE)?;
-        mount(Some(c"proc"), c"/proc", Some(c"proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC)?;
-        write_sysctl(c"/proc/sys/kernel/pid_max", &self.pid_max)?;
-        write_sysctl(c"/proc/sys/kernel/ns_last_pid", b"300\n")?;
-        Ok(())
+    /// In PID 1, once the namespace's `/proc` is mounted: the bound (step 3 of the module doc).
+    pub(crate) fn bound(&self) -> io::Result<()> {
+        crate::sys::write_file(c"/proc/sys/kernel/pid_max", &self.pid_max)?;
+        crate::sys::write_file(c"/proc/sys/kernel/ns_last_pid", b"300\n")
     }
+}
+
+/// In the forked child, after it entered the build's user namespace: new PID, mount and IPC
+/// namespaces, and the fork of step 1. Returns only in the new PID 1; the keeper never returns.
+/// Only syscalls on memory prepared before the fork: safe between fork and exec.
+pub(crate) fn enter() -> io::Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID | nix::sched::CloneFlags::CLONE_NEWNS | nix::sched::CloneFlags::CLONE_NEWIPC)?;
+    // SAFETY: fork in the single-threaded child of a fork; both sides only make syscalls.
+    match unsafe { libc::fork() } {
+        -1 => return Err(io::Error::last_os_error()),
+        0 => {}
+        pid => keep(pid),
+    }
+    crate::sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0)
 }
 
 /// The keeper: close everything, wait for PID 1, end the way it ended. Never returns.
@@ -111,23 +102,6 @@ fn keep(pid: libc::pid_t) -> ! {
         }
         libc::_exit(libc::WEXITSTATUS(status))
     }
-}
-
-fn mount(source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> io::Result<()> {
-    let ptr = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
-    // SAFETY: NUL-terminated strings that outlive the call; no data argument.
-    if unsafe { libc::mount(ptr(source), target.as_ptr(), ptr(fstype), flags, std::ptr::null()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn write_sysctl(path: &CStr, data: &[u8]) -> io::Result<()> {
-    let fd = open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
-    if write(&fd, data)? != data.len() {
-        return Err(io::Error::from_raw_os_error(libc::EIO));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub struct Capabilities {
     /// for it and set its `pid_max` and `ns_last_pid` (Linux >= 6.14): the build's process
     /// bound without a cgroup (see `pidns.rs`). Tried for real.
     pub pid_namespaces: bool,
+    /// In such a namespace, new PID, mount and IPC namespaces, `mount_setattr` and a new
+    /// `/proc` work: the build's own file-system view (`view.rs`) can be built. Tried for real.
+    pub mount_namespaces: bool,
     /// Our cgroup v2 group offers the `pids` controller and we may create child groups in it.
     pub cgroup_v2_writable: bool,
     /// A cgroup v1 `pids` hierarchy is mounted and our group in it is writable (hybrid hosts).
@@ -49,6 +52,7 @@ pub fn probe() -> Capabilities {
             user_namespaces: ns.user,
             userns_nproc_scoped: ns.nproc_scoped,
             pid_namespaces: ns.pid,
+            mount_namespaces: ns.mount,
             cgroup_v2_writable: cgroup::v2_dir().is_some(),
             cgroup_v1_pids_writable: cgroup::v1_pids_dir().is_some(),
         }
@@ -83,18 +87,19 @@ pub(crate) struct IdMaps {
 }
 
 impl IdMaps {
-    /// Maps for the calling process's real uid and gid.
+    /// Maps for the calling process: its own uid and gid, nothing else. (A process cannot map
+    /// more ids into a namespace it created itself; that takes a helper outside, as
+    /// `newuidmap`.) Files of other users appear as the overflow id and the build's root has no
+    /// capability over them.
     pub(crate) fn current() -> Self {
-        IdMaps {
-            uid_map: format!("{0} {0} 1\n", getuid()).into_bytes(),
-            gid_map: format!("{0} {0} 1\n", getgid()).into_bytes(),
-        }
+        IdMaps { uid_map: format!("{0} {0} 1\n", getuid()).into_bytes(), gid_map: format!("{0} {0} 1\n", getgid()).into_bytes() }
     }
 
-    /// In the (forked) child: enter a new user + network namespace and write the maps.
-    /// Only syscalls, no allocation: safe between fork and exec.
-    pub(crate) fn enter(&self) -> io::Result<()> {
-        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)?;
+    /// In the (forked) child: enter a new user namespace (and network namespace, when `net`)
+    /// and write the maps. Only syscalls, no allocation: safe between fork and exec.
+    pub(crate) fn enter(&self, net: bool) -> io::Result<()> {
+        let flags = if net { CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET } else { CloneFlags::CLONE_NEWUSER };
+        unshare(flags)?;
         write_proc(c"/proc/self/setgroups", b"deny")?;
         write_proc(c"/proc/self/uid_map", &self.uid_map)?;
         write_proc(c"/proc/self/gid_map", &self.gid_map)?;
@@ -118,8 +123,10 @@ struct Namespaces {
     /// `RLIMIT_NPROC` inside counts the namespace's processes only (not all of the user's, as
     /// on kernels before 5.14).
     nproc_scoped: bool,
-    /// The build's PID namespace (`pidns.rs`) works.
+    /// The build's PID namespace bound (`pidns.rs`) works.
     pid: bool,
+    /// PID + mount namespaces, `mount_setattr` and a new `/proc` work (`view.rs`).
+    mount: bool,
 }
 
 /// Try the real thing in one throw-away child: unshare user + network namespaces and write the
@@ -132,7 +139,8 @@ fn namespaces_work() -> Namespaces {
     const ANSWERED: u8 = 16;
     const PID_OK: u8 = 1;
     const NPROC_SCOPED: u8 = 2;
-    let none = Namespaces { user: false, nproc_scoped: false, pid: false };
+    const MOUNT_OK: u8 = 4;
+    let none = Namespaces { user: false, nproc_scoped: false, pid: false, mount: false };
     let maps = IdMaps::current();
     let ns = crate::pidns::PidNamespace::new(8);
     let two = libc::rlimit { rlim_cur: 2, rlim_max: 2 };
@@ -144,15 +152,23 @@ fn namespaces_work() -> Namespaces {
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => unsafe {
             drop(answer_r);
-            if maps.enter().is_err() {
+            if maps.enter(true).is_err() {
                 libc::_exit(1)
             }
             let mut code = ANSWERED;
             // As PID 1 of the build's namespace, the keeper is one more process in it. (The
             // keeper closes its descriptors; PID 1, or this process if no namespace was made,
             // answers.)
-            let limit = if ns.enter().is_ok() {
-                code |= PID_OK;
+            let limit = if crate::pidns::enter().is_ok() {
+                let view = crate::sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+                    .and_then(|_| crate::sys::mount_setattr(libc::AT_FDCWD, c"/", crate::sys::AT_RECURSIVE, crate::sys::MOUNT_ATTR_NOSUID, 0))
+                    .and_then(|_| crate::sys::mount(Some(c"proc"), c"/proc", Some(c"proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None));
+                if view.is_ok() {
+                    code |= MOUNT_OK;
+                    if ns.bound().is_ok() {
+                        code |= PID_OK;
+                    }
+                }
                 &three
             } else {
                 &two
@@ -187,5 +203,5 @@ fn namespaces_work() -> Namespaces {
     if !answered {
         return none;
     }
-    Namespaces { user: true, nproc_scoped: byte[0] & NPROC_SCOPED != 0, pid: byte[0] & PID_OK != 0 }
+    Namespaces { user: true, nproc_scoped: byte[0] & NPROC_SCOPED != 0, pid: byte[0] & PID_OK != 0, mount: byte[0] & MOUNT_OK != 0 }
 }

@@ -7,10 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, RulesetAttr,
-    RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
-};
 use nix::sys::prctl;
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::Signal;
@@ -19,23 +15,8 @@ use nix::unistd::{Pid, getpid, getppid, getuid, setsid, write};
 use crate::cgroup::{self, CgroupVersion, PidsCgroup};
 use crate::pidns::PidNamespace;
 use crate::probe::{Capabilities, IdMaps, probe};
-use crate::{Policy, SandboxError, SandboxReport};
-
-/// Device files every build may open for writing (absent ones are skipped).
-pub const DEVICE_PATHS: &[&str] = &[
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/tty",
-    "/dev/ptmx",
-    "/dev/pts",
-];
-
-/// The newest Landlock ABI whose rights this crate requests and has tested (filesystem incl.
-/// truncate and device ioctl, TCP bind/connect, signal and abstract-unix-socket scoping).
-const MAX_ABI: i32 = 6;
+use crate::view::{Layout, View};
+use crate::{Policy, SandboxError, SandboxReport, lsm, seccomp};
 
 /// How the process-count bound is enforced.
 #[derive(Debug)]
@@ -46,14 +27,17 @@ enum Pids {
     /// `RLIMIT_NPROC` set after entering the build's user namespace, where the kernel counts the
     /// namespace's processes only.
     UsernsRlimit(u64),
-    /// The build's own PID namespace with a small `pid_max` (`pidns.rs`).
+    /// The build's PID namespace with a small `pid_max` (`pidns.rs`).
     PidNamespace(PidNamespace),
 }
 
 #[derive(Debug)]
 struct Confinement {
-    landlock: RulesetCreated,
-    userns: Option<IdMaps>,
+    userns: IdMaps,
+    netns: bool,
+    view: View,
+    landlock: Option<lsm::Rules>,
+    filter: seccomp::Filter,
     pids: Pids,
 }
 
@@ -76,7 +60,6 @@ pub struct Sandbox {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub abi: i32,
-    pub tcp_rules: bool,
     pub scopes: bool,
     pub netns: bool,
     pub missing: Vec<String>,
@@ -85,118 +68,57 @@ pub(crate) struct Plan {
 /// Strict decision: which layers to use, or `Unavailable` with what is missing.
 pub(crate) fn plan(caps: &Capabilities, policy: &Policy) -> Result<Plan, SandboxError> {
     let abi = caps.landlock_abi.unwrap_or(0);
-    let mut fatal = Vec::new();
+    if !caps.user_namespaces || !caps.mount_namespaces {
+        return Err(SandboxError::Unavailable {
+            missing: vec![
+                "unprivileged user namespaces with mount and PID namespaces (the build's own \
+                 read-only view of the file system); enable them (sysctl \
+                 kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0, on Ubuntu \
+                 kernel.apparmor_restrict_unprivileged_userns=0) or run kiln as root"
+                    .to_string(),
+            ],
+        });
+    }
     let mut missing = Vec::new();
     if abi < 1 {
-        fatal.push("Landlock (needed to confine writes to the working copy)".to_string());
-    }
-    let tcp_rules = !policy.allow_network && abi >= 4;
-    let netns = !policy.allow_network && caps.user_namespaces;
-    if !policy.allow_network && !tcp_rules && !netns {
-        fatal.push(
-            "network isolation (needs Landlock ABI >= 4, Linux 6.7, or unprivileged user \
-             namespaces)"
-                .to_string(),
-        );
-    }
-    if !fatal.is_empty() {
-        return Err(SandboxError::Unavailable { missing: fatal });
-    }
-    if !policy.allow_network && !netns {
-        missing.push("UDP/DNS isolation (needs unprivileged user namespaces)".to_string());
-    }
-    if abi < 6 {
+        missing.push("Landlock (a second wall behind the read-only mount namespace)".to_string());
+    } else if abi < 6 {
         missing.push("Landlock signal/abstract-socket scoping (needs ABI >= 6)".to_string());
     }
-    Ok(Plan {
-        abi: abi.min(MAX_ABI),
-        tcp_rules,
-        scopes: abi >= 6,
-        netns,
-        missing,
-    })
+    Ok(Plan { abi: abi.min(lsm::MAX_ABI), scopes: abi >= 6, netns: !policy.allow_network, missing })
 }
 
-fn abi_of(v: i32) -> ABI {
-    match v {
-        i32::MIN..=0 => ABI::Unsupported,
-        1 => ABI::V1,
-        2 => ABI::V2,
-        3 => ABI::V3,
-        4 => ABI::V4,
-        5 => ABI::V5,
-        _ => ABI::V6,
-    }
-}
-
-/// Build the Landlock ruleset: read+execute on `/` except [`Policy::hidden`] (see `hide.rs`), everything on `writable` and the device
-/// files, TCP bind/connect handled (= denied) when `tcp_rules`, scoping when `scopes`.
-fn build_ruleset(plan: &Plan, policy: &Policy) -> Result<RulesetCreated, SandboxError> {
-    let abi = abi_of(plan.abi);
-    let mut ruleset = landlock::Ruleset::default()
-        .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(AccessFs::from_all(abi))?;
-    if plan.tcp_rules {
-        ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
-    }
-    if plan.scopes {
-        let mut scopes = Scope::Signal.into();
-        if !policy.allow_network {
-            scopes |= Scope::AbstractUnixSocket;
+fn canonical(paths: &[PathBuf], must_exist: bool) -> Result<Vec<PathBuf>, SandboxError> {
+    let mut out = Vec::new();
+    for p in paths {
+        match std::fs::canonicalize(p) {
+            Ok(c) => out.push(c),
+            Err(_) if !must_exist => {}
+            Err(source) => return Err(SandboxError::Path { path: p.clone(), source }),
         }
-        ruleset = ruleset.scope::<landlock::BitFlags<Scope>>(scopes)?;
     }
-    let mut created = ruleset.create()?;
-    let hidden = crate::hide::canonical(&policy.hidden).map_err(|(path, source)| SandboxError::Path { path, source })?;
+    Ok(out)
+}
+
+/// The host paths of the build's view ([`Layout`]), checked: writable and hidden paths exist,
+/// no hidden path overlaps a writable one.
+fn layout(policy: &Policy) -> Result<Layout, SandboxError> {
+    let writable = canonical(&policy.writable, true)?;
+    let hidden = canonical(&policy.hidden, true)?;
     for h in &hidden {
-        if let Some(w) = policy.writable.iter().find(|w| std::fs::canonicalize(w).is_ok_and(|w| h.starts_with(&w) || w.starts_with(h))) {
+        if let Some(w) = writable.iter().find(|w| h.starts_with(w) || w.starts_with(h)) {
             return Err(SandboxError::Path {
                 path: h.clone(),
                 source: io::Error::other(format!("cannot hide it from the build: it overlaps the writable path {}", w.display())),
             });
         }
     }
-    for rule in crate::hide::read_rules(Path::new("/"), &hidden) {
-        let (path, list_only) = match rule {
-            crate::hide::ReadRule::Beneath(p) => (p, false),
-            crate::hide::ReadRule::ListOnly(p) => (p, true),
-        };
-        // An entry that vanished or cannot be opened since it was listed is simply not granted.
-        let Ok(fd) = PathFd::new(&path) else { continue };
-        let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
-        let access = if list_only {
-            AccessFs::ReadDir.into()
-        } else if is_dir {
-            AccessFs::from_read(abi)
-        } else {
-            AccessFs::from_read(abi) & AccessFs::from_file(abi)
-        };
-        created = created.add_rule(PathBeneath::new(fd, access))?;
-    }
-    let devices = DEVICE_PATHS
-        .iter()
-        .map(PathBuf::from)
-        .filter(|p| p.exists());
-    for path in policy.writable.iter().cloned().chain(devices) {
-        let meta = std::fs::metadata(&path).map_err(|source| SandboxError::Path {
-            path: path.clone(),
-            source,
-        })?;
-        let access = if meta.is_dir() {
-            AccessFs::from_all(abi)
-        } else {
-            AccessFs::from_file(abi)
-        };
-        created = created.add_rule(PathBeneath::new(path_fd(&path)?, access))?;
-    }
-    Ok(created)
-}
-
-fn path_fd(path: &Path) -> Result<PathFd, SandboxError> {
-    PathFd::new(path).map_err(|e| SandboxError::Path {
-        path: path.to_path_buf(),
-        source: io::Error::other(e),
-    })
+    // With network, name resolution keeps working where /etc/resolv.conf points into /run.
+    let keep = match std::fs::canonicalize("/etc/resolv.conf") {
+        Ok(t) if policy.allow_network && t.starts_with("/run") => vec![t],
+        _ => Vec::new(),
+    };
+    Ok(Layout { writable, private: canonical(&policy.private, false)?, read_only: canonical(&policy.read_only, false)?, hidden, keep })
 }
 
 /// A process bound that lives inside the build's user namespace, where the host has one.
@@ -289,12 +211,12 @@ fn setup_pids(
 
 impl Sandbox {
     /// Strict: prepare the confinement for `policy` on this host, or refuse
-    /// ([`SandboxError::Unavailable`]) when the host lacks what is needed to honour it: Landlock
-    /// for write confinement, and for the network part (when `allow_network` is false) Landlock
-    /// with TCP rules (ABI >= 4) or user + network namespaces. Weaker-but-acceptable gaps (no UDP
-    /// isolation, no effective process bound) are listed in [`SandboxReport::missing`].
+    /// ([`SandboxError::Unavailable`]) when the host cannot build the build's own view of the
+    /// file system (user, mount and PID namespaces). Lesser gaps (no Landlock, no effective
+    /// process bound) are listed in [`SandboxReport::missing`].
     ///
-    /// Every path in `policy.writable` must exist ([`SandboxError::Path`] otherwise).
+    /// Every path in `policy.writable` and `policy.hidden` must exist ([`SandboxError::Path`]
+    /// otherwise).
     pub fn prepare(policy: &Policy) -> Result<Sandbox, SandboxError> {
         Self::prepare_with(&probe(), policy)
     }
@@ -304,15 +226,21 @@ impl Sandbox {
     /// the host has makes `prepare` or the later spawn fail (never a silent downgrade).
     pub fn prepare_with(caps: &Capabilities, policy: &Policy) -> Result<Sandbox, SandboxError> {
         let plan = plan(caps, policy)?;
-        let landlock = build_ruleset(&plan, policy)?;
-        let mut mechanisms = vec![
-            "setsid".to_string(),
-            "pdeathsig".to_string(),
-            "no-new-privs".to_string(),
-        ];
-        mechanisms.push(format!("landlock-fs(abi={})", plan.abi));
-        if plan.tcp_rules {
-            mechanisms.push("landlock-tcp-deny".to_string());
+        let layout = layout(policy)?;
+        let view = View::new(&layout)?;
+        let landlock = (plan.abi >= 1).then(|| lsm::Rules::new(plan.abi, &layout.writable, !policy.allow_network)).transpose()?;
+        let filter = seccomp::Filter::new()?;
+        let mut mechanisms = vec!["setsid".to_string(), "pdeathsig".to_string(), "no-new-privs".to_string()];
+        mechanisms.push("userns(ids=self)".to_string());
+        if plan.netns {
+            mechanisms.push("netns(loopback-only)".to_string());
+        }
+        mechanisms.push("pidns".to_string());
+        mechanisms.push("mountns(ro-root,tmpfs-tmp,private-dev,proc)".to_string());
+        mechanisms.push("caps-bounded".to_string());
+        mechanisms.push("seccomp(no-set-id,no-io-uring,no-keyring)".to_string());
+        if plan.abi >= 1 {
+            mechanisms.push(format!("landlock-fs(abi={})", plan.abi));
         }
         if plan.scopes {
             mechanisms.push("landlock-scope-signal".to_string());
@@ -320,29 +248,16 @@ impl Sandbox {
                 mechanisms.push("landlock-scope-abstract-unix".to_string());
             }
         }
-        let userns = plan.netns.then(IdMaps::current);
-        if userns.is_some() {
-            mechanisms.push("userns+netns".to_string());
-        }
         let mut missing = plan.missing;
         let pids = match policy.max_processes {
-            Some(max) => setup_pids(caps, userns.is_some(), max, &mut mechanisms, &mut missing),
+            Some(max) => setup_pids(caps, true, max, &mut mechanisms, &mut missing),
             None => Pids::Unbounded,
         };
-        let report = SandboxReport {
-            sandboxed: true,
-            mechanisms,
-            missing,
-            network: policy.allow_network,
-        };
+        let report = SandboxReport { sandboxed: true, mechanisms, missing, network: policy.allow_network };
         Ok(Sandbox {
             inner: Arc::new(Inner {
                 report,
-                confine: Some(Confinement {
-                    landlock,
-                    userns,
-                    pids,
-                }),
+                confine: Some(Confinement { userns: IdMaps::current(), netns: plan.netns, view, landlock, filter, pids }),
             }),
         })
     }
@@ -427,36 +342,56 @@ impl Inner {
             return Ok(());
         };
         match &c.pids {
-            Pids::Unbounded => {}
-            Pids::Cgroup(cg) => {
-                // "0" means the writing process itself, in both v1 and v2.
-                write(cg.procs_fd(), b"0")?;
-            }
+            // "0" means the writing process itself, in both v1 and v2.
+            Pids::Cgroup(cg) => drop(write(cg.procs_fd(), b"0")?),
             Pids::Rlimit(max) => setrlimit(Resource::RLIMIT_NPROC, *max, *max)?,
-            Pids::UsernsRlimit(_) | Pids::PidNamespace(_) => {}
+            _ => {}
         }
-        if let Some(maps) = &c.userns {
-            maps.enter()?;
+        c.userns.enter(c.netns)?;
+        if c.netns {
+            loopback_up()?;
         }
         // After entering the namespace: the limit then counts the namespace's processes, and the
         // namespace's own ceiling stays the user's limit from before.
-        match &c.pids {
-            Pids::UsernsRlimit(max) => setrlimit(Resource::RLIMIT_NPROC, *max, *max)?,
-            // Forks: from here on this is the namespace's PID 1 (the keeper never returns).
-            Pids::PidNamespace(ns) => ns.enter()?,
-            _ => {}
+        if let Pids::UsernsRlimit(max) = &c.pids {
+            setrlimit(Resource::RLIMIT_NPROC, *max, *max)?;
         }
+        // Forks: from here on this is the namespace's PID 1 (the keeper never returns).
+        crate::pidns::enter()?;
+        c.view.enter()?;
+        if let Pids::PidNamespace(ns) = &c.pids {
+            ns.bound()?;
+        }
+        // No nested user namespace: in one, the build would get back every capability.
+        crate::sys::write_file(c"/proc/sys/user/max_user_namespaces", b"0\n")?;
         prctl::set_no_new_privs()?;
-        let status = c
-            .landlock
-            .try_clone()?
-            .restrict_self()
-            .map_err(|_| io::Error::last_os_error())?;
-        if status.ruleset != RulesetStatus::FullyEnforced {
-            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        if let Some(rules) = &c.landlock {
+            rules.restrict_self()?;
         }
-        Ok(())
+        c.filter.install()
     }
+}
+
+/// Bring the network namespace's loopback interface up (`ip link set lo up`).
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a socket and two ioctls on a zeroed `ifreq` on the stack.
+    unsafe {
+        let s = crate::sys::Fd(libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0));
+        if s.0 < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        if libc::ioctl(s.0, libc::SIOCGIFFLAGS, &mut ifr) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(s.0, libc::SIOCSIFFLAGS, &ifr) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -469,54 +404,38 @@ mod tests {
             user_namespaces: userns,
             userns_nproc_scoped: userns,
             pid_namespaces: false,
+            mount_namespaces: userns,
             cgroup_v2_writable: false,
             cgroup_v1_pids_writable: false,
         }
     }
 
     fn policy(net: bool) -> Policy {
-        Policy {
-            writable: Vec::new(),
-            allow_network: net,
-            hidden: Vec::new(),
-            max_processes: None,
+        Policy { allow_network: net, ..Policy::default() }
+    }
+
+    #[test]
+    fn refuses_without_user_and_mount_namespaces() {
+        for net in [false, true] {
+            let err = plan(&caps(Some(6), false), &policy(net)).unwrap_err();
+            assert!(matches!(&err, SandboxError::Unavailable { missing } if missing.len() == 1));
+            assert!(err.to_string().contains("--no-sandbox") && err.to_string().contains("user namespaces"), "{err}");
         }
     }
 
     #[test]
-    fn refuses_without_landlock() {
-        let err = plan(&caps(None, true), &policy(false)).unwrap_err();
-        assert!(matches!(&err, SandboxError::Unavailable { missing } if missing.len() == 1));
-        assert!(err.to_string().contains("--no-sandbox"), "{err}");
+    fn landlock_is_a_second_wall_and_its_absence_is_reported() {
+        let p = plan(&caps(None, true), &policy(false)).unwrap();
+        assert!(p.netns && p.abi == 0);
+        assert!(p.missing.iter().any(|m| m.contains("Landlock")), "{:?}", p.missing);
+        let p = plan(&caps(Some(7), true), &policy(false)).unwrap();
+        assert_eq!((p.abi, p.scopes, p.netns), (6, true, true));
+        assert!(p.missing.is_empty(), "{:?}", p.missing);
     }
 
     #[test]
-    fn refuses_network_isolation_without_tcp_rules_or_userns() {
-        let err = plan(&caps(Some(3), false), &policy(false)).unwrap_err();
-        assert!(err.to_string().contains("network isolation"), "{err}");
-        // The same host is fine when the build may use the network.
-        let ok = plan(&caps(Some(3), false), &policy(true)).unwrap();
-        assert!(!ok.tcp_rules && !ok.netns);
-    }
-
-    #[test]
-    fn landlock_tcp_only_reports_missing_udp() {
-        let p = plan(&caps(Some(7), false), &policy(false)).unwrap();
-        assert_eq!(
-            (p.abi, p.tcp_rules, p.netns, p.scopes),
-            (6, true, false, true)
-        );
-        assert!(
-            p.missing.iter().any(|m| m.contains("UDP")),
-            "{:?}",
-            p.missing
-        );
-    }
-
-    #[test]
-    fn userns_alone_is_enough_for_network() {
-        let p = plan(&caps(Some(3), true), &policy(false)).unwrap();
-        assert!(p.netns && !p.tcp_rules);
-        assert!(!p.missing.iter().any(|m| m.contains("UDP")));
+    fn network_allowed_means_no_network_namespace() {
+        let p = plan(&caps(Some(6), true), &policy(true)).unwrap();
+        assert!(!p.netns);
     }
 }

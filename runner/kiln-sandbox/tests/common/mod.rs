@@ -23,7 +23,7 @@ pub fn policy(writable: &[&Path], allow_network: bool, max_processes: Option<u64
         writable: writable.iter().map(|p| p.to_path_buf()).collect(),
         allow_network,
         max_processes,
-        hidden: Vec::new(),
+        ..Policy::default()
     }
 }
 
