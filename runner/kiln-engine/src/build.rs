@@ -81,6 +81,8 @@ struct Run<'a> {
     shell: ShellSession,
     /// Taken (and removed on a side thread, `cleanup`) once the build's processes are gone.
     scratch: Option<Scratch>,
+    /// Held for the whole build (see [`context::sweep_partial_records`]).
+    _record_lock: nix::fcntl::Flock<std::fs::File>,
     cleanup: Option<std::thread::JoinHandle<()>>,
     work_dir: PathBuf,
     succeeding: bool,
@@ -119,10 +121,23 @@ pub async fn run_build(
     let mut writable = vec![work_dir.clone(), scratch.tmp.clone(), scratch.home.clone(), scratch.shell.clone()];
     writable.extend(spec.cache.iter().flat_map(|c| &c.paths).filter(|p| p.value.starts_with('/')).map(|p| cache_root(&p.value)));
     writable.extend(spec.kiln.writable_paths.iter().map(|p| PathBuf::from(&p.value)));
-    // The signing key and the secrets file stay out of the build's reach.
+    // The signing key and the secrets files (the one given and the default one) stay out of the
+    // build's reach; so do the usual credential stores of kiln's user, unless the build may
+    // write there anyway (an in-place build of the home directory).
     let mut hidden = opts.hidden_paths.clone();
-    hidden.extend(opts.secrets_file.clone().filter(|p| p.exists()).or_else(secrets::default_secrets_file));
-    let policy = Policy { writable, allow_network: network, max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)), hidden };
+    hidden.extend(opts.secrets_file.clone().filter(|p| p.exists()));
+    hidden.extend(secrets::default_secrets_file());
+    let inside_writable = |p: &Path| std::fs::canonicalize(p).is_ok_and(|c| writable.iter().filter_map(|w| std::fs::canonicalize(w).ok()).any(|w| c.starts_with(&w) || w.starts_with(&c)));
+    hidden.extend(secrets::credential_paths().into_iter().filter(|p| !inside_writable(p)));
+    // The build records stay read-only where a step could otherwise write them (in place).
+    let policy = Policy {
+        writable,
+        read_only: vec![record_root.clone()],
+        private: private_dirs(&scratch_base, &scratch, &source_dir),
+        allow_network: network,
+        max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)),
+        hidden,
+    };
     // Asking git (one or two processes) and preparing the sandbox are independent: overlap them.
     let (source, sandbox) = std::thread::scope(|s| {
         let source = s.spawn(|| context::source_info(&source_dir));
@@ -143,8 +158,13 @@ pub async fn run_build(
     context::merge_env(&mut env, opts.env_overrides.iter().cloned());
     let shell = ShellSession::new(kind, spec.version, &scratch.shell, &work_dir, context::to_os_env(&env)).map_err(io_err("cannot prepare the shell session"))?;
 
-    let record_dir = record_root.join("builds").join(&uuid);
-    std::fs::create_dir_all(record_dir.join("logs")).map_err(io_err(format!("cannot create {}", record_dir.display())))?;
+    let builds = record_root.join("builds");
+    let record_dir = builds.join(&uuid);
+    context::ensure_record_dir(&builds).map_err(io_err(format!("cannot use {}", builds.display())))?;
+    std::fs::create_dir(&record_dir).and_then(|_| std::fs::create_dir(record_dir.join("logs"))).map_err(io_err(format!("cannot create {}", record_dir.display())))?;
+    // Held while the build runs: a later kiln removes partial files only from unlocked records.
+    let record_lock = context::lock_record(&record_dir).map_err(io_err(format!("cannot lock {}", record_dir.display())))?;
+    context::sweep_partial_records(&builds);
     let pump = Pump::start(&record_dir.join("logs"), masker.clone(), reporter).map_err(io_err("cannot start the output thread"))?;
     let records = RecordWriter::start(record_dir.join("build.json")).map_err(io_err("cannot start the record thread"))?;
     let timeout = opts.timeout.or(spec.kiln.timeout_minutes.map(|m| Duration::from_secs(u64::from(m) * 60))).unwrap_or(Duration::from_secs(3600));
@@ -191,6 +211,7 @@ pub async fn run_build(
         sandbox,
         shell,
         scratch: Some(scratch),
+        _record_lock: record_lock,
         cleanup: None,
         work_dir,
         succeeding: true,
@@ -225,6 +246,21 @@ fn shell_process<'a>(sandbox: &'a Sandbox, pump: &'a Pump) -> impl FnMut(&mut st
 }
 
 /// The directory a cache path pattern lives under (`/root/.m2/**/*` → `/root/.m2`).
+/// The directories a build sees empty: kiln's whole temp directory (other programs' temp files
+/// and sockets, e.g. ssh-agent's, live there too) unless it holds the source or kiln's home
+/// (or is `/`); else only the `kiln-<uid>` directories of every build's scratch space.
+fn private_dirs(base: &Path, scratch: &Scratch, source: &Path) -> Vec<PathBuf> {
+    let mut out = scratch.private_dirs().to_vec();
+    let home = std::env::var_os("HOME").map(PathBuf::from).and_then(|h| std::fs::canonicalize(h).ok());
+    if let Ok(base) = std::fs::canonicalize(base) {
+        let holds = |p: &Path| p.starts_with(&base);
+        if base != Path::new("/") && !holds(source) && !home.as_deref().is_some_and(holds) {
+            out.push(base);
+        }
+    }
+    out
+}
+
 fn cache_root(pattern: &str) -> PathBuf {
     let fixed: Vec<&str> = pattern.split('/').take_while(|c| !c.contains(['*', '?', '[', '{'])).collect();
     PathBuf::from(fixed.join("/"))
@@ -434,7 +470,20 @@ impl Run<'_> {
             return Err((PhaseStatus::Failed, format!("could not create {}: {e}", out_dir.display())));
         }
         let req = crate::plugins::PluginRequest { plugin, with, src_dir: &self.work_dir, out_dir: &out_dir, deadline };
-        let mut run = self.plugins.run(req).await;
+        // The deadline bounds the whole step, kiln's own work included (reading and compiling
+        // the plugin), not only the plugin's call: past it kiln stops waiting for the runner.
+        let started = Instant::now();
+        let mut run = match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), self.plugins.run(req)).await {
+            Ok(run) => run,
+            Err(_) => crate::plugins::PluginRun {
+                uses: plugin.to_string(),
+                outcome: "error".into(),
+                duration_ms: started.elapsed().as_millis() as u64,
+                message: Some("it did not finish before the timeout; kiln stopped waiting for it".into()),
+                ..Default::default()
+            },
+        };
+        let expired = Instant::now() >= deadline;
         for line in &run.logs {
             self.pump.note(&format!("{}: {line}", if run.name.is_empty() { plugin } else { &run.name }));
         }
@@ -451,6 +500,14 @@ impl Run<'_> {
         run.message = run.message.map(|m| self.masker.mask_str(&m));
         let failed = run.failed();
         self.record.kiln.plugins.push(run);
+        if failed && expired {
+            // It failed because the phase or build deadline passed (the runner's limits are cut
+            // to the deadline): a timeout, as for a command.
+            let build_expired = Instant::now() >= self.deadline;
+            self.timed_out |= build_expired;
+            let what = if build_expired { "build" } else { "phase" };
+            return Err((PhaseStatus::TimedOut, format!("the {what} timed out while running plugin {plugin}: {summary}")));
+        }
         if failed { Err((PhaseStatus::Failed, summary)) } else { Ok(()) }
     }
 

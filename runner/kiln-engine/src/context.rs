@@ -37,8 +37,20 @@ pub fn project_name(source_dir: &Path) -> String {
 /// An exclusive lock on the counter file keeps concurrent builds from sharing a number.
 pub fn next_build_number(record_root: &Path) -> io::Result<u64> {
     use std::io::{Read, Seek, Write};
-    std::fs::create_dir_all(record_root)?;
-    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(record_root.join("build-number"))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    ensure_record_dir(record_root)?;
+    let path = record_root.join("build-number");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| if e.raw_os_error() == Some(libc::ELOOP) { not_followed(&path) } else { e })?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!("{} is not a regular file: remove it", path.display())));
+    }
     let mut lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
     let mut text = String::new();
     lock.read_to_string(&mut text)?;
@@ -52,6 +64,36 @@ pub fn next_build_number(record_root: &Path) -> io::Result<u64> {
         lock.set_len(line.len() as u64)?;
     }
     Ok(next)
+}
+
+fn not_followed(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "{} is a symbolic link: kiln never follows links in its record directory (a checked-out repository could point it at any file). Remove the link",
+        path.display()
+    ))
+}
+
+/// Make `dir` (a record directory: `.kiln`, `.kiln/builds`) exist as a real directory: a
+/// symbolic link at its place, or at any ancestor up to the first existing one kiln creates, is
+/// refused, never followed.
+pub fn ensure_record_dir(dir: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(not_followed(dir)),
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::other(format!("{} is not a directory: remove it", dir.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !parent.exists() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            match std::fs::create_dir(dir) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => ensure_record_dir(dir),
+                other => other,
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) -> Command {
@@ -148,6 +190,13 @@ pub fn copy_source(from: &Path, to: &Path, skip: &[PathBuf]) -> io::Result<u64> 
 }
 
 /// The directories of one build outside the source tree.
+///
+/// Layout: `<base>/kiln-<uid>/<uuid>/{src,tmp,home}` and the shell's directory
+/// `/dev/shm/kiln-<uid>/<uuid>` (or `<base>/kiln-<uid>/<uuid>/shell` without a RAM `/dev/shm`).
+/// kiln holds an exclusive `flock` on `<base>/kiln-<uid>/<uuid>` for as long as the build runs,
+/// so a later kiln can tell a dead build's scratch space from a running one's ([`sweep_stale`]).
+/// Inside a sandboxed build both `kiln-<uid>` parents look empty but for the build's own
+/// directories ([`Scratch::private_dirs`]).
 #[derive(Debug)]
 pub struct Scratch {
     pub root: PathBuf,
@@ -155,21 +204,72 @@ pub struct Scratch {
     pub tmp: PathBuf,
     pub home: PathBuf,
     pub shell: PathBuf,
+    parents: Vec<PathBuf>,
+    /// The lock on `root`, held until the directories are removed.
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// `dir/kiln-<uid>`, created owner-only; an existing one must be a real directory of ours.
+fn user_dir(dir: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = nix::unistd::getuid().as_raw();
+    let path = dir.join(format!("kiln-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(&path)?;
+            if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+                return Err(io::Error::other(format!(
+                    "{} is not a private directory of this user (a symbolic link, another user's, or group/world-accessible): remove it",
+                    path.display()
+                )));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(path)
+}
+
+/// `/dev/shm`, when it is a tmpfs.
+fn ram_base() -> Option<&'static Path> {
+    let shm = Path::new("/dev/shm");
+    let fs = nix::sys::statfs::statfs(shm).ok()?;
+    (fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC).then_some(shm)
+}
+
+fn lock_dir(dir: &Path, wait: bool) -> io::Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC).open(dir)?;
+    let arg = if wait { nix::fcntl::FlockArg::LockExclusive } else { nix::fcntl::FlockArg::LockExclusiveNonblock };
+    match nix::fcntl::Flock::lock(file, arg) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(e.into()),
+    }
 }
 
 impl Scratch {
-    /// Create `<base>/kiln-<uuid>/{tmp,home}` with owner-only permissions, `src` (the working
-    /// copy) when `with_work` (not for in-place builds), and the shell's directory: in RAM when
-    /// the machine has `/dev/shm` (see `ram_dir`), else `<base>/kiln-<uuid>/shell`.
+    /// Create the build's directories (see the type's docs) with owner-only permissions, `src`
+    /// (the working copy) only when `with_work` (not for in-place builds).
     pub fn create(base: &Path, uuid: &str, with_work: bool) -> io::Result<Scratch> {
         use std::os::unix::fs::DirBuilderExt;
-        let root = base.join(format!("kiln-{uuid}"));
         std::fs::create_dir_all(base)?;
+        let parent = std::fs::canonicalize(user_dir(base)?)?;
+        let root = parent.join(uuid);
         // Owner-only from the start, and never a directory someone else made first.
         std::fs::DirBuilder::new().mode(0o700).create(&root)?;
-        let root = std::fs::canonicalize(&root)?;
-        let shell = ram_dir(uuid).unwrap_or_else(|| root.join("shell"));
-        let s = Scratch { work: root.join("src"), tmp: root.join("tmp"), home: root.join("home"), shell, root };
+        let lock = lock_dir(&root, true)?.ok_or_else(|| io::Error::other("scratch directory locked"))?;
+        let mut parents = vec![parent];
+        let shell = match ram_base().map(user_dir) {
+            Some(Ok(shm)) => {
+                let dir = shm.join(uuid);
+                std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+                parents.push(shm);
+                dir
+            }
+            _ => root.join("shell"),
+        };
+        let s = Scratch { work: root.join("src"), tmp: root.join("tmp"), home: root.join("home"), shell, root, parents, _lock: lock };
         for d in [&s.tmp, &s.home] {
             std::fs::create_dir(d)?;
         }
@@ -182,26 +282,75 @@ impl Scratch {
         Ok(s)
     }
 
+    /// The `kiln-<uid>` directories holding every build's scratch space: a sandboxed build sees
+    /// them empty but for its own directories.
+    pub fn private_dirs(&self) -> &[PathBuf] {
+        &self.parents
+    }
 }
 
-/// The shell session's directory (its command and state files) in RAM, `/dev/shm/kiln-<uuid>`
-/// (owner-only, never one someone else made), when `/dev/shm` is a tmpfs: the state holds
-/// variable values, secrets included, which then never reach a disk, and the per-command file
-/// writes cost microseconds instead of a filesystem journal update. `None` elsewhere.
-fn ram_dir(uuid: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let shm = Path::new("/dev/shm");
-    let fs = nix::sys::statfs::statfs(shm).ok()?;
-    if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
-        return None;
+/// Remove the scratch space of builds no kiln runs any more (killed with SIGKILL, or a crash):
+/// every `<base>/kiln-<uid>/<uuid>` whose lock is free, with its `/dev/shm` twin. Returns how
+/// many were removed. Errors are ignored: this is housekeeping.
+pub fn sweep_stale(base: &Path) -> usize {
+    let uid = nix::unistd::getuid().as_raw();
+    let Ok(entries) = std::fs::read_dir(base.join(format!("kiln-{uid}"))) else { return 0 };
+    let shm = ram_base().map(|s| s.join(format!("kiln-{uid}")));
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(Some(_lock)) = lock_dir(&path, false) else { continue };
+        if std::fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+        if let Some(shm) = &shm {
+            let _ = std::fs::remove_dir_all(shm.join(entry.file_name()));
+        }
     }
-    let dir = shm.join(format!("kiln-{uuid}"));
-    std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
-    Some(dir)
+    removed
+}
+
+/// An exclusive lock on a build's record directory, held while the build runs.
+pub fn lock_record(dir: &Path) -> io::Result<nix::fcntl::Flock<std::fs::File>> {
+    lock_dir(dir, true)?.ok_or_else(|| io::Error::other("record directory locked"))
+}
+
+/// Remove the partial files (`*.kiln-tmp`: artifacts being packaged, records being written)
+/// that killed builds left in their record directories under `builds`. A record directory
+/// whose lock ([`lock_record`]) is held belongs to a running build and is left alone.
+pub fn sweep_partial_records(builds: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(builds) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        let partial: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(&path)
+            .follow_links(false)
+            .max_depth(6)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".kiln-tmp"))
+            .collect();
+        if partial.is_empty() {
+            continue;
+        }
+        let Ok(Some(_lock)) = lock_dir(&path, false) else { continue };
+        for e in partial {
+            let gone = if e.file_type().is_dir() { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
+            removed += usize::from(gone.is_ok());
+        }
+    }
+    removed
 }
 
 /// The scratch directory (and the shell's directory in RAM) is removed when the build is done
-/// with it, also when kiln gives up early: the shell state holds variable values, secrets included.
+/// with it, also when kiln gives up early: the shell state holds variable values, secrets
+/// included. The lock goes last.
 impl Drop for Scratch {
     fn drop(&mut self) {
         if !self.shell.starts_with(&self.root) {
@@ -327,6 +476,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let base = tempfile::tempdir().unwrap();
         let s = Scratch::create(base.path(), "test-uuid-0", true).unwrap();
+        assert!(s.root.starts_with(std::fs::canonicalize(base.path()).unwrap().join(format!("kiln-{}", nix::unistd::getuid()))));
         let ram = Path::new("/dev/shm").is_dir()
             && nix::sys::statfs::statfs("/dev/shm").is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
         assert_eq!(s.shell.starts_with("/dev/shm"), ram, "{}", s.shell.display());
@@ -338,5 +488,53 @@ mod tests {
         std::fs::write(shell.join("state.0"), "SECRET=x").unwrap();
         drop(s);
         assert!(!root.exists() && !shell.exists());
+    }
+
+    #[test]
+    fn record_directories_are_never_links() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("elsewhere");
+        std::fs::create_dir(&target).unwrap();
+        std::os::unix::fs::symlink(&target, d.path().join(".kiln")).unwrap();
+        let e = next_build_number(&d.path().join(".kiln")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let host = d.path().join("host-file");
+        std::fs::write(&host, "precious\n").unwrap();
+        let root = d.path().join("real");
+        std::fs::create_dir(&root).unwrap();
+        std::os::unix::fs::symlink(&host, root.join("build-number")).unwrap();
+        let e = next_build_number(&root).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&host).unwrap(), "precious\n");
+        assert!(std::fs::read_dir(&target).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn stale_scratch_goes_and_locked_scratch_stays() {
+        let base = tempfile::tempdir().unwrap();
+        let live = Scratch::create(base.path(), "live-uuid", true).unwrap();
+        // What a killed kiln leaves: the directories, and no process holding their lock.
+        let dead = live.root.parent().unwrap().join("dead-uuid");
+        std::fs::create_dir_all(dead.join("tmp")).unwrap();
+        std::fs::write(dead.join("tmp/big"), "x").unwrap();
+        assert_eq!(sweep_stale(base.path()), 1);
+        assert!(!dead.exists());
+        assert!(live.tmp.is_dir(), "a running build's scratch stays");
+    }
+
+    #[test]
+    fn partial_records_of_dead_builds_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let builds = d.path().join("builds");
+        for b in ["running", "dead"] {
+            std::fs::create_dir_all(builds.join(b).join("artifacts")).unwrap();
+            std::fs::write(builds.join(b).join("artifacts/.a.zip.x1.kiln-tmp"), "partial").unwrap();
+            std::fs::write(builds.join(b).join("build.json"), "{}").unwrap();
+        }
+        let _lock = lock_record(&builds.join("running")).unwrap();
+        assert_eq!(sweep_partial_records(&builds), 1);
+        assert!(builds.join("running/artifacts/.a.zip.x1.kiln-tmp").exists());
+        assert!(!builds.join("dead/artifacts/.a.zip.x1.kiln-tmp").exists());
+        assert!(builds.join("dead/build.json").exists());
     }
 }

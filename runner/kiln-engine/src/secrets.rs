@@ -11,6 +11,25 @@ pub fn default_secrets_file() -> Option<PathBuf> {
     Some(base.join("kiln/secrets.yml")).filter(|p| p.is_file())
 }
 
+/// Files and directories of kiln's user that no build may read, when they exist: kiln's own
+/// configuration (the default secrets file lives there), and the usual homes of credentials
+/// (SSH, GnuPG, cloud, container registry, Kubernetes, git and package-registry tokens), plus
+/// the host's password hashes. Documented in the README's sandbox section.
+pub fn credential_paths() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let mut out: Vec<PathBuf> = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"].iter().map(PathBuf::from).collect();
+    if let Some(c) = &config {
+        out.extend(["kiln", "gh", "hub", "gcloud", "containers/auth.json"].iter().map(|n| c.join(n)));
+    }
+    if let Some(h) = &home {
+        let names = [".ssh", ".gnupg", ".aws", ".azure", ".docker", ".kube", ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".gem/credentials", ".cargo/credentials", ".cargo/credentials.toml", ".config/kiln"];
+        out.extend(names.iter().map(|n| h.join(n)));
+    }
+    out.retain(|p| p.symlink_metadata().is_ok());
+    out
+}
+
 /// Resolve every secret the buildspec declares, from the secrets file (if any) and then kiln's
 /// environment (`KILN_PARAM_*`, `KILN_SECRET_*`). The error text names what is missing and how to supply it.
 pub fn resolve(spec: &BuildSpec, file: Option<&Path>) -> Result<Vec<Resolved>, String> {

@@ -3,9 +3,14 @@
 //! Buildspec 0.2 promises "all build commands in the same instance of the default shell": `cd`,
 //! variables, functions and shell options carry from command to command and phase to phase. kiln
 //! starts one confined shell process per build that runs a small driver loop: it reads a request
-//! from fd 3 and either sources the command file (with fds 3 and 4 closed, so neither the command
-//! nor anything it starts can touch the control channel) or saves the session state, then reports
-//! the exit status on fd 4.
+//! from fd 3 and either runs the command that follows it on the same pipe (sourced from a
+//! here-document on fd 5, with fds 3 and 4 closed, so neither the command nor anything it starts
+//! can touch the control channel) or saves the session state, then reports the exit status on
+//! fd 4. There is no command file: nothing kiln writes lives where the build can write.
+//!
+//! The state files are written by the build's shell, in a directory the build can write; kiln
+//! only removes them (`unlink`, which never follows a link) and reads their tail through a
+//! descriptor opened with `O_NOFOLLOW | O_NONBLOCK` after checking it is a regular file.
 //!
 //! The state file lets kiln restart the session where it was when a command ends the shell or is
 //! killed, and lets helper processes read it (exported variables, artifact names). Saving costs
@@ -83,11 +88,13 @@ __kiln_dump() {
   } 2>/dev/null > "$__kiln_dir/state.$__kiln_slot"
 }
 trap '__kiln_dump' EXIT
-while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_next <&3; do
+while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_next __kiln_n <&3; do
   __kiln_slot=$__kiln_next
   if [ "$__kiln_verb" = save ]; then __kiln_dump; builtin printf 'done 0\n' >&4; continue; fi
+  __kiln_cmd=
+  while [ "$__kiln_n" -gt 0 ]; do IFS= read -r __kiln_l <&3; __kiln_cmd+=$__kiln_l$'\n'; __kiln_n=$((__kiln_n - 1)); done
   export CODEBUILD_BUILD_SUCCEEDING=$__kiln_ok
-  . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
+  . /dev/fd/5 3<&- 4>&- </dev/null 5<<<"$__kiln_cmd"
   __kiln_rc=$?
   builtin printf 'done %s\n' "$__kiln_rc" >&4
 done
@@ -118,11 +125,20 @@ __kiln_dump() {
 }
 trap '__kiln_dump' EXIT
 [ "$__kiln_persist" = 1 ] && set -a
-while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_next <&3; do
+while IFS=' ' read -r __kiln_verb __kiln_ok __kiln_next __kiln_n <&3; do
   __kiln_slot=$__kiln_next
   if [ "$__kiln_verb" = save ]; then __kiln_dump; printf 'done 0\n' >&4; continue; fi
+  # The command text is not exported (it would reach every process's environment).
+  case $- in *a*) __kiln_a=1 ;; *) __kiln_a= ;; esac
+  set +a
+  __kiln_cmd=
+  while [ "$__kiln_n" -gt 0 ]; do IFS= read -r __kiln_l <&3; __kiln_cmd="$__kiln_cmd$__kiln_l
+"; __kiln_n=$((__kiln_n - 1)); done
+  [ -n "$__kiln_a" ] && set -a
   export CODEBUILD_BUILD_SUCCEEDING="$__kiln_ok"
-  . "$__kiln_dir/cmd" 3<&- 4>&- </dev/null
+  . /dev/fd/5 3<&- 4>&- </dev/null 5<<__KILN_COMMAND__
+$__kiln_cmd
+__KILN_COMMAND__
   __kiln_rc=$?
   printf 'done %s\n' "$__kiln_rc" >&4
 done
@@ -264,8 +280,7 @@ impl ShellSession {
     pub async fn run(&mut self, text: &str, succeeding: bool, deadline: Instant, prepare: Prepare<'_>) -> io::Result<Exit> {
         self.settle(deadline).await;
         self.prestart(prepare)?;
-        std::fs::write(self.dir.join("cmd"), text)?;
-        let exit = match self.request("run", succeeding, deadline).await {
+        let exit = match self.request("run", succeeding, Some(text), deadline).await {
             Reply::Done(code) => {
                 self.dirty = true;
                 Exit::Code(code)
@@ -282,11 +297,11 @@ impl ShellSession {
     /// Send one request naming the slot that is not the last complete state, and wait for its
     /// reply. When the shell ends instead (or is killed at `deadline`), adopt what its `EXIT` trap
     /// saved, if it finished saving.
-    async fn request(&mut self, verb: &str, succeeding: bool, deadline: Instant) -> Reply {
+    async fn request(&mut self, verb: &str, succeeding: bool, text: Option<&str>, deadline: Instant) -> Reply {
         let slot = self.free_slot();
         self.last_slot = Some(slot);
         let Some(running) = self.running.as_mut() else { return Reply::Ended(1) };
-        let sent = running.requests.write_all(format!("{verb} {} {slot}\n", u8::from(succeeding)).as_bytes());
+        let sent = running.requests.write_all(&request_bytes(verb, succeeding, slot, text));
         let waited = match sent {
             Ok(()) => tokio::time::timeout_at(deadline.into(), running.statuses.next_line()).await,
             Err(_) => Ok(Ok(None)),
@@ -334,7 +349,7 @@ impl ShellSession {
         }
         let slot = self.free_slot();
         let Some(running) = self.running.as_mut() else { return };
-        if running.requests.write_all(format!("save 1 {slot}\n").as_bytes()).is_ok() {
+        if running.requests.write_all(&request_bytes("save", true, slot, None)).is_ok() {
             self.last_slot = Some(slot);
             self.pending_save = Some(slot);
         }
@@ -429,10 +444,29 @@ impl ShellSession {
     }
 }
 
-/// Whether the state file at `path` ends with [`STATE_END`] (reads only its tail).
+/// One request line, `<verb> <succeeding> <slot> <lines>`, followed by the command's lines (a
+/// final newline is added when missing, so the shell reads exactly `<lines>` lines).
+fn request_bytes(verb: &str, succeeding: bool, slot: u8, text: Option<&str>) -> Vec<u8> {
+    let text = text.unwrap_or("");
+    let lines = text.split_terminator('\n').count().max(usize::from(!text.is_empty()));
+    let mut out = format!("{verb} {} {slot} {lines}\n", u8::from(succeeding)).into_bytes();
+    out.extend_from_slice(text.as_bytes());
+    if !text.is_empty() && !text.ends_with('\n') {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Whether the state file at `path` ends with [`STATE_END`] (reads only its tail). The build
+/// can write the directory: a link is not followed, a FIFO or device is not read.
 fn state_complete(path: &Path) -> bool {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path);
+    let Ok(mut f) = opened else { return false };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut tail = [0u8; STATE_END.len()];
     f.seek(SeekFrom::End(-(STATE_END.len() as i64))).is_ok() && f.read_exact(&mut tail).is_ok() && tail == STATE_END
 }

@@ -182,6 +182,9 @@ fn main() -> ExitCode {
 }
 
 fn build(args: BuildArgs) -> ExitCode {
+    // Scratch space of builds whose kiln was killed (their locks are free) goes first, also
+    // when this start then fails.
+    kiln_engine::context::sweep_stale(&std::env::temp_dir());
     // While the buildspec is read: make the sandbox's pids group and warm the kernel's cgroup
     // attach path (the shell's join then waits less of the ~8 ms grace period, or none), and
     // probe the sandbox capabilities (a forked namespace test, cached for the process;
