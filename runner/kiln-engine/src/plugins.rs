@@ -67,6 +67,9 @@ impl PluginRun {
 /// Runs plugin steps for the engine.
 pub trait PluginRunner: Send + Sync {
     /// Run one step. Never panics; every problem is a `PluginRun` with outcome `error`.
+    ///
+    /// The engine stops waiting at `req.deadline` (the step is then `TIMED_OUT`), which only
+    /// works if the future yields: blocking work (reading, compiling) belongs on another thread.
     fn run<'a>(&'a self, req: PluginRequest<'a>) -> Pin<Box<dyn Future<Output = PluginRun> + Send + 'a>>;
 }
 

@@ -87,3 +87,34 @@ async fn without_a_plugin_host_a_uses_step_fails_clearly() {
     assert_eq!(out.record.build_status, "FAILED");
     assert!(out.record.kiln.plugins[0].message.as_deref().unwrap().contains("no plugin host"));
 }
+
+/// A runner whose step never finishes (a plugin kiln is still reading or compiling).
+struct Stuck;
+
+impl PluginRunner for Stuck {
+    fn run<'a>(&'a self, _req: PluginRequest<'a>) -> Pin<Box<dyn Future<Output = PluginRun> + Send + 'a>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_build_timeout_bounds_a_plugin_step_that_never_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = kiln_spec::parse_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - uses: slow\n      - echo never\n  post_build:\n    commands:\n      - 'true'\n").spec.unwrap();
+    let mut opts = BuildOptions::new(dir.path().to_path_buf(), dir.path().join("buildspec.yml"));
+    opts.sandbox = false;
+    opts.scratch_base = Some(dir.path().join("scratch"));
+    std::fs::create_dir_all(dir.path().join("scratch")).unwrap();
+    opts.timeout = Some(std::time::Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let built = tokio::time::timeout(std::time::Duration::from_secs(30), run_build(&spec, b"", &opts, Box::new(Silent), &Stuck)).await;
+    let out = built.expect("the build did not end at its --timeout: kiln waited for the plugin step").unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
+    let r = out.record;
+    assert_eq!(r.build_status, "TIMED_OUT", "{:#?}", r.phases);
+    let build = r.phases.iter().find(|p| p.phase_type == kiln_engine::PhaseType::Build).unwrap();
+    assert_eq!(build.phase_status, Some(kiln_engine::PhaseStatus::TimedOut));
+    assert!(build.contexts[0].message.contains("the build timed out while running plugin slow"), "{:?}", build.contexts);
+    assert_eq!(r.kiln.plugins[0].outcome, "error");
+    assert!(r.kiln.plugins[0].message.as_deref().unwrap().contains("did not finish before the timeout"));
+}
