@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_engine::{PluginOutput, PluginRequest, PluginRun, PluginRunner};
-use kiln_host::{builtin, Grants, PluginSource, Policy, StepInvocation};
+use kiln_host::{builtin, Grants, LoadedPlugin, PluginSource, Policy, StepInvocation};
 use kiln_spec::{PluginAllow, PluginRef, PluginsPolicy};
 
 use crate::lockfile::{Lock, LOCK_FILE};
@@ -108,6 +108,27 @@ impl HostRunner {
         self
     }
 
+    /// Wait for the build's host, resolve `uses` and load it (read, check, compile or take from
+    /// the compile cache): kiln's own work, which can take long (a large component's first
+    /// compilation), so it runs on a thread of its own and the step's `deadline` bounds the wait.
+    /// Past it the thread is left to finish and its result dropped.
+    async fn load(&self, uses: &str, deadline: Instant) -> Result<LoadedPlugin, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (warm, uses, base_dir, lock_dir) = (self.host.clone(), uses.to_string(), self.base_dir.clone(), self.lock_dir.clone());
+        std::thread::Builder::new()
+            .name("kiln-plugin-load".into())
+            .spawn(move || {
+                let loaded = warm.get().and_then(|h| resolve(&uses, &base_dir, &lock_dir).and_then(|s| h.host.load(s).map_err(|e| e.to_string())));
+                let _ = tx.send(loaded);
+            })
+            .map_err(|e| format!("cannot start a thread to load the plugin: {e}"))?;
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), rx).await {
+            Ok(Ok(loaded)) => loaded,
+            Ok(Err(_)) => Err("loading the plugin failed: its thread panicked".into()),
+            Err(_) => Err("loading the plugin (reading and compiling it) did not finish before the timeout; kiln stopped waiting for it".into()),
+        }
+    }
+
     async fn run_one(&self, req: PluginRequest<'_>) -> PluginRun {
         let started = Instant::now();
         let mut run = PluginRun { uses: req.plugin.to_string(), outcome: "error".into(), ..Default::default() };
@@ -118,14 +139,7 @@ impl HostRunner {
                 return run;
             }
         };
-        let host = match self.host.get() {
-            Ok(h) => &h.host,
-            Err(e) => {
-                run.message = Some(e);
-                return run;
-            }
-        };
-        let loaded = match resolve(req.plugin, &self.base_dir, &self.lock_dir).and_then(|s| host.load(s).map_err(|e| e.to_string())) {
+        let loaded = match self.load(req.plugin, req.deadline).await {
             Ok(l) => l,
             Err(e) => {
                 run.message = Some(e);
@@ -232,5 +246,23 @@ mod tests {
         assert!(p.read_source && !p.write_output && p.env.is_empty());
         assert_eq!(p.max_memory, 8 << 20);
         assert_eq!(policy_for(&PluginAllow::default()), Policy::default());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_deadline_bounds_waiting_for_the_host_and_loading_the_plugin() {
+        // A plugin host that takes 20 s to make (as a first compilation of a large component can).
+        let slow = std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_secs(20));
+            Err("made too late".to_string())
+        });
+        let runner = HostRunner::new(Arc::new(WarmHost::made_by(slow)), PathBuf::from("."));
+        let d = tempfile::tempdir().unwrap();
+        let with = serde_json::json!({});
+        let req = PluginRequest { plugin: "hello-step", with: &with, src_dir: d.path(), out_dir: d.path(), deadline: Instant::now() + Duration::from_secs(1) };
+        let started = Instant::now();
+        let run = runner.run_one(req).await;
+        assert!(started.elapsed() < Duration::from_secs(10), "the step waited {:?} past its deadline", started.elapsed());
+        assert_eq!(run.outcome, "error");
+        assert!(run.message.as_deref().unwrap_or_default().contains("did not finish before the timeout"), "{:?}", run.message);
     }
 }

@@ -100,6 +100,12 @@ impl WarmHost {
         WarmHost { made: OnceLock::from(made), making: Mutex::new(None) }
     }
 
+    /// A host being made by `thread` (tests: a host that takes long to make).
+    #[cfg(test)]
+    pub(crate) fn made_by(thread: JoinHandle<Result<Hosting, String>>) -> WarmHost {
+        WarmHost { made: OnceLock::new(), making: Mutex::new(Some(Making::Thread(thread))) }
+    }
+
     /// The host and signer, waiting for the background thread if it is still working.
     pub fn get(&self) -> Result<&Hosting, String> {
         let made = self.made.get_or_init(|| {
