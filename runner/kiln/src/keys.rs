@@ -31,17 +31,50 @@ fn read_file(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, Str
     kiln_fs::read_input(path, limit, what).map_err(|e| e.to_string())
 }
 
-/// Load a private key, asking for its password only if it is encrypted.
+/// Load a private key, asking for its password only if it is encrypted. Any key is read: this is
+/// for looking at a key (`public-key`); keys that sign go through [`load_signing_key`].
 pub fn load_private_key(path: &Path) -> Result<KeyPair, String> {
+    load(path).map(|(k, _)| k)
+}
+
+/// Load a key to sign with: like [`load_private_key`], but an unencrypted key is refused unless
+/// `allow_unencrypted` (`--allow-unencrypted-key`). Anyone who can read a plaintext key can sign
+/// with it, and a plaintext key swapped in by someone else would be used without a word (issue
+/// 11: a build step replaced the signing key that way); an encrypted key swapped for another does
+/// not decrypt with the owner's password.
+pub fn load_signing_key(path: &Path, allow_unencrypted: bool) -> Result<KeyPair, String> {
+    match load(path)? {
+        (k, true) => Ok(k),
+        (_, false) if !allow_unencrypted => Err(unencrypted_refusal(path)),
+        (k, false) => {
+            eprintln!("warning: signing with the unencrypted key {} (--allow-unencrypted-key)", path.display());
+            Ok(k)
+        }
+    }
+}
+
+/// What to say about an unencrypted signing key.
+fn unencrypted_refusal(path: &Path) -> String {
+    format!(
+        "the signing key {} is not encrypted: anyone who can read it can sign as you, and a key swapped in by someone else would go unnoticed; \
+         kiln signs only with encrypted keys unless you pass --allow-unencrypted-key\n  \
+         help: make an encrypted key with `kiln generate-key-pair`, or encrypt this one with `cosign import-key-pair --key {0}` \
+         or `openssl pkcs8 -topk8 -v2 aes-256-cbc -in {0} -out {0}.enc`; the password then comes from COSIGN_PASSWORD or a prompt",
+        path.display()
+    )
+}
+
+/// The key and whether it was encrypted.
+fn load(path: &Path) -> Result<(KeyPair, bool), String> {
     let bytes = read_file(path, "key", kiln_fs::limits::KEY)?;
     match KeyPair::read(&bytes, None) {
-        Ok(k) => Ok(k),
+        Ok(k) => Ok((k, false)),
         Err(kiln_attest::Error::PasswordRequired) => {
             let pw = match password_from_env() {
                 Some(p) => p,
                 None => prompt(&format!("Enter password for private key {}: ", path.display()))?,
             };
-            KeyPair::read(&bytes, Some(&pw)).map_err(|e| format!("{}: {e}", path.display()))
+            KeyPair::read(&bytes, Some(&pw)).map(|k| (k, true)).map_err(|e| format!("{}: {e}", path.display()))
         }
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
@@ -101,8 +134,8 @@ pub fn public_key(key: &Path) -> ExitCode {
 }
 
 /// `kiln sign-blob --key cosign.key FILE [--output-signature F] [--bundle F]`.
-pub fn sign_blob(key: &Path, file: &Path, output_signature: Option<&PathBuf>, bundle_out: Option<&PathBuf>) -> ExitCode {
-    let key = match load_private_key(key) {
+pub fn sign_blob(key: &Path, allow_unencrypted: bool, file: &Path, output_signature: Option<&PathBuf>, bundle_out: Option<&PathBuf>) -> ExitCode {
+    let key = match load_signing_key(key, allow_unencrypted) {
         Ok(k) => k,
         Err(e) => return exit::internal(&e),
     };

@@ -56,6 +56,9 @@ enum Command {
     SignBlob {
         #[arg(long)]
         key: PathBuf,
+        /// Sign with an unencrypted private key (refused otherwise).
+        #[arg(long)]
+        allow_unencrypted_key: bool,
         /// Write the signature to this file instead of stdout.
         #[arg(long)]
         output_signature: Option<PathBuf>,
@@ -144,6 +147,9 @@ struct BuildArgs {
     /// ephemeral one is used and the provenance can be checked only against this build's record.
     #[arg(long, value_name = "cosign.key")]
     key: Option<PathBuf>,
+    /// Sign with an unencrypted private key (refused otherwise).
+    #[arg(long)]
+    allow_unencrypted_key: bool,
     /// The builder id written into the provenance.
     #[arg(long, default_value = provenance::DEFAULT_BUILDER_ID)]
     builder_id: String,
@@ -172,7 +178,9 @@ fn main() -> ExitCode {
         Command::Build(args) => build(args),
         Command::GenerateKeyPair { output_key_prefix, force } => keys::generate(&output_key_prefix, force),
         Command::PublicKey { key } => keys::public_key(&key),
-        Command::SignBlob { key, output_signature, bundle, file } => keys::sign_blob(&key, &file, output_signature.as_ref(), bundle.as_ref()),
+        Command::SignBlob { key, allow_unencrypted_key, output_signature, bundle, file } => {
+            keys::sign_blob(&key, allow_unencrypted_key, &file, output_signature.as_ref(), bundle.as_ref())
+        }
         Command::Verify { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts } => {
             verify::run(&verify::VerifyArgs { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
@@ -208,7 +216,7 @@ fn build(args: BuildArgs) -> ExitCode {
     // The plugin host and the provenance signer are made while the build starts (warm.rs).
     let cache_dir = warm::build_cache_dir(&dir, args.in_place);
     let hosting = std::sync::Arc::new(if spec.uses_steps().next().is_some() || spec.artifacts.is_some() { warm::WarmHost::spawn(cache_dir) } else { warm::WarmHost::on_demand(cache_dir) });
-    let (signing_key, key_file) = match signing::configured_key(args.key.as_deref(), &spec, &dir) {
+    let (signing_key, key_file) = match signing::configured_key(args.key.as_deref(), &spec, &dir, args.allow_unencrypted_key) {
         Ok(Some((k, path))) => (Some(k), Some(path)),
         Ok(None) => (None, None),
         Err(e) => return exit::internal(&e),

@@ -140,8 +140,9 @@ pub fn key_path(cli: Option<&Path>, spec: &kiln_spec::BuildSpec, project: &Path)
 /// The configured signing key, loaded (password from `COSIGN_PASSWORD` /
 /// `KILN_SIGNING_PASSWORD`), and its canonical path (to hide from build steps); `None` when no
 /// key is configured. A key inside the project is refused: it would be copied into the
-/// working copy (or, in place, be readable and writable by the build).
-pub fn configured_key(cli: Option<&Path>, spec: &kiln_spec::BuildSpec, project: &Path) -> Result<Option<(Arc<KeyPair>, PathBuf)>, String> {
+/// working copy (or, in place, be readable and writable by the build). So is an unencrypted key,
+/// unless `allow_unencrypted` (`--allow-unencrypted-key`): see [`crate::keys::load_signing_key`].
+pub fn configured_key(cli: Option<&Path>, spec: &kiln_spec::BuildSpec, project: &Path, allow_unencrypted: bool) -> Result<Option<(Arc<KeyPair>, PathBuf)>, String> {
     let Some(path) = key_path(cli, spec, project) else { return Ok(None) };
     let canonical = std::fs::canonicalize(&path).map_err(|e| format!("cannot read the signing key {}: {e}", path.display()))?;
     if std::fs::canonicalize(project).is_ok_and(|d| canonical.starts_with(d)) {
@@ -150,7 +151,7 @@ pub fn configured_key(cli: Option<&Path>, spec: &kiln_spec::BuildSpec, project: 
             path.display()
         ));
     }
-    let key = crate::keys::load_private_key(&canonical)?;
+    let key = crate::keys::load_signing_key(&canonical, allow_unencrypted)?;
     Ok(Some((Arc::new(key), canonical)))
 }
 
