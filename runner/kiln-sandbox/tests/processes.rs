@@ -14,84 +14,25 @@ fn me() -> i32 {
     std::process::id() as i32
 }
 
+/// A process that left the shell's session (`setsid`) still dies with the shell: it is in the
+/// build's PID namespace, which the kernel empties when its PID 1 (the shell) ends.
 #[test]
-fn sweep_kills_setsid_escapee() {
+fn a_setsid_escapee_dies_with_the_shell() {
     let _g = serial();
-    become_subreaper().expect("subreaper");
     let dir = tempfile::tempdir().unwrap();
-    let sb = prepare_without_pidns(&policy(&[dir.path()], false, Some(64)));
-    // Wait until the child has left the group (`setsid` ran) before the shell exits: the
-    // harness kills the group when the shell ends, as the engine does.
-    let script = r#"setsid sleep 100 & p=$!
+    let sb = Sandbox::prepare(&policy(&[dir.path()], false, Some(64))).unwrap();
+    let m = marker(100);
+    let script = format!(
+        r#"setsid sleep {m} & p=$!
         for i in $(seq 300); do [ "$(cut -d' ' -f6 /proc/$p/stat)" = "$p" ] && break; sleep 0.01; done
-        echo $p"#;
-    let out = run(&sb, script, &[]);
+        (sh -c 'sleep {m} & exit 0' &)
+        sleep 0.2; echo started"#
+    );
+    let step = spawn(&sb, &script, &[]);
+    assert!(eventually(Duration::from_secs(3), || procs_with(&m).len() == 2), "both escapees started: {:?}", step.stdout());
+    let out = step.finish(Duration::from_secs(10));
     assert!(out.status.success(), "{:?}", out.stderr);
-    let pid: i32 = out.stdout.trim().parse().expect("pid of the escapee");
-    assert!(
-        eventually(Duration::from_secs(2), || proc_ppid(pid) == Some(me())),
-        "escapee {pid} was not re-parented to us (ppid {:?})",
-        proc_ppid(pid)
-    );
-    assert_eq!(
-        proc_state(pid).map(|s| s != 'Z'),
-        Some(true),
-        "escapee should be alive before the sweep"
-    );
-    let killed = sweep_orphans(&[]);
-    assert!(killed >= 1, "sweep killed {killed}");
-    assert_eq!(
-        proc_state(pid),
-        None,
-        "escapee {pid} still exists (not killed or not reaped)"
-    );
-}
-
-/// A still-running step (pid in `keep`) and its session survive a sweep; an escapee that left
-/// the session while its parent still runs is found through the sandbox's cgroup.
-#[test]
-fn sweep_spares_kept_children_and_their_sessions() {
-    let _g = serial();
-    become_subreaper().expect("subreaper");
-    let dir = tempfile::tempdir().unwrap();
-    let sb = prepare_without_pidns(&policy(&[dir.path()], false, Some(64)));
-    let step = spawn(
-        &sb,
-        "sleep 100 & echo $!; setsid sleep 100 & echo $!; wait",
-        &[],
-    );
-    let step_pid = step.pid();
-    assert!(eventually(Duration::from_secs(3), || step
-        .stdout()
-        .lines()
-        .count()
-        == 2));
-    let pids: Vec<i32> = step.stdout().lines().map(|l| l.parse().unwrap()).collect();
-    let (member, escapee) = (pids[0], pids[1]);
-    // `$!` is printed before the background child has run `setsid`; wait until it has.
-    assert!(eventually(Duration::from_secs(3), || proc_sid(escapee)
-        == Some(escapee)));
-    let alive = |pid: i32| proc_state(pid).is_some_and(|s| s != 'Z');
-    let killed = sweep_orphans(&[step_pid]);
-    let (step_alive, member_alive, escapee_alive) =
-        (alive(step_pid), alive(member), alive(escapee));
-    let out = step.kill();
-    sweep_orphans(&[]);
-    assert!(
-        step_alive && member_alive,
-        "the kept step or its session member was killed"
-    );
-    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
-    if sb.cgroup_dir().is_some() {
-        assert_eq!(killed, 1, "expected exactly the escapee to be killed");
-        assert!(
-            !escapee_alive,
-            "escapee {escapee} in the sandbox cgroup survived"
-        );
-    } else {
-        // Without a cgroup an escapee whose parent is alive is out of reach until it is orphaned.
-        assert_eq!(killed, 0);
-    }
+    assert!(eventually(Duration::from_secs(2), || procs_with(&m).is_empty()), "escapees outlived the shell: {:?}", procs_with(&m));
 }
 
 #[test]
@@ -99,25 +40,33 @@ fn kill_process_group_kills_the_tree() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::prepare(&policy(&[dir.path()], false, None)).unwrap();
-    let step = spawn(
-        &sb,
-        "sleep 100 & echo $!; (sleep 100; true) & echo $!; wait",
-        &[],
-    );
-    assert!(eventually(Duration::from_secs(3), || step
-        .stdout()
-        .lines()
-        .count()
-        == 2));
-    let pids: Vec<i32> = step.stdout().lines().map(|l| l.parse().unwrap()).collect();
+    let m = marker(100);
+    let step = spawn(&sb, &format!("sleep {m} & (sleep {m}; true) & setsid sleep {m} & wait"), &[]);
+    assert!(eventually(Duration::from_secs(3), || procs_with(&m).len() == 3), "{:?}", procs_with(&m));
     let out = step.kill();
     assert_eq!(out.status.signal(), Some(libc::SIGKILL));
-    let dead = |pid: i32| proc_state(pid).is_none_or(|s| s == 'Z');
-    assert!(
-        eventually(Duration::from_secs(2), || pids.iter().all(|&p| dead(p))),
-        "group members survived: {pids:?}"
-    );
+    assert!(eventually(Duration::from_secs(2), || procs_with(&m).is_empty()), "group members survived: {:?}", procs_with(&m));
     sweep_orphans(&[]);
+}
+
+/// A still-running step (pid in `keep`) and everything in its namespace survive a sweep.
+#[test]
+fn sweep_spares_kept_children_and_their_namespace() {
+    let _g = serial();
+    become_subreaper().expect("subreaper");
+    let dir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::prepare(&policy(&[dir.path()], false, Some(64))).unwrap();
+    let m = marker(100);
+    let step = spawn(&sb, &format!("sleep {m} & setsid sleep {m} & wait"), &[]);
+    let step_pid = step.pid();
+    assert!(eventually(Duration::from_secs(3), || procs_with(&m).len() == 2));
+    let killed = sweep_orphans(&[step_pid]);
+    let alive = procs_with(&m).len();
+    let out = step.kill();
+    sweep_orphans(&[]);
+    assert_eq!((killed, alive), (0, 2), "the kept step's processes were killed");
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    assert!(eventually(Duration::from_secs(2), || procs_with(&m).is_empty()));
 }
 
 /// Dropping the sandbox kills what is still in its cgroup and removes the group, even while
@@ -134,8 +83,8 @@ fn cgroup_is_emptied_and_removed_on_drop() {
     let step = spawn(&sb, "sleep 100 & sleep 100 & echo started; wait", &[]);
     let members = || std::fs::read_to_string(cg.join("cgroup.procs")).map(|t| t.lines().count());
     assert!(
-        eventually(Duration::from_secs(3), || members().unwrap_or(0) == 3),
-        "expected bash + 2 sleeps in {}, got {:?}",
+        eventually(Duration::from_secs(3), || members().unwrap_or(0) == 4),
+        "expected the PID namespace's keeper, bash + 2 sleeps in {}, got {:?}",
         cg.display(),
         members().ok()
     );

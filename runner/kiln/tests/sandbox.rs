@@ -75,7 +75,7 @@ phases:
       - echo pwned > {out}/escape.txt && echo outside=written || echo outside=denied
       - echo pwned > {src}/injected.txt && echo source-new=written || echo source-new=denied
       - echo pwned >> {src}/existing.txt && echo source-append=written || echo source-append=denied
-      - rm -f {src}/existing.txt && echo source-rm=done || echo source-rm=denied
+      - rm {src}/existing.txt && echo source-rm=done || echo source-rm=denied
       - mkdir {src}/newdir && echo source-mkdir=done || echo source-mkdir=denied
       - echo pwned > {escape_tmp} && echo tmp-root=written || echo tmp-root=denied
       - ln -s {out} link-out && echo pwned > link-out/via-link.txt && echo symlink=written || echo symlink=denied
@@ -90,7 +90,10 @@ phases:
     p.write("sub/keep.txt", "keep\n");
     let before = snapshot(&p.src);
     let b = p.build(&[]);
+    // /tmp in the build is its own fresh tmpfs: the write succeeds there, never on the host's.
+    let host_tmp_written = Path::new(&escape_tmp).exists();
     let _ = std::fs::remove_file(&escape_tmp);
+    assert!(!host_tmp_written, "the build wrote the host's /tmp");
     assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
     for line in [
         "outside=denied",
@@ -98,7 +101,7 @@ phases:
         "source-append=denied",
         "source-rm=denied",
         "source-mkdir=denied",
-        "tmp-root=denied",
+        "tmp-root=written",
         "symlink=denied",
         "inside=ok",
         "tmpdir=ok",

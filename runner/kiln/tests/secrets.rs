@@ -196,7 +196,7 @@ fn secrets_are_masked_in_live_output_logs_and_the_record() {
         assert_clean(&f.display().to_string(), &String::from_utf8_lossy(&std::fs::read(f).unwrap()));
     }
     // The scratch dir held the shell state (which has the value): it is gone.
-    assert_eq!(std::fs::read_dir(p.scratch()).unwrap().count(), 0, "scratch removed");
+    assert_eq!(p.scratch_leftovers(), Vec::<std::path::PathBuf>::new(), "scratch removed");
 
     // Without --json, live output goes to stdout, masked the same way.
     let plain = p.kiln().arg("build").arg(&p.src).env("KILN_PARAM__APP_DB_PASSWORD", PARAM).output().unwrap();

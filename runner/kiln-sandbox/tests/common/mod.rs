@@ -178,3 +178,24 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A `sleep` argument unique to this call (a number `sleep` accepts), to find the processes of a
+/// build from the host by their command line: inside the build's PID namespace `$!` is not a
+/// host PID.
+pub fn marker(secs: u32) -> String {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!("{secs}.{:05}{:04}", std::process::id() % 100_000, SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Host PIDs of live (not zombie) `sleep <marker>` processes.
+pub fn procs_with(marker: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        if String::from_utf8_lossy(&raw).replace('\0', " ").trim_end() == format!("sleep {marker}") && proc_state(pid).is_some_and(|s| s != 'Z') {
+            out.push(pid);
+        }
+    }
+    out
+}

@@ -57,6 +57,22 @@ impl Project {
         self.root().join("scratch")
     }
 
+    /// What is left in kiln's TMPDIR after builds: every entry but the (empty) per-user
+    /// `kiln-<uid>` directory that holds the builds' scratch directories.
+    pub fn scratch_leftovers(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.scratch()).into_iter().flatten().flatten() {
+            let path = e.path();
+            let is_user_dir = e.file_name().to_string_lossy().starts_with("kiln-") && path.is_dir() && !path.is_symlink();
+            if is_user_dir {
+                out.extend(std::fs::read_dir(&path).into_iter().flatten().flatten().map(|e| e.path()));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+
     /// A directory beside the project (created), outside anything kiln should let a build write.
     pub fn side_dir(&self, name: &str) -> PathBuf {
         let d = self.root().join(name);
