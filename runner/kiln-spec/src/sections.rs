@@ -145,6 +145,11 @@ fn check_artifact_path(cx: &mut Ctx, what: &str, field: PathField, path: &Spanne
         PathField::BaseDirectory => "the working copy",
         PathField::Name => "the build's artifacts directory",
     };
+    let inside = match field {
+        PathField::Pattern => "the working copy (or `base-directory`)",
+        PathField::BaseDirectory => "the working copy",
+        PathField::Name => "the build's artifacts directory",
+    };
     let copy_in = "copy the files into the working copy in a build command (e.g. in `post_build`) and name them relative to it";
     if dot_dot {
         let help = match field {
@@ -152,7 +157,7 @@ fn check_artifact_path(cx: &mut Ctx, what: &str, field: PathField, path: &Spanne
             _ => format!("{copy_in}; kiln packages only the working copy"),
         };
         cx.diags.push(
-            Diagnostic::error("E0301", format!("`{what}` `{raw}` has a `..` component; kiln's upload refuses paths that leave {relative_to}"), path.span)
+            Diagnostic::error("E0301", format!("`{what}` `{raw}` has a `..` component; kiln's upload refuses paths that leave {inside}"), path.span)
                 .with_label("refused at UPLOAD_ARTIFACTS")
                 .with_help(help),
         );
