@@ -33,7 +33,7 @@ fn text_budget(source_len: usize) -> usize {
 /// `n` bytes for people: `16 MiB`, `1.0 MiB`, `64.0 KiB`, `12 bytes`.
 fn human(n: usize) -> String {
     const MIB: usize = 1 << 20;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else if n >= MIB {
         format!("{:.1} MiB", n as f64 / MIB as f64)
