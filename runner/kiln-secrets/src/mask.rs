@@ -191,9 +191,16 @@ impl Masker {
     /// Masks arbitrary bytes.
     pub fn mask_bytes(&self, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.len());
-        let mut state = ScanState::default();
-        self.scan(data, &mut state, true, &mut out);
+        self.mask_into(data, &mut out);
         out
+    }
+
+    /// Masks `data` and appends the result to `out`: [`Masker::mask_bytes`] without an
+    /// allocation per call, for callers that mask many pieces (a build's output) into one
+    /// reused buffer.
+    pub fn mask_into(&self, data: &[u8], out: &mut Vec<u8>) {
+        let mut state = ScanState::default();
+        self.scan(data, &mut state, true, out);
     }
 
     /// A [`StreamMasker`](crate::StreamMasker) over this masker.
