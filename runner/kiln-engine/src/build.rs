@@ -81,6 +81,8 @@ struct Run<'a> {
     shell: ShellSession,
     /// Taken (and removed on a side thread, `cleanup`) once the build's processes are gone.
     scratch: Option<Scratch>,
+    /// Paths the build may not read (canonical): never copied into the working copy either.
+    hidden: Vec<PathBuf>,
     /// Held for the whole build (see [`context::sweep_partial_records`]).
     _record_lock: nix::fcntl::Flock<std::fs::File>,
     cleanup: Option<std::thread::JoinHandle<()>>,
@@ -211,6 +213,7 @@ pub async fn run_build(
         sandbox,
         shell,
         scratch: Some(scratch),
+        hidden: policy.hidden.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect(),
         _record_lock: record_lock,
         cleanup: None,
         work_dir,
@@ -389,6 +392,8 @@ impl Run<'_> {
         // record root under the source would otherwise copy the copy into itself).
         let mut skip = self.opts.record_root.iter().cloned().collect::<Vec<_>>();
         skip.extend(self.scratch.as_ref().map(|s| s.root.clone()));
+        // A signing key or secrets file kept in the project stays out of the copy too.
+        skip.extend(self.hidden.iter().filter(|h| h.starts_with(source_dir)).cloned());
         match context::copy_source(source_dir, &self.work_dir, &skip) {
             Ok(n) => {
                 self.pump.note(&format!("copied {n} files into the working copy {}", self.work_dir.display()));

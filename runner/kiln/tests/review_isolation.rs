@@ -235,3 +235,17 @@ fn stale_scratch_space_of_a_killed_kiln_is_removed_by_the_next_start() {
         assert_eq!(leftovers, 0, "{}", d.display());
     }
 }
+
+/// Found while re-attacking: a secrets file kept in the project (hidden at its own path) was
+/// still copied into the working copy, where the build could read every value in it.
+#[test]
+fn a_secrets_file_in_the_project_is_not_copied_into_the_working_copy() {
+    let p = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - cat secrets.yml conf/secrets.yml 2>&1 | head -c 300; ls; true\n");
+    let conf = p.src.join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    let secrets = secrets_file(&conf, "in-project-secret-5e1f");
+    let b = p.build(&["--secrets-file", secrets.to_str().unwrap()]);
+    assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
+    assert!(!printed(&b.log()).contains("in-project-secret"), "{}", b.describe());
+    assert!(printed(&b.log()).contains("conf"), "the rest of the project was copied: {}", b.describe());
+}
