@@ -121,8 +121,18 @@ pub async fn run_build(
 
     let network = opts.network || spec.kiln.network;
     let mut writable = vec![work_dir.clone(), scratch.tmp.clone(), scratch.home.clone(), scratch.shell.clone()];
-    writable.extend(spec.cache.iter().flat_map(|c| &c.paths).filter(|p| p.value.starts_with('/')).map(|p| cache_root(&p.value)));
-    writable.extend(spec.kiln.writable_paths.iter().map(|p| PathBuf::from(&p.value)));
+    // Host paths the buildspec asks to write: only where the operator allowed it (`--writable`),
+    // since the buildspec comes with the repository, and a repository must not be able to grant
+    // itself write access to e.g. `~` or `/etc`.
+    let asked = spec.cache.iter().flat_map(|c| &c.paths).filter(|p| p.value.starts_with('/')).map(|p| cache_root(&p.value)).chain(spec.kiln.writable_paths.iter().map(|p| PathBuf::from(&p.value)));
+    let allowed: Vec<PathBuf> = opts.writable_paths.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+    let mut refused = Vec::new();
+    for path in asked {
+        match std::fs::canonicalize(&path) {
+            Ok(c) if allowed.iter().any(|a| c.starts_with(a)) => writable.push(c),
+            _ => refused.push(path),
+        }
+    }
     // The signing key and the secrets files (the one given and the default one) stay out of the
     // build's reach; so do the usual credential stores of kiln's user, unless the build may
     // write there anyway (an in-place build of the home directory).
@@ -197,7 +207,11 @@ pub async fn run_build(
             record_dir: record_dir.display().to_string(),
             shell: kind.program().into(),
             sandbox: sandbox.report(),
-            notices: crate::notices::collect(spec, &source),
+            notices: {
+                let mut n = crate::notices::collect(spec, &source);
+                n.extend(refused.iter().map(|p| format!("the buildspec asks to write {}; it stays read-only in the build (a repository cannot grant itself write access to the host; `kiln build --writable {}` allows it)", p.display(), p.display())));
+                n
+            },
             secret_variables: resolved.as_ref().map(|r| r.iter().map(|s| s.var.clone()).collect()).unwrap_or_default(),
             environment_overrides: opts.env_overrides.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
             plugins: Vec::new(),

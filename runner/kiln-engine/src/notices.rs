@@ -12,7 +12,7 @@ pub fn collect(spec: &BuildSpec, source: &SourceInfo) -> Vec<String> {
         n.push(format!("kiln does not collect `reports` yet; report groups validated but not run: {}", names.join(", ")));
     }
     if spec.cache.as_ref().is_some_and(|c| !c.paths.is_empty() || c.key.is_some()) {
-        n.push("kiln does not save or restore `cache` yet; cache paths are only made writable".into());
+        n.push("kiln does not save or restore `cache` yet; cache paths outside the working copy stay read-only unless `kiln build --writable DIR` allows them".into());
     }
     if spec.batch.is_some() {
         n.push("kiln does not run batch builds yet; `batch` is ignored for this single build, as CodeBuild does for a non-batch build".into());

@@ -40,6 +40,9 @@ pub struct BuildOptions {
     /// Files the build's commands may not read (the signing key); the secrets file in use is
     /// always added. See `kiln_sandbox::Policy::hidden`.
     pub hidden_paths: Vec<PathBuf>,
+    /// Host directories the operator lets the build write when the buildspec asks for them
+    /// (`cache` paths, `kiln: writable-paths`); asked-for paths not under one stay read-only.
+    pub writable_paths: Vec<PathBuf>,
 }
 
 impl BuildOptions {
@@ -62,6 +65,7 @@ impl BuildOptions {
             initiator: format!("kiln/{}", std::env::var("USER").unwrap_or_else(|_| "local".into())),
             exclusive_process: false,
             hidden_paths: Vec::new(),
+            writable_paths: Vec::new(),
         }
     }
 }

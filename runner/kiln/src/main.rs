@@ -127,6 +127,10 @@ struct BuildArgs {
     /// Build in DIR itself instead of a fresh working copy.
     #[arg(long)]
     in_place: bool,
+    /// Let build commands write this host directory when the buildspec asks for it (a `cache`
+    /// path or `kiln: writable-paths`); repeatable. A repository cannot grant itself that.
+    #[arg(long = "writable", value_name = "DIR")]
+    writable: Vec<PathBuf>,
     /// YAML file with parameter-store and secrets-manager values (default: ~/.config/kiln/secrets.yml).
     #[arg(long, value_name = "FILE")]
     secrets_file: Option<PathBuf>,
@@ -226,6 +230,7 @@ fn build(args: BuildArgs) -> ExitCode {
     opts.sandbox = !args.no_sandbox;
     opts.network = args.network;
     opts.in_place = args.in_place;
+    opts.writable_paths = args.writable;
     opts.secrets_file = args.secrets_file;
     opts.timeout = timeout;
     opts.phase_timeout = phase_timeout;

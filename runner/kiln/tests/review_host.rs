@@ -212,3 +212,32 @@ artifacts:
         }
     }
 }
+
+/// Found while re-attacking: the buildspec comes with the repository, and its `cache` paths and
+/// `kiln: writable-paths` made any host directory writable (`~`, `/etc`). Now they stay
+/// read-only unless the operator passes `--writable DIR`.
+#[test]
+fn a_repository_cannot_make_host_directories_writable() {
+    let p = Project::empty();
+    // Not under /tmp (every build sees a fresh one): a host directory as `~` would be.
+    let host = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = host.path().to_path_buf();
+    let canary = Canary::new(&target, "rc", 0o644);
+    p.write(
+        "buildspec.yml",
+        format!(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo owned >> {t}/rc && echo APPENDED; touch {t}/new && echo CREATED; true\ncache:\n  paths:\n    - '{t}/**/*'\nkiln:\n  writable-paths: [{t}]\n",
+            t = target.display()
+        ),
+    );
+    let b = p.build(&[]);
+    assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
+    canary.assert_untouched("a buildspec-declared writable path");
+    assert!(!target.join("new").exists());
+    assert_eq!(b.count_output("APPENDED") + b.count_output("CREATED"), 0, "{}", b.describe());
+    let notices = b.record["kiln"]["notices"].to_string();
+    assert!(notices.contains("--writable"), "the build says why and what to do: {notices}");
+    // The operator can allow it.
+    let b = p.build(&["--writable", target.to_str().unwrap()]);
+    assert_eq!(b.count_output("CREATED"), 1, "{}", b.describe());
+}
