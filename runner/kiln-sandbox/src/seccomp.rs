@@ -74,9 +74,9 @@ impl Filter {
         let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| io::Error::other(e.to_string()))?;
         let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
         let mut add = |nr: libc::c_long, r: Vec<SeccompRule>| {
-            rules.insert(nr as i64, r.clone());
+            rules.insert(nr, r.clone());
             if arch == TargetArch::x86_64 {
-                rules.insert((nr | 0x4000_0000) as i64, r);
+                rules.insert(nr | 0x4000_0000, r);
             }
         };
         #[cfg(target_arch = "x86_64")]
@@ -96,7 +96,7 @@ impl Filter {
         }
         // openat2 gets ENOSYS, in a second filter (one filter has one match action).
         let mut enosys = BTreeMap::new();
-        enosys.insert(libc::SYS_openat2 as i64, Vec::new());
+        enosys.insert(libc::SYS_openat2, Vec::new());
         let compile = |rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32| -> io::Result<BpfProgram> {
             let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno as u32), arch).map_err(|e| io::Error::other(e.to_string()))?;
             filter.try_into().map_err(|e: seccompiler::BackendError| io::Error::other(e.to_string()))

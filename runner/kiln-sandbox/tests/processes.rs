@@ -10,10 +10,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use kiln_sandbox::{Capabilities, Sandbox, become_subreaper, probe, sweep_orphans};
 
-fn me() -> i32 {
-    std::process::id() as i32
-}
-
 /// A process that left the shell's session (`setsid`) still dies with the shell: it is in the
 /// build's PID namespace, which the kernel empties when its PID 1 (the shell) ends.
 #[test]
