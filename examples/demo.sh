@@ -38,7 +38,9 @@ echo "== kiln verify"
 
 echo
 echo "== independent check (Python cryptography: ECDSA P-256 over the DSSE PAE)"
-python3 - "$work/cosign.pub" "$record/provenance.intoto.jsonl" <<'PY'
+# Python with `cryptography` from the repository's pinned, hashed requirements (made once).
+python=$("$root/scripts/python-env")
+"$python" - "$work/cosign.pub" "$record/provenance.intoto.jsonl" <<'PY'
 import base64, json, sys
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

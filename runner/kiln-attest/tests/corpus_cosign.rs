@@ -1,4 +1,4 @@
-//! Every case of `shared/corpus/cosign/CASES.tsv` (keys, sign-blob signatures, Sigstore bundles
+//! Every case of `tests/corpus/cosign/CASES.tsv` (keys, sign-blob signatures, Sigstore bundles
 //! made by cosign and sigstore clients) must come out as its `expected` column says, with the
 //! same failure reason.
 

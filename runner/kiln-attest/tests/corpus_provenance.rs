@@ -1,4 +1,4 @@
-//! Every case of `shared/corpus/provenance/CASES.tsv` (DSSE envelopes, in-toto statements and
+//! Every case of `tests/corpus/provenance/CASES.tsv` (DSSE envelopes, in-toto statements and
 //! SLSA provenance from slsa-github-generator, Cloud Build, npm, witness, in-toto, sigstore
 //! clients) must come out as its `expected` column says, with the same failure reason.
 //!

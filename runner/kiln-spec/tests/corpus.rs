@@ -1,4 +1,4 @@
-//! Every real third-party buildspec in `../shared/corpus/buildspecs/` parses, except the malformed
+//! Every real third-party buildspec in `tests/corpus/buildspecs/` parses, except the malformed
 //! ones, which are rejected with an error at a known line. Reads the corpus at test time.
 
 use std::path::PathBuf;
@@ -10,14 +10,14 @@ const MALFORMED: &[(&str, &str, u32)] = &[
 ];
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/buildspecs");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/buildspecs");
     dir.is_dir().then_some(dir)
 }
 
 #[test]
 fn corpus_buildspecs_parse_or_fail_with_located_errors() {
     let Some(dir) = corpus_dir() else {
-        panic!("the shared corpus is missing: expected ../shared/corpus/buildspecs beside the repository");
+        panic!("the corpus is missing: expected tests/corpus/buildspecs in the repository");
     };
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -53,7 +53,7 @@ fn mutate(src: &str, rng: &mut Rng) -> String {
 
 #[test]
 fn mutated_corpus_never_panics() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/buildspecs");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/buildspecs");
     let mut sources: Vec<String> = std::fs::read_dir(&dir)
         .expect("the shared corpus beside the repository")
         .filter_map(|e| e.ok())

@@ -55,7 +55,7 @@ fn random_password() -> String {
 }
 
 fn validate(files: &[PathBuf]) {
-    let validator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/validate_json_schema.py");
+    let validator = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tools/validate_json_schema.py");
     let out = Command::new("python3").arg(&validator).args(files).output().unwrap();
     assert!(out.status.success(), "schema validation failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

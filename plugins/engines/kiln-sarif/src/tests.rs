@@ -75,12 +75,12 @@ fn snapshot() {
     insta::assert_snapshot!(to_sarif_string(&tool(), &[finding("test/sql-injection", "src/app.py", 12)]));
 }
 
-/// The independent check: the official SARIF 2.1.0 schema via ../shared/tools (Python jsonschema).
+/// The independent check: the official SARIF 2.1.0 schema via tests/tools (Python jsonschema).
 #[test]
 fn validates_against_the_sarif_schema() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let validator = manifest.join("../../../../shared/tools/validate_json_schema.py");
-    assert!(validator.is_file(), "missing {} (../shared beside the repo)", validator.display());
+    let validator = manifest.join("../../../tests/tools/validate_json_schema.py");
+    assert!(validator.is_file(), "missing {} (tests/tools in the repository)", validator.display());
     let dir = std::env::temp_dir().join(format!("kiln-sarif-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("out.sarif");

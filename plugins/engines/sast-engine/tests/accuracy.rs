@@ -1,5 +1,5 @@
-//! Accuracy on the shared labelled SAST corpus (`../shared/corpus/sast`), scored by the shared
-//! scorer (`../shared/tools/score_findings.py`) from the SARIF kiln writes, and the SARIF checked
+//! Accuracy on the shared labelled SAST corpus (`tests/corpus/sast`), scored by the shared
+//! scorer (`tests/tools/score_findings.py`) from the SARIF kiln writes, and the SARIF checked
 //! against the official 2.1.0 schema. Targets (issue 5): recall >= 0.80 and precision >= 0.85
 //! overall, and an F1 above every peer's on each language/area.
 
@@ -9,11 +9,11 @@ use std::process::Command;
 use kiln_sast_engine::{Engine, FileOutcome, Finding, sarif};
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpus/sast")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/corpus/sast")
 }
 
 fn tools() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/tools")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/tools")
 }
 
 fn walk(root: &Path, rel: &str, out: &mut Vec<String>) {

@@ -1,9 +1,9 @@
-//! Accuracy against the peers: for every project under `shared/corpus/lockfiles`, build the SBOM
+//! Accuracy against the peers: for every project under `tests/corpus/lockfiles`, build the SBOM
 //! and compare its normalised purl set with each peer SBOM in `expected/` using the judge,
-//! `shared/tools/sbom_compare.py`. Every difference must be listed in [`EXPECTED_DIFFS`] with
+//! `tests/tools/sbom_compare.py`. Every difference must be listed in [`EXPECTED_DIFFS`] with
 //! the reason (a peer error or a deliberate choice); an unexplained difference fails, and so
 //! does a listed difference that no longer occurs. Every SBOM is also validated against the
-//! CycloneDX 1.5 schema with `shared/tools/validate_json_schema.py`.
+//! CycloneDX 1.5 schema with `tests/tools/validate_json_schema.py`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ const EXPECTED_DIFFS: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests")
 }
 
 fn projects(corpus: &Path) -> Vec<PathBuf> {
@@ -75,7 +75,7 @@ fn compare(ours: &Path, peer: &Path) -> (Vec<String>, Vec<String>) {
 #[test]
 fn corpus_matches_peers_and_validates() {
     let corpus = shared().join("corpus/lockfiles");
-    assert!(corpus.is_dir(), "the lockfile corpus is missing at {} (it ships beside the repository in ../shared)", corpus.display());
+    assert!(corpus.is_dir(), "the lockfile corpus is missing at {} (tests/corpus/lockfiles in the repository)", corpus.display());
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sbom-corpus");
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut unexplained = Vec::new();

@@ -1,5 +1,5 @@
-//! Accuracy on the shared labelled corpus (`../shared/corpus/secrets`, beside the repo): scans
-//! `files/`, writes SARIF, scores it with `../shared/tools/score_findings.py` (the scorer the
+//! Accuracy on the shared labelled corpus (`tests/corpus/secrets`): scans
+//! `files/`, writes SARIF, scores it with `tests/tools/score_findings.py` (the scorer the
 //! peers were measured with) and validates it against the SARIF 2.1.0 schema.
 
 use kiln_secrets_scan_engine::{Finding, Scanner, is_binary, sarif};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests")
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -49,7 +49,7 @@ fn corpus_recall_and_precision_at_least_095() {
     let root = shared().join("corpus/secrets");
     assert!(
         root.join("LABELS.tsv").is_file(),
-        "missing {} (../shared beside the repo)",
+        "missing {} (tests/ in the repository)",
         root.display()
     );
     let findings = scan_corpus(&root);

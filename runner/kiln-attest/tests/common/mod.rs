@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use kiln_attest::Password;
 
-/// `../shared/corpus` next to the workspace root. Panics (loudly) when it is missing: the
+/// `tests/corpus` in the repository. Panics (loudly) when it is missing: the
 /// interop tests are the point of this crate and must not pass by finding nothing.
 pub fn corpus_root() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let corpus = workspace.join("../shared/corpus");
+    let corpus = workspace.join("tests/corpus");
     assert!(
         corpus.join("cosign/CASES.tsv").is_file() && corpus.join("provenance/CASES.tsv").is_file(),
-        "the interop corpus is missing: expected {}/{{cosign,provenance}}/CASES.tsv (shared/ must sit beside the repository)",
+        "the interop corpus is missing: expected {}/{{cosign,provenance}}/CASES.tsv (tests/corpus in the repository)",
         corpus.display()
     );
     corpus
