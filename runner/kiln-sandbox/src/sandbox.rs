@@ -292,10 +292,11 @@ impl Sandbox {
         }
     }
 
-    /// Whether commands run in a PID namespace of their own: the process kiln spawns is then a
-    /// keeper whose only child is the command, PID 1 of the namespace (see `pidns.rs`).
+    /// Whether commands run in a PID namespace of their own (every confined command does): the
+    /// process kiln spawns is then a keeper whose only child is the command, PID 1 of the
+    /// namespace (see `pidns.rs`).
     pub fn pid_namespace(&self) -> bool {
-        matches!(self.inner.confine.as_ref().map(|c| &c.pids), Some(Pids::PidNamespace(_)))
+        self.inner.confine.is_some()
     }
 
     /// SIGKILL every process in this sandbox's cgroup (no-op without one); returns how many
