@@ -317,6 +317,10 @@ impl Sandbox {
     /// `PR_SET_NO_NEW_PRIVS`; Landlock `restrict_self`. Any failure aborts the spawn (fail
     /// closed; `spawn` returns the errno).
     ///
+    /// The command's working directory must be visible in the build's view (a writable path, or a
+    /// host directory outside the covered ones): PID 1 enters it again by name once the view is
+    /// built, and the spawn fails with `ENOENT` otherwise.
+    ///
     /// Works with `tokio::process::Command` through `as_std_mut()`. Note: Linux delivers the
     /// parent-death signal when the *thread* that spawned the child exits, so spawn from
     /// long-lived threads (tokio workers), not from `spawn_blocking` or short-lived threads.

@@ -90,6 +90,7 @@ fn dev_stdio_reopen_works_with_pipes() {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::prepare(&policy(&[dir.path()], false, None)).unwrap();
     let mut cmd = std::process::Command::new("/bin/bash");
+    cmd.current_dir("/");
     cmd.arg("-c")
         .arg("echo to-err > /dev/stderr && echo to-out > /dev/stdout");
     sb.apply(&mut cmd);
@@ -105,6 +106,7 @@ fn a_command_can_be_spawned_twice() {
     let dir = tempfile::tempdir().unwrap();
     let sb = Sandbox::prepare(&policy(&[dir.path()], false, None)).unwrap();
     let mut cmd = std::process::Command::new("/bin/bash");
+    cmd.current_dir("/");
     cmd.arg("-c")
         .arg(r#"echo x >> "$A/n"; echo y > /usr/kiln-sandbox-twice || echo denied"#);
     cmd.env("A", dir.path());

@@ -99,6 +99,7 @@ fn dies_with_the_spawning_thread() {
     let sb2 = sb.clone();
     let mut child = std::thread::spawn(move || {
         let mut cmd = Command::new("sleep");
+        cmd.current_dir("/");
         cmd.arg("100");
         sb2.apply(&mut cmd);
         cmd.spawn().unwrap()

@@ -109,7 +109,9 @@ impl Running {
 pub fn spawn(sandbox: &Sandbox, script: &str, env: &[(&str, String)]) -> Running {
     let logs = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new("/bin/bash");
-    cmd.arg("-c").arg(script).stdin(Stdio::null());
+    // The working directory must exist in the build's view: the test's own (e.g. a checkout
+    // under /tmp) may be covered by the fresh /tmp.
+    cmd.arg("-c").arg(script).stdin(Stdio::null()).current_dir("/");
     cmd.stdout(File::create(logs.path().join("out")).expect("out"));
     cmd.stderr(File::create(logs.path().join("err")).expect("err"));
     for (k, v) in env {
