@@ -94,9 +94,13 @@ impl FileProvider {
         // Parse into a generic value first: syntax errors carry a location,
         // and shape errors are reported by key path by this module, so no
         // serde "invalid type: string \"...\"" message can echo a value.
+        // serde_yaml expands aliases without a bound on bytes (a 1 MiB anchor
+        // referenced 6,000 times is 6 GB), so it only sees a document that
+        // kiln-yaml's bounded reader (the buildspec's) has accepted.
         let doc: Value = if yaml.trim().is_empty() {
             Value::Null
         } else {
+            kiln_yaml::check(yaml).map_err(|e| bounded_error(&path, &e))?;
             serde_yaml::from_str(yaml).map_err(|e| yaml_error(&path, &e))?
         };
         let (mut parameters_in, mut secrets_in) = (Mapping::new(), Mapping::new());
@@ -171,6 +175,17 @@ impl FileProvider {
     /// The file this provider was read from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// A document kiln-yaml refused (syntax, or aliases expanding past the bound), located; the
+/// message says what to do and, like every kiln-yaml error, holds none of the file's text.
+fn bounded_error(path: &Path, e: &kiln_yaml::Error) -> ProviderError {
+    ProviderError::Yaml {
+        path: path.to_path_buf(),
+        line: Some(e.span.line as usize),
+        column: Some(e.span.col as usize),
+        message: e.to_string(),
     }
 }
 

@@ -76,6 +76,10 @@
 //!   keys. YAML syntax errors report `path:line:column`; other errors name
 //!   the path and the key (`secrets."prod/db".versions`). No error message
 //!   contains a value.
+//! * Aliases (`*name`) may expand the file to 16 times its size (at least
+//!   16 MiB, at most 128 MiB), the bound buildspecs get: a larger expansion
+//!   is refused at `path:line:column` of the alias that crosses it, before
+//!   anything is expanded (`kiln-yaml`).
 //!
 //! # Masking
 //!

@@ -92,7 +92,8 @@ pub enum ProviderError {
         /// What it is instead (`"a FIFO (named pipe)"`, `"a directory"`, …).
         kind: &'static str,
     },
-    /// The secrets file is not valid YAML (or does not have the expected shape).
+    /// The secrets file is not valid YAML (or does not have the expected shape), or its aliases
+    /// expand it past the bound every YAML file kiln reads gets (see `kiln-yaml`).
     #[error("{}{}: {message}", path.display(), location(*line, *column))]
     Yaml {
         /// The secrets file.

@@ -9,13 +9,8 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 use serde::Serialize;
 
 /// A position in a source file: byte offset and length, 1-based line and column (in characters).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Span {
-    pub offset: usize,
-    pub len: usize,
-    pub line: u32,
-    pub col: u32,
-}
+/// (Defined in kiln-yaml, whose tree carries it.)
+pub use kiln_yaml::Span;
 
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

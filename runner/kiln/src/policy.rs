@@ -13,7 +13,8 @@
 //!   - {name: secrets-scan, max-severity: low}      # severe finding they may have reported
 //! allow-failed-builds: false
 //! ```
-//! Unknown keys are errors, reported with their line and column.
+//! Unknown keys are errors, reported with their line and column. Aliases are bounded as in a
+//! buildspec (`kiln-yaml`).
 
 use std::path::Path;
 
@@ -82,8 +83,17 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// A severity name as the provenance records it (`low`, `critical`, …).
     fn parse(s: &str) -> Option<Severity> {
-        serde_yaml::from_str(s).ok()
+        Some(match s {
+            "none" => Severity::None,
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
     }
 }
 
@@ -120,8 +130,13 @@ impl PluginMatch {
 }
 
 /// Read a policy file; the error names the file, line and column.
+///
+/// serde_yaml expands aliases without a bound on bytes, so the text goes through kiln-yaml's
+/// bounded reader (the buildspec's) first: a document whose aliases expand it past 16 times its
+/// size is refused at the alias that crosses the bound, before anything is expanded.
 pub fn load(path: &Path) -> Result<Policy, String> {
     let text = kiln_fs::read_input_to_string(path, kiln_fs::limits::CONFIG, "policy").map_err(|e| e.to_string())?;
+    kiln_yaml::check(&text).map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.span.line, e.span.col))?;
     let policy: Policy = serde_yaml::from_str(&text).map_err(|e| match e.location() {
         Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
         None => format!("{}: {e}", path.display()),
@@ -221,5 +236,28 @@ mod tests {
         assert!(e.contains("policy.yml:2:1") && e.contains("unknown field `builder`"), "{e}");
         std::fs::write(&p, "version: 2\n").unwrap();
         assert!(load(&p).unwrap_err().contains("version 2"));
+    }
+
+    #[test]
+    fn aliases_that_expand_past_the_bound_are_refused_at_the_alias() {
+        // 512 KiB referenced 40 times: 20 MiB of text from a file whose bound is 16 MiB.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("policy.yml");
+        let aliases = vec!["*a"; 40].join(", ");
+        std::fs::write(&p, format!("version: 1\nbuilders: [&a \"{}\", {aliases}]\n", "b".repeat(512 << 10))).unwrap();
+        let e = load(&p).unwrap_err();
+        assert!(e.starts_with(&format!("{}:2:", p.display())), "{e}");
+        assert!(e.contains("MiB of text") && e.contains("reference the anchor fewer times"), "{e}");
+        assert!(!e.contains("bbbb"), "{e}");
+        // A few aliases are fine.
+        std::fs::write(&p, "version: 1\nbuilders: [&b x, *b]\n").unwrap();
+        assert_eq!(load(&p).unwrap().builders, ["x", "x"]);
+    }
+
+    #[test]
+    fn severities_parse_by_name() {
+        assert_eq!(Severity::parse("critical"), Some(Severity::Critical));
+        assert_eq!(Severity::parse("none"), Some(Severity::None));
+        assert_eq!(Severity::parse("bogus"), None);
     }
 }
