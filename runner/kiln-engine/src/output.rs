@@ -38,6 +38,10 @@ pub trait Reporter: Send {
     fn phase_started(&mut self, phase: PhaseType);
     fn phase_ended(&mut self, phase: PhaseType, status: PhaseStatus, duration: Duration);
     fn line(&mut self, phase: PhaseType, kind: LineKind, text: &str);
+    /// Everything the output thread has read so far has been reported: a reporter that
+    /// buffers lines shows them now (it is called after every read from the pipe, before the
+    /// thread waits for more, and at the end).
+    fn flush(&mut self) {}
 }
 
 /// A reporter that shows nothing (logs are still written).
@@ -72,18 +76,8 @@ impl Pump {
         let marker = format!("\0kiln:{nonce}:").into_bytes();
         let (ack_tx, acks) = mpsc::channel();
         let capture: Capture = Arc::default();
-        let mut reader = Reader {
-            marker: marker.clone(),
-            masker,
-            reporter,
-            phase: PhaseType::Submitted,
-            build_log: BufWriter::new(File::create(logs_dir.join("build.log"))?),
-            phase_log: None,
-            logs_dir: logs_dir.to_path_buf(),
-            acks: ack_tx,
-            capture: capture.clone(),
-            long_line: None,
-        };
+        let mut reader = Reader::new(logs_dir, marker.clone(), masker, reporter, ack_tx, capture.clone())?;
+        reader.set_phase(PhaseType::Submitted);
         let source = File::from(read_fd);
         let thread = std::thread::Builder::new().name("kiln-output".into()).spawn(move || reader.run(source))?;
         Ok(Pump { writer: File::from(write_fd), marker, acks, seq: 0, capture, thread: Some(thread) })
@@ -160,6 +154,8 @@ struct Reader {
     masker: Masker,
     reporter: Box<dyn Reporter>,
     phase: PhaseType,
+    /// `[PHASE] `: what every line of build.log starts with in the current phase.
+    phase_tag: Vec<u8>,
     build_log: BufWriter<File>,
     phase_log: Option<BufWriter<File>>,
     logs_dir: std::path::PathBuf,
@@ -167,20 +163,45 @@ struct Reader {
     capture: Capture,
     /// While a line longer than [`MAX_LINE`] is being split: the masker its pieces go through.
     long_line: Option<StreamMasker>,
+    /// How many bytes at the head of the buffer are known to be a partial line holding no
+    /// newline and no start of a control record (so a long partial line is not scanned again
+    /// on every read).
+    scanned: usize,
+    /// Masked output, reused from one block of lines to the next.
+    masked: Vec<u8>,
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
+/// Size of one read from the pipe (its default capacity).
+const READ_SIZE: usize = 64 * 1024;
 
 impl Reader {
     fn new(logs_dir: &Path, marker: Vec<u8>, masker: Masker, reporter: Box<dyn Reporter>, acks: mpsc::Sender<u64>, capture: Capture) -> io::Result<Reader> {
-        Ok(Reader { marker, masker, reporter, phase: PhaseType::Build, build_log: BufWriter::new(File::create(logs_dir.join("build.log"))?), phase_log: None, logs_dir: logs_dir.to_path_buf(), acks, capture, long_line: None })
+        let phase = PhaseType::Build;
+        Ok(Reader {
+            marker,
+            masker,
+            reporter,
+            phase,
+            phase_tag: phase_tag(phase),
+            build_log: BufWriter::with_capacity(READ_SIZE, File::create(logs_dir.join("build.log"))?),
+            phase_log: None,
+            logs_dir: logs_dir.to_path_buf(),
+            acks,
+            capture,
+            long_line: None,
+            scanned: 0,
+            masked: Vec::new(),
+        })
+    }
+
+    fn set_phase(&mut self, phase: PhaseType) {
+        self.phase = phase;
+        self.phase_tag = phase_tag(phase);
     }
 
     fn run(&mut self, mut source: impl Read) -> io::Result<()> {
-        let mut buf: Vec<u8> = Vec::with_capacity(8192);
-        let mut chunk = vec![0u8; 64 * 1024];
+        let mut buf: Vec<u8> = Vec::with_capacity(2 * READ_SIZE);
+        let mut chunk = vec![0u8; READ_SIZE];
         loop {
             let n = match source.read(&mut chunk) {
                 Ok(0) => break,
@@ -189,11 +210,15 @@ impl Reader {
                 Err(e) => return Err(e),
             };
             buf.extend_from_slice(&chunk[..n]);
-            if self.drain(&mut buf, false)? {
+            let eof = self.drain(&mut buf, false)?;
+            // Everything read so far has been handled: show it before waiting for more.
+            self.reporter.flush();
+            if eof {
                 break;
             }
         }
         self.drain(&mut buf, true)?;
+        self.reporter.flush();
         self.build_log.flush()?;
         if let Some(l) = self.phase_log.as_mut() {
             l.flush()?;
@@ -201,50 +226,71 @@ impl Reader {
         Ok(())
     }
 
-    /// Process complete lines and control records in `buf`; returns true at the end-of-stream record.
+    /// Process complete lines and control records in `buf`, and the pieces of a line too long
+    /// to keep whole; what is left (a partial line, a partial record) stays in `buf` for the
+    /// next read. Returns true at the end-of-stream record.
+    ///
+    /// One pass over the buffer: `pos` is where the current line starts, `scan` how far the
+    /// line is known to hold no newline and no record. The complete lines up to the next NUL
+    /// byte (the first byte of every record) are masked and written as one block.
     fn drain(&mut self, buf: &mut Vec<u8>, at_eof: bool) -> io::Result<bool> {
+        let mlen = self.marker.len();
+        let mut pos = 0;
+        let mut scan = self.scanned.min(buf.len());
+        let mut eof = false;
         loop {
-            let marker_at = find(buf, &self.marker);
-            let newline_at = buf.iter().position(|b| *b == b'\n');
-            match (marker_at, newline_at) {
-                (Some(m), nl) if nl.is_none_or(|nl| m <= nl) => {
-                    let start = m + self.marker.len();
-                    let Some(end) = buf[start..].iter().position(|b| *b == b'\n') else { return Ok(false) };
-                    let body = String::from_utf8_lossy(&buf[start..start + end]).into_owned();
-                    buf.drain(m..start + end + 1);
-                    // A partial line written before the record stays at the head of the buffer and
-                    // joins what comes next (so a secret printed in two pieces by two commands is
-                    // still masked as one), except at the end of a phase or of the stream.
-                    if m > 0 && (body.starts_with("end:") || body == "eof") {
-                        let data: Vec<u8> = buf.drain(..m).collect();
-                        self.output_line(&data)?;
-                    }
-                    if self.control(&body)? {
-                        return Ok(true);
-                    }
+            let nul = find_nul(&buf[scan..]).map(|i| scan + i);
+            let end = nul.unwrap_or(buf.len());
+            if let Some(i) = buf[scan..end].iter().rposition(|b| *b == b'\n') {
+                self.output_lines(&buf[pos..scan + i])?;
+                pos = scan + i + 1;
+            }
+            scan = end;
+            let Some(z) = nul else { break };
+            let tail = &buf[z..];
+            if !tail.starts_with(&self.marker) {
+                if tail.len() < mlen && self.marker.starts_with(tail) {
+                    // Perhaps the first bytes of a record: wait for the rest. Never cut here.
+                    break;
                 }
-                (_, Some(nl)) => {
-                    let line: Vec<u8> = buf.drain(..=nl).collect();
-                    self.output_line(&line[..line.len() - 1])?;
-                }
-                (_, None) => {
-                    // Never cut through what may be the first bytes of a record whose rest is
-                    // still on its way: the cut would print the nonce and lose the record.
-                    let maybe_record = (1..self.marker.len().min(buf.len() + 1)).rev().find(|&k| buf.ends_with(&self.marker[..k])).unwrap_or(0);
-                    if buf.len() - maybe_record > MAX_LINE {
-                        let data: Vec<u8> = buf.drain(..MAX_LINE).collect();
-                        self.long_line_piece(&data)?;
-                        continue;
-                    }
-                    if at_eof && !buf.is_empty() {
-                        let data: Vec<u8> = std::mem::take(buf);
-                        self.output_line(&data)?;
-                        continue;
-                    }
-                    return Ok(false);
-                }
+                // A NUL byte of the build's own output.
+                scan = z + 1;
+                continue;
+            }
+            let body_at = z + mlen;
+            let Some(len) = buf[body_at..].iter().position(|b| *b == b'\n') else { break };
+            let body = String::from_utf8_lossy(&buf[body_at..body_at + len]).into_owned();
+            let after = body_at + len + 1;
+            // A partial line written before the record joins what comes next (so a secret
+            // printed in two pieces by two commands is still masked as one), except at the end
+            // of a phase or of the stream: it is moved up to just before the next output.
+            if z > pos && (body.starts_with("end:") || body == "eof") {
+                self.output_line(&buf[pos..z])?;
+                pos = after;
+            } else {
+                buf.copy_within(pos..z, after - (z - pos));
+                pos = after - (z - pos);
+            }
+            scan = after;
+            if self.control(&body)? {
+                eof = true;
+                break;
             }
         }
+        // A line too long to keep whole goes out in pieces, cut only where it is certainly
+        // output: before `scan`, never through what may be the start of a record.
+        while scan - pos > MAX_LINE {
+            self.long_line_piece(&buf[pos..pos + MAX_LINE])?;
+            pos += MAX_LINE;
+        }
+        if at_eof && pos < buf.len() {
+            self.output_line(&buf[pos..])?;
+            pos = buf.len();
+            scan = pos;
+        }
+        buf.drain(..pos);
+        self.scanned = scan - pos;
+        Ok(eof)
     }
 
     fn control(&mut self, body: &str) -> io::Result<bool> {
@@ -252,7 +298,7 @@ impl Reader {
         match kind {
             "start" => {
                 if let Some(p) = parse_phase(rest) {
-                    self.phase = p;
+                    self.set_phase(p);
                     if let Some(mut l) = self.phase_log.take() {
                         l.flush()?;
                     }
@@ -295,7 +341,7 @@ impl Reader {
     fn long_line_piece(&mut self, raw: &[u8]) -> io::Result<()> {
         let masker = &self.masker;
         let masked = self.long_line.get_or_insert_with(|| masker.stream()).push(raw);
-        if masked.is_empty() { Ok(()) } else { self.emit_line(&masked) }
+        if masked.is_empty() { Ok(()) } else { self.emit_lines(&masked, false) }
     }
 
     /// A complete line (or the last piece of a long one).
@@ -309,35 +355,109 @@ impl Reader {
             }
             None => self.masker.mask_bytes(raw),
         };
-        self.emit_line(&masked)
+        self.emit_lines(&masked, false)
     }
 
-    /// Write an already masked line to the logs, the retry capture and the reporter.
-    fn emit_line(&mut self, masked: &[u8]) -> io::Result<()> {
-        let text = String::from_utf8_lossy(masked);
-        self.write_logs(LineKind::Output, &text)?;
-        if let Some(c) = self.capture.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            if c.len() < MAX_CAPTURE {
-                c.push_str(&text);
-                c.push('\n');
+    /// Complete lines, `\n`-separated (without the last `\n`), masked as one block: a secret
+    /// is masked wherever a line-by-line masking would mask it (every match inside a line is
+    /// a match in the block), and one that spans lines (a multi-line value) is masked whole.
+    fn output_lines(&mut self, raw: &[u8]) -> io::Result<()> {
+        let mut raw = raw;
+        if self.long_line.is_some() {
+            // The first line ends the long line being split.
+            let (first, rest) = match raw.iter().position(|b| *b == b'\n') {
+                Some(nl) => (&raw[..nl], Some(&raw[nl + 1..])),
+                None => (raw, None),
+            };
+            self.output_line(first)?;
+            match rest {
+                Some(rest) => raw = rest,
+                None => return Ok(()),
             }
         }
-        self.reporter.line(self.phase, LineKind::Output, &text);
+        let mut masked = std::mem::take(&mut self.masked);
+        masked.clear();
+        self.masker.mask_into(raw, &mut masked);
+        let done = self.emit_lines(&masked, true);
+        self.masked = masked;
+        done
+    }
+
+    /// Write already masked lines (`\n`-separated; with `strip_cr`, a `\r` ending a line is
+    /// dropped) to the logs, the retry capture and the reporter.
+    fn emit_lines(&mut self, masked: &[u8], strip_cr: bool) -> io::Result<()> {
+        // Checking UTF-8 first is several times faster than `from_utf8_lossy` on valid text.
+        let text = match std::str::from_utf8(masked) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(masked),
+        };
+        self.open_phase_log()?;
+        // When no line loses a `\r`, the phase log's lines are the block itself: one write.
+        let strip_cr = strip_cr && text.as_bytes().contains(&b'\r');
+        if !strip_cr {
+            if let Some(l) = self.phase_log.as_mut() {
+                l.write_all(text.as_bytes())?;
+                l.write_all(b"\n")?;
+            }
+        }
+        let mut capture = self.capture.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        loop {
+            // A plain loop: most lines are short, where `str::split`'s search costs more.
+            let end = bytes[start..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| start + i);
+            let mut line = &text[start..end];
+            if strip_cr {
+                line = line.strip_suffix('\r').unwrap_or(line);
+                if let Some(l) = self.phase_log.as_mut() {
+                    l.write_all(line.as_bytes())?;
+                    l.write_all(b"\n")?;
+                }
+            }
+            self.build_log.write_all(&self.phase_tag)?;
+            self.build_log.write_all(line.as_bytes())?;
+            self.build_log.write_all(b"\n")?;
+            if let Some(c) = capture.as_mut() {
+                if c.len() < MAX_CAPTURE {
+                    c.push_str(line);
+                    c.push('\n');
+                }
+            }
+            self.reporter.line(self.phase, LineKind::Output, line);
+            if end == bytes.len() {
+                return Ok(());
+            }
+            start = end + 1;
+        }
+    }
+
+    fn open_phase_log(&mut self) -> io::Result<()> {
+        if self.phase_log.is_none() {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(self.logs_dir.join(format!("{}.log", self.phase.as_str())))?;
+            self.phase_log = Some(BufWriter::with_capacity(READ_SIZE, file));
+        }
         Ok(())
     }
 
     fn write_logs(&mut self, kind: LineKind, text: &str) -> io::Result<()> {
         let tag = if kind == LineKind::Kiln { "[kiln] " } else { "" };
         writeln!(self.build_log, "[{}] {tag}{text}", self.phase.as_str())?;
-        if self.phase_log.is_none() {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(self.logs_dir.join(format!("{}.log", self.phase.as_str())))?;
-            self.phase_log = Some(BufWriter::new(file));
-        }
+        self.open_phase_log()?;
         if let Some(l) = self.phase_log.as_mut() {
             writeln!(l, "{tag}{text}")?;
         }
         Ok(())
     }
+}
+
+/// Where the first NUL byte of `bytes` is. (`CStr::from_bytes_until_nul` is std's one public
+/// vectorised byte search: a byte-by-byte loop here was a tenth of the output thread's time.)
+fn find_nul(bytes: &[u8]) -> Option<usize> {
+    std::ffi::CStr::from_bytes_until_nul(bytes).ok().map(|c| c.to_bytes().len())
+}
+
+fn phase_tag(phase: PhaseType) -> Vec<u8> {
+    format!("[{}] ", phase.as_str()).into_bytes()
 }
 
 fn parse_phase(s: &str) -> Option<PhaseType> {
@@ -534,5 +654,37 @@ mod tests {
         let text: String = lines.iter().filter(|(k, _)| *k == LineKind::Output).map(|(_, t)| t.as_str()).collect();
         assert_eq!(text, format!("{} tail", "a".repeat(MAX_LINE - 3)));
         assert!(!log.contains("0123456789abcdef"), "the nonce is never output");
+    }
+
+    #[test]
+    fn what_is_shown_and_logged_does_not_depend_on_how_the_output_arrives() {
+        // Lines, a NUL byte and a forged record prefix in the build's output, a CRLF line, a
+        // note arriving in the middle of a partial line and a secret split around it.
+        let mut stream = Vec::new();
+        for i in 0..40 {
+            stream.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        stream.extend_from_slice(b"nul \0 inside\n\0kiln:0123-not-the-nonce:note:forged\nwindows\r\nx hunter2-");
+        for body in ["note:Running command y", "sync:1"] {
+            stream.extend_from_slice(MARKER);
+            stream.extend_from_slice(body.as_bytes());
+            stream.push(b'\n');
+        }
+        stream.extend_from_slice(b"secret y\nlast\n\0kil");
+        let (whole, whole_log) = read_script(vec![stream.clone()], &["hunter2-secret"]);
+        let texts: Vec<&str> = whole.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts[..2], ["line 0", "line 1"]);
+        assert_eq!(
+            texts[40..],
+            ["nul \u{0} inside", "\u{0}kiln:0123-not-the-nonce:note:forged", "windows", "Running command y", "x *** y", "last", "\u{0}kil"],
+            "{whole:?}"
+        );
+        assert_eq!(whole.iter().filter(|(k, _)| *k == LineKind::Kiln).count(), 1);
+        for size in [1, 2, 3, 5, 8, 13, 64, 333] {
+            let chunks: Vec<Vec<u8>> = stream.chunks(size).map(<[u8]>::to_vec).collect();
+            let (lines, log) = read_script(chunks, &["hunter2-secret"]);
+            assert_eq!(lines, whole, "reads of {size} bytes");
+            assert_eq!(log, whole_log, "reads of {size} bytes");
+        }
     }
 }

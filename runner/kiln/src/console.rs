@@ -1,6 +1,10 @@
 //! What a person sees while a build runs: each line prefixed with its phase; on a terminal, a
 //! spinner naming the current phase (indicatif); plain lines otherwise. `NO_COLOR` turns colour off.
 //! With `--json`, live output goes to stderr so stdout holds only the record.
+//!
+//! Lines are collected and written out in blocks: when the output thread has handled everything
+//! it read ([`Reporter::flush`]), at a phase change, or every 64 KiB, so a build printing
+//! millions of lines costs a write per block, not per line.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -13,7 +17,14 @@ pub struct Console {
     bar: Option<ProgressBar>,
     color: bool,
     to_stderr: bool,
+    /// Lines not written yet, each ending with `\n`.
+    pending: String,
+    /// The painted `[PHASE] ` prefix of output lines, for the phase it was made for.
+    prefix: Option<(PhaseType, String)>,
 }
+
+/// Pending output is written once it is this long.
+const FLUSH_AT: usize = 64 * 1024;
 
 impl Console {
     pub fn new(json: bool) -> Console {
@@ -25,18 +36,32 @@ impl Console {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        Console { bar, color, to_stderr: json }
+        Console { bar, color, to_stderr: json, pending: String::new(), prefix: None }
     }
 
-    fn emit(&self, text: String) {
+    fn emit(&mut self, text: &str) {
+        self.pending.push_str(text);
+        self.pending.push('\n');
+        if self.pending.len() >= FLUSH_AT {
+            self.write_pending();
+        }
+    }
+
+    fn write_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
         match &self.bar {
-            Some(b) => b.println(text),
-            None if self.to_stderr => eprintln!("{text}"),
+            Some(b) => b.println(self.pending.strip_suffix('\n').unwrap_or(&self.pending)),
+            None if self.to_stderr => {
+                let _ = std::io::stderr().lock().write_all(self.pending.as_bytes());
+            }
             None => {
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
+                let _ = out.write_all(self.pending.as_bytes()).and_then(|()| out.flush());
             }
         }
+        self.pending.clear();
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -50,6 +75,7 @@ fn status_color(s: PhaseStatus) -> &'static str {
 
 impl Reporter for Console {
     fn phase_started(&mut self, phase: PhaseType) {
+        self.write_pending();
         if let Some(b) = &self.bar {
             b.set_message(phase.as_str());
         }
@@ -57,18 +83,33 @@ impl Reporter for Console {
 
     fn phase_ended(&mut self, phase: PhaseType, status: PhaseStatus, duration: Duration) {
         let s = self.paint(status_color(status), status.as_str());
-        self.emit(format!("[{}] {} {s} in {:.2}s", phase.as_str(), self.paint("1", "phase"), duration.as_secs_f64()));
+        let text = format!("[{}] {} {s} in {:.2}s", phase.as_str(), self.paint("1", "phase"), duration.as_secs_f64());
+        self.emit(&text);
+        self.write_pending();
     }
 
     fn line(&mut self, phase: PhaseType, kind: LineKind, text: &str) {
-        let prefix = self.paint("2", &format!("[{}]", phase.as_str()));
-        let text = if kind == LineKind::Kiln { self.paint("36", &format!("kiln: {text}")) } else { text.to_string() };
-        self.emit(format!("{prefix} {text}"));
+        if self.prefix.as_ref().is_none_or(|(p, _)| *p != phase) {
+            self.prefix = Some((phase, format!("{} ", self.paint("2", &format!("[{}]", phase.as_str())))));
+        }
+        let prefix = self.prefix.as_ref().map(|(_, s)| s.as_str()).unwrap_or_default();
+        self.pending.push_str(prefix);
+        if kind == LineKind::Kiln {
+            let text = self.paint("36", &format!("kiln: {text}"));
+            self.emit(&text);
+        } else {
+            self.emit(text);
+        }
+    }
+
+    fn flush(&mut self) {
+        self.write_pending();
     }
 }
 
 impl Drop for Console {
     fn drop(&mut self) {
+        self.write_pending();
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
