@@ -1,9 +1,19 @@
 //! UPLOAD_ARTIFACTS: expand the artifact settings in the build's shell, select and package the
 //! files with `kiln-artifacts`, and describe them for the record.
+//!
+//! Secret values never become file names: the artifact's name, each entry's path in it and a
+//! kept symlink's target are masked (`***`, as in the logs and build.json) before anything is
+//! written, so `echo x > "out/$TOKEN.txt"` is packaged as `out/***.txt`. (CodeBuild uploads
+//! such names as they are.) Two entries that mask to the same path, or a symlink that masking
+//! would point outside the artifact, fail the phase with an error.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Component, Path, PathBuf};
 
-use kiln_artifacts::{ArtifactSpec, Packaging};
+use kiln_artifacts::{ArtifactSpec, Packaging, Selection};
+use kiln_secrets::Masker;
+use sha2::{Digest, Sha256};
 use kiln_sandbox::Sandbox;
 use kiln_spec::{ArtifactSet, Artifacts};
 
@@ -18,8 +28,8 @@ pub struct UploadContext<'a> {
     pub dest: &'a Path,
     pub packaging: Packaging,
     pub project: &'a str,
-    /// Secret values never become file names: an expanded artifact name is masked.
-    pub masker: &'a kiln_secrets::Masker,
+    /// Secret values never become file names: the artifact's name and entry paths are masked.
+    pub masker: &'a Masker,
 }
 
 /// The packaged artifacts.
@@ -65,8 +75,9 @@ async fn one(ctx: &UploadContext<'_>, id: Option<&str>, set: &ArtifactSet, warni
     if ctx.packaging == Packaging::Zip && !name.ends_with(".zip") {
         name.push_str(".zip");
     }
-    let selection = kiln_artifacts::select(ctx.work_dir, &spec).map_err(|e| e.to_string())?;
+    let mut selection = kiln_artifacts::select(ctx.work_dir, &spec).map_err(|e| e.to_string())?;
     warnings.extend(selection.warnings.iter().cloned());
+    mask_entries(&mut selection, ctx.masker)?;
     let packaged = kiln_artifacts::package(&selection, ctx.dest, &name, ctx.packaging).map_err(|e| e.to_string())?;
     Ok(ArtifactRecord {
         artifact_identifier: id.map(str::to_string),
@@ -74,6 +85,55 @@ async fn one(ctx: &UploadContext<'_>, id: Option<&str>, set: &ArtifactSet, warni
         sha256sum: packaged.sha256.clone(),
         files: packaged.files.iter().map(|f| ArtifactFile { path: f.path.clone(), sha256: f.sha256.clone(), size: f.size }).collect(),
     })
+}
+
+/// Masks secret values in the artifact paths of `selection` and in kept symlinks' targets (the
+/// recorded size and sha256 of a link are those of its target text, so they follow).
+fn mask_entries(selection: &mut Selection, masker: &Masker) -> Result<(), String> {
+    if masker.is_empty() {
+        return Ok(());
+    }
+    for f in &mut selection.files {
+        let path = masker.mask_str(&f.path);
+        let target = f.symlink_target.as_ref().map(|t| PathBuf::from(OsString::from_vec(masker.mask_bytes(t.as_os_str().as_bytes()))));
+        if path == f.path && target == f.symlink_target {
+            continue;
+        }
+        if let Some(t) = &target {
+            // A value holding `/` or `..` changes the path's depth when masked.
+            if escapes(&path, t) {
+                return Err(format!("symlink '{path}' -> '{}' would point outside the artifact once secret values in its names are masked", t.display()));
+            }
+            if Some(t) != f.symlink_target.as_ref() {
+                let text = t.as_os_str().as_bytes();
+                f.size = text.len() as u64;
+                f.sha256 = hex::encode(Sha256::digest(text));
+            }
+        }
+        f.path = path;
+        f.symlink_target = target;
+    }
+    Ok(())
+}
+
+/// Whether a symlink at artifact path `path` with the relative `target` leads out of the
+/// artifact (the same lexical rule `kiln-artifacts` applies when it selects symlinks).
+fn escapes(path: &str, target: &Path) -> bool {
+    if !target.is_relative() {
+        return true;
+    }
+    let mut depth = path.split('/').count() as isize - 1;
+    for c in target.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Package the primary and every secondary artifact.
