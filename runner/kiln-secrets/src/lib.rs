@@ -84,20 +84,48 @@
 //! # Masking
 //!
 //! A [`Masker`] replaces with `***` every occurrence of each secret value and
-//! of these derived forms (each only if at least the minimum length):
+//! of these derived forms (each only if at least the minimum length; the
+//! list is [`encodings::variants`]):
 //!
 //! * the value itself, the value with surrounding whitespace trimmed, and
 //!   for a multi-line value each trimmed line and the CRLF form (terminals
 //!   turn `\n` into `\r\n`);
+//! * for values (or trimmed values) of at least [`CASE_MIN_LEN`](encodings::CASE_MIN_LEN)
+//!   (8) bytes, the all-lower-case and all-upper-case forms, by Unicode rules
+//!   (Python's `str.upper()`, `ß` → `SS`) and ASCII-only (`tr a-z A-Z`,
+//!   `${V^^}`); shorter ones re-cased are ordinary words too often;
+//! * hex of the value's bytes, all lower case or all upper case (Python's
+//!   `bytes.hex()`, `xxd -p`, `%02x` loops), also inside a longer hex string
+//!   (every byte starts at an even hex offset);
 //! * base64 of the value (and trimmed value): standard and URL-safe
 //!   alphabets, padded and unpadded; and, for a value embedded anywhere in a
 //!   longer base64 stream, the stable middle of its encoding at each of the
 //!   3 byte offsets modulo 3 ([`mask::base64_middle`]);
+//! * base32 (RFC 4648 alphabet, upper case), padded and unpadded, and the
+//!   stable middle inside a longer base32 stream at each of the 5 byte offsets
+//!   modulo 5 ([`mask::base32_middle`]);
 //! * percent-encoding: RFC 3986 (all but `A-Za-z0-9-._~` escaped) and
 //!   `encodeURIComponent` (also leaves `!*'()`), each with `%20` or `+` for
 //!   spaces and with upper- or lower-case hex digits;
 //! * the JSON string-escaped form as `serde_json` writes it, with `/` as
 //!   `\/`, and with non-ASCII characters as `\uXXXX`.
+//!
+//! **Not covered** (such output passes unmasked; a build that wants to leak a
+//! value it can read can always find a form the masker does not know, so
+//! masking protects against accidents, not against a hostile build):
+//! mixed-case or separated hex (`hexdump -C`, `xxd` without `-p`, `\x41`
+//! escapes, `0x`-prefixed bytes); the encodings of the re-cased forms (hex or
+//! base64 of the upper-cased value); an encoding broken by a line wrap
+//! (`base64` wraps at 76 columns, `xxd -p` at 60: where the value's encoding
+//! crosses a wrap, neither part matches); lower-case base32 and the base32hex
+//! alphabet; base58, base85/ascii85, uuencode, quoted-printable;
+//! XML/HTML entities, shell quoting (`printf %q`, `${V@Q}`) and other escape
+//! syntaxes than JSON's and percent-encoding; UTF-16 or other charsets;
+//! reversed, spaced-out, split or partial values (a substring of a value is
+//! not masked); hashes, compression and encryption of the value. In a build's
+//! output kiln masks complete lines in blocks: a multi-line value is masked
+//! whole when its lines arrive in one read, otherwise through its lines, of
+//! which one shorter than the minimum length is not masked.
 //!
 //! Matching uses one leftmost-longest Aho-Corasick automaton; overlapping or
 //! chained matches of different secrets are merged into a single `***`, so no
