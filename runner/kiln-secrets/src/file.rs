@@ -111,13 +111,7 @@ impl FileProvider {
                     let target = match key.as_str() {
                         Some("parameters") => &mut parameters_in,
                         Some("secrets") => &mut secrets_in,
-                        Some(other) => {
-                            return Err(format_error(
-                                &path,
-                                &quote(other),
-                                "unknown top-level key; expected `parameters` or `secrets`",
-                            ));
-                        }
+                        Some(other) => return Err(unknown_key(&path, yaml, other)),
                         None => {
                             return Err(format_error(&path, "(top level)", "keys must be strings"));
                         }
@@ -205,6 +199,75 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> ProviderError {
         line: loc.as_ref().map(|l| l.line()),
         column: loc.as_ref().map(|l| l.column()),
         message,
+    }
+}
+
+/// The top-level keys of a secrets file.
+const TOP_LEVEL_KEYS: [&str; 2] = ["parameters", "secrets"];
+
+/// A top-level `key` other than [`TOP_LEVEL_KEYS`]: located (the key's own line and column) and
+/// with what to write instead ([`top_level_help`]). The message holds the key, never a value.
+fn unknown_key(path: &Path, yaml: &str, key: &str) -> ProviderError {
+    let span = locate_top_level_key(yaml, key);
+    ProviderError::UnknownKey {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        line: span.map(|s| s.line as usize),
+        column: span.map(|s| s.col as usize),
+        help: top_level_help(key),
+    }
+}
+
+/// Where the first top-level `key` is written. serde_yaml's values have no positions, so the
+/// document (which `kiln_yaml::check` has already bounded) is read again by kiln-yaml; only on
+/// this error path. `None` for a key kiln-yaml does not see as written (a merge key, `<<`).
+fn locate_top_level_key(yaml: &str, key: &str) -> Option<kiln_yaml::Span> {
+    let kiln_yaml::NodeKind::Map(entries) = kiln_yaml::parse(yaml).ok()??.kind else {
+        return None;
+    };
+    entries
+        .into_iter()
+        .find(|(k, _)| k.as_scalar() == Some(key))
+        .map(|(k, _)| k.span)
+}
+
+/// What to write instead of the unknown top-level key `key`. The buildspec's section names
+/// (`parameter-store`, `secrets-manager`, written any way: `secrets_manager`, `SecretsManager`)
+/// and its `env` map to this file's names; otherwise a close spelling is suggested as
+/// `kiln validate` does for buildspecs (kiln-spec's `did_you_mean`: Jaro-Winkler >= 0.8 on the
+/// lower-cased names without `-`/`_`), or the allowed keys are listed.
+fn top_level_help(key: &str) -> String {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '_'], "");
+    let section = |ours: &str, theirs: &str, what: &str| {
+        format!(
+            "did you mean `{ours}`? `{theirs}` is the buildspec's name (under `env:`); \
+             a secrets file lists {what} under `{ours}`"
+        )
+    };
+    match norm(key).as_str() {
+        "secretsmanager" | "secretmanager" => {
+            section("secrets", "secrets-manager", "Secrets Manager secrets")
+        }
+        "parameterstore" | "parametersstore" => section(
+            "parameters",
+            "parameter-store",
+            "Parameter Store parameters",
+        ),
+        "env" => "a secrets file has no `env` section (that is the buildspec's): write \
+                  `parameters` and `secrets` at the top level, not indented"
+            .to_string(),
+        normed => match TOP_LEVEL_KEYS
+            .iter()
+            .map(|c| (c, strsim::jaro_winkler(normed, &norm(c))))
+            .filter(|(_, score)| *score >= 0.8)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        {
+            Some((c, _)) => format!("did you mean `{c}`?"),
+            None => "the top-level keys are `parameters` (Parameter Store: name -> value) and \
+                     `secrets` (Secrets Manager: name -> secret); a parameter's or secret's name \
+                     goes under one of them, indented"
+                .to_string(),
+        },
     }
 }
 
@@ -379,5 +442,119 @@ impl fmt::Debug for FileProvider {
             .field("parameters", &self.parameters.len())
             .field("secrets", &self.secrets.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buildspec_section_names_map_to_the_file_s_keys() {
+        for key in [
+            "secrets-manager",
+            "secrets_manager",
+            "SecretsManager",
+            "secret-manager",
+        ] {
+            let help = top_level_help(key);
+            assert!(
+                help.starts_with("did you mean `secrets`? `secrets-manager` is the buildspec's"),
+                "{key}: {help}"
+            );
+        }
+        for key in [
+            "parameter-store",
+            "parameter_store",
+            "ParameterStore",
+            "parameters-store",
+        ] {
+            let help = top_level_help(key);
+            assert!(
+                help.starts_with("did you mean `parameters`? `parameter-store` is the buildspec's"),
+                "{key}: {help}"
+            );
+        }
+        assert!(top_level_help("env").contains("no `env` section"));
+    }
+
+    #[test]
+    fn close_spellings_are_suggested() {
+        for (key, want) in [
+            ("secret", "secrets"),
+            ("Secrets", "secrets"),
+            ("secrest", "secrets"),
+            ("parameter", "parameters"),
+            ("paramters", "parameters"),
+            ("params", "parameters"),
+            ("PARAMETERS", "parameters"),
+        ] {
+            assert_eq!(
+                top_level_help(key),
+                format!("did you mean `{want}`?"),
+                "{key}"
+            );
+        }
+        for key in ["prod/db", "/CodeBuild/x", "zzz", "versions", "values"] {
+            let help = top_level_help(key);
+            assert!(
+                help.starts_with("the top-level keys are `parameters`"),
+                "{key}: {help}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_key_is_located_where_it_is_written() {
+        let at = |yaml: &str, key: &str| locate_top_level_key(yaml, key).map(|s| (s.line, s.col));
+        assert_eq!(
+            at(
+                "parameters: {}\n\nsecrets-manager:\n  a: b\n",
+                "secrets-manager"
+            ),
+            Some((3, 1))
+        );
+        assert_eq!(at("\u{feff}secret: x\n", "secret"), Some((1, 1)));
+        assert_eq!(
+            at("{ a: 1, \"s\\u0065cret\": 2 }\n", "secret"),
+            Some((1, 9))
+        );
+        // the first of two (serde_yaml refuses duplicates before this is asked), and none at all
+        assert_eq!(at("x: 1\nx: 2\n", "x"), Some((1, 1)));
+        assert_eq!(at("a: 1\n", "x"), None);
+        assert_eq!(at("- a\n", "a"), None);
+    }
+
+    #[test]
+    fn the_error_names_the_key_and_its_position_never_a_value() {
+        let err = FileProvider::parse(
+            "s.yml",
+            "secrets:\n  a: b\n\"secret\\tmanager\": { x: hunter2-value }\n",
+        )
+        .unwrap_err();
+        let ProviderError::UnknownKey {
+            key,
+            line,
+            column,
+            help,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (key.as_str(), *line, *column),
+            ("secret\tmanager", Some(3), Some(1))
+        );
+        assert!(help.starts_with("did you mean `secrets`?"), "{help}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("s.yml:3:1: unknown top-level key \"secret\\tmanager\"; did you mean"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("hunter2") && !format!("{err:?}").contains("hunter2"),
+            "{msg}"
+        );
     }
 }

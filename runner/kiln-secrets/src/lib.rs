@@ -65,6 +65,14 @@
 //!
 //! * Only the top-level keys `parameters` and `secrets` are allowed, both
 //!   optional; an empty file is an empty store. Duplicate names are errors.
+//!   Any other top-level key refuses the whole file (nothing in it is used,
+//!   so a build never runs with half of it) with
+//!   [`ProviderError::UnknownKey`] at the key's `path:line:column` and a
+//!   suggestion: the buildspec's `secrets-manager` and `parameter-store`
+//!   (however written: `secrets_manager`, `SecretsManager`) are `secrets`
+//!   and `parameters` here, a buildspec-style `env:` wrapper is pointed
+//!   out, a close spelling (`secret`, `paramters`) gets "did you mean" as in
+//!   `kiln validate`, and anything else lists the two keys.
 //! * A secret that is not a `versions` mapping has only an `AWSCURRENT`
 //!   version. To store a JSON object whose only key is `versions`, write it
 //!   as a JSON string.
@@ -73,9 +81,9 @@
 //!   ([`secret_id_candidates`]).
 //! * The file is refused unless it is a regular file with no group/other
 //!   permission bits (`mode & 0o077 == 0`), like ssh's rule for private
-//!   keys. YAML syntax errors report `path:line:column`; other errors name
-//!   the path and the key (`secrets."prod/db".versions`). No error message
-//!   contains a value.
+//!   keys. YAML syntax errors and unknown top-level keys report
+//!   `path:line:column`; other errors name the path and the key
+//!   (`secrets."prod/db".versions`). No error message contains a value.
 //! * Aliases (`*name`) may expand the file to 16 times its size (at least
 //!   16 MiB, at most 128 MiB), the bound buildspecs get: a larger expansion
 //!   is refused at `path:line:column` of the alias that crosses it, before

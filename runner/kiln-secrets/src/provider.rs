@@ -105,6 +105,27 @@ pub enum ProviderError {
         /// What is wrong.
         message: String,
     },
+    /// The secrets file has a top-level key other than `parameters` and `secrets` (such as the
+    /// buildspec's `secrets-manager`); nothing in the file is used.
+    #[error(
+        "{}{}: unknown top-level key {}; {help}",
+        path.display(),
+        location(*line, *column),
+        quoted(key)
+    )]
+    UnknownKey {
+        /// The secrets file.
+        path: PathBuf,
+        /// The key as written (after YAML unescaping).
+        key: String,
+        /// 1-based line of the key, when known.
+        line: Option<usize>,
+        /// 1-based column of the key, when known.
+        column: Option<usize>,
+        /// What to write instead: a "did you mean" for a close or confusable name, otherwise
+        /// the keys that are allowed.
+        help: String,
+    },
     /// The secrets file is valid YAML but an entry is not usable.
     #[error("{}: {key}: {message}", path.display())]
     Format {
@@ -132,4 +153,9 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
         (Some(l), None) => format!(":{l}"),
         _ => String::new(),
     }
+}
+
+/// A key for messages, as a JSON double-quoted string (control characters escaped).
+fn quoted(key: &str) -> String {
+    serde_json::to_string(key).unwrap_or_else(|_| format!("{key:?}"))
 }

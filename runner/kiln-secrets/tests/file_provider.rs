@@ -366,3 +366,88 @@ fn an_oversized_secrets_file_is_refused_with_the_limit() {
     let msg = err.to_string();
     assert!(msg.contains("secrets.yml") && msg.contains("16 MiB"), "{msg}");
 }
+
+/// `FileProvider::parse("s.yml", text)`'s error text; the value `hunter2-top-secret` in `text`
+/// must not be in it (nor in its `Debug` form).
+fn unknown_key_error(text: &str) -> String {
+    let err = FileProvider::parse("s.yml", text).unwrap_err();
+    let msg = err.to_string();
+    assert!(!msg.contains("hunter2"), "{text:?} leaked a value: {msg}");
+    assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+    msg
+}
+
+#[test]
+fn an_unknown_top_level_key_is_located_and_the_buildspec_section_names_are_mapped() {
+    // The buildspec's `env:` section names, which users copy into the secrets file.
+    let cases = [
+        (
+            "parameters:\n  /a: fine-value\nsecrets-manager:\n  prod/db: hunter2-top-secret\n",
+            "s.yml:3:1: unknown top-level key \"secrets-manager\"",
+            "did you mean `secrets`?",
+        ),
+        (
+            "parameter-store:\n  /CodeBuild/x: hunter2-top-secret\nsecrets:\n  a: b\n",
+            "s.yml:1:1: unknown top-level key \"parameter-store\"",
+            "did you mean `parameters`?",
+        ),
+        // spelled as in other tools, quoted, or in another case
+        (
+            "secrets:\n  a: b\n\"secrets_manager\": { x: hunter2-top-secret }\n",
+            "s.yml:3:1: unknown top-level key \"secrets_manager\"",
+            "did you mean `secrets`?",
+        ),
+        (
+            "# comment\n  ParameterStore:\n    /x: hunter2-top-secret\n",
+            "s.yml:2:3: unknown top-level key \"ParameterStore\"",
+            "did you mean `parameters`?",
+        ),
+    ];
+    for (text, head, help) in cases {
+        let msg = unknown_key_error(text);
+        assert!(msg.starts_with(head), "{text:?}: {msg}");
+        assert!(msg.contains(help), "{text:?}: {msg}");
+        assert!(msg.contains("buildspec"), "{text:?} says where the name comes from: {msg}");
+    }
+}
+
+#[test]
+fn an_unknown_top_level_key_gets_a_close_spelling_suggested() {
+    let cases = [
+        ("secret:\n  x: hunter2-top-secret\n", "s.yml:1:1: unknown top-level key \"secret\"", "`secrets`"),
+        ("parameters:\n  /a: b\nparamters:\n  /x: hunter2-top-secret\n", "s.yml:3:1: unknown top-level key \"paramters\"", "`parameters`"),
+        ("Secrets:\n  x: hunter2-top-secret\n", "s.yml:1:1: unknown top-level key \"Secrets\"", "`secrets`"),
+        ("{params: {x: hunter2-top-secret}}\n", "s.yml:1:2: unknown top-level key \"params\"", "`parameters`"),
+    ];
+    for (text, head, suggestion) in cases {
+        let msg = unknown_key_error(text);
+        assert!(msg.starts_with(head), "{text:?}: {msg}");
+        assert!(msg.contains(&format!("did you mean {suggestion}?")), "{text:?}: {msg}");
+    }
+}
+
+#[test]
+fn an_unknown_top_level_key_without_a_close_name_lists_the_keys() {
+    // A secret's name indented wrongly (at the top level), and the buildspec's `env:` wrapper.
+    let msg = unknown_key_error("secrets:\n  a: b\nprod/db: hunter2-top-secret\n");
+    assert!(msg.starts_with("s.yml:3:1: unknown top-level key \"prod/db\""), "{msg}");
+    assert!(!msg.contains("did you mean"), "{msg}");
+    assert!(msg.contains("`parameters`") && msg.contains("`secrets`"), "{msg}");
+    assert!(msg.contains("indent"), "says how to fix a mis-indented name: {msg}");
+
+    let msg = unknown_key_error("env:\n  secrets-manager:\n    x: hunter2-top-secret\n");
+    assert!(msg.starts_with("s.yml:1:1: unknown top-level key \"env\""), "{msg}");
+    assert!(msg.contains("`parameters`") && msg.contains("`secrets`"), "{msg}");
+    assert!(msg.contains("top level"), "{msg}");
+}
+
+#[test]
+fn an_unknown_top_level_key_in_a_file_on_disk_names_the_file() {
+    let text = "parameters:\n  /app/x: fine-value\n\nsecrets-manager:\n  prod/api: hunter2-top-secret\n";
+    let (_dir, path) = write_secrets(text, 0o600);
+    let err = FileProvider::open(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with(&format!("{}:4:1: unknown top-level key \"secrets-manager\"", path.display())), "{msg}");
+    assert!(msg.contains("did you mean `secrets`?"), "{msg}");
+    assert!(!msg.contains("hunter2") && !msg.contains("fine-value"), "{msg}");
+}

@@ -128,6 +128,32 @@ fn a_missing_secret_fails_provisioning_naming_the_variable() {
     assert_eq!(b.count_output("build-ran"), 0);
 }
 
+#[test]
+fn an_unknown_key_in_the_secrets_file_is_located_with_a_suggestion_and_nothing_runs() {
+    // The buildspec's section name copied into the secrets file. The file's `parameters` are
+    // fine and KILN_SECRET_PROD_API would supply the secret: a reader that skipped the unknown
+    // key would run the build with half the file.
+    let p = Project::new(SPEC);
+    let path = p.side_dir("conf").join("secrets.yml");
+    std::fs::write(&path, format!("parameters:\n  /app/db-password: \"{PARAM}\"\n# from the buildspec\nsecrets-manager:\n  prod/api:\n    token: \"{TOKEN}\"\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let b = p.build_with(&["--secrets-file", path.to_str().unwrap()], |c| {
+        c.env("KILN_SECRET_PROD_API", format!(r#"{{"token": "{TOKEN}"}}"#));
+    });
+    assert_eq!((b.code, b.status()), (1, "FAILED"), "{}", b.describe());
+    assert_eq!(b.phase_status("PROVISIONING"), Some("FAILED"), "{}", b.describe());
+    assert_eq!(b.phase_types(), ["SUBMITTED", "QUEUED", "PROVISIONING", "FINALIZING", "COMPLETED"], "nothing ran\n{}", b.describe());
+    assert!(b.output_lines().is_empty(), "no command ran\n{}", b.describe());
+    let (_, msg) = b.context("PROVISIONING").expect("a context explains the failure");
+    let at = format!("{}:4:1: unknown top-level key \"secrets-manager\"", path.display());
+    assert!(msg.contains(&at), "the message names the file, line:col and key: {msg}");
+    assert!(msg.contains("did you mean `secrets`?"), "and suggests the right one: {msg}");
+    assert!(b.log().contains(&at) && b.log().contains("did you mean `secrets`?"), "the reason is in the log too\n{}", b.log());
+    for text in [&b.stdout, &b.stderr, &b.log(), &b.disk_record().to_string()] {
+        assert!(!text.contains(PARAM) && !text.contains(TOKEN), "no value is printed:\n{text}");
+    }
+}
+
 const LEAKY: &str = r#"version: 0.2
 env:
   parameter-store:
