@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("dsse-signer", "dsse_signer"),
     ("test-hostile-signer", "test_hostile_signer"),
     ("test-hostile-scanner", "test_hostile_scanner"),
+    ("test-http-import", "test_http_import"),
 ];
 
 fn main() {
@@ -31,7 +32,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", plugins.join(p).display());
     }
     for (dir, _) in GUESTS {
-        for p in ["Cargo.toml", "src", "kiln-plugin.toml"] {
+        for p in ["Cargo.toml", "src", "kiln-plugin.toml", "wit"] {
             println!(
                 "cargo:rerun-if-changed={}",
                 plugins.join(dir).join(p).display()

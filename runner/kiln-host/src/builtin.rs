@@ -39,4 +39,7 @@ pub mod test_components {
     pub const TEST_HOSTILE_SIGNER: &[u8] = super::guest::TEST_HOSTILE_SIGNER;
     /// A file scanner that attacks the host from `scan-file` and `finish`.
     pub const TEST_HOSTILE_SCANNER: &[u8] = super::guest::TEST_HOSTILE_SCANNER;
+    /// A step (manifest `http-fetch`, embedded) that imports `wasi:http/types` and
+    /// `wasi:http/outgoing-handler`, which kiln does not link.
+    pub const TEST_HTTP_IMPORT: &[u8] = super::guest::TEST_HTTP_IMPORT;
 }

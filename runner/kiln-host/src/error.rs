@@ -1,5 +1,6 @@
 //! [`PluginError`]: every way a plugin load or call can fail, naming the plugin.
 
+use crate::interface::UnlinkedImport;
 use crate::limits::LimitKind;
 
 /// A plugin load or call that did not produce a result. Every variant names the plugin; none
@@ -52,6 +53,19 @@ pub enum PluginError {
         world: String,
         /// The linker's explanation (missing export / unknown import).
         reason: String,
+    },
+    /// The component imports what the host does not link (a JS or Python plugin whose toolchain
+    /// pulled in `wasi:http`, say): found when it is loaded, before any instance is made.
+    #[error("plugin {plugin}: {}", unlinked_text(imports, help))]
+    UnlinkedImports {
+        /// Plugin name.
+        plugin: String,
+        /// The world it was linked for (`kiln:plugin/step@0.1.0`).
+        world: String,
+        /// Every import the host does not link, in the component's order.
+        imports: Vec<UnlinkedImport>,
+        /// What to do about them, one line per kind of import.
+        help: Vec<String>,
     },
     /// The plugin targets a world that cannot run here (a signer where a step is expected, or
     /// the other way round; `deploy-strategy` is not runnable yet).
@@ -138,6 +152,23 @@ pub enum PluginError {
         /// The plugin's message.
         message: String,
     },
+}
+
+fn unlinked_text(imports: &[UnlinkedImport], help: &[String]) -> String {
+    let noun = if imports.iter().all(|i| i.kind == "instance") { "interface" } else { "import" };
+    let what = match imports.len() {
+        1 => format!("an {noun}"),
+        n => format!("{n} {noun}s"),
+    };
+    let mut s = format!("cannot run: it imports {what} that kiln does not link:");
+    for i in imports {
+        s.push_str(&format!("\n  - {} ({}): {}", i.name, i.kind, i.reason));
+    }
+    for h in help {
+        s.push_str(&format!("\n  help: {h}"));
+    }
+    s.push_str("\n  help: `kiln plugin inspect PLUGIN` lists every import and marks those kiln does not link");
+    s
 }
 
 impl PluginError {

@@ -5,6 +5,7 @@ use crate::bindings::v0_1_0::signer::SignerPre;
 use crate::bindings::v0_1_0::step::StepPre;
 use crate::cache::{CacheOutcome, CompileCache, sha256_hex};
 use crate::error::PluginError;
+use crate::interface::{self, ComponentInterface};
 use crate::manifest::{self, Manifest, World};
 use crate::run::StepState;
 use crate::signer::SignerState;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 
 /// How to build a [`Host`].
@@ -255,16 +256,19 @@ impl Host {
             self.compile(source, &[World::Step, World::FileScanner])?;
         let plugin = manifest.name.clone();
         let t = std::time::Instant::now();
+        let world = format!("kiln:plugin/{}@0.1.0", manifest.world.as_str());
         let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
             plugin: plugin.clone(),
-            world: format!("kiln:plugin/{}@0.1.0", manifest.world.as_str()),
+            world: world.clone(),
             reason: format!("{e:#}"),
         };
+        // Pre-instantiating typechecks every import before any instance is made; when one is
+        // not linked, `link_error` names them all.
         let inst_pre = self
             .inner
             .linker
             .instantiate_pre(&component)
-            .map_err(wrong_world)?;
+            .map_err(|e| self.link_error(&self.inner.linker, &component, &plugin, &world, e))?;
         let pre = match manifest.world {
             World::FileScanner => {
                 StepWorld::FileScanner(FileScannerPre::new(inst_pre).map_err(wrong_world)?)
@@ -292,16 +296,17 @@ impl Host {
             self.compile(source, &[World::Signer])?;
         let plugin = manifest.name.clone();
         let t = std::time::Instant::now();
+        let world = "kiln:plugin/signer@0.1.0";
         let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
             plugin: plugin.clone(),
-            world: "kiln:plugin/signer@0.1.0".into(),
+            world: world.into(),
             reason: format!("{e:#}"),
         };
         let inst_pre = self
             .inner
             .signer_linker
             .instantiate_pre(&component)
-            .map_err(wrong_world)?;
+            .map_err(|e| self.link_error(&self.inner.signer_linker, &component, &plugin, world, e))?;
         let pre = SignerPre::new(inst_pre).map_err(wrong_world)?;
         Ok(LoadedSigner {
             host: self.inner.clone(),
@@ -316,6 +321,48 @@ impl Host {
         })
     }
 
+    /// Why `linker` cannot pre-instantiate `component`: every import it does not link, named
+    /// with what to do ([`PluginError::UnlinkedImports`]), or else wasmtime's reason (a missing
+    /// or mistyped export: [`PluginError::WrongWorld`]).
+    fn link_error<T: 'static>(
+        &self,
+        linker: &Linker<T>,
+        component: &Component,
+        plugin: &str,
+        world: &str,
+        e: wasmtime::Error,
+    ) -> PluginError {
+        let imports = interface::unlinked_imports(&self.inner.engine, linker, component);
+        if imports.is_empty() {
+            return PluginError::WrongWorld {
+                plugin: plugin.to_string(),
+                world: world.to_string(),
+                reason: format!("{e:#}"),
+            };
+        }
+        PluginError::UnlinkedImports {
+            plugin: plugin.to_string(),
+            world: world.to_string(),
+            help: interface::help(&imports, world),
+            imports,
+        }
+    }
+
+    /// Compile a plugin read with [`read_source`] (any world; through the compile cache) and
+    /// list its imports and exports, marking each import this host does not link for the
+    /// manifest's world (`deploy-strategy` plugins cannot run, so theirs are not checked).
+    pub fn interface(&self, info: &SourceInfo) -> Result<ComponentInterface, PluginError> {
+        let (component, _, _) = self.compile_bytes(&info.manifest.name, &info.sha256, &info.bytes)?;
+        let engine = &self.inner.engine;
+        Ok(match info.manifest.world {
+            World::Step | World::FileScanner => {
+                interface::describe(engine, &component, Some(&self.inner.linker))
+            }
+            World::Signer => interface::describe(engine, &component, Some(&self.inner.signer_linker)),
+            World::DeployStrategy => interface::describe::<StepState>(engine, &component, None),
+        })
+    }
+
     /// Read, check the pin, find the manifest, require one of `worlds`, compile (or load from cache).
     #[allow(clippy::type_complexity)]
     fn compile(
@@ -324,7 +371,7 @@ impl Host {
         worlds: &[World],
     ) -> Result<
         (
-            wasmtime::component::Component,
+            Component,
             Manifest,
             String,
             CacheOutcome,
@@ -344,20 +391,29 @@ impl Host {
                 world: manifest.world.as_str().into(),
             });
         }
+        let (component, cache, compile_or_load) = self.compile_bytes(&plugin, &sha256, &bytes)?;
+        Ok((component, manifest, sha256, cache, compile_or_load))
+    }
+
+    /// Compile `bytes` (or load them from the cache).
+    fn compile_bytes(
+        &self,
+        plugin: &str,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<(Component, CacheOutcome, Duration), PluginError> {
         let engine = &self.inner.engine;
-        let (component, cache, compile_or_load) = match &self.inner.cache {
-            Some(c) => c.load_or_compile(engine, &sha256, &bytes),
+        match &self.inner.cache {
+            Some(c) => c.load_or_compile(engine, sha256, bytes),
             None => {
                 let t = std::time::Instant::now();
-                wasmtime::component::Component::new(engine, &bytes[..])
-                    .map(|c| (c, CacheOutcome::Compiled, t.elapsed()))
+                Component::new(engine, bytes).map(|c| (c, CacheOutcome::Compiled, t.elapsed()))
             }
         }
         .map_err(|e| PluginError::Compile {
-            plugin: plugin.clone(),
+            plugin: plugin.to_string(),
             reason: format!("{e:#}"),
-        })?;
-        Ok((component, manifest, sha256, cache, compile_or_load))
+        })
     }
 }
 

@@ -44,6 +44,7 @@ mod error;
 mod grants;
 mod host;
 mod imports;
+mod interface;
 mod limits;
 pub mod manifest;
 mod run;
@@ -61,6 +62,7 @@ pub use grants::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, Denial, Grants, Policy};
 pub use host::{
     Host, HostConfig, LoadStats, LoadedPlugin, LoadedSigner, PluginSource, SourceInfo, read_source,
 };
+pub use interface::{ComponentInterface, InterfaceItem, UnlinkedImport};
 pub use limits::{LimitKind, Limits};
 pub use manifest::{Capabilities, Manifest, World};
 pub use run::{GUEST_OUT, GUEST_SRC};

@@ -215,7 +215,36 @@ pub fn inspect(plugin: &str, buildspec: Option<&Path>) -> Result<ExitCode, Strin
     for l in Grants::intersect(&m.capabilities, &policy).explain().lines() {
         println!("  {l}");
     }
+    let host = Host::new(HostConfig { cache_dir: crate::warm::plugin_cache_dir(), ..Default::default() }).map_err(|e| format!("cannot start the plugin host: {e}"))?;
+    let iface = host.interface(&info).map_err(|e| e.to_string())?;
+    print_interface(&iface);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The component's imports (each marked when kiln does not link it) and exports.
+fn print_interface(i: &kiln_host::ComponentInterface) {
+    let line = |x: &kiln_host::InterfaceItem| {
+        let mut members: Vec<String> = x.resources.iter().map(|r| format!("resource {r}")).collect();
+        members.extend(x.functions.iter().cloned());
+        let what = if members.is_empty() { x.kind.to_string() } else { format!("{}: {}", x.kind, members.join(", ")) };
+        match &x.unlinked {
+            Some(why) => format!("  {}  NOT LINKED by kiln: {why}\n      ({what})", x.name),
+            None => format!("  {}  ({what})", x.name),
+        }
+    };
+    let checked = if i.checked { "" } else { " (not checked: kiln cannot run this world yet)" };
+    println!("imports{checked}:");
+    for x in &i.imports {
+        println!("{}", line(x));
+    }
+    println!("exports:");
+    for x in &i.exports {
+        println!("{}", line(x));
+    }
+    let unlinked = i.unlinked().count();
+    if unlinked > 0 {
+        println!("cannot run under kiln: {unlinked} import(s) above are not linked; `kiln plugin run` shows what to do about them");
+    }
 }
 
 /// `kiln plugin lock [COMPONENT…] --file kiln.lock`.

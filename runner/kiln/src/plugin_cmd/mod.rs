@@ -57,7 +57,8 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print a plugin's manifest, sha256, WIT version and the grants the host would give it.
+    /// Print a plugin's manifest, sha256, WIT version, the grants the host would give it, and its
+    /// imports (each one kiln does not link marked) and exports.
     Inspect {
         plugin: String,
         /// A buildspec whose `kiln: plugins:` policy to apply (default: kiln's default policy).
