@@ -102,9 +102,29 @@ pub enum Error {
     /// A certificate did not chain to a trusted root (or was invalid at the signing time).
     #[error("certificate chain: {0}")]
     Chain(String),
-    /// A transparency-log entry contradicts the bundle it is attached to.
+    /// A transparency-log entry contradicts the bundle it is attached to, or the log's signature
+    /// over it (signed entry timestamp, checkpoint) does not verify.
     #[error("transparency log entry: {0}")]
     TlogMismatch(String),
+    /// A verified transparency-log entry was required and the bundle has none that the trusted
+    /// root vouches for (no entry, or entries of a log the trusted root does not know).
+    #[error("transparency log: {0}")]
+    TlogUnverified(String),
+    /// A certificate's embedded signed certificate timestamp (SCT) is missing or does not verify
+    /// with a certificate-transparency log key of the trusted root.
+    #[error("certificate transparency (SCT): {0}")]
+    Sct(String),
+    /// A certificate chains to the trusted root but names another signer than the one required
+    /// (`--certificate-identity`, `--certificate-oidc-issuer`).
+    #[error("certificate {field}: expected {expected}, found {found}")]
+    IdentityMismatch {
+        /// `identity` (subject alternative name) or `OIDC issuer`.
+        field: &'static str,
+        /// What was required.
+        expected: String,
+        /// What the certificate says.
+        found: String,
+    },
     /// Verification needs trust material that was not given (a public key, or a trusted root for
     /// certificate-based signatures and transparency-log checks).
     #[error("{0}")]
@@ -140,6 +160,9 @@ impl Error {
             Error::StatementType(_) => "statement-type",
             Error::Chain(_) => "chain",
             Error::TlogMismatch(_) => "tlog-mismatch",
+            Error::TlogUnverified(_) => "tlog-unverified",
+            Error::Sct(_) => "sct",
+            Error::IdentityMismatch { .. } => "identity",
             Error::MissingTrust(_) => "missing-trust",
             Error::Signing(_) => "signing",
         }

@@ -273,7 +273,7 @@ fn bundles_written_by_kiln_verify_and_tampering_fails() {
     };
     assert_eq!(
         reason(bundle::verify(&read, Artifact::Bytes(data), &strict)),
-        "missing-trust"
+        "tlog-unverified"
     );
 
     let mut unknown = read.clone();

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use kiln_attest::{blob, bundle, KeyPair, Password, PublicKey};
 
 use crate::exit;
+use crate::keyless::{self, KeylessArgs, Trust};
 
 /// Exit code of a verification that ran and failed (a bad signature, a mismatch).
 const VERIFY_FAILED: u8 = 1;
@@ -166,10 +167,20 @@ pub fn sign_blob(key: &Path, allow_unencrypted: bool, file: &Path, output_signat
     ExitCode::SUCCESS
 }
 
-/// `kiln verify-blob --key cosign.pub (--signature SIG | --bundle B) FILE`: 0 verified, 1 not, 2 unreadable.
-pub fn verify_blob(key: &Path, signature: Option<&PathBuf>, bundle_in: Option<&PathBuf>, file: &Path) -> ExitCode {
-    let key = match read_file(key, "public key", kiln_fs::limits::KEY).and_then(|b| PublicKey::read(&b).map_err(|e| format!("{}: {e}", key.display()))) {
-        Ok(k) => k,
+/// `kiln verify-blob --key cosign.pub (--signature SIG | --bundle B) FILE`, or keyless
+/// `kiln verify-blob --trusted-root trusted_root.json --certificate-identity ID
+/// --certificate-oidc-issuer URL --bundle B FILE`: 0 verified, 1 not, 2 unreadable.
+pub fn verify_blob(key: Option<&Path>, keyless: &KeylessArgs, signature: Option<&PathBuf>, bundle_in: Option<&PathBuf>, file: &Path) -> ExitCode {
+    if key.is_none() && keyless.trusted_root.is_none() {
+        return exit::usage("give --key cosign.pub, or --trusted-root trusted_root.json with --certificate-identity and --certificate-oidc-issuer for a certificate-signed (keyless) bundle");
+    }
+    let key = match key.map(|key| read_file(key, "public key", kiln_fs::limits::KEY).and_then(|b| PublicKey::read(&b).map_err(|e| format!("{}: {e}", key.display())))) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(e)) => return exit::internal(&e),
+    };
+    let trust = match keyless.load(key.is_some()) {
+        Ok(t) => t,
         Err(e) => return exit::internal(&e),
     };
     let data = match read_file(file, "file", kiln_fs::limits::BLOB) {
@@ -178,19 +189,22 @@ pub fn verify_blob(key: &Path, signature: Option<&PathBuf>, bundle_in: Option<&P
     };
     let result = match (signature, bundle_in) {
         (Some(sig_path), None) => {
+            let Some(key) = &key else {
+                return exit::usage("a detached signature carries neither a certificate nor a transparency-log entry, so it cannot be verified keyless offline: give --key, or verify the Sigstore bundle with --bundle");
+            };
             let sig = match read_file(sig_path, "signature", kiln_fs::limits::KEY) {
                 Ok(s) => String::from_utf8_lossy(&s).trim().to_string(),
                 Err(e) => return exit::internal(&e),
             };
-            blob::verify(&key, &sig, &data)
+            blob::verify(key, &sig, &data)
         }
-        (None, Some(b)) => match bundle::read(b) {
-            Ok(b) => {
-                let opts = bundle::VerifyOptions { key: Some(&key), ..Default::default() };
-                bundle::verify(&b, bundle::Artifact::Bytes(&data), &opts).map(|_| ())
-            }
-            Err(e) => return exit::internal(&e.to_string()),
-        },
+        (None, Some(b)) => {
+            let parsed = match read_file(b, "Sigstore bundle", kiln_fs::limits::DOCUMENT).and_then(|bytes| bundle::Bundle::from_json(&bytes).map_err(|e| format!("{}: {e}", b.display()))) {
+                Ok(p) => p,
+                Err(e) => return exit::internal(&e),
+            };
+            return verify_bundle(&parsed, b, key.as_ref(), trust.as_ref(), &data);
+        }
         _ => return exit::usage("give exactly one of --signature and --bundle"),
     };
     match result {
@@ -203,4 +217,35 @@ pub fn verify_blob(key: &Path, signature: Option<&PathBuf>, bundle_in: Option<&P
             ExitCode::from(VERIFY_FAILED)
         }
     }
+}
+
+/// A bundle over `data`: key-signed with the key; certificate-signed against the trusted root
+/// (log entry required) and the identity policy. A failure names the bundle and the check.
+fn verify_bundle(b: &bundle::Bundle, path: &Path, key: Option<&PublicKey>, trust: Option<&Trust>, data: &[u8]) -> ExitCode {
+    let certificate = keyless::is_certificate_signed(b);
+    let fail = |reason: &str, msg: String| {
+        eprintln!("error: verification failed ({reason}): {msg}");
+        ExitCode::from(VERIFY_FAILED)
+    };
+    let trust = match (certificate, trust) {
+        (true, None) => return fail("missing-trust", format!("{}: the bundle is signed with a certificate (keyless), not a key: verify it with --trusted-root FILE --certificate-identity IDENTITY --certificate-oidc-issuer URL", path.display())),
+        (false, _) if key.is_none() => return fail("missing-trust", format!("{}: the bundle is signed with a key, not a certificate: give --key", path.display())),
+        (_, t) => t,
+    };
+    let opts = bundle::VerifyOptions { key, trusted_root: trust.map(|t| &t.root), require_tlog: certificate };
+    let verified = match bundle::verify(b, bundle::Artifact::Bytes(data), &opts) {
+        Ok(v) => v,
+        Err(e) => {
+            let located = keyless::located(&e, path, trust.map(|t| t.root_path.as_path()));
+            return fail(e.reason(), format!("{}: {located}", keyless::check_name(&e)));
+        }
+    };
+    if let (bundle::SignerIdentity::Certificate(id), Some(trust)) = (&verified.signer, trust) {
+        let checked = trust.policy().map_err(|m| ("identity", m)).and_then(|p| p.check(id).map_err(|e| (e.reason(), format!("{}: {}", keyless::check_name(&e), keyless::located(&e, path, None)))));
+        if let Err((reason, msg)) = checked {
+            return fail(reason, msg);
+        }
+    }
+    eprintln!("Verified OK");
+    ExitCode::SUCCESS
 }

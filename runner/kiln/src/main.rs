@@ -2,6 +2,7 @@
 
 mod console;
 mod exit;
+mod keyless;
 mod keys;
 mod lockfile;
 mod plugin_cmd;
@@ -69,10 +70,17 @@ enum Command {
     },
     /// Verify a build's signed provenance and that each ARTIFACT is one of its subjects:
     /// exit 0 verified, 1 a check failed, 2 unreadable input.
+    ///
+    /// Key-signed provenance (what kiln writes) needs --key; a certificate-signed ("keyless")
+    /// Sigstore bundle needs --trusted-root with --certificate-identity and
+    /// --certificate-oidc-issuer, and is verified offline.
     Verify {
+        /// The public key (cosign.pub) for key-signed provenance.
         #[arg(long)]
-        key: PathBuf,
-        /// The provenance (default: the newest under ./.kiln/builds/).
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: keyless::KeylessArgs,
+        /// The provenance: .intoto.jsonl or a Sigstore bundle (default: the newest under ./.kiln/builds/).
         #[arg(long)]
         provenance: Option<PathBuf>,
         /// The builder id to require.
@@ -93,10 +101,15 @@ enum Command {
     /// Write, build, test, inspect and run WebAssembly plugins; pin them in kiln.lock.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
-    /// Verify a file's signature or bundle with a public key: exit 0 verified, 1 not verified, 2 unreadable input.
+    /// Verify a file's signature or bundle with a public key, or a certificate-signed
+    /// ("keyless") bundle against a trusted root, offline: exit 0 verified, 1 not verified, 2
+    /// unreadable input.
     VerifyBlob {
+        /// The public key (cosign.pub) for a key-signed signature or bundle.
         #[arg(long)]
-        key: PathBuf,
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: keyless::KeylessArgs,
         #[arg(long)]
         signature: Option<PathBuf>,
         #[arg(long)]
@@ -185,11 +198,11 @@ fn main() -> ExitCode {
         Command::SignBlob { key, allow_unencrypted_key, output_signature, bundle, file } => {
             keys::sign_blob(&key, allow_unencrypted_key, &file, output_signature.as_ref(), bundle.as_ref())
         }
-        Command::Verify { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts } => {
-            verify::run(&verify::VerifyArgs { key, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
+        Command::Verify { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts } => {
+            verify::run(&verify::VerifyArgs { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
-        Command::VerifyBlob { key, signature, bundle, file } => keys::verify_blob(&key, signature.as_ref(), bundle.as_ref(), &file),
+        Command::VerifyBlob { key, keyless, signature, bundle, file } => keys::verify_blob(key.as_deref(), &keyless, signature.as_ref(), bundle.as_ref(), &file),
     }
 }
 

@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::intoto::{PAYLOAD_TYPE, Statement};
 use crate::pubkey::PublicKey;
 use crate::tlog::{self, Signed};
-use crate::trust::{CertificateIdentity, TrustedRoot, verify_certificate};
+use crate::trust::{
+    CertificateIdentity, SctVerified, TrustedRoot, verify_certificate, verify_embedded_sct,
+};
 use crate::util::{sha256, unb64};
 
 /// What the bundle is checked against.
@@ -69,6 +71,8 @@ pub struct Verified {
     pub tlog: TlogStatus,
     /// The in-toto Statement, for DSSE bundles carrying one.
     pub statement: Option<Statement>,
+    /// The certificate's embedded signed certificate timestamp, for certificate bundles.
+    pub certificate_transparency: Option<SctVerified>,
     /// Things the caller should know (unchecked parts).
     pub notes: Vec<String>,
 }
@@ -78,7 +82,9 @@ pub struct Verified {
 /// Checks, in order: media type; content shape; base64; every log entry's kind against its
 /// body; the in-toto Statement (DSSE); artifact digest; signature; log entries against the
 /// bundle's content; log authenticity (with a trusted root); the certificate chain at the
-/// log's integration time (or, lacking one, the certificate's own start, with a note).
+/// log's integration time (or, lacking one, the certificate's own start, with a note); the
+/// certificate's embedded SCT against the trusted root's certificate-transparency logs. Who the
+/// certificate names is the caller's to check ([`crate::trust::IdentityPolicy`]).
 pub fn verify(
     bundle: &Bundle,
     artifact: Artifact<'_>,
@@ -279,12 +285,23 @@ pub fn verify(
             tlog_status = best;
         }
     }
-    if options.require_tlog && !matches!(tlog_status, TlogStatus::Verified { .. }) {
-        return Err(Error::MissingTrust(format!(
-            "a verified transparency-log entry is required: {tlog_status:?}"
-        )));
+    if options.require_tlog {
+        match &tlog_status {
+            TlogStatus::Verified { .. } => {}
+            TlogStatus::Absent => {
+                return Err(Error::TlogUnverified(
+                    "the bundle has no transparency-log entry, and one is required".into(),
+                ));
+            }
+            TlogStatus::Unverified(why) => {
+                return Err(Error::TlogUnverified(format!(
+                    "no log entry is vouched for by the trusted root: {why}"
+                )));
+            }
+        }
     }
 
+    let mut certificate_transparency = None;
     let signer = match (certs.first(), options.trusted_root) {
         (Some(leaf), Some(root)) => {
             let at = match tlog_status {
@@ -298,7 +315,7 @@ pub fn verify(
                 }
             };
             let (identity, _) = verify_certificate(leaf, &certs[1..], root, at)?;
-            notes.push("certificate transparency (SCT) not checked".into());
+            certificate_transparency = Some(verify_embedded_sct(leaf, &certs[1..], root)?);
             SignerIdentity::Certificate(identity)
         }
         _ => SignerIdentity::Key { hint: key.hint() },
@@ -314,6 +331,7 @@ pub fn verify(
         signer,
         tlog: tlog_status,
         statement,
+        certificate_transparency,
         notes,
     })
 }
