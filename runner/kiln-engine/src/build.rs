@@ -92,6 +92,46 @@ struct Run<'a> {
     timed_out: bool,
     masker: kiln_secrets::Masker,
     plugins: &'a dyn PluginRunner,
+    dirty_check: Option<DirtyCheck>,
+}
+
+/// `git status` on the source repository, confined (see `git.rs`), running while the build does.
+struct DirtyCheck {
+    child: Result<tokio::process::Child, String>,
+}
+
+impl DirtyCheck {
+    /// Start it in a sandbox that sees the repository read-only and can write nothing of the
+    /// host's (or unconfined under `--no-sandbox`, where build steps are trusted as well).
+    fn start(repo: &crate::git::Repo, sandboxed: bool, build: &Policy) -> DirtyCheck {
+        let mut cmd = crate::git::status_command(repo);
+        if sandboxed {
+            let policy = Policy {
+                visible: crate::git::visible_paths(repo),
+                hidden: build.hidden.clone(),
+                private: build.private.clone(),
+                max_processes: Some(64),
+                ..Policy::default()
+            };
+            match Sandbox::prepare(&policy) {
+                Ok(sandbox) => sandbox.apply(&mut cmd),
+                Err(e) => return DirtyCheck { child: Err(e.to_string()) },
+            }
+        }
+        let mut cmd = tokio::process::Command::from(cmd);
+        cmd.kill_on_drop(true);
+        DirtyCheck { child: cmd.spawn().map_err(|e| e.to_string()) }
+    }
+
+    /// The answer: `Some(true)` when the work tree has uncommitted changes, `None` when git
+    /// could not tell within `wait` (the check is then stopped).
+    async fn finish(self, wait: Duration) -> Option<bool> {
+        let child = self.child.ok()?;
+        match tokio::time::timeout(wait, child.wait_with_output()).await {
+            Ok(Ok(out)) if out.status.success() => Some(crate::git::parse_dirty(&out.stdout)),
+            _ => None,
+        }
+    }
 }
 
 /// Run `spec` as CodeBuild would. Returns the record of a finished build (successful or not);
@@ -149,14 +189,14 @@ pub async fn run_build(
         allow_network: network,
         max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)),
         hidden,
+        visible: Vec::new(),
     };
-    // Asking git (one or two processes) and preparing the sandbox are independent: overlap them.
-    let (source, sandbox) = std::thread::scope(|s| {
-        let source = s.spawn(|| context::source_info(&source_dir));
-        let sandbox = if opts.sandbox { Sandbox::prepare(&policy) } else { Ok(Sandbox::disabled()) };
-        (source.join().unwrap_or_default(), sandbox)
-    });
-    let sandbox = sandbox?;
+    // The revision, branch and remote are read from the repository's files; whether it has
+    // uncommitted changes is asked of `git status` in a sandbox of its own (git.rs says why),
+    // answered while the build goes on.
+    let (source, repo) = crate::git::read(&source_dir);
+    let sandbox = if opts.sandbox { Sandbox::prepare(&policy)? } else { Sandbox::disabled() };
+    let dirty_check = repo.map(|repo| DirtyCheck::start(&repo, opts.sandbox, &policy));
     if opts.exclusive_process {
         let _ = kiln_sandbox::become_subreaper();
     }
@@ -236,6 +276,7 @@ pub async fn run_build(
         timed_out: false,
         masker,
         plugins,
+        dirty_check,
     };
     // The shell starts while kiln goes through the first phases (and copies the source).
     if spec.phases.iter().any(|ph| ph.commands.iter().chain(&ph.finally).any(|s| matches!(s, Step::Shell(_)))) {
@@ -352,6 +393,7 @@ impl Run<'_> {
                 PhaseType::DownloadSource => self.download_source(source_dir),
                 PhaseType::UploadArtifacts => self.upload_artifacts().await,
                 PhaseType::Finalizing => {
+                    self.note_dirty_source().await;
                     // In the build's own PID namespace what the build left running dies with the
                     // namespace's PID 1 (the shell) and never reaches the sweep: count it first,
                     // and wait for PID 1 itself, which the keeper's death re-parents to kiln.
@@ -395,6 +437,17 @@ impl Run<'_> {
         }
         self.record.current_phase = "COMPLETED".into();
         self.record.phases.push(PhaseRecord { phase_type: PhaseType::Completed, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new(), duration: None });
+    }
+
+    /// Add the notice that the source had uncommitted changes, once the confined `git status`
+    /// has answered (it has had the whole build; it gets 10 s more at most).
+    async fn note_dirty_source(&mut self) {
+        let Some(check) = self.dirty_check.take() else { return };
+        if check.finish(Duration::from_secs(10)).await == Some(true) {
+            let n = crate::notices::DIRTY_SOURCE.to_string();
+            self.pump.note(&format!("notice: {n}"));
+            self.record.kiln.notices.push(n);
+        }
     }
 
     fn download_source(&mut self, source_dir: &Path) -> (PhaseStatus, Option<(String, String)>, FailureAction) {

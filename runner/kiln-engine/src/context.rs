@@ -4,7 +4,6 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Who and what a build is.
 #[derive(Clone, Debug)]
@@ -94,62 +93,6 @@ pub fn ensure_record_dir(dir: &Path) -> io::Result<()> {
         }
         Err(e) => Err(e),
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    cmd
-}
-
-fn git_output(cmd: io::Result<std::process::Child>) -> Option<String> {
-    let out = cmd.ok()?.wait_with_output().ok()?;
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !s.is_empty()).then_some(s)
-}
-
-/// Whether `dir` or one of its parents holds a `.git` (directory, or file for worktrees).
-fn inside_git_work_tree(dir: &Path) -> bool {
-    dir.ancestors().any(|d| d.join(".git").exists())
-}
-
-/// Read the source's git revision, branch, remote and whether the tree has uncommitted changes
-/// (`status --porcelain=v2 --branch` answers the first three questions; the remote is asked for
-/// at the same time). Outside a git work tree no process is started.
-pub fn source_info(source_dir: &Path) -> SourceInfo {
-    if !inside_git_work_tree(source_dir) {
-        return SourceInfo::default();
-    }
-    let spawn = |args: &[&str]| git(source_dir, args).stdout(std::process::Stdio::piped()).spawn();
-    let status = spawn(&["status", "--porcelain=v2", "--branch", "--untracked-files=no"]);
-    let remote = spawn(&["remote", "get-url", "origin"]);
-    let Some(status) = git_output(status) else {
-        let _ = git_output(remote);
-        return SourceInfo::default();
-    };
-    let mut info = SourceInfo::default();
-    for line in status.lines() {
-        if let Some(oid) = line.strip_prefix("# branch.oid ") {
-            info.revision = (oid != "(initial)").then(|| oid.to_string());
-        } else if let Some(head) = line.strip_prefix("# branch.head ") {
-            info.branch = (head != "(detached)").then(|| head.to_string());
-        } else if !line.starts_with('#') {
-            info.dirty = true;
-        }
-    }
-    let remote = git_output(remote);
-    if info.revision.is_none() {
-        return SourceInfo::default();
-    }
-    info.repo_url = remote.map(|u| strip_credentials(&u));
-    info
 }
 
 /// Drop `user:password@` from a URL so credentials never reach the environment or the record.

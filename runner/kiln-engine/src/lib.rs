@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod context;
+pub mod git;
 pub mod notices;
 pub mod options;
 pub mod output;

@@ -4,6 +4,9 @@ use kiln_spec::BuildSpec;
 
 use crate::context::SourceInfo;
 
+/// Said when the source repository has uncommitted changes (found while the build runs).
+pub const DIRTY_SOURCE: &str = "the source has uncommitted changes; CODEBUILD_RESOLVED_SOURCE_VERSION names the commit they are based on";
+
 /// Notices for `spec`, shown in PROVISIONING and kept in the build record.
 pub fn collect(spec: &BuildSpec, source: &SourceInfo) -> Vec<String> {
     let mut n = Vec::new();
@@ -27,7 +30,7 @@ pub fn collect(spec: &BuildSpec, source: &SourceInfo) -> Vec<String> {
         n.push("`proxy` has no effect: kiln builds run without network unless granted".into());
     }
     if source.dirty {
-        n.push("the source has uncommitted changes; CODEBUILD_RESOLVED_SOURCE_VERSION names the commit they are based on".into());
+        n.push(DIRTY_SOURCE.into());
     }
     n
 }

@@ -204,12 +204,32 @@ pub fn open_input(path: impl AsRef<Path>, what: &'static str) -> Result<Input, I
     open_checked(path, what)
 }
 
+/// [`open_input`] for a file inside a tree someone else controls (a repository's `.git`): a
+/// symbolic link in the last component is refused (`O_NOFOLLOW`), not followed, so the tree
+/// cannot point kiln at a host file.
+pub fn open_input_nofollow(path: impl AsRef<Path>, what: &'static str) -> Result<Input, InputError> {
+    let path = path.as_ref();
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() {
+            return Err(InputError::new(path, what, Problem::NotRegular("a symbolic link")));
+        }
+        if let Some(kind) = kind_of(&meta) {
+            return Err(InputError::new(path, what, Problem::NotRegular(kind)));
+        }
+    }
+    open_with(path, what, libc::O_NOFOLLOW)
+}
+
 /// Open without blocking and check the open descriptor: the part of [`open_input`] that holds
 /// even if `path` is replaced between its first check and the open.
 fn open_checked(path: &Path, what: &'static str) -> Result<Input, InputError> {
+    open_with(path, what, 0)
+}
+
+fn open_with(path: &Path, what: &'static str, flags: libc::c_int) -> Result<Input, InputError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)
         .map_err(|e| InputError::new(path, what, Problem::Open(e)))?;
     let meta = file.metadata().map_err(|e| InputError::new(path, what, Problem::Open(e)))?;
@@ -277,6 +297,12 @@ pub fn read_input(path: impl AsRef<Path>, limit: u64, what: &'static str) -> Res
 /// [`read_input`], as UTF-8 text.
 pub fn read_input_to_string(path: impl AsRef<Path>, limit: u64, what: &'static str) -> Result<String, InputError> {
     open_input(path, what)?.read_to_string(limit)
+}
+
+/// [`read_input`] without following a symbolic link in the last component
+/// ([`open_input_nofollow`]).
+pub fn read_input_nofollow(path: impl AsRef<Path>, limit: u64, what: &'static str) -> Result<Vec<u8>, InputError> {
+    open_input_nofollow(path, what)?.read(limit)
 }
 
 #[cfg(test)]
@@ -401,6 +427,22 @@ mod tests {
         let to_zero = d.path().join("to-zero");
         std::os::unix::fs::symlink("/dev/zero", &to_zero).unwrap();
         assert!(read_input(&to_zero, limits::KEY, "key").unwrap_err().to_string().contains("character device"));
+    }
+
+    #[test]
+    fn nofollow_refuses_a_symlink_even_to_a_regular_file() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real");
+        std::fs::write(&real, b"data").unwrap();
+        assert_eq!(read_input_nofollow(&real, 10, "git file").unwrap(), b"data");
+        let link = d.path().join("HEAD");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let e = read_input_nofollow(&link, 10, "git file").unwrap_err();
+        assert!(e.to_string().contains("a symbolic link, not a regular file"), "{e}");
+        let fifo = d.path().join("fifo");
+        mkfifo(&fifo);
+        let e = within_10s(move || read_input_nofollow(&fifo, 10, "git file").unwrap_err());
+        assert!(e.to_string().contains("FIFO"), "{e}");
     }
 
     #[test]

@@ -95,6 +95,11 @@ pub struct Policy {
     /// read-only file or directory is mounted over each in the build's view. Each must exist and
     /// must not overlap a writable path.
     pub hidden: Vec<PathBuf>,
+    /// Host directories or files the confined process may read even where the view covers them
+    /// (under `/tmp`, `/run`, kiln's scratch parents): attached read-only at their own paths.
+    /// Hidden paths inside them stay hidden. For kiln's own confined helpers (reading a source
+    /// repository with `git`), not for build steps. Missing ones are skipped.
+    pub visible: Vec<PathBuf>,
 }
 
 /// What a [`Sandbox`] enforces, for logs, `--json` output and the build record.

@@ -114,10 +114,11 @@ fn layout(policy: &Policy) -> Result<Layout, SandboxError> {
         }
     }
     // With network, name resolution keeps working where /etc/resolv.conf points into /run.
-    let keep = match std::fs::canonicalize("/etc/resolv.conf") {
+    let mut keep = match std::fs::canonicalize("/etc/resolv.conf") {
         Ok(t) if policy.allow_network && t.starts_with("/run") => vec![t],
         _ => Vec::new(),
     };
+    keep.extend(canonical(&policy.visible, false)?);
     Ok(Layout { writable, private: canonical(&policy.private, false)?, read_only: canonical(&policy.read_only, false)?, hidden, keep })
 }
 

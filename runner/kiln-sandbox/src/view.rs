@@ -6,15 +6,17 @@
 //!
 //! 1. Every mount becomes private (nothing propagates to or from the host).
 //! 2. Detached copies (`open_tree(OPEN_TREE_CLONE)`) are taken of each writable path (also
-//!    `nosuid,nodev`), each path re-bound read-only after a cover (`/etc/resolv.conf`'s target
-//!    when it lives in `/run`), and the host's `/dev/{null,zero,full,random,urandom,tty}`.
+//!    `nosuid,nodev`) and of the host's `/dev/{null,zero,full,random,urandom,tty}`.
 //! 3. The whole tree is made `ro,nosuid,nodev` (`mount_setattr(AT_RECURSIVE)`): no write, no
 //!    chmod/chown/utime/setxattr reaches a host file outside the writable paths, whatever
 //!    capabilities the build's root has in its user namespace.
 //! 4. A new `/proc` (the build's PID namespace only) and a minimal `/dev`: a tmpfs holding the
 //!    six device binds, a devpts instance of its own (`/dev/pts`, `/dev/ptmx`), `/dev/fd` and
 //!    `/dev/std*` links and a fresh `/dev/shm`; then made read-only.
-//! 5. Hidden paths get an empty read-only file or directory mounted over them.
+//! 5. Hidden paths get an empty read-only file or directory mounted over them. Then copies are
+//!    taken of each path that stays visible read-only under a cover (`/etc/resolv.conf`'s
+//!    target when it lives in `/run`, `Policy::visible`): taken now, recursively, they carry
+//!    the read-only flag and the hidden paths' covers with them.
 //! 6. Covers and attachments, shallowest first: fresh tmpfs on `/tmp`, `/var/tmp`, `/run` and
 //!    kiln's per-user scratch directories (other builds' scratch, host sockets and temp files
 //!    vanish), and the writable copies from step 2 attached at their own paths (directories
@@ -132,8 +134,8 @@ impl View {
             return Err(io::Error::last_os_error());
         }
         sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)?;
-        // 2. Copies taken before anything is covered or made read-only.
-        for a in &self.attaches {
+        // 2. Copies of the writable paths, taken before anything is covered or made read-only.
+        for a in self.attaches.iter().filter(|a| !a.read_only) {
             let fd = sys::open_tree(libc::AT_FDCWD, &a.path, sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | sys::AT_RECURSIVE)?;
             let set = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | if a.read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
             sys::mount_setattr(fd.0, c"", libc::AT_EMPTY_PATH as libc::c_uint | sys::AT_RECURSIVE, set, 0)?;
@@ -151,6 +153,14 @@ impl View {
         // 4. /proc and /dev.
         sys::mount(Some(c"proc"), c"/proc", Some(c"proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)?;
         self.make_dev()?;
+        // 5 (end). Copies of the read-only attachments, with the hidden paths' covers in them.
+        for a in self.attaches.iter().filter(|a| a.read_only) {
+            let fd = sys::open_tree(libc::AT_FDCWD, &a.path, sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | sys::AT_RECURSIVE)?;
+            let set = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+            sys::mount_setattr(fd.0, c"", libc::AT_EMPTY_PATH as libc::c_uint | sys::AT_RECURSIVE, set, 0)?;
+            self.slots[a.slot].store(fd.0, Ordering::Relaxed);
+            std::mem::forget(fd);
+        }
         // 6. Covers and attachments.
         for op in &self.ops {
             match op {

@@ -68,3 +68,34 @@ fn a_hidden_path_inside_a_writable_one_is_refused() {
     let pol = Policy { hidden: vec![work.path().join("missing")], ..policy(&[work.path()], false, None) };
     assert!(Sandbox::prepare(&pol).is_err());
 }
+
+/// `Policy::visible`: a directory under a covered place (`/tmp`) stays readable, read-only, and a
+/// hidden file inside it stays hidden (the copy is taken after the hidden paths are covered).
+#[test]
+fn a_visible_directory_under_tmp_is_read_only_and_keeps_hidden_files_hidden() {
+    let _g = serial();
+    let repo = tempfile::Builder::new().prefix("kiln-visible").tempdir_in("/tmp").unwrap();
+    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let key = repo.path().join("cosign.key");
+    std::fs::write(&key, KEY).unwrap();
+    std::fs::write(repo.path().join("README"), "readable\n").unwrap();
+    let script = r#"
+        cat "$R/README"
+        grep -q SIGSTORE "$R/cosign.key" && echo LEAK-hidden
+        echo x > "$R/new" && echo LEAK-written
+        touch "$R/README" && echo LEAK-touched
+        true"#;
+    let env = [("R", p(repo.path()))];
+    // Without `visible`, the build's fresh /tmp covers the directory.
+    let covered = Sandbox::prepare(&policy(&[work.path()], false, None)).expect("prepare");
+    let out = run(&covered, script, &env);
+    assert!(!out.stdout.contains("readable"), "covered by the fresh /tmp: {}", out.stdout);
+
+    let pol = Policy { visible: vec![repo.path().to_path_buf()], hidden: vec![key.clone()], ..policy(&[work.path()], false, None) };
+    let sb = Sandbox::prepare(&pol).expect("prepare");
+    let out = run(&sb, script, &env);
+    assert!(out.stdout.contains("readable"), "stdout {:?} stderr {:?}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("LEAK"), "stdout {:?} stderr {:?}", out.stdout, out.stderr);
+    assert!(!repo.path().join("new").exists());
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), KEY);
+}

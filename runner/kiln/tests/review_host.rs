@@ -241,3 +241,41 @@ fn a_repository_cannot_make_host_directories_writable() {
     let b = p.build(&["--writable", target.to_str().unwrap()]);
     assert_eq!(b.count_output("CREATED"), 1, "{}", b.describe());
 }
+
+/// Found re-attacking after the review: kiln ran `git status` on the source directory as its
+/// own user, outside the sandbox, and a repository's `.git/config` names programs git runs
+/// (`core.fsmonitor`, a `filter.<driver>.clean` that `.gitattributes` selects). A repository
+/// ran code on the host before any step was confined. Now the revision is read from the files
+/// and `git status` runs confined: neither program reaches the host, the record still has the
+/// revision and branch, and the uncommitted change is still noticed.
+#[test]
+fn a_repository_config_cannot_run_programs_outside_the_sandbox() {
+    let p = Project::new("version: 0.2\nphases:\n  build:\n    commands: [echo ran]\n");
+    let side = p.side_dir("host");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(&p.src).args(args).env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_CONFIG_GLOBAL", "/dev/null").output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q", "-b", "trunk"]);
+    p.write(".gitattributes", "*.txt filter=evil\n");
+    p.write("notes.txt", "one\n");
+    git(&["add", "."]);
+    git(&["-c", "user.email=k@x", "-c", "user.name=k", "commit", "-qm", "one"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let fsmonitor = side.join("fsmonitor-ran");
+    let filter = side.join("filter-ran");
+    git(&["config", "core.fsmonitor", &format!("touch {}; false", fsmonitor.display())]);
+    git(&["config", "filter.evil.clean", &format!("touch {}; cat", filter.display())]);
+    // A change git must look at (and filter) to answer `status`.
+    p.write("notes.txt", "two\n");
+
+    let b = p.build(&[]);
+    assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
+    assert!(!fsmonitor.exists(), "core.fsmonitor ran on the host");
+    assert!(!filter.exists(), "the clean filter ran on the host");
+    assert_eq!(b.record["resolvedSourceVersion"].as_str(), Some(head.as_str()), "{}", b.describe());
+    assert_eq!(b.record["sourceVersion"].as_str(), Some("trunk"), "{}", b.describe());
+    let notices = b.record["kiln"]["notices"].to_string();
+    assert!(notices.contains("uncommitted changes"), "the change is still noticed: {notices}");
+}
