@@ -69,6 +69,14 @@ pub enum Problem {
     Read(io::Error),
     /// It was expected to be text and is not UTF-8.
     NotUtf8,
+    /// It belongs to a project (the buildspec, a `uses:` path, `kiln.lock`) but resolves, through
+    /// symbolic links, outside the project directory.
+    OutsideProject {
+        /// Where it resolves to.
+        target: PathBuf,
+        /// The project directory.
+        root: PathBuf,
+    },
 }
 
 /// A user-given input file that kiln refused or could not read. The message names the file,
@@ -83,6 +91,11 @@ pub struct InputError {
 impl InputError {
     fn new(path: &Path, what: &'static str, problem: Problem) -> InputError {
         InputError { path: path.to_path_buf(), what, problem }
+    }
+
+    /// A file that was read but is not UTF-8 text.
+    pub fn not_utf8(path: &Path, what: &'static str) -> InputError {
+        InputError::new(path, what, Problem::NotUtf8)
     }
 
     /// The file, as it was given.
@@ -131,6 +144,11 @@ impl InputError {
             }
             Problem::Read(e) => format!("reading it failed: {e}"),
             Problem::NotUtf8 => "it is not UTF-8 text".into(),
+            Problem::OutsideProject { target, root } => format!(
+                "it resolves to {}, outside the project directory {}; kiln reads a project's own {what} only from inside the project, so that a repository cannot make kiln read (and print) a host file (copy the file into the project, or give its real path explicitly)",
+                target.display(),
+                root.display()
+            ),
         }
     }
 }
@@ -299,6 +317,29 @@ pub fn read_input_to_string(path: impl AsRef<Path>, limit: u64, what: &'static s
     open_input(path, what)?.read_to_string(limit)
 }
 
+/// Read the `what` at `path`, a file of the project in `root`: it must resolve (symbolic links
+/// followed) to a regular file inside `root`, else [`Problem::OutsideProject`]. For the files a
+/// repository names for kiln to read on the host (its buildspec, `uses:` plugin paths and their
+/// manifests, `kiln.lock`): a link out of the project must not make kiln read a host file and
+/// echo it in a diagnostic.
+pub fn read_input_within(root: impl AsRef<Path>, path: impl AsRef<Path>, limit: u64, what: &'static str) -> Result<Vec<u8>, InputError> {
+    open_input_within(root, path, what)?.read(limit)
+}
+
+/// [`read_input_within`], opened but not read (for a file that is streamed).
+pub fn open_input_within(root: impl AsRef<Path>, path: impl AsRef<Path>, what: &'static str) -> Result<Input, InputError> {
+    let (root, path) = (root.as_ref(), path.as_ref());
+    let target = std::fs::canonicalize(path).map_err(|e| InputError::new(path, what, Problem::Open(e)))?;
+    let root = std::fs::canonicalize(root).map_err(|e| InputError::new(path, what, Problem::Open(e)))?;
+    if !target.starts_with(&root) {
+        return Err(InputError::new(path, what, Problem::OutsideProject { target, root }));
+    }
+    // The resolved path has no links left; one swapped in since is refused, not followed.
+    let mut input = open_input_nofollow(&target, what)?;
+    input.path = path.to_path_buf();
+    Ok(input)
+}
+
 /// [`read_input`] without following a symbolic link in the last component
 /// ([`open_input_nofollow`]).
 pub fn read_input_nofollow(path: impl AsRef<Path>, limit: u64, what: &'static str) -> Result<Vec<u8>, InputError> {
@@ -443,6 +484,23 @@ mod tests {
         mkfifo(&fifo);
         let e = within_10s(move || read_input_nofollow(&fifo, 10, "git file").unwrap_err());
         assert!(e.to_string().contains("FIFO"), "{e}");
+    }
+
+    #[test]
+    fn within_refuses_a_link_out_of_the_project_and_reads_one_inside() {
+        let d = tempfile::tempdir().unwrap();
+        let project = d.path().join("app");
+        std::fs::create_dir_all(project.join("ci")).unwrap();
+        std::fs::write(d.path().join("host-secret"), b"root:x:0").unwrap();
+        std::fs::write(project.join("ci/real.yml"), b"version: 0.2").unwrap();
+        std::os::unix::fs::symlink("ci/real.yml", project.join("buildspec.yml")).unwrap();
+        assert_eq!(read_input_within(&project, project.join("buildspec.yml"), 100, "buildspec").unwrap(), b"version: 0.2");
+        std::os::unix::fs::symlink("../host-secret", project.join("evil.yml")).unwrap();
+        let e = read_input_within(&project, project.join("evil.yml"), 100, "buildspec").unwrap_err();
+        assert!(matches!(e.problem(), Problem::OutsideProject { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("outside the project directory") && !msg.contains("root:x"), "{msg}");
+        assert!(read_input_within(&project, project.join("../host-secret"), 100, "buildspec").is_err(), "a `..` path too");
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub enum PluginSource {
         path: PathBuf,
         /// Pinned lower-case hex sha256; a mismatch refuses the plugin.
         sha256: Option<String>,
+        /// The project directory a repository-relative path must stay in: the component and
+        /// its sidecar manifest are then read only if they resolve inside it (a link out of the
+        /// project must not make kiln read a host file and echo it in an error).
+        root: Option<PathBuf>,
     },
 }
 
@@ -80,7 +84,16 @@ impl PluginSource {
         PluginSource::Path {
             path: path.into(),
             sha256: None,
+            root: None,
         }
+    }
+
+    /// Read a component file (and its sidecar manifest) only from inside `root`.
+    pub fn within(mut self, project: impl Into<PathBuf>) -> Self {
+        if let PluginSource::Path { root, .. } = &mut self {
+            *root = Some(project.into());
+        }
+        self
     }
 
     /// Pin the component's sha256 (lower-case hex, optionally prefixed `sha256:`).
@@ -438,14 +451,14 @@ pub fn read_source(source: PluginSource) -> Result<SourceInfo, PluginError> {
             manifest,
             sha256,
         } => (name, bytes, manifest, sha256, None),
-        PluginSource::Path { path, sha256 } => {
+        PluginSource::Path { path, sha256, root } => {
             let label = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             // A regular file of at most kiln_fs::limits::PLUGIN bytes: a FIFO, a device or a
             // directory is refused without waiting on it. The reason leaves the host path out.
-            let bytes = kiln_fs::read_input(&path, kiln_fs::limits::PLUGIN, "plugin component")
+            let bytes = read_plugin_file(root.as_deref(), &path, kiln_fs::limits::PLUGIN, "plugin component")
                 .map_err(|e| PluginError::Read {
                     plugin: label.clone(),
                     reason: match e.problem() {
@@ -453,7 +466,7 @@ pub fn read_source(source: PluginSource) -> Result<SourceInfo, PluginError> {
                         _ => e.reason(),
                     },
                 })?;
-            (label, Arc::from(bytes), None, sha256, Some(path))
+            (label, Arc::from(bytes), None, sha256, Some((path, root)))
         }
     };
     let sha256 = sha256_hex(&bytes);
@@ -466,7 +479,7 @@ pub fn read_source(source: PluginSource) -> Result<SourceInfo, PluginError> {
             actual: sha256,
         });
     }
-    let manifest = find_manifest(&label, &bytes, given, path.as_deref())?;
+    let manifest = find_manifest(&label, &bytes, given, path.as_ref().map(|(p, r)| (p.as_path(), r.as_deref())))?;
     Ok(SourceInfo {
         bytes,
         sha256,
@@ -474,11 +487,24 @@ pub fn read_source(source: PluginSource) -> Result<SourceInfo, PluginError> {
     })
 }
 
+/// Read a plugin's file: only from inside `root` when the path came from a repository.
+fn read_plugin_file(
+    root: Option<&Path>,
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>, kiln_fs::InputError> {
+    match root {
+        Some(root) => kiln_fs::read_input_within(root, path, limit, what),
+        None => kiln_fs::read_input(path, limit, what),
+    }
+}
+
 fn find_manifest(
     label: &str,
     bytes: &[u8],
     given: Option<Manifest>,
-    path: Option<&Path>,
+    path: Option<(&Path, Option<&Path>)>,
 ) -> Result<Manifest, PluginError> {
     if let Some(m) = given {
         return Ok(m);
@@ -493,13 +519,15 @@ fn find_manifest(
     })? {
         return Manifest::parse(&text).map_err(invalid);
     }
-    if let Some(path) = path {
+    if let Some((path, root)) = path {
         for candidate in manifest::sidecar_candidates(path) {
             let name = candidate
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match kiln_fs::read_input_to_string(&candidate, kiln_fs::limits::CONFIG, "manifest") {
+            let text = read_plugin_file(root, &candidate, kiln_fs::limits::CONFIG, "manifest")
+                .and_then(|b| String::from_utf8(b).map_err(|_| kiln_fs::InputError::not_utf8(&candidate, "manifest")));
+            match text {
                 Ok(text) => {
                     return Manifest::parse(&text).map_err(|e| invalid(format!("{name}: {e}")));
                 }
@@ -579,5 +607,28 @@ mod tests {
                 .contains("x.kiln-plugin.toml: it is a FIFO (named pipe), not a regular file"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_project_plugin_or_sidecar_linked_out_of_the_project_is_refused_unread() {
+        let d = tempfile::tempdir().unwrap();
+        let project = d.path().join("app");
+        std::fs::create_dir(&project).unwrap();
+        let host_file = d.path().join("shadow");
+        std::fs::write(&host_file, "name = \"CANARY-line\"\n").unwrap();
+        let wasm = project.join("x.wasm");
+        std::fs::write(&wasm, b"\0asm\x0d\x00\x01\x00").unwrap();
+        std::os::unix::fs::symlink(&host_file, project.join("x.kiln-plugin.toml")).unwrap();
+        let e = read_source(PluginSource::path(&wasm).within(&project)).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, PluginError::ManifestInvalid { .. }), "{msg}");
+        assert!(msg.contains("outside the project directory") && !msg.contains("CANARY"), "{msg}");
+        // Without a project root (a plugin the operator names), the same sidecar is read.
+        let e = read_source(PluginSource::path(&wasm)).unwrap_err();
+        assert!(!e.to_string().contains("outside the project"), "{e}");
+        // The component itself linked out.
+        std::os::unix::fs::symlink(&host_file, project.join("y.wasm")).unwrap();
+        let e = read_source(PluginSource::path(project.join("y.wasm")).within(&project)).unwrap_err();
+        assert!(e.to_string().contains("outside the project directory"), "{e}");
     }
 }

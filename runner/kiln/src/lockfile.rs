@@ -54,7 +54,20 @@ pub struct LockEntry {
 impl Lock {
     /// Read `path`; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Lock, String> {
-        let text = match kiln_fs::read_input_to_string(path, kiln_fs::limits::CONFIG, "lock file") {
+        Lock::read_from(None, path)
+    }
+
+    /// Read the `kiln.lock` of the project in `root`: only if it resolves inside the project.
+    pub fn read_within(root: &Path, path: &Path) -> Result<Lock, String> {
+        Lock::read_from(Some(root), path)
+    }
+
+    fn read_from(root: Option<&Path>, path: &Path) -> Result<Lock, String> {
+        let read = match root {
+            Some(root) => kiln_fs::read_input_within(root, path, kiln_fs::limits::CONFIG, "lock file"),
+            None => kiln_fs::read_input(path, kiln_fs::limits::CONFIG, "lock file"),
+        };
+        let text = match read.and_then(|b| String::from_utf8(b).map_err(|_| kiln_fs::InputError::not_utf8(path, "lock file"))) {
             Ok(t) => t,
             Err(e) if e.is_not_found() => return Ok(Lock { version: 1, plugins: vec![] }),
             Err(e) => return Err(e.to_string()),

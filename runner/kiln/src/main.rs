@@ -229,7 +229,7 @@ fn build(args: BuildArgs) -> ExitCode {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return exit::usage(&e),
     };
-    let Some((spec, bytes)) = validate::load_for_build(&spec_path) else { return exit::INVALID.into() };
+    let Some((spec, bytes)) = validate::load_for_build(&spec_path, spec_path.starts_with(&dir).then_some(dir.as_path())) else { return exit::INVALID.into() };
     // The plugin host and the provenance signer are made while the build starts (warm.rs).
     let cache_dir = warm::build_cache_dir(&dir, args.in_place);
     let hosting = std::sync::Arc::new(if spec.uses_steps().next().is_some() || spec.artifacts.is_some() { warm::WarmHost::spawn(cache_dir) } else { warm::WarmHost::on_demand(cache_dir) });

@@ -27,7 +27,9 @@ pub fn resolve(uses: &str, base_dir: &Path, lock_dir: &Path) -> Result<PluginSou
             format!("no built-in plugin named `{name}` (built-ins: {}); a third-party plugin is a path to a .wasm or `NAME@sha256:…` with a kiln.lock entry", builtin::NAMES.join(", "))
         }),
         PluginRef::Path { path, sha256 } => {
-            let src = PluginSource::path(base_dir.join(path));
+            // A path the buildspec gives relative to the project is read only from inside it;
+            // an absolute one names a plugin the operator installed.
+            let src = if Path::new(&path).is_absolute() { PluginSource::path(path) } else { PluginSource::path(base_dir.join(path)).within(base_dir) };
             Ok(match sha256 {
                 Some(d) => src.pinned(&d),
                 None => src,
@@ -35,7 +37,7 @@ pub fn resolve(uses: &str, base_dir: &Path, lock_dir: &Path) -> Result<PluginSou
         }
         PluginRef::Pinned { name, sha256 } => {
             let lock_path = lock_dir.join(LOCK_FILE);
-            let lock = Lock::read(&lock_path)?;
+            let lock = Lock::read_within(lock_dir, &lock_path)?;
             let entry = lock.get(&name).ok_or_else(|| {
                 format!("`{uses}`: no entry for `{name}` in {}; add one with `kiln plugin lock PATH/TO/{name}.wasm`", lock_path.display())
             })?;
@@ -46,7 +48,8 @@ pub fn resolve(uses: &str, base_dir: &Path, lock_dir: &Path) -> Result<PluginSou
                     entry.sha256
                 ));
             }
-            Ok(PluginSource::path(entry.source_path(&lock_path)?).pinned(&sha256))
+            let source = PluginSource::path(entry.source_path(&lock_path)?).pinned(&sha256);
+            Ok(if Path::new(entry.source.strip_prefix("file://").unwrap_or(&entry.source)).is_absolute() { source } else { source.within(lock_dir) })
         }
     }
 }

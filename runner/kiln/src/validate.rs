@@ -23,14 +23,31 @@ fn print_diagnostics(path: &Path, source: &str, diags: &[Diagnostic]) {
 }
 
 /// A buildspec's bytes: a regular file (not a FIFO, which would hang kiln, nor a device) of at
-/// most [`kiln_fs::limits::BUILDSPEC`] bytes.
-fn read_buildspec(path: &Path) -> Result<Vec<u8>, kiln_fs::InputError> {
-    kiln_fs::read_input(path, kiln_fs::limits::BUILDSPEC, "buildspec")
+/// most [`kiln_fs::limits::BUILDSPEC`] bytes. When the path lies in `project` (the default
+/// `buildspec.yml`, a relative `-b`), it must also resolve inside it: a repository's buildspec
+/// linked to `/etc/shadow` would otherwise have its lines printed as unknown keys.
+fn read_buildspec(path: &Path, project: Option<&Path>) -> Result<Vec<u8>, kiln_fs::InputError> {
+    match project {
+        Some(project) => kiln_fs::read_input_within(project, path, kiln_fs::limits::BUILDSPEC, "buildspec"),
+        None => kiln_fs::read_input(path, kiln_fs::limits::BUILDSPEC, "buildspec"),
+    }
+}
+
+/// The directory a buildspec given to `kiln validate` belongs to: the current directory for a
+/// relative path that stays in it, else the file's own directory.
+fn project_of(path: &Path) -> &Path {
+    let inside_cwd = path.is_relative() && !path.components().any(|c| matches!(c, std::path::Component::ParentDir));
+    match path.parent() {
+        Some(parent) if !inside_cwd && !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// Read and check a buildspec for a build, printing diagnostics; `None` if it cannot run.
-pub fn load_for_build(path: &Path) -> Option<(BuildSpec, Vec<u8>)> {
-    let bytes = match read_buildspec(path) {
+/// `project`: the project directory the buildspec must resolve inside, when it is one of the
+/// project's files (see [`read_buildspec`]).
+pub fn load_for_build(path: &Path, project: Option<&Path>) -> Option<(BuildSpec, Vec<u8>)> {
+    let bytes = match read_buildspec(path, project) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
@@ -55,7 +72,7 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
     let mut ok = true;
     let mut report = Vec::new();
     for path in &files {
-        let source = match read_buildspec(path).map(String::from_utf8) {
+        let source = match read_buildspec(path, Some(project_of(path))).map(String::from_utf8) {
             Ok(Ok(s)) => s,
             Ok(Err(_)) => {
                 eprintln!("error: {} is not UTF-8 text", path.display());

@@ -187,3 +187,53 @@ fn an_oversized_buildspec_is_refused_by_validate_and_build() {
     r.assert_exit(2);
     r.assert_stderr(&[&format!("the buildspec {}", spec.display()), "4 MiB"]);
 }
+
+/// Found re-attacking after the review: a repository whose `buildspec.yml` (or `kiln.lock`, or a
+/// `uses:` component) is a symbolic link to a host file made kiln read that file and print its
+/// lines as diagnostics (`/etc/shadow` as "unknown key `root:*:…`"), into logs others may read.
+/// A project's own files are read only from inside the project; a link inside it still works.
+#[test]
+fn project_files_linked_out_of_the_project_are_refused_without_echoing_them() {
+    const CANARY: &str = "host-secret-line: CANARY-7c1f";
+    let p = Project::empty();
+    let side = p.side_dir("host");
+    let host_file = side.join("shadow");
+    std::fs::write(&host_file, format!("{CANARY}\nsecond: line\n")).unwrap();
+    std::os::unix::fs::symlink(&host_file, p.src.join("buildspec.yml")).unwrap();
+    let spec = p.src.join("buildspec.yml");
+    for args in [vec!["build", s(&p.src), "--no-sandbox"], vec!["validate", s(&spec)]] {
+        let r = kiln(&p, &args);
+        r.assert_exit(2);
+        assert!(!r.stdout.contains("CANARY") && !r.stderr.contains("CANARY"), "the host file was echoed: {}", r.describe());
+        r.assert_stderr(&["outside the project directory"]);
+    }
+    // `kiln validate buildspec.yml` from inside the project, the way CI runs it.
+    let mut cmd = p.kiln();
+    cmd.current_dir(&p.src).args(["validate", "buildspec.yml"]);
+    let r = run(cmd);
+    r.assert_exit(2);
+    assert!(!r.stderr.contains("CANARY"), "{}", r.describe());
+
+    // A link that stays in the project is followed as before.
+    std::fs::remove_file(&spec).unwrap();
+    p.write("ci/buildspec.yml", "version: 0.2\nphases:\n  build:\n    commands: [echo linked-ok]\n");
+    std::os::unix::fs::symlink("ci/buildspec.yml", &spec).unwrap();
+    let r = kiln(&p, &["build", s(&p.src), "--no-sandbox"]);
+    r.assert_exit(0);
+    assert!(r.stdout.contains("linked-ok"), "{}", r.describe());
+
+    // A `uses:` component and a kiln.lock linked out of the project: refused, not read.
+    std::fs::remove_file(&spec).unwrap();
+    p.write("buildspec.yml", "version: 0.2\nphases:\n  build:\n    commands:\n      - uses: ./plugin.wasm\n");
+    std::os::unix::fs::symlink(&host_file, p.src.join("plugin.wasm")).unwrap();
+    let r = kiln(&p, &["validate", s(&spec)]);
+    r.assert_exit(2);
+    assert!(!r.stderr.contains("CANARY"), "{}", r.describe());
+    r.assert_stderr(&["`uses: ./plugin.wasm`", "outside the project directory"]);
+    p.write("buildspec.yml", &format!("version: 0.2\nphases:\n  build:\n    commands:\n      - uses: demo@sha256:{}\n", "a".repeat(64)));
+    std::os::unix::fs::symlink(&host_file, p.src.join("kiln.lock")).unwrap();
+    let r = kiln(&p, &["validate", s(&spec)]);
+    r.assert_exit(2);
+    assert!(!r.stderr.contains("CANARY"), "{}", r.describe());
+    r.assert_stderr(&["kiln.lock", "outside the project directory"]);
+}

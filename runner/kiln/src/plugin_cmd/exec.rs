@@ -187,7 +187,7 @@ pub fn inspect(plugin: &str, buildspec: Option<&Path>) -> Result<ExitCode, Strin
     let m = &info.manifest;
     let (policy, from) = match buildspec {
         Some(p) => {
-            let (spec, _) = crate::validate::load_for_build(p).ok_or_else(|| format!("{} is not a valid buildspec", p.display()))?;
+            let (spec, _) = crate::validate::load_for_build(p, None).ok_or_else(|| format!("{} is not a valid buildspec", p.display()))?;
             (crate::plugins::policy_for(&spec.kiln.plugins.for_plugin(&m.name)), format!("the `kiln: plugins:` policy of {}", p.display()))
         }
         None => (Policy::default(), "kiln's default policy".to_string()),
