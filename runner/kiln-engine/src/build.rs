@@ -461,10 +461,14 @@ impl Run<'_> {
         skip.extend(self.scratch.as_ref().map(|s| s.root.clone()));
         // A signing key or secrets file kept in the project stays out of the copy too.
         skip.extend(self.hidden.iter().filter(|h| h.starts_with(source_dir)).cloned());
-        match context::copy_source(source_dir, &self.work_dir, &skip) {
+        match context::copy_source(source_dir, &self.work_dir, &skip, self.deadline) {
             Ok(n) => {
                 self.pump.note(&format!("copied {n} files into the working copy {}", self.work_dir.display()));
                 (PhaseStatus::Succeeded, None, FailureAction::Default)
+            }
+            Err(e @ context::CopyError::Deadline { .. }) => {
+                self.timed_out = true;
+                (PhaseStatus::TimedOut, Some(("BUILD_TIMED_OUT".into(), e.to_string())), FailureAction::Default)
             }
             Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), format!("could not copy the source: {e}"))), FailureAction::Default),
         }

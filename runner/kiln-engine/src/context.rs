@@ -106,14 +106,21 @@ pub fn strip_credentials(url: &str) -> String {
     }
 }
 
-/// Copy the source tree into a fresh working copy, leaving out kiln's own `.kiln/` records.
-/// Symlinks are copied as symlinks; file modes are kept. Returns the number of files copied.
-pub fn copy_source(from: &Path, to: &Path, skip: &[PathBuf]) -> io::Result<u64> {
-    use std::os::unix::fs::PermissionsExt;
+/// Copy the project into the working copy (everything but `.kiln/` and the `skip` paths), as
+/// CodeBuild's fresh checkout. Returns the number of files copied. Symbolic links are copied as
+/// links, never followed; FIFOs, sockets and devices are left out. Each file is opened without
+/// following links and only if it is a regular file (one swapped for a link or a FIFO after the
+/// walk is refused, not followed or waited on); modes are kept without the set-user/group-ID and
+/// sticky bits. The copy stops at `deadline` (`--timeout` bounds kiln's own work too).
+pub fn copy_source(from: &Path, to: &Path, skip: &[PathBuf], deadline: std::time::Instant) -> Result<u64, CopyError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     std::fs::create_dir_all(to)?;
     let mut files = 0;
     let walker = walkdir::WalkDir::new(from).follow_links(false).min_depth(1).into_iter();
     for entry in walker.filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".kiln") && !skip.iter().any(|s| s == e.path())) {
+        if std::time::Instant::now() >= deadline {
+            return Err(CopyError::Deadline { files });
+        }
         let entry = entry.map_err(io::Error::other)?;
         let rel = entry.path().strip_prefix(from).map_err(io::Error::other)?;
         let dest = to.join(rel);
@@ -121,15 +128,42 @@ pub fn copy_source(from: &Path, to: &Path, skip: &[PathBuf]) -> io::Result<u64> 
         if ft.is_dir() {
             std::fs::create_dir_all(&dest)?;
             let mode = entry.metadata().map_err(io::Error::other)?.permissions().mode();
-            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode | 0o700))?;
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode((mode & 0o777) | 0o700))?;
         } else if ft.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &dest)?;
         } else if ft.is_file() {
-            std::fs::copy(entry.path(), &dest)?;
+            let src = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY).open(entry.path())?;
+            let meta = src.metadata()?;
+            if !meta.is_file() {
+                return Err(io::Error::other(format!("{} is no longer a regular file", entry.path().display())).into());
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            let mut dst = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&dest)?;
+            // Exactly the source's mode (the open's is cut by the umask).
+            dst.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            // In chunks, so that a huge file cannot run past the deadline (std::io::copy uses
+            // copy_file_range between two files).
+            while io::copy(&mut io::Read::take(&src, COPY_CHUNK), &mut dst)? == COPY_CHUNK {
+                if std::time::Instant::now() >= deadline {
+                    return Err(CopyError::Deadline { files });
+                }
+            }
             files += 1;
         }
     }
     Ok(files)
+}
+
+/// How much of one file [`copy_source`] copies between two looks at the deadline.
+const COPY_CHUNK: u64 = 64 * 1024 * 1024;
+
+/// Why [`copy_source`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("the build timed out while kiln copied the source ({files} files copied)")]
+    Deadline { files: u64 },
 }
 
 /// The directories of one build outside the source tree.
@@ -395,6 +429,30 @@ mod tests {
         assert_eq!(strip_credentials("git@github.com:a/b.git"), "git@github.com:a/b.git");
     }
 
+    fn far() -> std::time::Instant {
+        std::time::Instant::now() + std::time::Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn copy_drops_set_id_bits_leaves_fifos_out_and_stops_at_the_deadline() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("tool"), "x").unwrap();
+        std::fs::set_permissions(src.join("tool"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        let c = std::ffi::CString::new(src.join("pipe").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let dst = d.path().join("dst");
+        assert_eq!(copy_source(&src, &dst, &[], far()).unwrap(), 1);
+        assert_eq!(std::fs::metadata(dst.join("tool")).unwrap().permissions().mode() & 0o7777, 0o755);
+        assert!(!dst.join("pipe").exists());
+        let late = d.path().join("late");
+        let e = copy_source(&src, &late, &[], std::time::Instant::now()).unwrap_err();
+        assert!(matches!(e, CopyError::Deadline { .. }), "{e}");
+    }
+
     #[test]
     fn copy_skips_kiln_records_and_keeps_symlinks() {
         let d = tempfile::tempdir().unwrap();
@@ -404,7 +462,7 @@ mod tests {
         std::fs::write(src.join("a/f"), "x").unwrap();
         std::os::unix::fs::symlink("a/f", src.join("link")).unwrap();
         let dst = d.path().join("dst");
-        assert_eq!(copy_source(&src, &dst, &[]).unwrap(), 1);
+        assert_eq!(copy_source(&src, &dst, &[], far()).unwrap(), 1);
         assert!(!dst.join(".kiln").exists());
         assert_eq!(std::fs::read_link(dst.join("link")).unwrap(), Path::new("a/f"));
     }
