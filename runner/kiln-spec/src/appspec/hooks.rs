@@ -161,7 +161,7 @@ fn scripts(cx: &mut Ctx, node: &Node, event: &str, os: Option<Os>) -> Vec<Script
             }
         }
         match location {
-            None => missing(cx, "E1315", item, &format!("a script in {what}"), "location", "add `location:`: the script's path in the revision, relative to its root".into()),
+            None => missing(cx, "E1315", item, &format!("{what}[]"), "location", "add `location:`: the script's path in the revision, relative to its root".into()),
             Some(None) => {}
             Some(Some(loc)) => {
                 if inside_revision(cx, &loc, &format!("{what}[].location"), "E1309") && (loc.value.starts_with('/') || loc.value.starts_with('\\')) {
