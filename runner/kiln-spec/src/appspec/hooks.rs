@@ -24,14 +24,14 @@ const DIAGRAM_STEPS: [&str; 3] = ["Start", "End", "TestTraffic"];
 /// written exactly. Reports E1301 (unknown, with "did you mean"), E1302 (reserved), E1303 (an
 /// event of another platform) or E1304 (wrong case).
 pub(super) fn event(cx: &mut Ctx, name: &str, span: Span, platform: ComputePlatform) -> Option<Spanned<Event>> {
-    let p = platform.describe();
-    let hookable = platform.hookable_events();
-    let names: Vec<&str> = hookable.iter().map(|e| e.name()).collect();
-    let list = format!("the events {} AppSpec file can hook are: {}", platform.a(), names.join(", "));
     let exact = Event::from_name(name);
     if let Some(e) = exact.filter(|e| e.is_hookable(platform)) {
         return Some(Spanned::new(e, span));
     }
+    let p = platform.describe();
+    let hookable = platform.hookable_events();
+    let names: Vec<&str> = hookable.iter().map(|e| e.name()).collect();
+    let list = format!("the events {} AppSpec file can hook are: {}", platform.a(), names.join(", "));
     if let Some(e) = exact.filter(|e| e.is_reserved() && platform.has_event(*e)) {
         let around: Vec<String> = ["Before", "After"]
             .iter()
