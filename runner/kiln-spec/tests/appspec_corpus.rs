@@ -6,9 +6,12 @@ use std::path::PathBuf;
 
 use kiln_spec::appspec::ComputePlatform;
 
+/// An error kiln must report: code, line, column.
+type Located = (&'static str, u32, u32);
+
 /// The files that are wrong, checked against the CodeDeploy user guide (not against kiln), with
-/// every error kiln must report (code, line, column) and why.
-const WRONG: &[(&str, &[(&str, u32, u32)], &str)] = &[
+/// every error kiln must report and why.
+const WRONG: &[(&str, &[Located], &str)] = &[
     (
         "0x-x0__code_deploy_example__appspec.yml",
         &[("E1021", 19, 1)],
@@ -130,10 +133,10 @@ fn corpus_appspecs_parse_or_fail_with_located_errors() {
         }
         let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
         let recorded = kinds.iter().find(|(f, _)| f == name).unwrap_or_else(|| panic!("{name} has no SOURCES.tsv row")).1;
-        if let (Some(want), Some(got)) = (recorded, parsed.platform) {
-            if want != got {
-                failures.push(format!("{name}: read as {got:?}, SOURCES.tsv says {want:?}"));
-            }
+        if let (Some(want), Some(got)) = (recorded, parsed.platform)
+            && want != got
+        {
+            failures.push(format!("{name}: read as {got:?}, SOURCES.tsv says {want:?}"));
         }
         match WRONG.iter().find(|(f, _, _)| *f == name) {
             Some((_, expected, why)) => {

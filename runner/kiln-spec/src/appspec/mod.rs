@@ -93,6 +93,7 @@ pub fn parse_appspec(source: &str) -> ParsedAppSpec {
     let (platform, spec) = match detect(&root) {
         Ok((platform, reason)) => {
             let spec = convert(&mut cx, &root, platform);
+            cx.diags.sort_by_key(|d| d.span.offset);
             if let Some(first) = cx.diags.iter_mut().find(|d| d.is_error()) {
                 first.notes.push(format!("kiln read this as {} AppSpec file: {reason}", platform.a()));
             }
