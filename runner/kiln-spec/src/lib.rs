@@ -10,7 +10,7 @@
 //!
 //! CodeDeploy AppSpec files (EC2/on-premises, ECS and Lambda) are read the same way, by the same
 //! YAML tree and helpers, in [`appspec`]: [`parse_appspec`] gives an [`appspec::AppSpec`] and
-//! located diagnostics, and [`appspec::lifecycle`] holds CodeDeploy's lifecycle event orders as data.
+//! located diagnostics, and [`appspec::lifecycle()`] (module [`appspec::lifecycle`](mod@appspec::lifecycle)) holds CodeDeploy's lifecycle event orders as data.
 
 pub mod appspec;
 pub mod diag;

@@ -247,7 +247,8 @@ const LAMBDA: [Event; 3] = ALLOW;
 /// * ECS (blue/green, load balancer required): BeforeInstall, Install, AfterInstall,
 ///   AllowTestTraffic, AfterAllowTestTraffic, BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic.
 ///   Without a test listener there is no test traffic, and CodeDeploy skips AfterAllowTestTraffic
-///   (codedeploy.md §3); the list has both events, the deploy engine decides.
+///   (user guide, `deployment-steps-ecs.html`; `shared/reference/codedeploy.md` §3); the list has
+///   both events, the deploy engine decides.
 /// * Lambda (blue/green; `with_load_balancer` is ignored): BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic.
 pub fn lifecycle(platform: ComputePlatform, deployment: DeploymentType, with_load_balancer: bool) -> Result<&'static [Event], LifecycleError> {
     use ComputePlatform as P;

@@ -2,19 +2,19 @@
 //! shapes, read with positions and validated like buildspecs.
 //!
 //! The text goes through the same bounded, positioned YAML reader as a buildspec (JSON is YAML,
-//! so a JSON AppSpec gets lines and columns too), and is converted by the same [`Ctx`] helpers
+//! so a JSON AppSpec gets lines and columns too), and is converted by the same `Ctx` helpers
 //! into an [`AppSpec`] while every problem becomes a located [`Diagnostic`] with a stable code
 //! (`E10xx` top level and version, `E11xx` files, `E12xx` permissions, `E13xx` hooks, `E14xx`
 //! ECS and Lambda resources; unknown keys are the buildspec's `W0001` with a "did you mean").
 //!
-//! **Which shape.** The compute platform is detected from the content ([`detect`]): a `Resources`
+//! **Which shape.** The compute platform is detected from the content (`detect`): a `Resources`
 //! key makes it ECS or Lambda, told apart by the resource's `Type` (then its properties, then
 //! its hook events); anything else is EC2/on-premises. The first error says which shape kiln
 //! read and why, so a wrong guess is visible.
 //!
 //! **What CodeDeploy accepts, and what kiln decided** (sources: the user guide's "AppSpec File
 //! reference" pages; the agent, aws/aws-codedeploy-agent, Ruby `application_specification/*.rb`
-//! and Rust `src/application_specification/parse.rs`; `/work/shared/reference/codedeploy.md` §1–3):
+//! and Rust `src/application_specification/parse.rs`; the project's fact sheet `shared/reference/codedeploy.md` §1–3):
 //! * `version` must be the *number* 0.0. The guide says "specify with a string", but the Ruby
 //!   agent checks `[0.0].include?(version)` and the Rust one reads an `f64`, so `"0.0"` quoted
 //!   fails every EC2 deployment: an error (E1012) there. Whether the service accepts the string
