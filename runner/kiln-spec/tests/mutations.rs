@@ -66,58 +66,58 @@ fn mutate(src: &str, rng: &mut Rng, splices: &[&str]) -> String {
     s
 }
 
-#[test]
-fn mutated_corpus_never_panics() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/buildspecs");
+/// The `.yml`/`.yaml` files of `tests/corpus/<kind>`, sorted.
+fn corpus(kind: &str) -> Vec<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus").join(kind);
     let mut sources: Vec<String> = std::fs::read_dir(&dir)
-        .expect("the shared corpus beside the repository")
+        .unwrap_or_else(|e| panic!("tests/corpus/{kind} in the repository: {e}"))
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "yml" || x == "yaml"))
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .collect();
     sources.sort();
-    let mut rng = Rng(0x6b69_6c6e);
+    sources
+}
+
+/// Parse `per_source` mutations of each source with `parse` (which gives the diagnostics and
+/// whether a spec came back): no panic, every diagnostic inside its input, a spec exactly when
+/// there is no error. Returns how many inputs were checked.
+fn check_mutations(sources: &[String], splices: &[&str], seed: u64, per_source: usize, parse: impl Fn(&str) -> (Vec<kiln_spec::Diagnostic>, bool)) -> usize {
+    let mut rng = Rng(seed);
     let mut checked = 0;
-    for src in &sources {
-        for _ in 0..60 {
-            let m = mutate(src, &mut rng, SPLICES);
-            let parsed = kiln_spec::parse_buildspec(&m);
-            for d in &parsed.diagnostics {
+    for src in sources {
+        for _ in 0..per_source {
+            let m = mutate(src, &mut rng, splices);
+            let (diagnostics, has_spec) = parse(&m);
+            for d in &diagnostics {
                 assert!(d.span.offset <= m.len() && m.is_char_boundary(d.span.offset), "bad span {d:?} in:\n{m}");
+                assert!(d.span.line >= 1 && d.span.col >= 1, "unlocated {d:?} in:\n{m}");
             }
-            assert_eq!(parsed.spec.is_some(), !parsed.has_errors());
+            assert_eq!(has_spec, !diagnostics.iter().any(|d| d.is_error()), "{diagnostics:?} in:\n{m}");
             checked += 1;
         }
     }
+    checked
+}
+
+#[test]
+fn mutated_corpus_never_panics() {
+    let checked = check_mutations(&corpus("buildspecs"), SPLICES, 0x6b69_6c6e, 60, |m| {
+        let parsed = kiln_spec::parse_buildspec(m);
+        (parsed.diagnostics, parsed.spec.is_some())
+    });
     assert!(checked > 2000, "only {checked} inputs");
 }
 
 #[test]
 fn mutated_appspec_corpus_never_panics() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/appspecs");
-    let mut sources: Vec<String> = std::fs::read_dir(&dir)
-        .expect("tests/corpus/appspecs in the repository")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "yml" || x == "yaml"))
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .collect();
-    sources.sort();
+    let mut sources = corpus("appspecs");
     sources.extend(JSON_SEEDS.iter().map(|s| s.to_string()));
     let splices: Vec<&str> = SPLICES.iter().chain(APPSPEC_SPLICES).copied().collect();
-    let mut rng = Rng(0x6170_7073);
-    let mut checked = 0;
-    for src in &sources {
-        for _ in 0..100 {
-            let m = mutate(src, &mut rng, &splices);
-            let parsed = kiln_spec::parse_appspec(&m);
-            for d in &parsed.diagnostics {
-                assert!(d.span.offset <= m.len() && m.is_char_boundary(d.span.offset), "bad span {d:?} in:\n{m}");
-                assert!(d.span.line >= 1 && d.span.col >= 1, "unlocated {d:?} in:\n{m}");
-            }
-            assert_eq!(parsed.spec.is_some(), !parsed.has_errors());
-            checked += 1;
-        }
-    }
+    let checked = check_mutations(&sources, &splices, 0x6170_7073, 100, |m| {
+        let parsed = kiln_spec::parse_appspec(m);
+        (parsed.diagnostics, parsed.spec.is_some())
+    });
     assert!(checked >= 3000, "only {checked} inputs");
 }
 

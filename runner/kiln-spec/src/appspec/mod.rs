@@ -303,8 +303,13 @@ fn nonempty(cx: &mut Ctx, node: &Node, what: &str, code: &'static str) -> Option
     cx.string(node, what)
 }
 
-/// A path from the file that must stay inside the revision: refuse `..` components.
+/// A path from the file that must stay inside the revision: refuse `..` components (and a NUL,
+/// which no path can hold).
 fn inside_revision(cx: &mut Ctx, path: &Spanned<String>, what: &str, code: &'static str) -> bool {
+    if path.value.contains('\0') {
+        cx.error(code, format!("`{what}` contains a NUL character, which no file name can hold"), path.span).label = Some("refused".into());
+        return false;
+    }
     if path.value.split(['/', '\\']).any(|c| c == "..") {
         let d = cx.error(code, format!("`{what}` `{}` has a `..` component: it leaves the revision", path.value), path.span);
         d.label = Some("refused: paths are relative to the revision root".into());

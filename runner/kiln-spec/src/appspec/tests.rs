@@ -206,6 +206,8 @@ fn ec2_hook_scripts() {
     let d = at(&script("    - location: a.sh\n      timeout: 3000\n    - location: b.sh\n      timeout: 1000\n"), "W1308", 5, 5);
     assert!(d.message.contains("4000 s"));
     at(&script("    - location: ../../bin/evil\n"), "E1309", 5, 17);
+    at(&script("    - location: scripts\\..\\..\\evil.ps1\n"), "E1309", 5, 17);
+    at(&script("    - location: \"a.sh\\0.txt\"\n"), "E1309", 5, 17);
     let d = at(&script("    - location: /scripts/a.sh\n"), "W1310", 5, 17);
     assert!(help(&d).contains("write `scripts/a.sh`"));
     at("version: 0.0\nos: windows\nhooks:\n  AfterInstall:\n    - location: a.ps1\n      runas: admin\n", "W1311", 6, 7);
