@@ -39,6 +39,8 @@ pub mod limits {
     pub const DOCUMENT: u64 = 64 * 1024 * 1024;
     /// A buildspec (the largest real ones are tens of kilobytes).
     pub const BUILDSPEC: u64 = 4 * 1024 * 1024;
+    /// A CodeDeploy AppSpec file (real ones are a few kilobytes).
+    pub const APPSPEC: u64 = 4 * 1024 * 1024;
     /// Small configuration files: `kiln.lock`, verification policies, plugin manifests.
     pub const CONFIG: u64 = 1024 * 1024;
     /// A secrets file (`--secrets-file`, `~/.config/kiln/secrets.yml`).

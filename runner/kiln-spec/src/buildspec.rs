@@ -165,11 +165,11 @@ fn uses_step(cx: &mut Ctx, node: &Node, what: &str) -> Option<UsesStep> {
     for f in cx.fields(node, &format!("a plugin step in {what}"), &["uses", "with"]) {
         if f.key == "uses" {
             plugin = cx.string(f.value, "uses");
-            if let Some(p) = &plugin {
-                if let Some(problem) = crate::plugin_ref::problem(&p.value) {
-                    cx.error("E0140", format!("invalid plugin reference `{}`: {problem}", p.value), p.span).help =
-                        Some("use a built-in plugin name, a path to a .wasm component, or `name@sha256:<64 hex digits>`".into());
-                }
+            if let Some(p) = &plugin
+                && let Some(problem) = crate::plugin_ref::problem(&p.value)
+            {
+                cx.error("E0140", format!("invalid plugin reference `{}`: {problem}", p.value), p.span).help =
+                    Some("use a built-in plugin name, a path to a .wasm component, or `name@sha256:<64 hex digits>`".into());
             }
         } else {
             for wf in cx.fields(f.value, "with", &[]) {

@@ -7,7 +7,12 @@
 //!
 //! Where to look: the data model is in [`model`]; top level, version and phases in `buildspec.rs`;
 //! env, artifacts, reports, cache, batch and `kiln:` in `sections.rs`.
+//!
+//! CodeDeploy AppSpec files (EC2/on-premises, ECS and Lambda) are read the same way, by the same
+//! YAML tree and helpers, in [`appspec`]: [`parse_appspec`] gives an [`appspec::AppSpec`] and
+//! located diagnostics, and [`appspec::lifecycle()`] (module [`appspec::lifecycle`](mod@appspec::lifecycle)) holds CodeDeploy's lifecycle event orders as data.
 
+pub mod appspec;
 pub mod diag;
 pub mod model;
 pub mod yaml;
@@ -18,6 +23,7 @@ pub mod plugin_ref;
 mod read;
 mod sections;
 
+pub use appspec::{looks_like_appspec, parse_appspec, ParsedAppSpec};
 pub use buildspec::{parse_buildspec, parse_on_failure, Parsed};
 pub use plugin_policy::{PluginAllow, PluginsPolicy};
 pub use plugin_ref::PluginRef;

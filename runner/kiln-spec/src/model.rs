@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use crate::diag::Span;
 
-/// A value together with where it was written.
+/// A value together with where it was written. Serializes as the value alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Spanned<T> {
     pub value: T,
     #[serde(skip)]

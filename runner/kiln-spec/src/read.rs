@@ -4,10 +4,26 @@ use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::model::{EnvEntry, Spanned};
 use crate::yaml::{Node, NodeKind};
 
-/// Collects diagnostics while a buildspec is converted.
-#[derive(Default)]
+/// Collects diagnostics while a buildspec (or an appspec) is converted.
 pub(crate) struct Ctx {
     pub diags: Vec<Diagnostic>,
+    /// The kind of file, for messages: "a buildspec", "an appspec".
+    pub doc: &'static str,
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx { diags: Vec::new(), doc: "a buildspec" }
+    }
+}
+
+/// How [`Ctx::fields_cased`] matches a mapping's keys against the allowed names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyCase {
+    /// Exactly; a key that differs only in case is an unknown key (a warning with "did you mean").
+    Exact,
+    /// In any case; the field's `key` is the allowed spelling, `key_node` keeps what was written.
+    Insensitive,
 }
 
 /// An entry of a mapping: its key text and key/value nodes.
@@ -28,8 +44,9 @@ impl Ctx {
         self.diags.last_mut().expect("just pushed")
     }
 
-    fn expected(&mut self, what: &str, expected: &str, node: &Node) {
-        let d = Diagnostic::error("E0010", format!("`{what}` must be {expected}, found {}", node.describe()), node.span)
+    /// An "`what` must be `expected`, found …" error (E0010) at `node`.
+    pub fn expected(&mut self, what: &str, expected: &str, node: &Node) {
+        let d = Diagnostic::error("E0010", format!("`{what}` must be {expected}, found {}", node.describe()), anchor(node))
             .with_label(format!("expected {expected}"));
         let d = match &node.kind {
             NodeKind::Map(_) if expected.contains("string") => d.with_help(
@@ -41,7 +58,13 @@ impl Ctx {
     }
 
     /// The entries of a mapping. An empty value counts as an empty mapping; anything else is an error.
-    pub fn fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Vec<Field<'n>> {
+    pub fn fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&'n str]) -> Vec<Field<'n>> {
+        self.fields_cased(node, what, allowed, KeyCase::Exact)
+    }
+
+    /// [`Ctx::fields`], matching keys as `case` says. Keys not in `allowed` (when it is not empty)
+    /// are warned about (W0001, with a "did you mean") and left out.
+    pub fn fields_cased<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&'n str], case: KeyCase) -> Vec<Field<'n>> {
         let entries = match &node.kind {
             NodeKind::Map(entries) => entries,
             _ if node.is_null() => return Vec::new(),
@@ -56,15 +79,24 @@ impl Ctx {
                 self.expected(&format!("a key of {what}"), "a string", k);
                 continue;
             };
-            if !allowed.is_empty() && !allowed.contains(&key) {
-                let d = self.warn("W0001", format!("unknown key `{key}` in `{what}`; kiln ignores it"), k.span);
-                d.label = Some("not a buildspec key here".into());
-                d.help = Some(match did_you_mean(key, allowed) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the keys allowed here are: {}", allowed.join(", ")),
-                });
-                continue;
-            }
+            let known = match case {
+                KeyCase::Exact => allowed.iter().find(|a| **a == key),
+                KeyCase::Insensitive => allowed.iter().find(|a| a.eq_ignore_ascii_case(key)),
+            };
+            let key = match known {
+                Some(a) => *a,
+                None if allowed.is_empty() => key,
+                None => {
+                    let doc = self.doc;
+                    let d = self.warn("W0001", format!("unknown key `{key}` in `{what}`; kiln ignores it"), k.span);
+                    d.label = Some(format!("not {doc} key here"));
+                    d.help = Some(match did_you_mean(key, allowed) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("the keys allowed here are: {}", allowed.join(", ")),
+                    });
+                    continue;
+                }
+            };
             out.push(Field { key, key_node: k, value: v });
         }
         out
@@ -149,6 +181,18 @@ impl Ctx {
             }
         }
         out
+    }
+}
+
+/// Where to point at a node: a block mapping's own position (from the YAML parser) is where its
+/// first *value* starts, so point at its first key instead; a flow mapping keeps its `{`.
+pub(crate) fn anchor(node: &Node) -> Span {
+    match &node.kind {
+        NodeKind::Map(entries) => match entries.first() {
+            Some((k, _)) if k.span.offset < node.span.offset => k.span,
+            _ => node.span,
+        },
+        _ => node.span,
     }
 }
 

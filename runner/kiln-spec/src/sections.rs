@@ -307,11 +307,11 @@ pub(crate) fn cache(cx: &mut Ctx, node: &Node) -> Cache {
             "fallback-keys" => c.fallback_keys = cx.string_list(f.value, &what),
             "action" => {
                 c.action = cx.string(f.value, &what);
-                if let Some(a) = &c.action {
-                    if !["restore", "save"].contains(&a.value.as_str()) {
-                        cx.error("E0500", format!("unknown cache action `{}`", a.value), a.span).help =
-                            Some("use `restore` or `save` (leave it out to do both)".into());
-                    }
+                if let Some(a) = &c.action
+                    && !["restore", "save"].contains(&a.value.as_str())
+                {
+                    cx.error("E0500", format!("unknown cache action `{}`", a.value), a.span).help =
+                        Some("use `restore` or `save` (leave it out to do both)".into());
                 }
             }
             "paths" => c.paths = cx.string_list(f.value, &what),

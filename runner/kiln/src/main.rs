@@ -30,13 +30,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check buildspec files and report every problem with its line and column.
+    /// Check buildspec and CodeDeploy AppSpec files and report every problem with its line and column.
     Validate {
-        /// Buildspec files (default: buildspec.yml).
+        /// Buildspec or AppSpec files (default: buildspec.yml).
         files: Vec<PathBuf>,
         /// Print diagnostics as JSON.
         #[arg(long)]
         json: bool,
+        /// What the files are; `auto` reads a file whose name contains "appspec" (appspec.yml,
+        /// appspec.yaml, appspec.json, …) or whose content looks like one as an AppSpec file.
+        #[arg(long, value_enum, default_value = "auto")]
+        kind: validate::Kind,
     },
     /// Run a build as CodeBuild would, in a sandbox, and write its record under .kiln/builds/.
     Build(BuildArgs),
@@ -191,7 +195,7 @@ fn minutes(m: Option<f64>) -> Result<Option<Duration>, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { files, json } => validate::run(&files, json),
+        Command::Validate { files, json, kind } => validate::run(&files, json, kind),
         Command::Build(args) => build(args),
         Command::GenerateKeyPair { output_key_prefix, force } => keys::generate(&output_key_prefix, force),
         Command::PublicKey { key } => keys::public_key(&key),

@@ -1,10 +1,26 @@
-//! `kiln validate` and the buildspec loading that `kiln build` shares with it.
+//! `kiln validate` (buildspecs and CodeDeploy AppSpec files) and the buildspec loading that
+//! `kiln build` shares with it.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kiln_spec::{parse_buildspec, BuildSpec, Diagnostic, Span, UsesStep};
+use kiln_spec::{parse_appspec, parse_buildspec, BuildSpec, Diagnostic, Span, UsesStep};
+
+/// What `kiln validate` reads a file as (`--kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// By name (`appspec` in the file name makes an AppSpec), else by content.
+    Auto,
+    Buildspec,
+    Appspec,
+}
+
+/// `--kind auto` by the file name alone: `Some(Appspec)` when it contains "appspec" (any case).
+fn kind_by_name(path: &Path) -> Option<Kind> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    name.contains("appspec").then_some(Kind::Appspec)
+}
 
 fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
@@ -66,13 +82,25 @@ pub fn load_for_build(path: &Path, project: Option<&Path>) -> Option<(BuildSpec,
     parsed.spec.map(|s| (s, bytes))
 }
 
-/// `kiln validate FILE…`: 0 when every file is valid (warnings allowed), 2 otherwise.
-pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
+/// `kiln validate FILE…`: 0 when every file is valid (warnings allowed), 2 otherwise (an invalid
+/// or unreadable file), as for `kiln build`'s refusal of an invalid buildspec.
+pub fn run(files: &[PathBuf], json: bool, kind: Kind) -> ExitCode {
     let files: Vec<PathBuf> = if files.is_empty() { vec![PathBuf::from("buildspec.yml")] } else { files.to_vec() };
     let mut ok = true;
     let mut report = Vec::new();
     for path in &files {
-        let source = match read_buildspec(path, Some(project_of(path))).map(String::from_utf8) {
+        let kind = match kind {
+            Kind::Auto => kind_by_name(path).unwrap_or(Kind::Auto),
+            k => k,
+        };
+        // Read as what the name or flag says; a file of unknown kind is presumed a buildspec
+        // until its content says otherwise (both limits are the same 4 MiB). Either is read
+        // only from inside its project (see `read_buildspec`).
+        let read = match kind {
+            Kind::Appspec => kiln_fs::read_input_within(project_of(path), path, kiln_fs::limits::APPSPEC, "CodeDeploy AppSpec file"),
+            _ => read_buildspec(path, Some(project_of(path))),
+        };
+        let source = match read.map(String::from_utf8) {
             Ok(Ok(s)) => s,
             Ok(Err(_)) => {
                 eprintln!("error: {} is not UTF-8 text", path.display());
@@ -85,23 +113,45 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
                 continue;
             }
         };
-        let mut parsed = parse_buildspec(&source);
-        if let Some(spec) = &parsed.spec {
-            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let mut more = check_plugins(spec, dir);
-            parsed.diagnostics.append(&mut more);
-            parsed.diagnostics.sort_by_key(|d| d.span.offset);
-        }
-        ok &= !parsed.has_errors();
-        if json {
-            report.push(serde_json::json!({ "file": path, "valid": !parsed.has_errors(), "diagnostics": parsed.diagnostics }));
+        let kind = match kind {
+            Kind::Auto if kiln_spec::looks_like_appspec(&source) => Kind::Appspec,
+            Kind::Auto => Kind::Buildspec,
+            k => k,
+        };
+        let (diagnostics, label, mut entry) = if kind == Kind::Appspec {
+            let parsed = parse_appspec(&source);
+            let platform = parsed.platform;
+            let label = platform.map_or("AppSpec".to_string(), |p| format!("{} AppSpec", p.describe()));
+            (parsed.diagnostics, Some(label), serde_json::json!({ "kind": "appspec", "computePlatform": platform.map(|p| p.api_name()) }))
         } else {
-            print_diagnostics(path, &source, &parsed.diagnostics);
-            let warnings = parsed.diagnostics.len() - parsed.diagnostics.iter().filter(|d| d.is_error()).count();
-            if parsed.has_errors() {
-                eprintln!("{}: invalid", path.display());
+            let mut parsed = parse_buildspec(&source);
+            if let Some(spec) = &parsed.spec {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let mut more = check_plugins(spec, dir);
+                parsed.diagnostics.append(&mut more);
+                parsed.diagnostics.sort_by_key(|d| d.span.offset);
+            }
+            (parsed.diagnostics, None, serde_json::json!({ "kind": "buildspec" }))
+        };
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        ok &= errors == 0;
+        if json {
+            entry["file"] = serde_json::json!(path);
+            entry["valid"] = serde_json::json!(errors == 0);
+            entry["diagnostics"] = serde_json::json!(diagnostics);
+            report.push(entry);
+        } else {
+            print_diagnostics(path, &source, &diagnostics);
+            let warnings = diagnostics.len() - errors;
+            let mut notes: Vec<String> = label.into_iter().collect();
+            if warnings > 0 {
+                notes.push(format!("{warnings} warning(s)"));
+            }
+            let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
+            if errors > 0 {
+                eprintln!("{}: invalid{notes}", path.display());
             } else {
-                println!("{}: valid{}", path.display(), if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() });
+                println!("{}: valid{notes}", path.display());
             }
         }
     }
