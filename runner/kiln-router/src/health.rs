@@ -99,7 +99,7 @@ pub(crate) async fn probe(addr: SocketAddr, check: &HealthCheck, max_header_byte
         let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect to {addr}: {e}"))?;
         let _ = stream.set_nodelay(true);
         let mut builder = http1::Builder::new();
-        builder.max_buf_size(max_header_bytes).max_headers(max_headers);
+        builder.max_buf_size(max_header_bytes).max_header_size(max_header_bytes).max_headers(max_headers);
         let (mut tx, conn) = builder.handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await.map_err(|e| format!("handshake with {addr}: {e}"))?;
         let driver = tokio::spawn(conn);
         let request = http::Request::get(check.path.as_str())

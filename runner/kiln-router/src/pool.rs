@@ -85,7 +85,7 @@ impl Pool {
         };
         let _ = stream.set_nodelay(true);
         let mut builder = http1::Builder::new();
-        builder.max_buf_size(s.max_header_bytes).max_headers(s.max_headers);
+        builder.max_buf_size(s.max_header_bytes).max_header_size(s.max_header_bytes).max_headers(s.max_headers);
         let (tx, conn) = builder.handshake(TokioIo::new(stream)).await.map_err(|e| (UpstreamErrorKind::Connect, io::Error::other(e)))?;
         let cancel = self.cancel.lock().unwrap_or_else(|p| p.into_inner()).clone();
         tokio::spawn(async move {

@@ -118,7 +118,7 @@ impl Router {
             let mut registry = shared.registry();
             for g in groups {
                 let name: Arc<str> = Arc::from(g.name.as_str());
-                registry.groups.push(GroupEntry { metrics: shared.metrics.group(&name), name, weight: g.weight, members: Vec::new() });
+                registry.groups.push(GroupEntry { metrics: shared.metrics.group(&name), name, weight: g.weight, members: Vec::new(), rr: Default::default() });
                 for inst in g.instances {
                     insert_instance(&shared, &mut registry, &g.name, inst);
                 }
@@ -190,7 +190,7 @@ impl Router {
         if registry.groups.iter().any(|g| &*g.name == name) {
             return Err(RouterError::DuplicateGroup { name: name.to_string() });
         }
-        registry.groups.push(GroupEntry { name: Arc::from(name), weight: 0, metrics: shared.metrics.group(name), members: Vec::new() });
+        registry.groups.push(GroupEntry { name: Arc::from(name), weight: 0, metrics: shared.metrics.group(name), members: Vec::new(), rr: Default::default() });
         shared.publish(&registry);
         Ok(())
     }

@@ -125,17 +125,20 @@ pub(crate) struct GroupRoute {
     pub(crate) metrics: Arc<Scope>,
     /// Instances new requests may go to.
     pub(crate) members: Box<[Arc<InstanceState>]>,
-    rr: AtomicUsize,
+    /// The group's round-robin position, kept across tables.
+    rr: Arc<AtomicUsize>,
 }
 
 impl GroupRoute {
-    /// Picks an instance not in `exclude`, by the algorithm.
+    /// Picks an instance not in `exclude`, by the algorithm. A retry (`exclude` not empty) starts
+    /// where the round robin stands without moving it, so retries do not shift the rotation.
     fn pick(&self, algorithm: Algorithm, exclude: &[Arc<InstanceState>]) -> Option<&Arc<InstanceState>> {
         let n = self.members.len();
         if n == 0 {
             return None;
         }
-        let start = self.rr.fetch_add(1, Ordering::Relaxed) % n;
+        let position = if exclude.is_empty() { self.rr.fetch_add(1, Ordering::Relaxed) } else { self.rr.load(Ordering::Relaxed) };
+        let start = position % n;
         let candidates = (0..n).map(|k| &self.members[(start + k) % n]).filter(|m| !exclude.iter().any(|e| Arc::ptr_eq(e, m)));
         match algorithm {
             Algorithm::RoundRobin => candidates.into_iter().next(),
@@ -151,7 +154,15 @@ pub(crate) struct Table {
     pub(crate) groups: Box<[GroupRoute]>,
     /// Group index per slot, 100 slots (empty when every weight is 0).
     schedule: Box<[u8]>,
-    next: AtomicU64,
+    /// The slot counter. A table with the same groups and weights as the one before shares it,
+    /// so taking instances in and out of service never disturbs the split.
+    next: Arc<AtomicU64>,
+}
+
+impl Table {
+    fn same_split(&self, groups: &[GroupRoute]) -> bool {
+        self.groups.len() == groups.len() && self.groups.iter().zip(groups).all(|(a, b)| a.name == b.name && a.weight == b.weight)
+    }
 }
 
 /// Smooth weighted round robin over `weights` (summing to 100, or all 0): a 100-slot schedule in
@@ -206,7 +217,7 @@ const MAX_RESELECT: usize = 64;
 
 impl Routes {
     pub(crate) fn new() -> Self {
-        Routes { table: arc_swap::ArcSwap::from_pointee(Table { version: 0, groups: Box::new([]), schedule: Box::new([]), next: AtomicU64::new(0) }), version: AtomicU64::new(0) }
+        Routes { table: arc_swap::ArcSwap::from_pointee(Table { version: 0, groups: Box::new([]), schedule: Box::new([]), next: Arc::new(AtomicU64::new(0)) }), version: AtomicU64::new(0) }
     }
 
     pub(crate) fn load(&self) -> Arc<Table> {
@@ -218,7 +229,9 @@ impl Routes {
     pub(crate) fn publish(&self, groups: Vec<GroupRoute>) {
         let version = self.version.load(Ordering::SeqCst) + 1;
         let weights: Vec<u8> = groups.iter().map(|g| g.weight).collect();
-        let table = Table { version, groups: groups.into_boxed_slice(), schedule: schedule(&weights), next: AtomicU64::new(0) };
+        let previous = self.table.load();
+        let next = if previous.same_split(&groups) { previous.next.clone() } else { Arc::new(AtomicU64::new(0)) };
+        let table = Table { version, groups: groups.into_boxed_slice(), schedule: schedule(&weights), next };
         self.table.store(Arc::new(table));
         self.version.store(version, Ordering::SeqCst);
     }
@@ -226,16 +239,29 @@ impl Routes {
     /// Picks a group by weight, then an instance in it.
     pub(crate) fn select(&self, algorithm: Algorithm) -> Result<Selected, NoTarget> {
         let mut result = Err(NoTarget::NoGroup);
+        // A request chooses again on the slot it already took while the split is the same, so
+        // every request takes exactly one slot.
+        let mut taken: Option<(*const AtomicU64, u64)> = None;
         for _ in 0..MAX_RESELECT {
             let table = self.table.load();
             if table.schedule.is_empty() {
                 return Err(NoTarget::NoGroup);
             }
-            let slot = table.next.fetch_add(1, Ordering::Relaxed) % table.schedule.len() as u64;
+            let n = match taken {
+                Some((counter, n)) if std::ptr::eq(counter, Arc::as_ptr(&table.next)) => n,
+                _ => {
+                    let n = table.next.fetch_add(1, Ordering::Relaxed);
+                    taken = Some((Arc::as_ptr(&table.next), n));
+                    n
+                }
+            };
+            let slot = n % table.schedule.len() as u64;
             let group = &table.groups[table.schedule[slot as usize] as usize];
             let Some(instance) = group.pick(algorithm, &[]) else {
                 return Err(NoTarget::EmptyGroup(group.metrics.clone()));
             };
+            #[cfg(test)]
+            tests::widen_race();
             let guard = InflightGuard::new(instance.clone());
             result = Ok(Selected { group: group.metrics.clone(), guard });
             if self.version.load(Ordering::SeqCst) == table.version {
@@ -273,6 +299,7 @@ pub(crate) struct GroupEntry {
     pub(crate) weight: u8,
     pub(crate) metrics: Arc<Scope>,
     pub(crate) members: Vec<Member>,
+    pub(crate) rr: Arc<AtomicUsize>,
 }
 
 /// The caller's view of the targets, from which tables are made.
@@ -298,7 +325,7 @@ impl Registry {
                     // Every in-service instance is unhealthy: fail open, as ALB does.
                     members = in_service.iter().map(|s| (*s).clone()).collect();
                 }
-                GroupRoute { name: g.name.clone(), weight: g.weight, metrics: g.metrics.clone(), members: members.into_boxed_slice(), rr: AtomicUsize::new(0) }
+                GroupRoute { name: g.name.clone(), weight: g.weight, metrics: g.metrics.clone(), members: members.into_boxed_slice(), rr: g.rr.clone() }
             })
             .collect()
     }
@@ -346,6 +373,85 @@ mod tests {
             }
         }
         assert!(schedule(&[0, 0]).is_empty());
+    }
+
+    thread_local! {
+        /// Set on the drain-race test's request thread: its next `select` pauses between
+        /// reading the table and counting the request in flight.
+        static PAUSE_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    /// 2 while that request is paused, 3 to let it go.
+    static PAUSE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+    pub(super) fn widen_race() {
+        if PAUSE_HERE.with(|p| p.replace(false)) {
+            PAUSE.store(2, Ordering::SeqCst);
+            while PAUSE.load(Ordering::SeqCst) != 3 {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    fn instance(id: &str) -> Arc<InstanceState> {
+        let now = std::time::Instant::now();
+        InstanceState::new(Arc::from(id), "127.0.0.1:9".parse().unwrap(), Arc::from("g"), Scope::new(now), None, CancellationToken::new())
+    }
+
+    fn route(members: &[&Arc<InstanceState>], rr: &Arc<AtomicUsize>) -> Vec<GroupRoute> {
+        let now = std::time::Instant::now();
+        vec![GroupRoute { name: Arc::from("g"), weight: 100, metrics: Scope::new(now), members: members.iter().map(|m| (*m).clone()).collect(), rr: rr.clone() }]
+    }
+
+    #[test]
+    fn no_request_starts_on_an_instance_after_a_drain_found_it_idle() {
+        // A request reads the table while `x` is in it and pauses before counting itself in flight.
+        // Meanwhile `x` is taken out and a drain reads its in-flight count: 0, so it is declared
+        // drained. The request must then not go to `x` (it sees the new version and chooses again):
+        // that is the promise `Router::drain` makes, without a lock on the request path.
+        let routes = Arc::new(Routes::new());
+        let (x, y) = (instance("x"), instance("y"));
+        let rr = Arc::new(AtomicUsize::new(0));
+        routes.publish(route(&[&x], &rr));
+        let request = {
+            let routes = routes.clone();
+            std::thread::spawn(move || {
+                PAUSE_HERE.with(|p| p.set(true));
+                routes.select(Algorithm::RoundRobin).ok().map(|s| s.guard.instance().id.to_string())
+            })
+        };
+        while PAUSE.load(Ordering::SeqCst) != 2 {
+            std::thread::yield_now();
+        }
+        routes.publish(route(&[&y], &rr));
+        assert_eq!(x.inflight(), 0, "the paused request has not counted itself yet");
+        PAUSE.store(3, Ordering::SeqCst);
+        assert_eq!(request.join().unwrap().as_deref(), Some("y"));
+        assert_eq!(x.inflight(), 0);
+        PAUSE.store(0, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn choosing_again_keeps_the_slot_already_taken() {
+        // Republishing with the same split shares the slot counter, and a request that chooses
+        // again reuses its slot: 100 requests with a republish before each still split 90/10.
+        let routes = Routes::new();
+        let (a, b) = (instance("a"), instance("b"));
+        let (ra, rb) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let groups = |weights: (u8, u8)| {
+            let now = std::time::Instant::now();
+            vec![
+                GroupRoute { name: Arc::from("ga"), weight: weights.0, metrics: Scope::new(now), members: vec![a.clone()].into(), rr: ra.clone() },
+                GroupRoute { name: Arc::from("gb"), weight: weights.1, metrics: Scope::new(now), members: vec![b.clone()].into(), rr: rb.clone() },
+            ]
+        };
+        routes.publish(groups((90, 10)));
+        let mut to_b = 0;
+        for _ in 0..100 {
+            routes.publish(groups((90, 10)));
+            let s = routes.select(Algorithm::RoundRobin).ok().unwrap();
+            to_b += usize::from(Arc::ptr_eq(s.guard.instance(), &b));
+        }
+        assert_eq!(to_b, 10);
     }
 
     #[test]
