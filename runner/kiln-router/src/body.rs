@@ -8,8 +8,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 
 use crate::metrics::{Scope, UpstreamErrorKind};
+use crate::pool::Pool;
 use crate::targets::InflightGuard;
 
 /// The error a streamed body can end with (the upstream's connection failed mid-body).
@@ -31,6 +33,28 @@ struct Streaming {
     guard: Option<InflightGuard>,
     group: Arc<Scope>,
     aborts_at_start: u64,
+    /// The upstream connection, returned to its pool when the body has been read to the end.
+    connection: Option<SendRequest<Incoming>>,
+    max_idle: usize,
+}
+
+impl Streaming {
+    /// The body was read to the end: the connection can serve another request.
+    fn finish(&mut self) {
+        if let (Some(tx), Some(guard)) = (self.connection.take(), self.guard.as_ref()) {
+            Pool::give_back(guard.instance(), tx, self.max_idle);
+        }
+        self.guard = None;
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        // A body nobody polled to its end (HEAD, 204, 304) may still be complete.
+        if self.inner.is_end_stream() {
+            self.finish();
+        }
+    }
 }
 
 impl ProxyBody {
@@ -38,8 +62,8 @@ impl ProxyBody {
         ProxyBody { kind: Kind::Full(Some(text.into())) }
     }
 
-    pub(crate) fn upstream(inner: Incoming, guard: InflightGuard, group: Arc<Scope>, aborts_at_start: u64) -> Self {
-        ProxyBody { kind: Kind::Upstream(Streaming { inner, guard: Some(guard), group, aborts_at_start }) }
+    pub(crate) fn upstream(inner: Incoming, guard: InflightGuard, group: Arc<Scope>, aborts_at_start: u64, connection: SendRequest<Incoming>, max_idle: usize) -> Self {
+        ProxyBody { kind: Kind::Upstream(Streaming { inner, guard: Some(guard), group, aborts_at_start, connection: Some(connection), max_idle }) }
     }
 }
 
@@ -54,10 +78,11 @@ impl Body for ProxyBody {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
                 Poll::Ready(None) => {
-                    s.guard = None;
+                    s.finish();
                     Poll::Ready(None)
                 }
                 Poll::Ready(Some(Err(e))) => {
+                    s.connection = None;
                     if let Some(guard) = s.guard.take() {
                         let instance = guard.instance();
                         let kind = if instance.pool.aborts() != s.aborts_at_start { UpstreamErrorKind::Aborted } else { UpstreamErrorKind::Body };

@@ -9,7 +9,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::UpstreamErrorKind;
+use crate::targets::InstanceState;
 
 struct Idle {
     tx: SendRequest<Incoming>,
@@ -73,6 +74,25 @@ impl Pool {
         if idle.len() < max_idle {
             idle.push(Idle { tx, since: Instant::now() });
         }
+    }
+
+    /// Takes a connection back after its response: at once when it is ready for the next
+    /// request, else once it is (a task waits), never for a removed instance.
+    pub(crate) fn give_back(instance: &Arc<InstanceState>, tx: SendRequest<Incoming>, max_idle: usize) {
+        if instance.removed.load(Ordering::SeqCst) || tx.is_closed() {
+            return;
+        }
+        if tx.is_ready() {
+            instance.pool.put(tx, max_idle);
+            return;
+        }
+        let instance = instance.clone();
+        let mut tx = tx;
+        tokio::spawn(async move {
+            if tx.ready().await.is_ok() && !instance.removed.load(Ordering::SeqCst) {
+                instance.pool.put(tx, max_idle);
+            }
+        });
     }
 
     /// Opens a connection: TCP (bounded by the connect timeout) and the HTTP/1.1 handshake. The

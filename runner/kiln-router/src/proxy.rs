@@ -10,10 +10,10 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use tokio::time::Instant;
 
 use crate::body::ProxyBody;
@@ -62,7 +62,7 @@ fn failure_response(kind: UpstreamErrorKind) -> Response<ProxyBody> {
 
 /// Sends one request to one instance, on a pooled connection if one is open. A request hyper
 /// hands back unsent from a pooled connection is sent again on the next connection.
-async fn send_to(shared: &Shared, instance: &Arc<InstanceState>, mut request: Request<Incoming>) -> Result<Response<Incoming>, Failure> {
+async fn send_to(shared: &Shared, instance: &Arc<InstanceState>, mut request: Request<Incoming>) -> Result<(Response<Incoming>, SendRequest<Incoming>), Failure> {
     let settings = &shared.pool_settings;
     if !request.headers().contains_key(header::HOST) {
         request.headers_mut().insert(header::HOST, instance.authority.clone());
@@ -80,17 +80,8 @@ async fn send_to(shared: &Shared, instance: &Arc<InstanceState>, mut request: Re
             },
         };
         match tx.try_send_request(request).await {
-            Ok(response) => {
-                let instance = instance.clone();
-                let max_idle = settings.max_idle;
-                // The connection can take the next request once this response has been read.
-                tokio::spawn(async move {
-                    if tx.ready().await.is_ok() && !instance.removed.load(Ordering::SeqCst) {
-                        instance.pool.put(tx, max_idle);
-                    }
-                });
-                return Ok(response);
-            }
+            // The connection goes back to the pool once the response body has been read.
+            Ok(response) => return Ok((response, tx)),
             Err(mut e) => match e.take_message() {
                 Some(unsent) if reused => request = unsent,
                 Some(unsent) => {
@@ -136,7 +127,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, client: ClientInfo, request: Req
         let aborts = instance.pool.aborts();
         let sent_at = Instant::now();
         let failure = match tokio::time::timeout_at(deadline, send_to(&shared, &instance, request)).await {
-            Ok(Ok(response)) => {
+            Ok(Ok((response, connection))) => {
                 let elapsed = sent_at.elapsed();
                 let status = response.status();
                 instance.metrics.record_latency(elapsed);
@@ -149,7 +140,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, client: ClientInfo, request: Req
                     group.record_response(status.as_u16(), false);
                     let (mut parts, body) = response.into_parts();
                     headers::downstream_response(&mut parts);
-                    return Ok(Response::from_parts(parts, ProxyBody::upstream(body, guard, group, aborts)));
+                    return Ok(Response::from_parts(parts, ProxyBody::upstream(body, guard, group, aborts, connection, shared.pool_settings.max_idle)));
                 }
             }
             Ok(Err(failure)) => failure,

@@ -195,6 +195,13 @@ impl Reply {
     }
 }
 
+/// Reads a response whole.
+async fn read_reply(response: Result<Response<Incoming>, hyper::Error>) -> Result<Reply, String> {
+    let (parts, body) = response.map_err(|e| e.to_string())?.into_parts();
+    let body = body.collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
+    Ok(Reply { status: parts.status, headers: parts.headers, body })
+}
+
 /// An HTTP/1.1 keep-alive client connection.
 pub struct H1 {
     tx: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
@@ -212,10 +219,7 @@ impl H1 {
 
     pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<Reply, String> {
         self.tx.ready().await.map_err(|e| e.to_string())?;
-        let resp = self.tx.send_request(req).await.map_err(|e| e.to_string())?;
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
-        Ok(Reply { status: parts.status, headers: parts.headers, body })
+        read_reply(self.tx.send_request(req).await).await
     }
 
     pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
@@ -239,10 +243,7 @@ impl H2 {
 
     pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<Reply, String> {
         self.tx.ready().await.map_err(|e| e.to_string())?;
-        let resp = self.tx.send_request(req).await.map_err(|e| e.to_string())?;
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
-        Ok(Reply { status: parts.status, headers: parts.headers, body })
+        read_reply(self.tx.send_request(req).await).await
     }
 }
 
