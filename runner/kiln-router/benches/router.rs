@@ -8,7 +8,11 @@
 //! - latency: `--requests` sequential requests on one keep-alive connection; median and p99;
 //! - throughput: `--concurrency` connections sending as fast as they can for `--seconds`.
 //!
-//! Usage: router [--rounds N] [--requests N] [--concurrency N] [--seconds S]
+//! With `--serve S` it only starts the upstream and the router, prints `direct=ADDR router=ADDR`
+//! and serves for S seconds, so that an outside load generator (`wrk` in `bench/router.sh`) can
+//! measure both.
+//!
+//! Usage: router [--rounds N] [--requests N] [--concurrency N] [--seconds S] [--serve S]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,10 +32,11 @@ struct Args {
     requests: usize,
     concurrency: usize,
     seconds: f64,
+    serve: Option<f64>,
 }
 
 fn args() -> Args {
-    let mut a = Args { rounds: 5, requests: 5_000, concurrency: 32, seconds: 2.0 };
+    let mut a = Args { rounds: 5, requests: 5_000, concurrency: 32, seconds: 2.0, serve: None };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < argv.len() {
@@ -41,6 +46,7 @@ fn args() -> Args {
             "--requests" => a.requests = value.parse().unwrap_or(a.requests),
             "--concurrency" => a.concurrency = value.parse().unwrap_or(a.concurrency),
             "--seconds" => a.seconds = value.parse().unwrap_or(a.seconds),
+            "--serve" => a.serve = value.parse().ok(),
             _ => {
                 // cargo bench passes --bench; ignore anything else.
                 i += 1;
@@ -155,6 +161,14 @@ fn main() {
         .await
         .unwrap();
         let via = router.local_addr();
+        if let Some(serve) = a.serve {
+            use std::io::Write;
+            println!("direct={up} router={via}");
+            let _ = std::io::stdout().flush();
+            tokio::time::sleep(Duration::from_secs_f64(serve)).await;
+            router.shutdown().await;
+            return;
+        }
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!(
             "kiln-router overhead: {} rounds, {} sequential requests per latency run, {} connections x {} s per throughput run; load avg {}",
@@ -167,6 +181,7 @@ fn main() {
         println!();
         println!("| round | direct p50 µs | router p50 µs | added p50 µs | direct p99 µs | router p99 µs | added p99 µs | direct req/s | router req/s | router/direct |");
         println!("|---|---|---|---|---|---|---|---|---|---|");
+        let bench_start = Instant::now();
         let (mut added50, mut added99, mut rps_d, mut rps_r, mut ratio) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut d50s, mut r50s, mut d99s, mut r99s) = (vec![], vec![], vec![], vec![]);
         for round in 1..=a.rounds {
@@ -191,6 +206,14 @@ fn main() {
         println!("- latency p50: direct {} µs, router {} µs, added {} µs", range(&d50s), range(&r50s), range(&added50));
         println!("- latency p99: direct {} µs, router {} µs, added {} µs", range(&d99s), range(&r99s), range(&added99));
         println!("- throughput: direct {} req/s, router {} req/s, router/direct {} %", range(&rps_d), range(&rps_r), range(&ratio));
+        // What an alarm evaluator pays to read a window covering the whole run, every 100 ms.
+        let metrics = router.metrics();
+        let reads = 100;
+        let started = Instant::now();
+        for _ in 0..reads {
+            std::hint::black_box(metrics.window(bench_start));
+        }
+        println!("- metrics.window over the whole run ({:.0} s of 100 ms samples, 4 scopes): {:.0} µs per read", bench_start.elapsed().as_secs_f64(), micros(started.elapsed()) / reads as f64);
         let total = router.metrics().total();
         let green: u64 = total.groups["green"].requests;
         let all: u64 = total.groups.values().map(|g| g.requests).sum();

@@ -6,6 +6,11 @@
 //! last [`RouterConfig::retention`]; a window is the sum of the deltas that fall in it, plus the
 //! part of the current period not sampled yet when the window reaches "now".
 //!
+//! Reading a window sums the stored periods of every scope in it: its cost grows with the
+//! window's length (about 150 ns per period per scope; `bench/router.sh` reads a 32 s window of
+//! 4 scopes in about 0.2 ms), so an evaluator reading every 100 ms should ask for the periods it
+//! evaluates, not the whole retention.
+//!
 //! Window boundaries are sampling boundaries: [`Metrics::window`]`(from, to)` holds every period
 //! that *ends* in `(from, to]`. So consecutive windows `(t0, t1]`, `(t1, t2]`, ... partition the
 //! traffic exactly (what an alarm evaluator reading one CloudWatch period at a time needs), and a
