@@ -156,7 +156,7 @@ impl Sink<'_> {
 }
 
 fn warning(file: &str, pos: Option<Pos>, message: String, incomplete: bool) -> Warning {
-    Warning { file: file.to_string(), line: pos.map(|p| p.line), column: pos.map(|p| p.column), offset: pos.map(|p| p.offset), message, incomplete }
+    Warning { file: file.to_string(), line: pos.map(|p| p.line), column: pos.map(|p| p.column), offset: pos.and_then(|p| p.offset), message, incomplete }
 }
 
 /// Truncate to `max` characters.

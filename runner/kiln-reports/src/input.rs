@@ -78,6 +78,7 @@ impl<'a> Input<'a> {
         input.head = input.raw[..input.rend].to_vec();
         let (skip, encoding) = detect(&input.head, kind, &mut input.encoding_note);
         input.rpos = skip;
+        input.mode = Mode::Utf8 { valid_end: skip, bad: 0, repl: None };
         if encoding != UTF_8 {
             input.mode = Mode::Transcode { dec: encoding.new_decoder_without_bom_handling(), out: vec![0; RAW_CAP], opos: 0, oend: 0, finished: false };
         }
@@ -87,11 +88,6 @@ impl<'a> Input<'a> {
     /// The file's first bytes (up to 1 KiB, as read).
     pub(crate) fn head(&self) -> &[u8] {
         &self.head
-    }
-
-    /// Bytes of UTF-8 text delivered so far.
-    pub(crate) fn delivered(&self) -> u64 {
-        self.delivered
     }
 
     /// What `fill_buf` last returned (no I/O): the bytes `consume` will take.

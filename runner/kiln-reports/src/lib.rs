@@ -7,6 +7,7 @@ mod cucumber;
 mod format;
 mod input;
 mod jacoco;
+mod json;
 mod junit;
 mod kept;
 mod lcov;

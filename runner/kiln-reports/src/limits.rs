@@ -45,7 +45,7 @@ impl Default for Limits {
             xml_markup: 8 << 20,
             xml_depth: 256,
             json_bytes: 256 << 20,
-            coverage_lines: 20_000_000,
+            coverage_lines: 5_000_000,
         }
     }
 }

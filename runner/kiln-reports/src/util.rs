@@ -92,6 +92,18 @@ pub(crate) fn join_message(message: Option<&str>, body: &str) -> Option<String> 
     }
 }
 
+/// The fixture part of a test's full name: up to the last `.` outside parentheses.
+pub(crate) fn fixture_of(full: &str) -> &str {
+    let base = match full.find('(') {
+        Some(p) => &full[..p],
+        None => full,
+    };
+    match base.rfind('.') {
+        Some(dot) => &full[..dot],
+        None => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +133,13 @@ mod tests {
         assert_eq!(timespan_to_nanos("00:61:00"), None);
         assert_eq!(millis_to_nanos("15"), Some(15_000_000));
         assert_eq!(millis_to_nanos("x"), None);
+    }
+
+    #[test]
+    fn fixture_names() {
+        assert_eq!(fixture_of("NUnit.Tests.Assemblies.MockTestFixture.FailingTest"), "NUnit.Tests.Assemblies.MockTestFixture");
+        assert_eq!(fixture_of("A.B.Test(1.5,\"x.y\")"), "A.B");
+        assert_eq!(fixture_of("Lonely"), "");
     }
 
     #[test]

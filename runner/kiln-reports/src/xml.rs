@@ -27,7 +27,7 @@ use std::io::{self, BufRead};
 pub(crate) struct Pos {
     pub line: u64,
     pub column: u64,
-    pub offset: u64,
+    pub offset: Option<u64>,
 }
 
 /// A problem that stops reading a file (the report becomes INCOMPLETE).
@@ -87,7 +87,7 @@ pub(crate) struct Clamp<'a> {
 
 impl<'a> Clamp<'a> {
     fn new(input: Input<'a>, limits: &Limits) -> Clamp<'a> {
-        let start = Pos { line: 1, column: 1, offset: 0 };
+        let start = Pos { line: 1, column: 1, offset: Some(0) };
         Clamp {
             input,
             offset: 0,
@@ -107,7 +107,7 @@ impl<'a> Clamp<'a> {
     }
 
     fn pos(&self) -> Pos {
-        Pos { line: self.line, column: self.offset - self.line_start + 1, offset: self.offset }
+        Pos { line: self.line, column: self.offset - self.line_start + 1, offset: Some(self.offset) }
     }
 
     /// Called before quick-xml reads each event: the next bytes say what kind it is.
@@ -276,6 +276,17 @@ impl BufRead for Clamp<'_> {
     }
 }
 
+/// Note (once per file) text holding control characters XML 1.0 forbids; they are kept.
+fn check_controls(warned: &mut bool, notes: &mut Vec<(Option<Pos>, String)>, pos: Pos, text: &str) {
+    if *warned {
+        return;
+    }
+    if let Some(b) = text.bytes().find(|&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') {
+        *warned = true;
+        notes.push((Some(pos), format!("this text holds control characters XML 1.0 does not allow (first U+{b:04X}); the file is not well-formed, but kiln read the text as written")));
+    }
+}
+
 fn remember(tag: &mut String, name_len: &mut usize, e: &BytesStart<'_>) {
     tag.clear();
     tag.push_str(e.name().into_inner());
@@ -360,6 +371,7 @@ pub(crate) struct Xml<'a> {
     names: String,
     notes: Vec<(Option<Pos>, String)>,
     entity_warned: bool,
+    ctrl_warned: bool,
     eof: bool,
     /// The last start tag's name and attributes (`BytesStart` content) and its name's length.
     tag: String,
@@ -377,7 +389,7 @@ impl<'a> Xml<'a> {
         config.check_end_names = true;
         config.allow_dangling_amp = true;
         config.trim_text(false);
-        Xml { reader, buf: Vec::with_capacity(4096), depth: 0, max_depth: limits.xml_depth, open: Vec::new(), names: String::new(), notes, entity_warned: false, eof: false, tag: String::new(), tag_name_len: 0 }
+        Xml { reader, buf: Vec::with_capacity(4096), depth: 0, max_depth: limits.xml_depth, open: Vec::new(), names: String::new(), notes, entity_warned: false, ctrl_warned: false, eof: false, tag: String::new(), tag_name_len: 0 }
     }
 
     /// The local name (any namespace prefix dropped) of the last start or empty tag read.
@@ -427,12 +439,6 @@ impl<'a> Xml<'a> {
     /// A fatal error at the event last read.
     pub(crate) fn fatal(&self, message: impl Into<String>) -> Fatal {
         Fatal::new(Some(self.pos()), message)
-    }
-
-    /// A non-fatal note at the event last read (the caller decides; see `take_notes`).
-    pub(crate) fn note(&mut self, message: impl Into<String>) {
-        let pos = self.pos();
-        self.notes.push((Some(pos), message.into()));
     }
 
     /// Notes gathered while reading (encodings, cuts, entities), for the report's warnings.
@@ -487,8 +493,16 @@ impl<'a> Xml<'a> {
                 }
                 Ev::End
             }
-            Event::Text(t) => Ev::Text(t.xml10_content()),
-            Event::CData(c) => Ev::Text(c.into_inner()),
+            Event::Text(t) => {
+                let text = t.xml10_content();
+                check_controls(&mut self.ctrl_warned, &mut self.notes, pos, &text);
+                Ev::Text(text)
+            }
+            Event::CData(c) => {
+                let text = c.into_inner();
+                check_controls(&mut self.ctrl_warned, &mut self.notes, pos, &text);
+                Ev::Text(text)
+            }
             Event::GeneralRef(r) => {
                 let name = r.into_inner();
                 match resolve(&name) {
