@@ -74,8 +74,10 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
                 f.lines.push(LineRec { line, covered: positive(&cnt), br_covered, br_total });
             }
             "metrics" => {
+                // A direct child of the file (an empty tag does not deepen the depth).
+                let parent = if empty { d } else { d - 1 };
                 if let Some(f) = &mut file
-                    && d == f.depth + 1
+                    && parent == f.depth
                 {
                     let [all, covered] = xml.attrs(["conditionals", "coveredconditionals"]);
                     if let (Some(a), Some(c)) = (all.as_deref().and_then(count), covered.as_deref().and_then(count)) {
