@@ -29,7 +29,10 @@ pub(crate) fn parse_file(format: Format, reader: impl Read, sink: &mut Sink) -> 
     let result = match xml_parser {
         Some(parser) => {
             let mut xml = Xml::new(input, &limits);
-            let result = parser(&mut xml, sink);
+            let mut result = parser(&mut xml, sink);
+            if result.is_ok() && !xml.saw_element() {
+                result = Err(Fatal::new(Some(xml.pos()), format!("expected the root element of a {format} file, found none: the file is empty, truncated or not XML")));
+            }
             for (pos, note) in xml.take_notes() {
                 sink.warn(pos, note);
             }

@@ -238,9 +238,11 @@ impl BufRead for Clamp<'_> {
         match self.mode {
             Mode::Markup => {
                 if self.count > self.hard {
-                    return Err(io::Error::other(format!("this markup (a tag, comment or DOCTYPE) is longer than {} MiB, kiln's limit; the rest of the file was not read", self.hard >> 20)));
+                    return Err(io::Error::other(format!("this markup (a tag, comment or DOCTYPE) is longer than {} KiB, kiln's limit; the rest of the file was not read", self.hard >> 10)));
                 }
-                self.input.fill_buf()
+                let room = (self.hard + 1 - self.count).max(1);
+                let len = self.input.fill_buf()?.len().min(room);
+                Ok(&self.input.buffered()[..len])
             }
             Mode::Text | Mode::CData => {
                 let cdata = self.mode == Mode::CData;
@@ -429,6 +431,11 @@ impl<'a> Xml<'a> {
     /// The position of the event last read.
     pub(crate) fn pos(&self) -> Pos {
         self.reader.get_ref().event_start
+    }
+
+    /// Whether any element was read.
+    pub(crate) fn saw_element(&self) -> bool {
+        !self.tag.is_empty() || self.tag_name_len > 0
     }
 
     /// Current element depth (the root element is depth 1 while open).
