@@ -98,6 +98,18 @@ impl Sink<'_> {
         self.limits
     }
 
+    /// Whether a case of this status would be kept (else `count_only` saves building it).
+    pub(crate) fn wants(&self, status: TestStatus) -> bool {
+        self.acc.cases.accepts(status.is_failure(), self.file.len() + 200)
+    }
+
+    /// Count a case without keeping it.
+    pub(crate) fn count_only(&mut self, status: TestStatus, nanos: u64) {
+        self.acc.counts.add(status);
+        self.acc.duration = self.acc.duration.saturating_add(nanos);
+        self.acc.cases.dropped += 1;
+    }
+
     pub(crate) fn case(&mut self, mut c: TestCase) {
         self.acc.counts.add(c.status);
         self.acc.duration = self.acc.duration.saturating_add(c.duration_in_nano_seconds);
@@ -161,6 +173,9 @@ fn warning(file: &str, pos: Option<Pos>, message: String, incomplete: bool) -> W
 
 /// Truncate to `max` characters.
 pub(crate) fn cap(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
     if let Some((at, _)) = s.char_indices().nth(max) {
         s.truncate(at);
     }
@@ -169,7 +184,7 @@ pub(crate) fn cap(s: &mut String, max: usize) {
 /// Truncate a message to `max` characters, saying so at its end.
 pub(crate) fn cap_message(s: &mut String, max: usize) {
     const MARK: &str = "… [truncated]";
-    if s.char_indices().nth(max).is_some() {
+    if s.len() > max && s.char_indices().nth(max).is_some() {
         cap(s, max.saturating_sub(MARK.chars().count()));
         s.push_str(MARK);
     }

@@ -30,6 +30,7 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
     let mut suite_depths: Vec<usize> = Vec::new();
     let mut seen_root = false;
     let message_chars = sink.limits().message_chars;
+    let mut scratch = Scratch::default();
     loop {
         let empty = match xml.next()? {
             Ev::Eof => break,
@@ -56,7 +57,10 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
                     suite_depths.push(xml.depth());
                 }
             }
-            "testcase" => testcase(xml, sink, empty, suites.last().cloned().flatten(), message_chars)?,
+            "testcase" => {
+                let suite = suites.last().and_then(|s| s.as_deref());
+                testcase(xml, sink, empty, suite, message_chars, &mut scratch)?
+            }
             "testsuites" => {}
             _ if !empty => xml.skip()?,
             _ => {}
@@ -65,18 +69,36 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
     Ok(())
 }
 
-fn testcase(xml: &mut Xml, sink: &mut Sink, empty: bool, suite: Option<String>, message_chars: usize) -> Result<(), Fatal> {
-    let [name, classname, class, time, file, line] = xml.attrs_owned(["name", "classname", "class", "time", "file", "line"]);
+/// The attributes of the `<testcase>` being read, in buffers reused from case to case (most
+/// cases of a huge file are only counted, so nothing is allocated for them).
+#[derive(Default)]
+struct Scratch {
+    name: String,
+    prefix: String,
+    file: String,
+}
+
+fn testcase(xml: &mut Xml, sink: &mut Sink, empty: bool, suite: Option<&str>, message_chars: usize, s: &mut Scratch) -> Result<(), Fatal> {
     let pos = xml.pos();
-    let mut c = case(classname.or(class).unwrap_or_default(), name.unwrap_or_default(), TestStatus::Succeeded);
-    c.test_suite_name = suite;
-    c.source_file = file.filter(|f| !f.is_empty());
-    c.source_line = line.as_deref().and_then(count);
-    if let Some(t) = time.as_deref().filter(|t| !t.trim().is_empty()) {
-        match seconds_to_nanos(t) {
-            Some(n) => c.duration_in_nano_seconds = n,
-            None => sink.warn(Some(pos), format!("test case `{}`: time=\"{}\" is not a number of seconds; its duration is 0", shown(&c.name), shown(t))),
+    let mut duration = 0;
+    let mut bad_time = None;
+    let source_line;
+    {
+        let [name, classname, class, time, file, line] = xml.attrs(["name", "classname", "class", "time", "file", "line"]);
+        for (buf, value) in [(&mut s.name, name), (&mut s.prefix, classname.or(class)), (&mut s.file, file)] {
+            buf.clear();
+            buf.push_str(value.as_deref().unwrap_or(""));
         }
+        source_line = line.as_deref().and_then(count);
+        if let Some(t) = time.as_deref().filter(|t| !t.trim().is_empty()) {
+            match seconds_to_nanos(t) {
+                Some(n) => duration = n,
+                None => bad_time = Some(shown(t)),
+            }
+        }
+    }
+    if let Some(t) = bad_time {
+        sink.warn(Some(pos), format!("test case `{}`: time=\"{t}\" is not a number of seconds; its duration is 0", shown(&s.name)));
     }
     let mut outcome: Option<Outcome> = None;
     if !empty {
@@ -100,31 +122,32 @@ fn testcase(xml: &mut Xml, sink: &mut Sink, empty: bool, suite: Option<String>, 
                 "skipped" => Some(TestStatus::Skipped),
                 _ => None,
             };
-            let Some(status) = status else {
-                if !child_empty {
-                    xml.skip()?;
-                }
-                continue;
-            };
-            let decides = match &outcome {
+            let decides = status.is_some_and(|st| match &outcome {
                 None => true,
-                Some(o) => o.status == TestStatus::Skipped && status != TestStatus::Skipped,
-            };
-            if !decides {
+                Some(o) => o.status == TestStatus::Skipped && st != TestStatus::Skipped,
+            });
+            let (Some(status), true) = (status, decides) else {
                 if !child_empty {
                     xml.skip()?;
                 }
                 continue;
-            }
+            };
             let message = xml.attr("message");
             let body = if child_empty { String::new() } else { xml.read_text(message_chars)? };
             outcome = Some(Outcome { status, message: join_message(message.as_deref(), &body) });
         }
     }
-    if let Some(o) = outcome {
-        c.status = o.status;
-        c.message = o.message;
+    let status = outcome.as_ref().map_or(TestStatus::Succeeded, |o| o.status);
+    if !sink.wants(status) {
+        sink.count_only(status, duration);
+        return Ok(());
     }
+    let mut c = case(s.prefix.clone(), s.name.clone(), status);
+    c.duration_in_nano_seconds = duration;
+    c.test_suite_name = suite.map(str::to_string);
+    c.source_file = Some(s.file.clone()).filter(|f| !f.is_empty());
+    c.source_line = source_line;
+    c.message = outcome.and_then(|o| o.message);
     sink.case(c);
     Ok(())
 }
