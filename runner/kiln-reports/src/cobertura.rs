@@ -90,13 +90,7 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
                     v.push(LineRec { line, covered, br_covered, br_total });
                 }
             }
-            "coverage" | "packages" | "package" | "classes" | "lines" | "methods" | "method" | "conditions" | "condition" | "sources" | "source" => {
-                if matches!(xml.name(), "sources" | "source") && !empty {
-                    if let Err(e) = xml.skip() {
-                        break Err(e);
-                    }
-                }
-            }
+            "coverage" | "packages" | "package" | "classes" | "lines" | "methods" | "method" | "conditions" | "condition" => {}
             _ if !empty => {
                 if let Err(e) = xml.skip() {
                     break Err(e);

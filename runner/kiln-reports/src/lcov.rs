@@ -119,7 +119,7 @@ pub(crate) fn parse(input: &mut Input, sink: &mut Sink) -> Result<(), Fatal> {
                     },
                     "BRDA" => {
                         let block = fields.get(1).map(|b| b.trim_start_matches('e'));
-                        match (fields.first().and_then(|s| s.parse::<u32>().ok()), block.and_then(|b| num(b)), fields.get(2).and_then(|s| num(s)), fields.get(3)) {
+                        match (fields.first().and_then(|s| s.parse::<u32>().ok()), block.and_then(num), fields.get(2).and_then(|s| num(s)), fields.get(3)) {
                             (Some(l), Some(b), Some(br), Some(&taken)) => {
                                 let t = if taken == "-" { Some(0) } else { num(taken) };
                                 match t {

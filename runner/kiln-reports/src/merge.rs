@@ -90,3 +90,53 @@ pub fn merge_batch<'a>(name: &str, format: Format, shards: impl IntoIterator<Ite
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReportBuilder;
+
+    fn junit(xml: &str) -> ReportOutput {
+        let mut b = ReportBuilder::new("g", Format::JunitXml);
+        b.add_file("shard.xml", xml.as_bytes());
+        b.finish()
+    }
+
+    fn lcov(info: &str) -> ReportOutput {
+        let mut b = ReportBuilder::new("c", Format::Lcov);
+        b.add_file("lcov.info", info.as_bytes());
+        b.finish()
+    }
+
+    #[test]
+    fn test_reports_sum_counts_and_take_the_longest_duration() {
+        let a = junit(r#"<testsuite><testcase name="a" time="2"/><testcase name="b" time="1"><failure/></testcase></testsuite>"#);
+        let b = junit(r#"<testsuite><testcase name="c" time="5"/></testsuite>"#);
+        let m = merge_batch("g", Format::JunitXml, [Some(&a), Some(&b)], &Limits::default());
+        let t = m.report.test_summary.unwrap();
+        assert_eq!((t.total, t.status_counts.succeeded, t.status_counts.failed), (3, 2, 1));
+        assert_eq!(t.duration_in_nano_seconds, 5_000_000_000, "the maximum, not the sum (8 s)");
+        assert_eq!(m.report.status, ReportStatus::Failed);
+        assert_eq!(m.record_test_cases()[0].name, "b");
+        let ok = merge_batch("g", Format::JunitXml, [Some(&b), Some(&b)], &Limits::default());
+        assert_eq!(ok.report.status, ReportStatus::Succeeded);
+        let missing = merge_batch("g", Format::JunitXml, [Some(&a), None], &Limits::default());
+        assert_eq!(missing.report.status, ReportStatus::Incomplete);
+        assert!(missing.warnings.iter().any(|w| w.incomplete && w.message.contains("batch build 2")));
+        assert_eq!(merge_batch("g", Format::JunitXml, [], &Limits::default()).report.status, ReportStatus::Incomplete);
+    }
+
+    #[test]
+    fn coverage_sums_summaries_and_keeps_the_best_row_per_file() {
+        let a = lcov("SF:x.rs\nDA:1,1\nDA:2,0\nDA:3,0\nend_of_record\nSF:only-a.rs\nDA:1,1\nend_of_record\n");
+        let b = lcov("SF:x.rs\nDA:1,1\nDA:2,1\nDA:3,0\nBRDA:1,0,0,1\nend_of_record\n");
+        let m = merge_batch("c", Format::Lcov, [Some(&a), Some(&b)], &Limits::default());
+        let s = m.report.code_coverage_summary.unwrap();
+        assert_eq!((s.lines_covered, s.lines_missed, s.branches_covered), (4, 3, 1));
+        assert_eq!(s.line_coverage_percentage, Some(57.14));
+        let x = m.coverages.iter().find(|c| c.file_path == "x.rs").unwrap();
+        assert_eq!((x.lines_covered, x.lines_missed), (2, 1), "shard b's row: 66.67% beats 33.33%");
+        assert_eq!(m.coverages.len(), 2);
+        assert_eq!(m.report.status, ReportStatus::Succeeded);
+    }
+}

@@ -7,9 +7,12 @@ use crate::xml::{Fatal, Xml};
 use crate::{clover, cobertura, cucumber, jacoco, junit, lcov, nunit, sarif, simplecov, testng, trx};
 use std::io::Read;
 
+/// A parser of one XML format.
+type XmlParser = fn(&mut Xml, &mut Sink) -> Result<(), Fatal>;
+
 pub(crate) fn parse_file(format: Format, reader: impl Read, sink: &mut Sink) -> Result<(), Fatal> {
     let limits = sink.limits().clone();
-    let xml_parser: Option<fn(&mut Xml, &mut Sink) -> Result<(), Fatal>> = match format {
+    let xml_parser: Option<XmlParser> = match format {
         Format::JunitXml => Some(junit::parse),
         Format::NunitXml | Format::Nunit3Xml => Some(nunit::parse),
         Format::TestngXml => Some(testng::parse),

@@ -5,8 +5,10 @@ fn limits(text: usize, markup: usize) -> Limits {
     Limits { xml_text: text, xml_markup: markup, ..Limits::default() }
 }
 
+type Notes = Vec<(Option<Pos>, String)>;
+
 /// Every event's kind and text, until the end or a fatal error.
-fn events(xml: &[u8], limits: &Limits) -> (Vec<String>, Option<Fatal>, Vec<(Option<Pos>, String)>) {
+fn events(xml: &[u8], limits: &Limits) -> (Vec<String>, Option<Fatal>, Notes) {
     let input = Input::new(xml, Kind::Xml, None).unwrap();
     let mut x = Xml::new(input, limits);
     let mut out = Vec::new();
