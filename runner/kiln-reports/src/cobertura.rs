@@ -58,6 +58,10 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
         match xml.name() {
             "class" => {
                 let file = xml.attr("filename").or_else(|| xml.attr("name")).unwrap_or_default();
+                entries += 1;
+                if entries > budget {
+                    break Err(xml.fatal(format!("more than {budget} line and class entries; kiln's limit for one coverage file was reached and the rest was not read")));
+                }
                 if !files.contains_key(&file) {
                     order.push(file.clone());
                     files.insert(file.clone(), Vec::new());

@@ -28,6 +28,7 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
     let mut seen_root = false;
     let mut package: Option<(usize, Scope)> = None;
     let mut inner: Option<Scope> = None;
+    let (mut entries, budget) = (0usize, sink.limits().coverage_lines);
     loop {
         let empty = match xml.next()? {
             Ev::Eof => return Ok(()),
@@ -64,7 +65,13 @@ pub(crate) fn parse(xml: &mut Xml, sink: &mut Sink) -> Result<(), Fatal> {
         let d = xml.depth();
         match xml.name() {
             "package" if !empty => package = Some((d, Scope::Package { name: xml.attr("name").unwrap_or_default(), had_sourcefiles: false, classes: BTreeMap::new() })),
-            "class" if !empty => inner = Some(Scope::Class { depth: d, file: xml.attr("sourcefilename") }),
+            "class" if !empty => {
+                entries += 1;
+                if entries > budget {
+                    return Err(xml.fatal(format!("more than {budget} classes and source files; kiln's limit for one coverage file was reached and the rest was not read")));
+                }
+                inner = Some(Scope::Class { depth: d, file: xml.attr("sourcefilename") });
+            }
             "sourcefile" => {
                 let Some((_, Scope::Package { name, had_sourcefiles, .. })) = &mut package else { continue };
                 *had_sourcefiles = true;

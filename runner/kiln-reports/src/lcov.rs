@@ -93,6 +93,10 @@ pub(crate) fn parse(input: &mut Input, sink: &mut Sink) -> Result<(), Fatal> {
         };
         match key {
             "SF" => {
+                entries += 1;
+                if entries > budget {
+                    break Err(Fatal::new(Some(pos(line_no)), format!("more than {budget} line and file entries; kiln's limit for one coverage file was reached and the rest was not read")));
+                }
                 let path = value.trim().to_string();
                 if !records.contains_key(&path) {
                     order.push(path.clone());

@@ -16,7 +16,7 @@
 //!   Warning, Disconnected, Completed, InProgress, Pending, none → UNKNOWN.
 //! - `message` = `Output/ErrorInfo/Message` + `\n` + `Output/ErrorInfo/StackTrace`.
 
-use crate::builder::Sink;
+use crate::builder::{Sink, cap, cap_message};
 use crate::model::{TestCase, TestStatus};
 use crate::util::{case, fixture_of, join_message, shown, timespan_to_nanos};
 use crate::xml::{Ev, Fatal, Pos, Xml, check_root};
@@ -143,7 +143,12 @@ fn result_element(xml: &mut Xml, sink: &mut Sink, st: &mut State, empty: bool) -
     Ok(())
 }
 
-fn hold(sink: &mut Sink, st: &mut State, p: Pending, pos: Pos) {
+fn hold(sink: &mut Sink, st: &mut State, mut p: Pending, pos: Pos) {
+    // Held results are capped now, so what waits for the definitions stays small.
+    cap(&mut p.case.name, sink.limits().name_chars);
+    if let Some(m) = &mut p.case.message {
+        cap_message(m, sink.limits().message_chars);
+    }
     if st.definitions_seen {
         emit(sink, &st.classes, p);
     } else if st.pending.len() < sink.limits().kept_items {
