@@ -60,7 +60,7 @@ pub(crate) fn timespan_to_nanos(s: &str) -> Option<u64> {
     if mins >= 60 || hours >= 24 && days > 0 || !(0.0..60.0).contains(&secs) {
         return None;
     }
-    nanos_from_secs(((days * 24 + hours) * 3600 + mins * 60) as f64 + secs)
+    nanos_from_secs(days as f64 * 86_400.0 + hours as f64 * 3_600.0 + mins as f64 * 60.0 + secs)
 }
 
 /// A non-negative integer attribute (`line`, counts); tolerant of surrounding blanks and of a
@@ -131,6 +131,9 @@ mod tests {
         assert_eq!(timespan_to_nanos("1.00:00:01"), Some(86_401_000_000_000));
         assert_eq!(timespan_to_nanos("12"), None);
         assert_eq!(timespan_to_nanos("00:61:00"), None);
+        assert_eq!(timespan_to_nanos("99999999999999999.00:00:00"), None);
+        assert_eq!(timespan_to_nanos("00:00:99999999999999999999"), None);
+        assert_eq!(timespan_to_nanos("18446744073709551:00:00"), None);
         assert_eq!(millis_to_nanos("15"), Some(15_000_000));
         assert_eq!(millis_to_nanos("x"), None);
     }
