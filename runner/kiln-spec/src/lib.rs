@@ -6,12 +6,14 @@
 //! It has no heavy dependencies and never panics on any input (see the fuzz target in `fuzz/`).
 //!
 //! Where to look: the data model is in [`model`]; top level, version and phases in `buildspec.rs`;
-//! env, artifacts, reports, cache, batch and `kiln:` in `sections.rs`.
+//! env, artifacts, reports, cache and `kiln:` in `sections.rs`; `batch` (with its graph checks) in
+//! [`batch`].
 
 pub mod diag;
 pub mod model;
 pub mod yaml;
 
+pub mod batch;
 mod buildspec;
 pub mod plugin_policy;
 pub mod plugin_ref;
