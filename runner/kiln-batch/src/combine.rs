@@ -37,8 +37,9 @@ pub struct Combined {
     pub warnings: Vec<String>,
 }
 
-/// Combine `parts` into `dest_dir/<name>` (a directory, or `<name>.zip` with `Packaging::Zip`).
-pub fn combine(parts: &[Part], dest_dir: &Path, name: &str, packaging: Packaging) -> Result<Combined, String> {
+/// Combine `parts` into `dest_dir/<name>` (a directory, or `<name>.zip` with `zip`).
+pub fn combine(parts: &[Part], dest_dir: &Path, name: &str, zip: bool) -> Result<Combined, String> {
+    let packaging = if zip { Packaging::Zip } else { Packaging::Directory };
     fs::create_dir_all(dest_dir).map_err(|e| format!("cannot create {}: {e}", dest_dir.display()))?;
     let staging = tempfile::Builder::new().prefix(".combine.").suffix(".kiln-tmp").tempdir_in(dest_dir).map_err(|e| format!("cannot create a staging directory in {}: {e}", dest_dir.display()))?;
     for part in parts {
@@ -222,7 +223,7 @@ mod tests {
         let (x, y) = (artifact(d.path(), "x", "from x\n"), artifact(d.path(), "y", "from y\n"));
         let (rx, ry) = (record_of(&x), record_of(&y));
         let out = d.path().join("batch/artifacts");
-        let c = combine(&[Part { identifier: "linux", artifact: &rx }, Part { identifier: "arm_64", artifact: &ry }], &out, "app", Packaging::Directory).unwrap();
+        let c = combine(&[Part { identifier: "linux", artifact: &rx }, Part { identifier: "arm_64", artifact: &ry }], &out, "app", false).unwrap();
         let paths: Vec<&str> = c.record.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["arm_64/a.txt", "arm_64/sub/b.txt", "linux/a.txt", "linux/sub/b.txt"]);
         assert_eq!(fs::read_to_string(out.join("app/linux/a.txt")).unwrap(), "from x\n");
@@ -230,9 +231,9 @@ mod tests {
         let left: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, vec![std::ffi::OsString::from("app")], "the staging directory is gone");
         // As a zip: one reproducible file holding the same paths.
-        let z = combine(&[Part { identifier: "linux", artifact: &rx }], &out, "app", Packaging::Zip).unwrap();
+        let z = combine(&[Part { identifier: "linux", artifact: &rx }], &out, "app", true).unwrap();
         assert!(z.record.location.ends_with("app.zip") && z.record.sha256sum.is_some());
-        let z2 = combine(&[Part { identifier: "linux", artifact: &rx }], &out, "app", Packaging::Zip).unwrap();
+        let z2 = combine(&[Part { identifier: "linux", artifact: &rx }], &out, "app", true).unwrap();
         assert_eq!(z.record.sha256sum, z2.record.sha256sum);
     }
 
@@ -242,7 +243,7 @@ mod tests {
         let x = artifact(d.path(), "x", "original\n");
         let rx = record_of(&x);
         fs::write(x.join("a.txt"), "tampered\n").unwrap();
-        let e = combine(&[Part { identifier: "x", artifact: &rx }], &d.path().join("out"), "app", Packaging::Directory).err().unwrap();
+        let e = combine(&[Part { identifier: "x", artifact: &rx }], &d.path().join("out"), "app", false).err().unwrap();
         assert!(e.contains("changed since its build recorded it"), "{e}");
         assert!(!d.path().join("out/app").exists(), "nothing at the final name");
     }
@@ -254,14 +255,14 @@ mod tests {
         let x = artifact(d.path(), "x", "x\n");
         let mut rx = record_of(&x);
         rx.files.push(ArtifactFile { path: "../secret".into(), sha256: String::new(), size: 10 });
-        let e = combine(&[Part { identifier: "x", artifact: &rx }], &d.path().join("out"), "app", Packaging::Directory).err().unwrap();
+        let e = combine(&[Part { identifier: "x", artifact: &rx }], &d.path().join("out"), "app", false).err().unwrap();
         assert!(e.contains("not a relative path"), "{e}");
         // A directory of the artifact replaced by a link out of it.
         let y = artifact(d.path(), "y", "y\n");
         let ry = record_of(&y);
         fs::remove_dir_all(y.join("sub")).unwrap();
         std::os::unix::fs::symlink(d.path(), y.join("sub")).unwrap();
-        let e = combine(&[Part { identifier: "y", artifact: &ry }], &d.path().join("out"), "app", Packaging::Directory).err().unwrap();
+        let e = combine(&[Part { identifier: "y", artifact: &ry }], &d.path().join("out"), "app", false).err().unwrap();
         assert!(e.contains("not inside a real directory"), "{e}");
     }
 }

@@ -74,3 +74,8 @@ pub struct Launched {
 pub trait Launcher: Send + Sync + 'static {
     fn launch(self: Arc<Self>, index: usize, stop: Stop) -> Launched;
 }
+
+/// A fresh random uuid, for a batch or a build of it.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -324,6 +324,15 @@ impl Recorder {
         self.save()
     }
 
+    /// The batch's outcome is known (its status, why, its end time), before the batch statement
+    /// that names it is signed; [`Recorder::complete`] then closes the record.
+    pub fn settle(&mut self, status: &str, reason: Option<String>) -> io::Result<()> {
+        self.record.build_batch_status = status.into();
+        self.record.kiln.reason = reason;
+        self.record.end_time = Some(now_rfc3339());
+        self.save()
+    }
+
     /// The batch is over: its status, the last phase named after it, and the end time; written
     /// durably.
     pub fn complete(&mut self, status: &str, reason: Option<String>) -> io::Result<()> {
@@ -340,7 +349,9 @@ impl Recorder {
         self.record.build_batch_status = status.into();
         self.record.current_phase = last.into();
         self.record.phases.push(BatchPhase { phase_type: last.into(), phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new(), started: None });
-        self.record.end_time = Some(now_rfc3339());
+        if self.record.end_time.is_none() {
+            self.record.end_time = Some(now_rfc3339());
+        }
         self.record.complete = true;
         self.save_with(true)
     }

@@ -76,8 +76,16 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
             parsed.diagnostics.sort_by_key(|d| d.span.offset);
         }
         ok &= !parsed.has_errors();
+        // A valid batch buildspec: the builds `kiln build --batch` would start.
+        let batch = parsed.spec.as_ref().filter(|s| s.batch.is_some()).map(|s| kiln_batch::plan(s.batch.as_ref()));
         if json {
-            report.push(serde_json::json!({ "file": path, "valid": !parsed.has_errors(), "diagnostics": parsed.diagnostics }));
+            let mut entry = serde_json::json!({ "file": path, "valid": !parsed.has_errors(), "diagnostics": parsed.diagnostics });
+            match &batch {
+                Some(Ok(plan)) => entry["batch"] = serde_json::to_value(plan).unwrap_or_default(),
+                Some(Err(e)) => entry["batch"] = serde_json::json!({ "error": e.to_string() }),
+                None => {}
+            }
+            report.push(entry);
         } else {
             print_diagnostics(path, &source, &parsed.diagnostics);
             let warnings = parsed.diagnostics.len() - parsed.diagnostics.iter().filter(|d| d.is_error()).count();
@@ -85,6 +93,17 @@ pub fn run(files: &[PathBuf], json: bool) -> ExitCode {
                 eprintln!("{}: invalid", path.display());
             } else {
                 println!("{}: valid{}", path.display(), if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() });
+            }
+            match &batch {
+                Some(Ok(plan)) => {
+                    let fast_fail = if plan.fast_fail { ", fast-fail" } else { "" };
+                    println!("batch: {} build(s), {}{fast_fail} (kiln build --batch):", plan.builds.len(), plan.kind.as_str());
+                    for line in plan.table().lines() {
+                        println!("  {line}");
+                    }
+                }
+                Some(Err(e)) => println!("batch: {e}"),
+                None => {}
             }
         }
     }
