@@ -1,5 +1,5 @@
 //! A deterministic stand-in for the fuzzer that runs in every test run: thousands of mutations of
-//! the real corpus buildspecs (byte flips, truncation, splices of YAML syntax) must never panic,
+//! the real corpus buildspecs (batch ones included) (byte flips, truncation, splices of YAML syntax) must never panic,
 //! and every diagnostic must point inside its input. The libFuzzer target is in `fuzz/`.
 
 use std::path::PathBuf;
@@ -53,9 +53,10 @@ fn mutate(src: &str, rng: &mut Rng) -> String {
 
 #[test]
 fn mutated_corpus_never_panics() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/buildspecs");
-    let mut sources: Vec<String> = std::fs::read_dir(&dir)
-        .expect("the shared corpus beside the repository")
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus");
+    let mut sources: Vec<String> = ["buildspecs", "batch-buildspecs"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(corpus.join(d)).expect("the corpus in the repository"))
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "yml" || x == "yaml"))
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
