@@ -3,14 +3,25 @@
 //! working copy, scratch space and `.kiln/builds/<uuid>/` record, at most `--parallel` at once,
 //! and the batch record `.kiln/batches/<uuid>/batch.json` follows along.
 //!
-//! Running several builds in this one process: each build is non-exclusive
-//! (`BuildOptions::exclusive_process` off: a build's end must not sweep another's processes; a
-//! sandboxed build's processes die with its PID namespace anyway); kiln is made a subreaper once
-//! and sweeps what unsandboxed builds (`--no-sandbox`) left behind after the last build. The
-//! plugin host and its compile cache are shared (one wasmtime engine; calls run in their own
-//! stores); build numbers come from the locked counter; records and scratch directories are per
-//! build. Every build is signed with one key: the configured one, or one ephemeral key for the
-//! whole batch (its public key beside each provenance).
+//! Running several builds in this one process, and what makes it safe:
+//! * each build is non-exclusive (`BuildOptions::exclusive_process` off): an exclusive build's
+//!   end sweeps every child of the process, which kills the other builds' shells
+//!   (`kiln-engine/tests/stop_and_batch.rs` shows it). A sandboxed build's processes die with its
+//!   PID namespace anyway; kiln is made a subreaper once and sweeps what unsandboxed builds
+//!   (`--no-sandbox`) left behind after the last build, so until then such escapees live on;
+//! * each build runs on its own thread with its own two-worker runtime, as a single build does:
+//!   the processes it starts are bound (parent-death signal) to threads that live as long as it;
+//! * stale scratch space is swept once, before any build starts (`sweep_stale` takes only
+//!   unlocked directories, and every running build holds its lock); a build's start removes
+//!   partial files only from record directories whose lock is free, and a finished build's
+//!   provenance is written under a temporary name that sweep never matches;
+//! * the plugin host and its compile cache are shared: one wasmtime engine made once
+//!   (`WarmHost::get` is a `OnceLock`), each call in its own store, cache files written to a
+//!   temporary name and renamed (`tests/batch.rs` runs three plugin steps at once);
+//! * build numbers come from the locked counter file, batch numbers from their own; records,
+//!   logs and scratch directories are per build (their uuids are picked here).
+//! Every build is signed with one key: the configured one, or one ephemeral key for the whole
+//! batch (its public key beside each provenance).
 //!
 //! Ctrl-C or SIGTERM stops every build (each ends `STOPPED`, its process tree killed, its record
 //! and the batch record written); a second one exits at once, and the kernel then kills every
@@ -242,8 +253,8 @@ pub fn run(args: &BuildArgs, p: Prepared) -> ExitCode {
         buildspec: kiln_engine::record::BuildspecRef { path: base.buildspec_path.display().to_string(), sha256: kiln_engine::sha256_hex(&bytes) },
         source_version: source.branch.clone().or(source.revision.clone()),
         resolved_source_version: source.revision.clone(),
-        build_timeout_minutes: base.timeout.map(|t| t.as_secs() / 60),
-        config: BatchConfig { combine_artifacts: args.combine_artifacts, timeout_in_mins: batch_timeout.as_secs() / 60 },
+        build_timeout_minutes: base.timeout.map(|t| t.as_secs().div_ceil(60)),
+        config: BatchConfig { combine_artifacts: args.combine_artifacts, timeout_in_mins: batch_timeout.as_secs().div_ceil(60) },
         parallel,
         notices,
     }) {

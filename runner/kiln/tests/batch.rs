@@ -366,3 +366,73 @@ fn builds_running_plugin_steps_at_once_share_the_plugin_host() {
         assert!(c["kiln"]["plugins"][0]["findings"].as_u64().unwrap() >= 1);
     }
 }
+
+#[test]
+fn a_configured_key_signs_every_build_and_the_batch_and_stays_hidden_from_them() {
+    let p = Project::new("version: 0.2\nbatch:\n  build-list:\n    - identifier: one\n    - identifier: two\nphases:\n  build:\n    commands:\n      - mkdir -p out && { wc -c < \"$KEY_FILE\" || echo unreadable; } > out/key-bytes.txt\nartifacts:\n  files: [out/key-bytes.txt]\n");
+    let keys = p.side_dir("keys");
+    assert_cmd::Command::cargo_bin("kiln").unwrap().current_dir(&keys).env("COSIGN_PASSWORD", "pw").arg("generate-key-pair").assert().success();
+    let key = keys.join("cosign.key");
+    let b = p.build_with(&["--batch", "--key", key.to_str().unwrap(), "--env", &format!("KEY_FILE={}", key.display())], |c| {
+        c.env("COSIGN_PASSWORD", "pw");
+    });
+    assert_eq!(b.code, 0, "{}\n{}", b.stderr, b.record);
+    assert!(!b.stderr.contains("UNVERIFIABLE"), "{}", b.stderr);
+    for id in ["one", "two"] {
+        let seen = artifact_file(&b, id, "out/key-bytes.txt");
+        assert!(seen.trim() == "0" || seen.trim() == "unreadable", "{id} read the signing key: {seen}");
+        let dir = PathBuf::from(group(&b, id).1["recordDir"].as_str().unwrap());
+        assert!(!dir.join("provenance.pub").exists(), "no ephemeral key for {id}");
+    }
+    assert!(!batch_dir(&b).join("provenance.pub").exists());
+    let statement = batch_dir(&b).join("batch.intoto.jsonl");
+    let ok = verify(&p, &[Path::new("--key"), &keys.join("cosign.pub"), Path::new("--provenance"), &statement]);
+    assert_eq!(ok.code, 0, "{}", ok.stdout);
+    let line = std::fs::read_to_string(&statement).unwrap();
+    let env: Value = serde_json::from_str(line.trim()).unwrap();
+    use base64::Engine as _;
+    let payload: Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(payload["predicate"]["signing"]["key"], "configured");
+    // Another key does not verify it.
+    let other = p.side_dir("other");
+    assert_cmd::Command::cargo_bin("kiln").unwrap().current_dir(&other).env("COSIGN_PASSWORD", "x").arg("generate-key-pair").assert().success();
+    let bad = verify(&p, &[Path::new("--key"), &other.join("cosign.pub"), Path::new("--provenance"), &statement]);
+    assert_eq!(bad.code, 1, "{}", bad.stdout);
+}
+
+#[test]
+fn the_batch_timeout_stops_every_build() {
+    let marker = sleep_marker(300);
+    let _guard = KillOnDrop(marker.clone());
+    let p = sleeping_batch(&marker);
+    // 0.05 minutes: 3 seconds.
+    let b = p.build(&["--batch", "--parallel", "2", "--batch-timeout", "0.05"]);
+    assert_eq!((b.code, b.record["buildBatchStatus"].as_str()), (1, Some("TIMED_OUT")), "{}", b.record);
+    assert!(b.elapsed < Duration::from_secs(60), "{:?}", b.elapsed);
+    assert_eq!(survivors_after(&marker, Duration::from_secs(3)), vec![]);
+    assert_eq!((status_of(&b, "one"), status_of(&b, "two")), ("STOPPED", "STOPPED"));
+    assert_eq!(group(&b, "three").1["notStarted"], "the batch timed out");
+    let phases: Vec<(&str, Option<&str>)> = b.record["phases"].as_array().unwrap().iter().map(|p| (p["phaseType"].as_str().unwrap(), p["phaseStatus"].as_str())).collect();
+    assert_eq!(phases[2], ("IN_PROGRESS", Some("TIMED_OUT")));
+    assert_eq!(phases.last().unwrap().0, "FAILED");
+    assert_eq!(b.record["buildBatchConfig"]["timeoutInMins"], 1, "whole minutes, rounded up");
+}
+
+#[test]
+fn lines_of_builds_running_at_once_never_mix() {
+    let p = Project::new("version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n      env: {variables: {L: a}}\n    - identifier: bb\n      env: {variables: {L: bb}}\n    - identifier: ccc\n      env: {variables: {L: ccc}}\nphases:\n  build:\n    commands:\n      - \"awk -v l=$L 'BEGIN { pad = sprintf(\\\"%300s\\\", \\\"\\\"); gsub(/ /, \\\"x\\\", pad); for (i = 0; i < 4000; i++) print \\\"LINE-\\\" l \\\"-\\\" i \\\"-\\\" pad }'\"\n");
+    let b = p.build(&["--batch", "--parallel", "3"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    let pad = "x".repeat(300);
+    let mut seen = std::collections::HashMap::new();
+    for line in b.stderr.lines().filter(|l| l.contains("LINE-") && !l.contains("Running command")) {
+        let (tag, rest) = line.split_once(']').unwrap_or_else(|| panic!("untagged: {line:.80}"));
+        let id = tag.trim_start_matches('[');
+        let text = rest.trim_start().strip_prefix("[BUILD] ").unwrap_or_else(|| panic!("no phase: {line:.80}"));
+        let parts: Vec<&str> = text.splitn(4, '-').collect();
+        assert_eq!((parts[0], parts[1], parts[3]), ("LINE", id, pad.as_str()), "a line was cut or mixed: {line:.120}");
+        *seen.entry(id.to_string()).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.values().all(|n| *n == 4000), "{seen:?}");
+}
