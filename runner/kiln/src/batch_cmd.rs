@@ -20,6 +20,7 @@
 //!   temporary name and renamed (`tests/batch.rs` runs three plugin steps at once);
 //! * build numbers come from the locked counter file, batch numbers from their own; records,
 //!   logs and scratch directories are per build (their uuids are picked here).
+//!
 //! Every build is signed with one key: the configured one, or one ephemeral key for the whole
 //! batch (its public key beside each provenance).
 //!
