@@ -90,6 +90,10 @@ struct Run<'a> {
     succeeding: bool,
     deadline: Instant,
     timed_out: bool,
+    /// `opts.stop`: a request to stop (StopBuild).
+    stop: Option<crate::Stop>,
+    /// The build was stopped: the phase running then ended `STOPPED`, the rest were skipped.
+    stopped: bool,
     masker: kiln_secrets::Masker,
     plugins: &'a dyn PluginRunner,
     dirty_check: Option<DirtyCheck>,
@@ -146,7 +150,14 @@ pub async fn run_build(
     let source_dir = std::fs::canonicalize(&opts.source_dir).map_err(io_err(format!("cannot open the source directory {}", opts.source_dir.display())))?;
     let record_root = opts.record_root.clone().unwrap_or_else(|| source_dir.join(".kiln"));
     let project = context::project_name(&source_dir);
-    let uuid = uuid::Uuid::new_v4().to_string();
+    let uuid = match &opts.uuid {
+        // It names directories: only what a uuid is made of.
+        Some(u) if u.is_empty() || u.len() > 64 || !u.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
+            return Err(EngineError::Setup(format!("`{u}` is not a build uuid (hex digits and `-`)")));
+        }
+        Some(u) => u.clone(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
     let number = context::next_build_number(&record_root).map_err(io_err(format!("cannot update {}", record_root.display())))?;
     let start_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let identity = Identity { id: format!("{project}:{uuid}"), project, uuid: uuid.clone(), number, start_ms };
@@ -207,7 +218,13 @@ pub async fn run_build(
     if let Ok(r) = &resolved {
         context::merge_env(&mut env, r.iter().map(|s| (s.var.clone(), s.value.clone())));
     }
+    if let Some(b) = &opts.batch {
+        context::merge_env(&mut env, b.variables.iter().cloned());
+    }
     context::merge_env(&mut env, opts.env_overrides.iter().cloned());
+    if let Some(b) = &opts.batch {
+        context::merge_env(&mut env, context::batch_env(b));
+    }
     let shell = ShellSession::new(kind, spec.version, &scratch.shell, &work_dir, context::to_os_env(&env)).map_err(io_err("cannot prepare the shell session"))?;
 
     let builds = record_root.join("builds");
@@ -231,6 +248,7 @@ pub async fn run_build(
         build_status: "IN_PROGRESS".into(),
         build_complete: false,
         initiator: opts.initiator.clone(),
+        build_batch_arn: opts.batch.as_ref().map(|b| b.batch_arn.clone()),
         source_version: source.branch.clone().or(source.revision.clone()),
         resolved_source_version: source.revision.clone(),
         phases: Vec::new(),
@@ -248,13 +266,18 @@ pub async fn run_build(
             shell: kind.program().into(),
             sandbox: sandbox.report(),
             notices: {
-                let mut n = crate::notices::collect(spec, &source);
+                let mut n = crate::notices::collect(spec, &source, opts.batch.is_some());
+                n.extend(opts.batch.iter().flat_map(|b| b.notices.iter().cloned()));
                 n.extend(refused.iter().map(|p| format!("the buildspec asks to write {}; it stays read-only in the build (a repository cannot grant itself write access to the host; `kiln build --writable {}` allows it)", p.display(), p.display())));
                 n
             },
             secret_variables: resolved.as_ref().map(|r| r.iter().map(|s| s.var.clone()).collect()).unwrap_or_default(),
             environment_overrides: opts.env_overrides.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
             plugins: Vec::new(),
+            batch: opts.batch.as_ref().map(|b| BatchRef {
+                identifier: b.identifier.clone(),
+                environment_variables: b.variables.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
+            }),
         },
     };
     let mut run = Run {
@@ -274,6 +297,8 @@ pub async fn run_build(
         succeeding: true,
         deadline: Instant::now() + timeout,
         timed_out: false,
+        stop: opts.stop.clone(),
+        stopped: false,
         masker,
         plugins,
         dirty_check,
@@ -379,6 +404,11 @@ impl Run<'_> {
     async fn execute(&mut self, secrets_error: Option<String>, source_dir: &Path) {
         let mut phase = PhaseType::Submitted;
         while phase != PhaseType::Completed {
+            if phase < PhaseType::Finalizing && self.stop.as_ref().is_some_and(crate::Stop::is_stopped) {
+                // Asked to stop between phases: what has not started never does.
+                self.stopped = true;
+                phase = PhaseType::Finalizing;
+            }
             let started = self.begin(phase);
             let (status, context, action) = match phase {
                 PhaseType::Provisioning => {
@@ -430,10 +460,10 @@ impl Run<'_> {
                 },
             };
             self.end(phase, started, status, context);
-            if phase == PhaseType::PostBuild || (status != PhaseStatus::Succeeded && phase.buildspec_phase().is_some() && next_phase(phase, status, action) == PhaseType::Finalizing) {
+            if !self.stopped && (phase == PhaseType::PostBuild || (status != PhaseStatus::Succeeded && phase.buildspec_phase().is_some() && next_phase(phase, status, action) == PhaseType::Finalizing)) {
                 self.capture_exported().await;
             }
-            phase = if self.timed_out && phase < PhaseType::Finalizing { PhaseType::Finalizing } else { next_phase(phase, status, action) };
+            phase = if (self.timed_out || self.stopped) && phase < PhaseType::Finalizing { PhaseType::Finalizing } else { next_phase(phase, status, action) };
         }
         self.record.current_phase = "COMPLETED".into();
         self.record.phases.push(PhaseRecord { phase_type: PhaseType::Completed, phase_status: None, start_time: now_rfc3339(), end_time: None, duration_in_seconds: None, contexts: Vec::new(), duration: None });
@@ -504,7 +534,11 @@ impl Run<'_> {
                     continue;
                 }
             }
-            let code = if status == PhaseStatus::TimedOut { "BUILD_TIMED_OUT" } else { "COMMAND_EXECUTION_ERROR" };
+            let code = match status {
+                PhaseStatus::TimedOut => "BUILD_TIMED_OUT",
+                PhaseStatus::Stopped => "BUILD_STOPPED",
+                _ => "COMMAND_EXECUTION_ERROR",
+            };
             return (status, Some((code.into(), message)), action);
         }
     }
@@ -518,7 +552,7 @@ impl Run<'_> {
                 break;
             }
         }
-        if result.as_ref().is_err_and(|(s, _)| *s == PhaseStatus::TimedOut) {
+        if result.as_ref().is_err_and(|(s, _)| matches!(s, PhaseStatus::TimedOut | PhaseStatus::Stopped)) {
             return result;
         }
         for c in finally {
@@ -549,7 +583,12 @@ impl Run<'_> {
         // The deadline bounds the whole step, kiln's own work included (reading and compiling
         // the plugin), not only the plugin's call: past it kiln stops waiting for the runner.
         let started = Instant::now();
-        let mut run = match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), self.plugins.run(req)).await {
+        let stop = self.stop.clone();
+        let running = tokio::select! {
+            run = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), self.plugins.run(req)) => run,
+            () = crate::stop::requested(stop.as_ref()) => return Err(self.stopped_during(&format!("plugin {plugin}")).await),
+        };
+        let mut run = match running {
             Ok(run) => run,
             Err(_) => crate::plugins::PluginRun {
                 uses: plugin.to_string(),
@@ -597,7 +636,14 @@ impl Run<'_> {
     async fn run_one(&mut self, text: &str, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
         self.pump.note(&format!("Running command {text}"));
         let mut prepare = shell_process(&self.sandbox, &self.pump);
-        let exit = self.shell.run(text, self.succeeding, deadline, &mut prepare).await;
+        let stop = self.stop.clone();
+        let exit = tokio::select! {
+            exit = self.shell.run(text, self.succeeding, deadline, &mut prepare) => exit,
+            () = crate::stop::requested(stop.as_ref()) => {
+                drop(prepare);
+                return Err(self.stopped_during(&format!("command {text}")).await);
+            }
+        };
         match exit {
             Ok(Exit::Code(0)) => Ok(()),
             Ok(Exit::Code(code)) => Err((PhaseStatus::Failed, format!("Error while executing command: {text}. Reason: exit status {code}"))),
@@ -610,6 +656,16 @@ impl Run<'_> {
             }
             Err(e) => Err((PhaseStatus::Failed, format!("could not run command {text}: {e}"))),
         }
+    }
+
+    /// The build was asked to stop while `what` ran: kill the session's whole process tree (as at
+    /// a timeout) and end the phase `STOPPED`.
+    async fn stopped_during(&mut self, what: &str) -> (PhaseStatus, String) {
+        self.stopped = true;
+        self.shell.kill().await;
+        self.sandbox.kill_all();
+        let why = self.stop.as_ref().and_then(crate::Stop::reason).unwrap_or_else(|| "asked to stop".into());
+        (PhaseStatus::Stopped, format!("the build was stopped ({why}) while running {what}; all its processes were killed"))
     }
 
     /// Capture `env.exported-variables` from the session (after post_build, or the last phase that ran).
@@ -662,6 +718,8 @@ impl Run<'_> {
         let failed = self.record.phases.iter().any(|p| matches!(p.phase_status, Some(s) if s != PhaseStatus::Succeeded));
         self.record.build_status = if self.timed_out {
             "TIMED_OUT"
+        } else if self.stopped {
+            "STOPPED"
         } else if failed {
             "FAILED"
         } else {

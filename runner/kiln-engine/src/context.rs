@@ -32,13 +32,41 @@ pub fn project_name(source_dir: &Path) -> String {
     if name.is_empty() { "project".into() } else { name }
 }
 
+/// The account id in the ARNs kiln makes (there is no AWS account).
+pub const ACCOUNT: &str = "000000000000";
+
+/// A build's ARN, as CodeBuild's `CODEBUILD_BUILD_ARN` (`id` is `project:uuid`).
+pub fn build_arn(region: &str, id: &str) -> String {
+    format!("arn:aws:codebuild:{region}:{ACCOUNT}:build/{id}")
+}
+
+/// A batch's ARN (`arn:aws:codebuild:<region>:<account>:build-batch/<project>:<uuid>`).
+pub fn batch_arn(region: &str, id: &str) -> String {
+    format!("arn:aws:codebuild:{region}:{ACCOUNT}:build-batch/{id}")
+}
+
+/// The variables CodeBuild sets in a build of a batch, on top of every build's:
+/// `CODEBUILD_BATCH_BUILD_IDENTIFIER` (documented: build-env-ref-env-vars.html) and
+/// `CODEBUILD_BUILD_BATCH_TRIGGERED=true` (undocumented; CI-detection code reads it, e.g. Allure
+/// Report 3's CodeBuild descriptor). No variable holds the batch's ARN: scripts ask the API for
+/// the build's `buildBatchArn` (thii/aws-codebuild-extras#3), which kiln records in build.json.
+pub fn batch_env(b: &crate::BatchMember) -> Vec<(String, String)> {
+    vec![("CODEBUILD_BATCH_BUILD_IDENTIFIER".into(), b.identifier.clone()), ("CODEBUILD_BUILD_BATCH_TRIGGERED".into(), "true".into())]
+}
+
 /// Take the next build number of the project whose records live in `record_root`, counting from 1.
 /// An exclusive lock on the counter file keeps concurrent builds from sharing a number.
 pub fn next_build_number(record_root: &Path) -> io::Result<u64> {
+    next_number(record_root, "build-number")
+}
+
+/// Take the next number from the counter file `record_root/name` (`build-number`, a batch's
+/// `batch-number`), counting from 1, under an exclusive lock.
+pub fn next_number(record_root: &Path, name: &str) -> io::Result<u64> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::fs::OpenOptionsExt;
     ensure_record_dir(record_root)?;
-    let path = record_root.join("build-number");
+    let path = record_root.join(name);
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -358,7 +386,7 @@ pub fn standard_env(i: &EnvInputs) -> Vec<(String, String)> {
         ("LANG".into(), "C.UTF-8".into()),
         ("AWS_REGION".into(), i.region.into()),
         ("AWS_DEFAULT_REGION".into(), i.region.into()),
-        ("CODEBUILD_BUILD_ARN".into(), format!("arn:aws:codebuild:{}:000000000000:build/{}", i.region, id.id)),
+        ("CODEBUILD_BUILD_ARN".into(), build_arn(i.region, &id.id)),
         ("CODEBUILD_BUILD_ID".into(), id.id.clone()),
         ("CODEBUILD_BUILD_IMAGE".into(), "kiln/local-host".into()),
         ("CODEBUILD_BUILD_NUMBER".into(), id.number.to_string()),

@@ -15,10 +15,13 @@ pub mod plugins;
 pub mod record;
 pub mod secrets;
 pub mod shell;
+pub mod stop;
 pub mod transitions;
 pub mod upload;
 
 pub use build::{run_build, BuildOptions, BuildOutcome, EngineError};
+pub use options::BatchMember;
+pub use stop::Stop;
 pub use output::{LineKind, Reporter, Silent};
 pub use plugins::{NoPlugins, PluginOutput, PluginRequest, PluginRun, PluginRunner};
 pub use record::BuildRecord;

@@ -7,8 +7,9 @@ use crate::context::SourceInfo;
 /// Said when the source repository has uncommitted changes (found while the build runs).
 pub const DIRTY_SOURCE: &str = "the source has uncommitted changes; CODEBUILD_RESOLVED_SOURCE_VERSION names the commit they are based on";
 
-/// Notices for `spec`, shown in PROVISIONING and kept in the build record.
-pub fn collect(spec: &BuildSpec, source: &SourceInfo) -> Vec<String> {
+/// Notices for `spec`, shown in PROVISIONING and kept in the build record. A build of a batch
+/// (`in_batch`) gets the batch's notices from the batch instead of the one about `batch:`.
+pub fn collect(spec: &BuildSpec, source: &SourceInfo, in_batch: bool) -> Vec<String> {
     let mut n = Vec::new();
     if !spec.reports.is_empty() {
         let names: Vec<&str> = spec.reports.iter().map(|r| r.name.value.as_str()).collect();
@@ -17,8 +18,8 @@ pub fn collect(spec: &BuildSpec, source: &SourceInfo) -> Vec<String> {
     if spec.cache.as_ref().is_some_and(|c| !c.paths.is_empty() || c.key.is_some()) {
         n.push("kiln does not save or restore `cache` yet; cache paths outside the working copy stay read-only unless `kiln build --writable DIR` allows them".into());
     }
-    if spec.batch.is_some() {
-        n.push("kiln does not run batch builds yet; `batch` is ignored for this single build, as CodeBuild does for a non-batch build".into());
+    if spec.batch.is_some() && !in_batch {
+        n.push("this buildspec has a `batch` section, which a single build ignores (as CodeBuild's StartBuild does); `kiln build --batch` runs the batch".into());
     }
     if let Some(user) = spec.run_as.as_ref().or(spec.phases.iter().find_map(|p| p.run_as.as_ref())) {
         n.push(format!("`run-as: {}` is not applied; commands run as the user who started kiln", user.value));

@@ -43,6 +43,29 @@ pub struct BuildOptions {
     /// Host directories the operator lets the build write when the buildspec asks for them
     /// (`cache` paths, `kiln: writable-paths`); asked-for paths not under one stay read-only.
     pub writable_paths: Vec<PathBuf>,
+    /// The uuid of the build's id (`project:uuid`) and record directory, when the caller picks it
+    /// (a batch names its builds before they start); a fresh one otherwise.
+    pub uuid: Option<String>,
+    /// Stops the build when asked (CodeBuild's StopBuild); see [`crate::Stop`].
+    pub stop: Option<crate::Stop>,
+    /// This build is one build of a batch (`kiln build --batch`).
+    pub batch: Option<BatchMember>,
+}
+
+/// What a build of a batch knows about its batch (CodeBuild `start-build-batch`).
+#[derive(Clone, Debug)]
+pub struct BatchMember {
+    /// The batch's ARN, recorded as the build's `buildBatchArn`.
+    pub batch_arn: String,
+    /// The build's identifier in the batch: `CODEBUILD_BATCH_BUILD_IDENTIFIER`.
+    pub identifier: String,
+    /// The batch entry's `env.variables`. They override the buildspec's variables and its
+    /// parameter-store / secrets-manager ones, as a start-build environment override does;
+    /// `--env` overrides them in turn.
+    pub variables: Vec<(String, String)>,
+    /// Notices about the batch that concern this build (its own `batch:` ignored, the `env`
+    /// keys kiln records but does not apply), kept in its record.
+    pub notices: Vec<String>,
 }
 
 impl BuildOptions {
@@ -66,6 +89,9 @@ impl BuildOptions {
             exclusive_process: false,
             hidden_paths: Vec::new(),
             writable_paths: Vec::new(),
+            uuid: None,
+            stop: None,
+            batch: None,
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct BuildRecord {
     pub build_status: String,
     pub build_complete: bool,
     pub initiator: String,
+    /// The batch this build belongs to (`kiln build --batch`), absent for a single build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_batch_arn: Option<String>,
     pub source_version: Option<String>,
     pub resolved_source_version: Option<String>,
     pub phases: Vec<PhaseRecord>,
@@ -111,6 +114,18 @@ pub struct KilnRecord {
     pub environment_overrides: Vec<NameValue>,
     /// Every `uses:` step that ran, in order.
     pub plugins: Vec<crate::plugins::PluginRun>,
+    /// The build's place in its batch, absent for a single build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchRef>,
+}
+
+/// A batch build's identifier and the `env.variables` its batch entry set.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRef {
+    pub identifier: String,
+    /// The batch entry's `env.variables` (secret values masked in the record).
+    pub environment_variables: Vec<NameValue>,
 }
 
 /// The buildspec that ran, by path and digest.

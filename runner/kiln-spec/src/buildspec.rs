@@ -61,7 +61,7 @@ fn convert(cx: &mut Ctx, root: &Node) -> Option<BuildSpec> {
     let run_as = get("run-as").and_then(|f| cx.string(f.value, "run-as"));
     let env = get("env").map(|f| sections::env(cx, f.value)).unwrap_or_default();
     let proxy = get("proxy").map(|f| sections::proxy(cx, f.value));
-    let batch = get("batch").map(|f| sections::batch(cx, f.value));
+    let batch = get("batch").map(|f| crate::batch::batch(cx, f.key_node, f.value));
     let phases = get("phases").map(|f| phases(cx, f.value)).unwrap_or_default();
     let reports = get("reports").map(|f| sections::reports(cx, f.value)).unwrap_or_default();
     let artifacts = get("artifacts").map(|f| sections::artifacts(cx, f.value));

@@ -6,7 +6,8 @@
 //! It has no heavy dependencies and never panics on any input (see the fuzz target in `fuzz/`).
 //!
 //! Where to look: the data model is in [`model`]; top level, version and phases in `buildspec.rs`;
-//! env, artifacts, reports, cache, batch and `kiln:` in `sections.rs`.
+//! env, artifacts, reports, cache and `kiln:` in `sections.rs`; `batch` (with its graph checks) in
+//! [`batch`].
 //!
 //! CodeDeploy AppSpec files (EC2/on-premises, ECS and Lambda) are read the same way, by the same
 //! YAML tree and helpers, in [`appspec`]: [`parse_appspec`] gives an [`appspec::AppSpec`] and
@@ -17,6 +18,7 @@ pub mod diag;
 pub mod model;
 pub mod yaml;
 
+pub mod batch;
 mod buildspec;
 pub mod plugin_policy;
 pub mod plugin_ref;

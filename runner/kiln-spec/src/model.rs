@@ -243,19 +243,26 @@ pub struct Cache {
     pub paths: Vec<Spanned<String>>,
 }
 
-/// `batch`.
+/// `batch` (CodeBuild batch builds, `start-build-batch`). Exactly one of the four kinds is set
+/// in a valid buildspec; `kiln-batch` expands it into the child builds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Batch {
+    /// `fast-fail`: stop the running builds when one fails (default `false`).
     pub fast_fail: Option<bool>,
     pub build_list: Vec<BatchBuild>,
     pub build_graph: Vec<BatchBuild>,
     pub build_matrix: Option<BuildMatrix>,
+    pub build_fanout: Option<BuildFanout>,
+    /// The `batch` key.
+    #[serde(skip)]
+    pub span: Span,
 }
 
 /// One build of a `build-list` or `build-graph`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct BatchBuild {
     pub identifier: Spanned<String>,
+    /// `buildspec`: another buildspec for this build, relative to the source root.
     pub buildspec: Option<Spanned<String>>,
     pub depend_on: Vec<Spanned<String>>,
     pub ignore_failure: bool,
@@ -279,10 +286,21 @@ pub struct BatchEnv {
 pub struct BuildMatrix {
     pub static_ignore_failure: bool,
     pub static_env: BatchEnv,
+    /// `dynamic.buildspec` values (empty: every build runs the batch's own buildspec).
     pub dynamic_buildspec: Vec<String>,
-    /// `dynamic.env.<key>` lists (image, compute-type, …) and `dynamic.env.variables.<NAME>` lists.
+    /// `dynamic.env.<key>` lists (image, compute-type, fleet), in the order written.
     pub dynamic_env: Vec<(String, Vec<String>)>,
+    /// `dynamic.env.variables.<NAME>` lists, in the order written.
     pub dynamic_variables: Vec<(String, Vec<String>)>,
+}
+
+/// `build-fanout`: `parallelism` shard builds of one buildspec (kiln does not run it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BuildFanout {
+    pub parallelism: u64,
+    pub ignore_failure: bool,
+    #[serde(skip)]
+    pub span: Span,
 }
 
 /// kiln's own settings, under the top-level `kiln:` key (CodeBuild never sees them).

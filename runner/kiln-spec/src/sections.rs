@@ -1,10 +1,10 @@
-//! Conversion of the buildspec sections other than `phases`: env, proxy, artifacts, reports, cache,
-//! batch and kiln's own `kiln:` settings.
+//! Conversion of the buildspec sections other than `phases`: env, proxy, artifacts, reports, cache
+//! and kiln's own `kiln:` settings (`batch` is `batch.rs`).
 
 use crate::diag::Diagnostic;
 use crate::model::*;
 use crate::read::{is_var_name, Ctx};
-use crate::yaml::{Node, NodeKind};
+use crate::yaml::Node;
 
 const ENV_KEYS: &[&str] =
     &["shell", "variables", "parameter-store", "secrets-manager", "exported-variables", "git-credential-helper"];
@@ -319,144 +319,6 @@ pub(crate) fn cache(cx: &mut Ctx, node: &Node) -> Cache {
         }
     }
     c
-}
-
-const BATCH_ENV_KEYS: &[&str] = &["compute-type", "fleet", "image", "privileged-mode", "type", "variables"];
-
-fn batch_env(cx: &mut Ctx, node: &Node, what: &str) -> BatchEnv {
-    let mut e = BatchEnv::default();
-    for f in cx.fields(node, what, BATCH_ENV_KEYS) {
-        let sub = format!("{what}.{}", f.key);
-        match f.key {
-            "variables" => e.variables = cx.env_entries(f.value, &sub, true),
-            "privileged-mode" => e.privileged_mode = cx.boolean(f.value, &sub),
-            key => {
-                let v = cx.string(f.value, &sub).map(|s| s.value);
-                match key {
-                    "compute-type" => e.compute_type = v,
-                    "fleet" => e.fleet = v,
-                    "image" => e.image = v,
-                    _ => e.r#type = v,
-                }
-            }
-        }
-    }
-    e
-}
-
-fn batch_builds(cx: &mut Ctx, node: &Node, what: &str, graph: bool) -> Vec<BatchBuild> {
-    let items = match &node.kind {
-        NodeKind::Seq(items) => items,
-        _ => {
-            cx.error("E0600", format!("`{what}` must be a list of builds, found {}", node.describe()), node.span);
-            return Vec::new();
-        }
-    };
-    let mut keys = vec!["identifier", "buildspec", "env", "ignore-failure", "debug-session"];
-    if graph {
-        keys.push("depend-on");
-    }
-    let mut out: Vec<BatchBuild> = Vec::new();
-    for item in items {
-        let mut b = BatchBuild::default();
-        let mut has_id = false;
-        for f in cx.fields(item, &format!("an entry of {what}"), &keys) {
-            let sub = format!("{what}[].{}", f.key);
-            match f.key {
-                "identifier" => {
-                    if let Some(id) = cx.string(f.value, &sub) {
-                        has_id = true;
-                        b.identifier = id;
-                    }
-                }
-                "buildspec" => b.buildspec = cx.string(f.value, &sub),
-                "env" => b.env = batch_env(cx, f.value, &sub),
-                "ignore-failure" => b.ignore_failure = cx.boolean(f.value, &sub).unwrap_or(false),
-                "debug-session" => b.debug_session = cx.boolean(f.value, &sub).unwrap_or(false),
-                "depend-on" => b.depend_on = cx.string_list(f.value, &sub),
-                _ => {}
-            }
-        }
-        if !has_id {
-            cx.error("E0602", format!("an entry of `{what}` has no `identifier`"), item.span).help =
-                Some("every batch build needs a unique `identifier`".into());
-        } else if let Some(prev) = out.iter().find(|p| p.identifier.value == b.identifier.value) {
-            cx.error("E0603", format!("duplicate batch identifier `{}`", b.identifier.value), b.identifier.span).help =
-                Some(format!("first used at line {}", prev.identifier.span.line));
-        }
-        out.push(b);
-    }
-    if graph {
-        for b in &out {
-            for dep in &b.depend_on {
-                if !out.iter().any(|o| o.identifier.value == dep.value) {
-                    let ids: Vec<&str> = out.iter().map(|o| o.identifier.value.as_str()).collect();
-                    cx.error("E0604", format!("`depend-on` names `{}`, which is not a build of this graph", dep.value), dep.span).help =
-                        Some(format!("the builds of this graph are: {}", ids.join(", ")));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn string_values(cx: &mut Ctx, node: &Node, what: &str) -> Vec<String> {
-    match &node.kind {
-        NodeKind::Seq(_) => cx.string_list(node, what).into_iter().map(|s| s.value).collect(),
-        _ => cx.string(node, what).map(|s| vec![s.value]).unwrap_or_default(),
-    }
-}
-
-fn build_matrix(cx: &mut Ctx, node: &Node) -> BuildMatrix {
-    let mut m = BuildMatrix::default();
-    for f in cx.fields(node, "batch.build-matrix", &["static", "dynamic"]) {
-        if f.key == "static" {
-            for s in cx.fields(f.value, "batch.build-matrix.static", &["ignore-failure", "env"]) {
-                match s.key {
-                    "ignore-failure" => m.static_ignore_failure = cx.boolean(s.value, "build-matrix.static.ignore-failure").unwrap_or(false),
-                    _ => m.static_env = batch_env(cx, s.value, "batch.build-matrix.static.env"),
-                }
-            }
-            continue;
-        }
-        for d in cx.fields(f.value, "batch.build-matrix.dynamic", &["buildspec", "env"]) {
-            if d.key == "buildspec" {
-                m.dynamic_buildspec = string_values(cx, d.value, "batch.build-matrix.dynamic.buildspec");
-                continue;
-            }
-            for e in cx.fields(d.value, "batch.build-matrix.dynamic.env", BATCH_ENV_KEYS) {
-                let what = format!("batch.build-matrix.dynamic.env.{}", e.key);
-                if e.key == "variables" {
-                    for v in cx.fields(e.value, &what, &[]) {
-                        let values = string_values(cx, v.value, &format!("{what}.{}", v.key));
-                        m.dynamic_variables.push((v.key.to_string(), values));
-                    }
-                } else {
-                    let values = string_values(cx, e.value, &what);
-                    m.dynamic_env.push((e.key.to_string(), values));
-                }
-            }
-        }
-    }
-    m
-}
-
-pub(crate) fn batch(cx: &mut Ctx, node: &Node) -> Batch {
-    let mut b = Batch::default();
-    let fields = cx.fields(node, "batch", &["fast-fail", "build-list", "build-graph", "build-matrix"]);
-    for f in &fields {
-        match f.key {
-            "fast-fail" => b.fast_fail = cx.boolean(f.value, "batch.fast-fail"),
-            "build-list" => b.build_list = batch_builds(cx, f.value, "batch.build-list", false),
-            "build-graph" => b.build_graph = batch_builds(cx, f.value, "batch.build-graph", true),
-            _ => b.build_matrix = Some(build_matrix(cx, f.value)),
-        }
-    }
-    let kinds = fields.iter().filter(|f| f.key != "fast-fail").count();
-    if kinds != 1 {
-        cx.error("E0605", "`batch` needs exactly one of `build-list`, `build-graph` or `build-matrix`".into(), node.span);
-    }
-    b
 }
 
 pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {

@@ -7,6 +7,10 @@ use std::path::PathBuf;
 const MALFORMED: &[(&str, &str, u32)] = &[
     // An unedited AWS template: `key: "value"` twice in env.variables and env.parameter-store.
     ("julianghionoiu__dpnt-coverage__codebuild_buildspec.yml", "E0002", 9),
+    // Batch identifiers with `-` (`linux-armhf-daemon`): CodeBuild fails such a batch with
+    // "BATCH_SPEC_VALIDATION_ERROR: BatchSpec has invalid values.. Build Identifiers … must
+    // contain only alphanumeric characters and underscores" (quoted in aws/copilot-cli#1673).
+    ("Beirdo__coin-buildimage__codebuild_buildspec.yml", "E0607", 5),
 ];
 
 fn corpus_dir() -> Option<PathBuf> {

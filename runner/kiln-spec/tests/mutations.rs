@@ -1,5 +1,5 @@
 //! A deterministic stand-in for the fuzzer that runs in every test run: thousands of mutations of
-//! the real corpus buildspecs and AppSpec files (byte flips, truncation, splices of YAML syntax)
+//! the real corpus buildspecs (batch ones included) and AppSpec files (byte flips, truncation, splices of YAML syntax)
 //! must never panic, and every diagnostic must point inside its input. The libFuzzer targets are
 //! in `fuzz/`.
 
@@ -102,7 +102,9 @@ fn check_mutations(sources: &[String], splices: &[&str], seed: u64, per_source: 
 
 #[test]
 fn mutated_corpus_never_panics() {
-    let checked = check_mutations(&corpus("buildspecs"), SPLICES, 0x6b69_6c6e, 60, |m| {
+    let mut sources = corpus("buildspecs");
+    sources.extend(corpus("batch-buildspecs"));
+    let checked = check_mutations(&sources, SPLICES, 0x6b69_6c6e, 60, |m| {
         let parsed = kiln_spec::parse_buildspec(m);
         (parsed.diagnostics, parsed.spec.is_some())
     });

@@ -1,6 +1,8 @@
 //! What a person sees while a build runs: each line prefixed with its phase; on a terminal, a
 //! spinner naming the current phase (indicatif); plain lines otherwise. `NO_COLOR` turns colour off.
-//! With `--json`, live output goes to stderr so stdout holds only the record.
+//! With `--json`, live output goes to stderr so stdout holds only the record. In a batch each
+//! build has its own `Console` ([`Console::for_batch`]): every line starts with the build's
+//! identifier, and its phase shows on the build's own bar of the batch display.
 //!
 //! Lines are collected and written out in blocks: when the output thread has handled everything
 //! it read ([`Reporter::flush`]), at a phase change, or every 64 KiB, so a build printing
@@ -21,6 +23,10 @@ pub struct Console {
     pending: String,
     /// The painted `[PHASE] ` prefix of output lines, for the phase it was made for.
     prefix: Option<(PhaseType, String)>,
+    /// In a batch: the painted `[identifier] ` every line starts with.
+    tag: String,
+    /// The bar is this console's own (a single build): cleared when the console is dropped.
+    owns_bar: bool,
 }
 
 /// Pending output is written once it is this long.
@@ -36,10 +42,26 @@ impl Console {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        Console { bar, color, to_stderr: json, pending: String::new(), prefix: None }
+        Console { bar, color, to_stderr: json, pending: String::new(), prefix: None, tag: String::new(), owns_bar: true }
+    }
+
+    /// The console of one build of a batch: lines tagged with `identifier`, the phase shown on
+    /// `bar` (the batch display's, which the batch finishes), no bar without a terminal.
+    pub fn for_batch(json: bool, identifier: &str, width: usize, bar: Option<ProgressBar>) -> Console {
+        let color = bar.is_some() && std::env::var_os("NO_COLOR").is_none();
+        let mut c = Console { bar, color, to_stderr: json, pending: String::new(), prefix: None, tag: String::new(), owns_bar: false };
+        let tag = format!("[{identifier}]");
+        let pad = (width + 2).saturating_sub(tag.len()) + 1;
+        c.tag = format!("{}{}", c.paint("35", &tag), " ".repeat(pad));
+        c
     }
 
     fn emit(&mut self, text: &str) {
+        self.pending.push_str(&self.tag);
+        self.emit_untagged(text);
+    }
+
+    fn emit_untagged(&mut self, text: &str) {
         self.pending.push_str(text);
         self.pending.push('\n');
         if self.pending.len() >= FLUSH_AT {
@@ -93,12 +115,13 @@ impl Reporter for Console {
             self.prefix = Some((phase, format!("{} ", self.paint("2", &format!("[{}]", phase.as_str())))));
         }
         let prefix = self.prefix.as_ref().map(|(_, s)| s.as_str()).unwrap_or_default();
+        self.pending.push_str(&self.tag);
         self.pending.push_str(prefix);
         if kind == LineKind::Kiln {
             let text = self.paint("36", &format!("kiln: {text}"));
-            self.emit(&text);
+            self.emit_untagged(&text);
         } else {
-            self.emit(text);
+            self.emit_untagged(text);
         }
     }
 
@@ -110,7 +133,7 @@ impl Reporter for Console {
 impl Drop for Console {
     fn drop(&mut self) {
         self.write_pending();
-        if let Some(b) = &self.bar {
+        if let Some(b) = self.bar.as_ref().filter(|_| self.owns_bar) {
             b.finish_and_clear();
         }
     }

@@ -176,39 +176,53 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
 
 /// Sign (through the signer `hosting` loads) and write the provenance; returns its path, or `None` when the build
 /// produced no artifact (a provenance needs at least one subject). With no key, an ephemeral one
-/// is made and its public key written beside the provenance (`provenance.pub`) first, so a
-/// provenance on disk always has the key that verifies it.
+/// is made (see [`write_with`]).
 pub fn write(outcome: &BuildOutcome, key: Option<Arc<KeyPair>>, builder_id: &str, hosting: &WarmHost) -> Result<Option<Written>, String> {
+    if subjects(outcome).is_empty() {
+        return Ok(None);
+    }
+    let (key, ephemeral) = match key {
+        Some(k) => (k, false),
+        None => (Arc::new(KeyPair::generate().map_err(|e| e.to_string())?), true),
+    };
+    write_with(outcome, &key, ephemeral, builder_id, hosting)
+}
+
+/// [`write`] with a key the caller holds: the builds of a batch are all signed with one key,
+/// configured or (`ephemeral`) made for the batch. An ephemeral key's public key is written
+/// beside the provenance (`provenance.pub`) first, so a provenance on disk always has the key
+/// that verifies it.
+pub fn write_with(outcome: &BuildOutcome, key: &Arc<KeyPair>, ephemeral: bool, builder_id: &str, hosting: &WarmHost) -> Result<Option<Written>, String> {
     let started = std::time::Instant::now();
     let subject_count = subjects(outcome).len();
     if subject_count == 0 {
         return Ok(None);
     }
     let signer = &hosting.get()?.signer;
-    let signing = Signing { signer: signer.info(), ephemeral: key.is_none() };
+    let signing = Signing { signer: signer.info(), ephemeral };
     // Built from the record, so mask it like the record before anything is signed.
     let statement = statement(outcome, builder_id, &signing)?;
     let json = serde_json::to_string(&statement).map_err(|e| e.to_string())?;
     let statement: Statement = serde_json::from_str(&outcome.mask(&json)).map_err(|e| e.to_string())?;
     statement.validate().map_err(|e| e.to_string())?;
     let payload = statement.to_json().map_err(|e| e.to_string())?;
-    let key = match key {
-        Some(k) => k,
-        None => {
-            let ephemeral = KeyPair::generate().map_err(|e| e.to_string())?;
-            let pub_path = outcome.record_dir.join("provenance.pub");
-            kiln_engine::record::write_atomic(&pub_path, ephemeral.public_key().to_pem().as_bytes(), true).map_err(|e| format!("{}: {e}", pub_path.display()))?;
-            Arc::new(ephemeral)
-        }
-    };
+    if ephemeral {
+        write_public_key(&outcome.record_dir, key)?;
+    }
     let signing_started = std::time::Instant::now();
-    let envelope = signer.sign_statement(&payload, key)?;
+    let envelope = signer.sign_statement(&payload, key.clone())?;
     let sign_time = signing_started.elapsed();
     let path = outcome.record_dir.join(FILE_NAME);
     pause_for_tests("before-write");
     dsse::write_jsonl(&path, &[envelope]).map_err(|e| e.to_string())?;
     pause_for_tests("after-write");
     Ok(Some(Written { path, subjects: subject_count, sign_time, total_time: started.elapsed() }))
+}
+
+/// Write an ephemeral key's public key as `dir/provenance.pub` (atomically, durably).
+pub fn write_public_key(dir: &Path, key: &KeyPair) -> Result<(), String> {
+    let pub_path = dir.join("provenance.pub");
+    kiln_engine::record::write_atomic(&pub_path, key.public_key().to_pem().as_bytes(), true).map_err(|e| format!("{}: {e}", pub_path.display()))
 }
 
 /// A provenance written by [`write`].

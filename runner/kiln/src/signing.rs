@@ -157,8 +157,13 @@ pub fn configured_key(cli: Option<&Path>, spec: &kiln_spec::BuildSpec, project: 
 
 /// Print the ephemeral-key warning so nobody misses it.
 pub fn warn_ephemeral(pub_path: &Path) {
+    warn_ephemeral_for(pub_path, crate::provenance::EPHEMERAL_WARNING, "this build only");
+}
+
+/// [`warn_ephemeral`] with its text and what the key is for (`this batch only`).
+pub fn warn_ephemeral_for(pub_path: &Path, warning: &str, scope: &str) {
     let line = "=".repeat(78);
-    eprintln!("{line}\nWARNING: UNVERIFIABLE PROVENANCE\n{}\npublic key (this build only): {}\n{line}", crate::provenance::EPHEMERAL_WARNING, pub_path.display());
+    eprintln!("{line}\nWARNING: UNVERIFIABLE PROVENANCE\n{warning}\npublic key ({scope}): {}\n{line}", pub_path.display());
 }
 
 #[cfg(test)]

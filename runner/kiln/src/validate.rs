@@ -118,6 +118,7 @@ pub fn run(files: &[PathBuf], json: bool, kind: Kind) -> ExitCode {
             Kind::Auto => Kind::Buildspec,
             k => k,
         };
+        let mut batch = None;
         let (diagnostics, label, mut entry) = if kind == Kind::Appspec {
             let parsed = parse_appspec(&source);
             let platform = parsed.platform;
@@ -131,7 +132,15 @@ pub fn run(files: &[PathBuf], json: bool, kind: Kind) -> ExitCode {
                 parsed.diagnostics.append(&mut more);
                 parsed.diagnostics.sort_by_key(|d| d.span.offset);
             }
-            (parsed.diagnostics, None, serde_json::json!({ "kind": "buildspec" }))
+            // A valid batch buildspec: the builds `kiln build --batch` would start.
+            batch = parsed.spec.as_ref().filter(|s| s.batch.is_some()).map(|s| kiln_batch::plan(s.batch.as_ref()));
+            let mut entry = serde_json::json!({ "kind": "buildspec" });
+            match &batch {
+                Some(Ok(plan)) => entry["batch"] = serde_json::to_value(plan).unwrap_or_default(),
+                Some(Err(e)) => entry["batch"] = serde_json::json!({ "error": e.to_string() }),
+                None => {}
+            }
+            (parsed.diagnostics, None, entry)
         };
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
         ok &= errors == 0;
@@ -152,6 +161,17 @@ pub fn run(files: &[PathBuf], json: bool, kind: Kind) -> ExitCode {
                 eprintln!("{}: invalid{notes}", path.display());
             } else {
                 println!("{}: valid{notes}", path.display());
+            }
+            match &batch {
+                Some(Ok(plan)) => {
+                    let fast_fail = if plan.fast_fail { ", fast-fail" } else { "" };
+                    println!("batch: {} build(s), {}{fast_fail} (kiln build --batch):", plan.builds.len(), plan.kind.as_str());
+                    for line in plan.table().lines() {
+                        println!("  {line}");
+                    }
+                }
+                Some(Err(e)) => println!("batch: {e}"),
+                None => {}
             }
         }
     }

@@ -44,12 +44,12 @@ fn newest_provenance() -> Option<PathBuf> {
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
 }
 
-struct Checks {
+pub(crate) struct Checks {
     failed: usize,
 }
 
 impl Checks {
-    fn check(&mut self, name: &str, ok: bool, detail: impl FnOnce() -> String) {
+    pub(crate) fn check(&mut self, name: &str, ok: bool, detail: impl FnOnce() -> String) {
         if ok {
             println!("ok      {name}");
         } else {
@@ -233,6 +233,9 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
         Attestation::Bundle(b) => verify_bundle(b, key, trust.as_ref(), &path, &mut c),
     };
     let Some((statement, keyless)) = signed else { return ExitCode::from(1) };
+    if statement.predicate_type == crate::batch_provenance::PREDICATE_TYPE {
+        return verify_batch(a, &statement, &path, key, &files, c);
+    }
     let provenance = Provenance::from_statement(&statement);
     c.check("predicate", provenance.is_ok(), || format!("expected SLSA provenance v1, found {} ({})", statement.predicate_type, provenance.as_ref().err().map(|e| e.to_string()).unwrap_or_default()));
     let Ok(provenance) = provenance else { return ExitCode::from(1) };
@@ -275,14 +278,44 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
             c.check(&name, result.is_ok(), || result.clone().err().unwrap_or_default());
         }
     }
-    for (f, digest) in files.iter().zip(hash_files(&files)) {
+    if let Err(code) = check_artifacts(&files, |d| statement.subject_by_sha256(d).is_some(), &mut c) {
+        return code;
+    }
+    conclude(&c)
+}
+
+/// Each artifact file is a subject (by sha256), as `is_subject` says.
+fn check_artifacts(files: &[PathBuf], is_subject: impl Fn(&str) -> bool, c: &mut Checks) -> Result<(), ExitCode> {
+    for (f, digest) in files.iter().zip(hash_files(files)) {
         let digest = match digest {
             Ok(d) => d,
-            Err(e) => return exit::internal(&format!("cannot read the artifact: {e}")),
+            Err(e) => return Err(exit::internal(&format!("cannot read the artifact: {e}"))),
         };
-        let subject = statement.subject_by_sha256(&digest);
-        c.check(&format!("subject {}", f.display()), subject.is_some(), || format!("sha256 {digest} is not a subject of this provenance"));
+        c.check(&format!("subject {}", f.display()), is_subject(&digest), || format!("sha256 {digest} is not a subject of this provenance"));
     }
+    Ok(())
+}
+
+/// A batch statement (`kiln build --batch`): its signature is checked already; the builds'
+/// provenance it names, their digests and signatures, the batch status, and the artifacts
+/// (subjects of the statement or of a build's provenance). See `batch_provenance::verify`.
+fn verify_batch(a: &VerifyArgs, statement: &Statement, path: &Path, key: Key<'_>, files: &[PathBuf], mut c: Checks) -> ExitCode {
+    let Some((key, _)) = key else {
+        c.check("signature", false, || "a batch statement is signed with a key: give --key".into());
+        return ExitCode::from(1);
+    };
+    if a.policy.is_some() {
+        c.check("policy", false, || "a policy is about one build's provenance: verify the builds' provenance files the batch statement names with --policy".into());
+    }
+    let mut subjects = crate::batch_provenance::verify(statement, path, key, &a.builder_id, a.allow_failed, &mut c);
+    subjects.extend(statement.subject.iter().cloned());
+    if let Err(code) = check_artifacts(files, |d| subjects.iter().any(|s| s.sha256() == Some(d)), &mut c) {
+        return code;
+    }
+    conclude(&c)
+}
+
+fn conclude(c: &Checks) -> ExitCode {
     if c.failed == 0 {
         println!("Verified OK");
         ExitCode::SUCCESS

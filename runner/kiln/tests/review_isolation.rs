@@ -7,8 +7,8 @@ mod common;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::*;
 
@@ -21,34 +21,9 @@ fn secrets_file(dir: &Path, value: &str) -> PathBuf {
     path
 }
 
-/// `kiln build` in the background with output to files in `logs`.
-fn spawn_kiln(p: &Project, args: &[&str], logs: &Path) -> Child {
-    spawn_kiln_in(p, args, logs, &p.scratch())
-}
-
-/// [`spawn_kiln`] with kiln's TMPDIR set to `tmpdir`.
-fn spawn_kiln_in(p: &Project, args: &[&str], logs: &Path, tmpdir: &Path) -> Child {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("kiln"));
-    cmd.arg("build").arg(&p.src).args(args);
-    cmd.env("HOME", p.root().join("home")).env("XDG_CONFIG_HOME", p.root().join("config")).env("TMPDIR", tmpdir).env("NO_COLOR", "1");
-    cmd.stdin(Stdio::null()).stdout(std::fs::File::create(logs.join("out")).unwrap()).stderr(std::fs::File::create(logs.join("err")).unwrap());
-    cmd.spawn().expect("start kiln")
-}
-
 /// What the commands printed, without kiln's own lines (which echo each command's text).
 fn printed(log: &str) -> String {
     log.lines().filter(|l| !l.contains("Running command")).collect::<Vec<_>>().join("\n")
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
 }
 
 /// Item 5: a second build read the first one's shell state and temp files and printed its

@@ -409,3 +409,30 @@ pub fn sha256sum(path: &Path) -> String {
     assert!(out.status.success(), "sha256sum {}", path.display());
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().expect("digest").to_string()
 }
+
+/// `kiln build` in the background with output to files in `logs`.
+pub fn spawn_kiln(p: &Project, args: &[&str], logs: &Path) -> std::process::Child {
+    spawn_kiln_in(p, args, logs, &p.scratch())
+}
+
+/// [`spawn_kiln`] with kiln's TMPDIR set to `tmpdir`.
+pub fn spawn_kiln_in(p: &Project, args: &[&str], logs: &Path, tmpdir: &Path) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("kiln"));
+    cmd.arg("build").arg(&p.src).args(args);
+    cmd.env("HOME", p.root().join("home")).env("XDG_CONFIG_HOME", p.root().join("config")).env("TMPDIR", tmpdir).env("NO_COLOR", "1");
+    cmd.stdin(std::process::Stdio::null()).stdout(std::fs::File::create(logs.join("out")).unwrap()).stderr(std::fs::File::create(logs.join("err")).unwrap());
+    cmd.spawn().expect("start kiln")
+}
+
+/// Poll `cond` every 50 ms for up to `limit`.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
