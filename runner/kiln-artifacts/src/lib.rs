@@ -285,3 +285,12 @@ fn ident(identifier: &Option<String>) -> String {
         .map(|i| format!(" '{i}'"))
         .unwrap_or_default()
 }
+
+/// Open a file [`select`] chose, for reading, through the working copy it was selected in: a
+/// file swapped for a link out of the working copy or for a FIFO since is refused, not followed
+/// or waited on. (For callers that read selected files themselves, e.g. test reports.)
+pub fn open_selected(selection: &Selection, file: &SelectedFile) -> Result<std::fs::File, ArtifactError> {
+    let root = cap_std::fs::Dir::open_ambient_dir(&selection.root, cap_std::ambient_authority())
+        .map_err(|source| ArtifactError::Io { path: selection.root.clone(), source })?;
+    select::open_confined(&root, &selection.root, &file.source)
+}

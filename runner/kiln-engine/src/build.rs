@@ -255,6 +255,8 @@ pub async fn run_build(
         exported_environment_variables: Vec::new(),
         artifacts: None,
         secondary_artifacts: Vec::new(),
+        report_arns: Vec::new(),
+        reports: Vec::new(),
         logs: LogsRecord { path: record_dir.join("logs").display().to_string() },
         kiln: KilnRecord {
             version: env!("CARGO_PKG_VERSION").into(),
@@ -344,6 +346,24 @@ fn private_dirs(base: &Path, scratch: &Scratch, source: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// One line saying what a report holds, for the build's output.
+fn report_line(r: &crate::reports::ReportRecord) -> String {
+    let rep = &r.report;
+    let what = if let Some(t) = &rep.test_summary {
+        let c = &t.status_counts;
+        format!("{} tests: {} succeeded, {} failed, {} error, {} skipped, {} unknown", t.total, c.succeeded, c.failed, c.error, c.skipped, c.unknown)
+    } else if let Some(c) = &rep.code_coverage_summary {
+        let pct = |p: Option<f64>| p.map(|p| format!("{p:.2} %")).unwrap_or_else(|| "n/a".into());
+        format!("line coverage {} ({} of {}), branch coverage {}", pct(c.line_coverage_percentage), c.lines_covered, c.lines_covered + c.lines_missed, pct(c.branch_coverage_percentage))
+    } else if let Some(s) = &rep.security_summary {
+        format!("{} finding(s)", s.total)
+    } else {
+        "no data".into()
+    };
+    let files = r.kiln.files.len();
+    format!("report {} ({}{}, {files} file(s)): {} — {what}", rep.name, r.kiln.file_format, if r.kiln.auto_discovered { ", auto-discovered" } else { "" }, serde_json::to_value(rep.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+}
+
 fn cache_root(pattern: &str) -> PathBuf {
     let fixed: Vec<&str> = pattern.split('/').take_while(|c| !c.contains(['*', '?', '[', '{'])).collect();
     PathBuf::from(fixed.join("/"))
@@ -371,7 +391,8 @@ impl Run<'_> {
     fn has_work(&self, phase: PhaseType) -> bool {
         match phase.buildspec_phase() {
             Some(name) => self.spec.phases.iter().any(|ph| ph.name == name),
-            None => phase == PhaseType::UploadArtifacts && self.spec.artifacts.is_some(),
+            // Reports are collected in UPLOAD_ARTIFACTS too (auto-discovery in every build).
+            None => phase == PhaseType::UploadArtifacts,
         }
     }
 
@@ -421,7 +442,14 @@ impl Run<'_> {
                     }
                 }
                 PhaseType::DownloadSource => self.download_source(source_dir),
-                PhaseType::UploadArtifacts => self.upload_artifacts().await,
+                PhaseType::UploadArtifacts => {
+                    let uploaded = self.upload_artifacts().await;
+                    let gates = self.collect_reports().await;
+                    match (uploaded, gates) {
+                        ((PhaseStatus::Succeeded, _, action), Some(why)) => (PhaseStatus::Failed, Some(("REPORT_GATE".into(), why)), action),
+                        (other, _) => other,
+                    }
+                }
                 PhaseType::Finalizing => {
                     self.note_dirty_source().await;
                     // In the build's own PID namespace what the build left running dies with the
@@ -712,6 +740,34 @@ impl Run<'_> {
             }
             Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), e)), FailureAction::Default),
         }
+    }
+
+    /// Collect the build's reports into the record (see `reports.rs`); `Some(why)` when they
+    /// fail a `kiln: reports:` gate.
+    async fn collect_reports(&mut self) -> Option<String> {
+        self.shell.sync_state(self.deadline).await;
+        let build_arn = context::build_arn(&self.opts.region, &self.record.id);
+        let ctx = crate::reports::ReportsContext {
+            shell: &self.shell,
+            sandbox: &self.sandbox,
+            work_dir: &self.work_dir,
+            record_dir: &self.record_dir,
+            masker: &self.masker,
+            project: &self.record.project_name,
+            region: &self.opts.region,
+            build_arn: &build_arn,
+        };
+        let reports = crate::reports::collect(&ctx, &self.spec.reports).await;
+        for r in &reports {
+            self.pump.note(&report_line(r));
+            for w in &r.kiln.warnings {
+                self.pump.note(&format!("warning: report {}: {w}", r.report.name));
+            }
+        }
+        let failures = crate::reports::gate_failures(&reports, &self.spec.kiln.report_gates);
+        self.record.report_arns = reports.iter().filter_map(|r| r.report.arn.clone()).collect();
+        self.record.reports = reports;
+        (!failures.is_empty()).then(|| failures.join("; "))
     }
 
     fn finish(mut self) -> Result<BuildOutcome, EngineError> {

@@ -13,6 +13,7 @@ pub mod options;
 pub mod output;
 pub mod plugins;
 pub mod record;
+pub mod reports;
 pub mod secrets;
 pub mod shell;
 pub mod stop;

@@ -11,10 +11,6 @@ pub const DIRTY_SOURCE: &str = "the source has uncommitted changes; CODEBUILD_RE
 /// (`in_batch`) gets the batch's notices from the batch instead of the one about `batch:`.
 pub fn collect(spec: &BuildSpec, source: &SourceInfo, in_batch: bool) -> Vec<String> {
     let mut n = Vec::new();
-    if !spec.reports.is_empty() {
-        let names: Vec<&str> = spec.reports.iter().map(|r| r.name.value.as_str()).collect();
-        n.push(format!("kiln does not collect `reports` yet; report groups validated but not run: {}", names.join(", ")));
-    }
     if spec.cache.as_ref().is_some_and(|c| !c.paths.is_empty() || c.key.is_some()) {
         n.push("kiln does not save or restore `cache` yet; cache paths outside the working copy stay read-only unless `kiln build --writable DIR` allows them".into());
     }

@@ -33,6 +33,11 @@ pub struct BuildRecord {
     pub exported_environment_variables: Vec<NameValue>,
     pub artifacts: Option<ArtifactRecord>,
     pub secondary_artifacts: Vec<ArtifactRecord>,
+    /// `Build.reportArns`: the ARN of each report below.
+    pub report_arns: Vec<String>,
+    /// The build's reports (`reports:` groups and auto-discovered ones), each with CodeBuild's
+    /// `Report` fields and its test cases, per-file coverage or findings (see `reports.rs`).
+    pub reports: Vec<crate::reports::ReportRecord>,
     pub logs: LogsRecord,
     pub kiln: KilnRecord,
 }

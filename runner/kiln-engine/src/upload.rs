@@ -41,12 +41,12 @@ pub struct Uploaded {
 
 /// Expand `$VAR`, `${VAR}` and `$(cmd)` in each word with the build's final shell state, as
 /// CodeBuild evaluates artifact names "with the Shell Command Language".
-async fn expand(ctx: &UploadContext<'_>, words: &[String]) -> Result<Vec<String>, String> {
+pub(crate) async fn expand(shell: &ShellSession, sandbox: &Sandbox, words: &[String]) -> Result<Vec<String>, String> {
     if words.iter().all(|w| !w.contains('$') && !w.contains('`')) {
         return Ok(words.to_vec());
     }
-    let mut cmd = ctx.shell.expand_command(words);
-    ctx.sandbox.apply(&mut cmd);
+    let mut cmd = shell.expand_command(words);
+    sandbox.apply(&mut cmd);
     let out = tokio::process::Command::from(cmd).output().await.map_err(|e| format!("could not expand artifact settings: {e}"))?;
     let values: Vec<String> = out.stdout.split(|b| *b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).collect();
     if !out.status.success() || values.len() < words.len() {
@@ -62,7 +62,7 @@ async fn one(ctx: &UploadContext<'_>, id: Option<&str>, set: &ArtifactSet, warni
     words.push(set.base_directory.as_ref().map(|b| b.value.clone()).unwrap_or_default());
     let default_name = id.unwrap_or(ctx.project).to_string();
     words.push(set.name.as_ref().map(|n| n.value.clone()).unwrap_or(default_name));
-    let expanded = expand(ctx, &words).await?;
+    let expanded = expand(ctx.shell, ctx.sandbox, &words).await?;
     let spec = ArtifactSpec {
         identifier: id.map(str::to_string),
         files: expanded[..nf].to_vec(),

@@ -28,6 +28,7 @@ mod sections;
 pub use appspec::{looks_like_appspec, parse_appspec, ParsedAppSpec};
 pub use buildspec::{parse_buildspec, parse_on_failure, Parsed};
 pub use plugin_policy::{PluginAllow, PluginsPolicy};
+pub use sections::SEVERITIES;
 pub use plugin_ref::PluginRef;
 pub use diag::{Diagnostic, Severity, Span};
 pub use model::*;

@@ -209,7 +209,9 @@ pub struct ArtifactSet {
     pub s3_prefix: Option<Spanned<String>>,
 }
 
-/// Test and coverage report formats CodeBuild accepts.
+/// Test and coverage report formats CodeBuild accepts (`file-format`, case-insensitive), then
+/// kiln's two extensions: `LCOV` tracefiles (coverage) and `SARIF` (a security report whose
+/// findings join the plugin scanners'). CodeBuild itself has no value for the last two.
 pub const REPORT_FORMATS: &[&str] = &[
     "JUNITXML",
     "CUCUMBERJSON",
@@ -221,7 +223,13 @@ pub const REPORT_FORMATS: &[&str] = &[
     "COBERTURAXML",
     "JACOCOXML",
     "SIMPLECOV",
+    "LCOV",
+    "SARIF",
 ];
+
+/// Report formats kiln accepts that CodeBuild does not (a buildspec using them does not run on
+/// CodeBuild unchanged).
+pub const KILN_REPORT_FORMATS: &[&str] = &["LCOV", "SARIF"];
 
 /// One entry of `reports`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -304,7 +312,7 @@ pub struct BuildFanout {
 }
 
 /// kiln's own settings, under the top-level `kiln:` key (CodeBuild never sees them).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct KilnSettings {
     /// Let build commands use the network (off by default).
     pub network: bool,
@@ -320,6 +328,29 @@ pub struct KilnSettings {
     pub plugins: crate::plugin_policy::PluginsPolicy,
     /// `kiln: signing:`: how the provenance is signed.
     pub signing: Option<SigningSettings>,
+    /// `kiln: reports:`: gates on the build's reports (CodeBuild never fails a build on them).
+    pub report_gates: ReportGates,
+}
+
+/// `kiln: reports:` — when the build's reports fail it. Each gate is off unless written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReportGates {
+    /// `fail-on-test-failures: yes`: any FAILED or ERROR test case fails the build.
+    pub fail_on_test_failures: bool,
+    /// `min-line-coverage: N`: every coverage report must cover at least N % of its lines.
+    pub min_line_coverage: Option<Spanned<f64>>,
+    /// `min-branch-coverage: N`: the same for branches (a report with no branches passes).
+    pub min_branch_coverage: Option<Spanned<f64>>,
+    /// `fail-on-findings: high`: a finding of a security (SARIF) report at or above this
+    /// severity (`note`, `low`, `medium`, `high`, `critical`) fails the build.
+    pub fail_on_findings: Option<Spanned<String>>,
+}
+
+impl ReportGates {
+    /// Whether any gate is set.
+    pub fn any(&self) -> bool {
+        self.fail_on_test_failures || self.min_line_coverage.is_some() || self.min_branch_coverage.is_some() || self.fail_on_findings.is_some()
+    }
 }
 
 /// `kiln: signing:` in a buildspec.

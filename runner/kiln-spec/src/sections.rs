@@ -278,11 +278,20 @@ pub(crate) fn reports(cx: &mut Ctx, node: &Node) -> Vec<ReportGroup> {
                 "discard-paths" => r.discard_paths = cx.boolean(rf.value, &sub).unwrap_or(false),
                 "file-format" => {
                     if let Some(s) = cx.string(rf.value, &sub) {
-                        if REPORT_FORMATS.contains(&s.value.as_str()) {
-                            r.file_format = s.value;
+                        // CodeBuild reads the value case-insensitively.
+                        let upper = s.value.to_ascii_uppercase();
+                        if let Some(known) = REPORT_FORMATS.iter().find(|f| **f == upper) {
+                            r.file_format = known.to_string();
+                            if KILN_REPORT_FORMATS.contains(known) {
+                                cx.warn("W0401", format!("`file-format: {}` is a kiln extension; CodeBuild does not accept it", s.value), s.span).help =
+                                    Some("keep it for kiln builds only, or convert the report to a format CodeBuild reads".into());
+                            }
                         } else {
-                            cx.error("E0400", format!("unknown report file-format `{}`", s.value), s.span).help =
-                                Some(format!("use one of {}", REPORT_FORMATS.join(", ")));
+                            let near = crate::diag::did_you_mean(&upper, REPORT_FORMATS);
+                            cx.error("E0400", format!("unknown report file-format `{}`", s.value), s.span).help = Some(match near {
+                                Some(n) => format!("did you mean `{n}`? (one of {})", REPORT_FORMATS.join(", ")),
+                                None => format!("use one of {}", REPORT_FORMATS.join(", ")),
+                            });
                         }
                     }
                 }
@@ -323,7 +332,7 @@ pub(crate) fn cache(cx: &mut Ctx, node: &Node) -> Cache {
 
 pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
     let mut k = KilnSettings::default();
-    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing", "plugins"];
+    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing", "plugins", "reports"];
     for f in cx.fields(node, "kiln", &keys) {
         let what = format!("kiln.{}", f.key);
         match f.key {
@@ -346,10 +355,45 @@ pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
             "writable-paths" => k.writable_paths = cx.string_list(f.value, &what),
             "signing" => k.signing = Some(kiln_signing(cx, f.value)),
             "plugins" => k.plugins = crate::plugin_policy::plugins(cx, f.value),
+            "reports" => k.report_gates = report_gates(cx, f.value),
             _ => k.max_processes = cx.uint(f.value, &what),
         }
     }
     k
+}
+
+/// Severities a `fail-on-findings` gate may name, lowest first (the plugin scanners' scale).
+pub const SEVERITIES: &[&str] = &["note", "low", "medium", "high", "critical"];
+
+/// `kiln: reports:`: gates on the build's reports.
+fn report_gates(cx: &mut Ctx, node: &Node) -> ReportGates {
+    let mut g = ReportGates::default();
+    for f in cx.fields(node, "kiln.reports", &["fail-on-test-failures", "min-line-coverage", "min-branch-coverage", "fail-on-findings"]) {
+        let what = format!("kiln.reports.{}", f.key);
+        match f.key {
+            "fail-on-test-failures" => g.fail_on_test_failures = cx.boolean(f.value, &what).unwrap_or(false),
+            "fail-on-findings" => {
+                if let Some(v) = cx.string(f.value, &what) {
+                    let lower = v.value.to_ascii_lowercase();
+                    if SEVERITIES.contains(&lower.as_str()) {
+                        g.fail_on_findings = Some(Spanned::new(lower, v.span));
+                    } else {
+                        cx.error("E0730", format!("`{what}` must be one of {}, found `{}`", SEVERITIES.join(", "), v.value), v.span).help =
+                            crate::diag::did_you_mean(&lower, SEVERITIES).map(|s| format!("did you mean `{s}`?"));
+                    }
+                }
+            }
+            _ => {
+                let pct = f.value.as_scalar().and_then(|s| s.trim().trim_end_matches('%').trim().parse::<f64>().ok()).filter(|p| (0.0..=100.0).contains(p));
+                match pct {
+                    Some(p) if f.key == "min-line-coverage" => g.min_line_coverage = Some(Spanned::new(p, f.value.span)),
+                    Some(p) => g.min_branch_coverage = Some(Spanned::new(p, f.value.span)),
+                    None => cx.expected(&what, "a percentage between 0 and 100", f.value),
+                }
+            }
+        }
+    }
+    g
 }
 
 /// `kiln: signing:`: the key that signs the provenance. Only a path: the password comes from

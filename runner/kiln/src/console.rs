@@ -156,11 +156,64 @@ pub fn summary(o: &BuildOutcome) {
         let names: Vec<&str> = r.exported_environment_variables.iter().map(|v| v.name.as_str()).collect();
         println!("  exported: {}", names.join(", "));
     }
+    report_summary(&r.reports);
     if !r.kiln.sandbox.sandboxed {
         println!("  WARNING: this build ran without a sandbox");
     }
     println!("  record: {}", o.record_dir.join("build.json").display());
     if let Some(p) = &o.provenance {
         println!("  provenance: {}", p.display());
+    }
+}
+
+/// How many failing tests and findings the summary lists (the record has them all, up to
+/// CodeBuild's 500 per report; `kiln report` and the UI show more).
+const SUMMARY_CAP: usize = 10;
+
+/// Reports: one line each, then the failing tests and the most severe findings, capped.
+fn report_summary(reports: &[kiln_engine::reports::ReportRecord]) {
+    for r in reports {
+        let rep = &r.report;
+        let status = serde_json::to_value(rep.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let line = if let Some(t) = &rep.test_summary {
+            let c = &t.status_counts;
+            format!("{} tests, {} passed, {} failed, {} error, {} skipped", t.total, c.succeeded, c.failed, c.error, c.skipped)
+        } else if let Some(c) = &rep.code_coverage_summary {
+            let pct = |p: Option<f64>| p.map(|p| format!("{p:.2} %")).unwrap_or_else(|| "n/a".into());
+            format!("lines {} ({}/{}), branches {}", pct(c.line_coverage_percentage), c.lines_covered, c.lines_covered + c.lines_missed, pct(c.branch_coverage_percentage))
+        } else if let Some(f) = &rep.security_summary {
+            let c = &f.severity_counts;
+            format!("{} finding(s): {} critical, {} high, {} medium, {} low, {} note", f.total, c.critical, c.high, c.medium, c.low, c.note)
+        } else {
+            String::new()
+        };
+        println!("  report {} ({}): {status}  {line}", rep.name, r.kiln.file_format);
+    }
+    let failing: Vec<_> = kiln_engine::reports::failing_cases(reports).collect();
+    for (report, case) in failing.iter().take(SUMMARY_CAP) {
+        let name = if case.prefix.is_empty() { case.name.clone() } else { format!("{}.{}", case.prefix, case.name) };
+        let place = match (&case.source_file, case.source_line) {
+            (Some(f), Some(l)) => format!(" ({f}:{l})"),
+            (Some(f), None) => format!(" ({f})"),
+            _ => String::new(),
+        };
+        println!("    FAILED [{report}] {name}{place}");
+        if let Some(m) = &case.message {
+            for l in m.lines().filter(|l| !l.trim().is_empty()).take(3) {
+                println!("      {}", l.trim_end());
+            }
+        }
+    }
+    if failing.len() > SUMMARY_CAP {
+        println!("    … and {} more failing test(s) in the record", failing.len() - SUMMARY_CAP);
+    }
+    let mut findings: Vec<_> = reports.iter().flat_map(|r| r.findings.iter().map(move |f| (r.report.name.as_str(), f))).collect();
+    findings.sort_by_key(|(_, f)| std::cmp::Reverse(f.severity));
+    for (report, f) in findings.iter().take(SUMMARY_CAP) {
+        let place = f.file_path.as_ref().map(|p| format!(" {p}{}", f.start_line.map(|l| format!(":{l}")).unwrap_or_default())).unwrap_or_default();
+        println!("    {} [{report}] {}{place}: {}", format!("{:?}", f.severity).to_uppercase(), f.rule_id, f.message.lines().next().unwrap_or_default());
+    }
+    if findings.len() > SUMMARY_CAP {
+        println!("    … and {} more finding(s) in the record", findings.len() - SUMMARY_CAP);
     }
 }

@@ -127,8 +127,10 @@ fn media_type(name: &str) -> Option<String> {
         "application/spdx+json"
     } else if name.ends_with(".cdx.json") || name.ends_with("bom.json") {
         "application/vnd.cyclonedx+json"
-    } else if name.ends_with(".log") {
+    } else if name.ends_with(".log") || name.ends_with(".info") || name.ends_with(".lcov") {
         "text/plain"
+    } else if name.ends_with(".xml") || name.ends_with(".trx") {
+        "application/xml"
     } else if name.ends_with(".json") {
         "application/json"
     } else {
@@ -143,7 +145,7 @@ fn media_type(name: &str) -> Option<String> {
 pub fn byproducts(outcome: &BuildOutcome) -> Vec<ResourceDescriptor> {
     let declared: BTreeMap<&str, &str> = outcome.record.kiln.plugins.iter().flat_map(|p| &p.outputs).filter_map(|o| Some((o.path.as_str(), o.media_type.as_deref()?))).collect();
     let mut files = Vec::new();
-    for dir in ["logs", "plugins"] {
+    for dir in ["logs", "plugins", "reports"] {
         collect(&outcome.record_dir, &outcome.record_dir.join(dir), &mut files);
     }
     files.sort();
