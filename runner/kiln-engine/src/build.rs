@@ -96,47 +96,12 @@ struct Run<'a> {
     stopped: bool,
     masker: kiln_secrets::Masker,
     plugins: &'a dyn PluginRunner,
-    dirty_check: Option<DirtyCheck>,
+    dirty_check: Option<crate::git::DirtyCheck>,
+    /// Who runs each phase (`runas.rs`), and the user of the shell running now.
+    run_as: crate::runas::Plan,
+    shell_user: Option<(u32, u32)>,
 }
 
-/// `git status` on the source repository, confined (see `git.rs`), running while the build does.
-struct DirtyCheck {
-    child: Result<tokio::process::Child, String>,
-}
-
-impl DirtyCheck {
-    /// Start it in a sandbox that sees the repository read-only and can write nothing of the
-    /// host's (or unconfined under `--no-sandbox`, where build steps are trusted as well).
-    fn start(repo: &crate::git::Repo, sandboxed: bool, build: &Policy) -> DirtyCheck {
-        let mut cmd = crate::git::status_command(repo);
-        if sandboxed {
-            let policy = Policy {
-                visible: crate::git::visible_paths(repo),
-                hidden: build.hidden.clone(),
-                private: build.private.clone(),
-                max_processes: Some(64),
-                ..Policy::default()
-            };
-            match Sandbox::prepare(&policy) {
-                Ok(sandbox) => sandbox.apply(&mut cmd),
-                Err(e) => return DirtyCheck { child: Err(e.to_string()) },
-            }
-        }
-        let mut cmd = tokio::process::Command::from(cmd);
-        cmd.kill_on_drop(true);
-        DirtyCheck { child: cmd.spawn().map_err(|e| e.to_string()) }
-    }
-
-    /// The answer: `Some(true)` when the work tree has uncommitted changes, `None` when git
-    /// could not tell within `wait` (the check is then stopped).
-    async fn finish(self, wait: Duration) -> Option<bool> {
-        let child = self.child.ok()?;
-        match tokio::time::timeout(wait, child.wait_with_output()).await {
-            Ok(Ok(out)) if out.status.success() => Some(crate::git::parse_dirty(&out.stdout)),
-            _ => None,
-        }
-    }
-}
 
 /// Run `spec` as CodeBuild would. Returns the record of a finished build (successful or not);
 /// `Err` only when kiln itself could not run it (no sandbox, unwritable directories).
@@ -168,6 +133,10 @@ pub async fn run_build(
 
     // Secrets first: their values must be masked from the first line of output on.
     let resolved = secrets::resolve(spec, opts.secrets_file.as_deref());
+    let (run_as, run_as_error) = match crate::runas::plan(spec) {
+        Ok(p) => (p, None),
+        Err(e) => (crate::runas::Plan::default(), Some(e)),
+    };
     let masker = secrets::masker(resolved.as_ref().map(|r| r.as_slice()).unwrap_or(&[])).map_err(EngineError::Setup)?;
 
     let network = opts.network || spec.kiln.network;
@@ -201,13 +170,23 @@ pub async fn run_build(
         max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)),
         hidden,
         visible: Vec::new(),
+        run_as_users: if opts.sandbox { run_as.users() } else { Vec::new() },
     };
     // The revision, branch and remote are read from the repository's files; whether it has
     // uncommitted changes is asked of `git status` in a sandbox of its own (git.rs says why),
     // answered while the build goes on.
     let (source, repo) = crate::git::read(&source_dir);
     let sandbox = if opts.sandbox { Sandbox::prepare(&policy)? } else { Sandbox::disabled() };
-    let dirty_check = repo.map(|repo| DirtyCheck::start(&repo, opts.sandbox, &policy));
+    // The run-as user's files: the scratch directories now, the working copy once copied.
+    if let Some(owner) = run_as.owner() {
+        for d in [&scratch.tmp, &scratch.home, &scratch.shell] {
+            crate::runas::chown_tree(d, owner).map_err(io_err(format!("cannot hand {} to the run-as user", d.display())))?;
+        }
+        if !opts.in_place {
+            crate::runas::chown_tree(&scratch.work, owner).map_err(io_err("cannot hand the working copy to the run-as user"))?;
+        }
+    }
+    let dirty_check = repo.map(|repo| crate::git::DirtyCheck::start(&repo, opts.sandbox, &policy));
     if opts.exclusive_process {
         let _ = kiln_sandbox::become_subreaper();
     }
@@ -269,6 +248,7 @@ pub async fn run_build(
             sandbox: sandbox.report(),
             notices: {
                 let mut n = crate::notices::collect(spec, &source, opts.batch.is_some());
+                n.extend(run_as.not_applied.clone());
                 n.extend(opts.batch.iter().flat_map(|b| b.notices.iter().cloned()));
                 n.extend(refused.iter().map(|p| format!("the buildspec asks to write {}; it stays read-only in the build (a repository cannot grant itself write access to the host; `kiln build --writable {}` allows it)", p.display(), p.display())));
                 n
@@ -276,6 +256,7 @@ pub async fn run_build(
             secret_variables: resolved.as_ref().map(|r| r.iter().map(|s| s.var.clone()).collect()).unwrap_or_default(),
             environment_overrides: opts.env_overrides.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
             plugins: Vec::new(),
+            run_as: run_as.describe(),
             batch: opts.batch.as_ref().map(|b| BatchRef {
                 identifier: b.identifier.clone(),
                 environment_variables: b.variables.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
@@ -304,12 +285,15 @@ pub async fn run_build(
         masker,
         plugins,
         dirty_check,
+        shell_user: None,
+        run_as,
     };
     // The shell starts while kiln goes through the first phases (and copies the source).
     if spec.phases.iter().any(|ph| ph.commands.iter().chain(&ph.finally).any(|s| matches!(s, Step::Shell(_)))) {
         run.prestart_shell();
     }
-    run.execute(resolved.err(), &source_dir).await;
+    let provisioning_error = resolved.err().map(|e| ("Secrets Error".to_string(), e)).or(run_as_error.map(|e| ("CLIENT_ERROR".to_string(), e)));
+    run.execute(provisioning_error, &source_dir).await;
     run.finish()
 }
 
@@ -320,10 +304,11 @@ fn save_record(records: &RecordWriter, masker: &kiln_secrets::Masker, record: &B
     }
 }
 
-/// How the build's shell process is set up: confined by the sandbox, its output into the pump.
-fn shell_process<'a>(sandbox: &'a Sandbox, pump: &'a Pump) -> impl FnMut(&mut std::process::Command) -> std::io::Result<()> + 'a {
+/// How the build's shell process is set up: confined by the sandbox, as `user` (run-as), its
+/// output into the pump.
+fn shell_process<'a>(sandbox: &'a Sandbox, pump: &'a Pump, user: Option<(u32, u32)>) -> impl FnMut(&mut std::process::Command) -> std::io::Result<()> + 'a {
     move |cmd| {
-        sandbox.apply(cmd);
+        sandbox.apply_as(cmd, user);
         let (out, err) = pump.child_stdio()?;
         cmd.stdout(out).stderr(err);
         Ok(())
@@ -346,23 +331,6 @@ fn private_dirs(base: &Path, scratch: &Scratch, source: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// One line saying what a report holds, for the build's output.
-fn report_line(r: &crate::reports::ReportRecord) -> String {
-    let rep = &r.report;
-    let what = if let Some(t) = &rep.test_summary {
-        let c = &t.status_counts;
-        format!("{} tests: {} succeeded, {} failed, {} error, {} skipped, {} unknown", t.total, c.succeeded, c.failed, c.error, c.skipped, c.unknown)
-    } else if let Some(c) = &rep.code_coverage_summary {
-        let pct = |p: Option<f64>| p.map(|p| format!("{p:.2} %")).unwrap_or_else(|| "n/a".into());
-        format!("line coverage {} ({} of {}), branch coverage {}", pct(c.line_coverage_percentage), c.lines_covered, c.lines_covered + c.lines_missed, pct(c.branch_coverage_percentage))
-    } else if let Some(s) = &rep.security_summary {
-        format!("{} finding(s)", s.total)
-    } else {
-        "no data".into()
-    };
-    let files = r.kiln.files.len();
-    format!("report {} ({}{}, {files} file(s)): {} — {what}", rep.name, r.kiln.file_format, if r.kiln.auto_discovered { ", auto-discovered" } else { "" }, serde_json::to_value(rep.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
-}
 
 fn cache_root(pattern: &str) -> PathBuf {
     let fixed: Vec<&str> = pattern.split('/').take_while(|c| !c.contains(['*', '?', '[', '{'])).collect();
@@ -422,7 +390,7 @@ impl Run<'_> {
         }
     }
 
-    async fn execute(&mut self, secrets_error: Option<String>, source_dir: &Path) {
+    async fn execute(&mut self, provisioning_error: Option<(String, String)>, source_dir: &Path) {
         let mut phase = PhaseType::Submitted;
         while phase != PhaseType::Completed {
             if phase < PhaseType::Finalizing && self.stop.as_ref().is_some_and(crate::Stop::is_stopped) {
@@ -436,8 +404,8 @@ impl Run<'_> {
                     for n in self.record.kiln.notices.clone() {
                         self.pump.note(&format!("notice: {n}"));
                     }
-                    match &secrets_error {
-                        Some(e) => (PhaseStatus::Failed, Some(("Secrets Error".into(), e.clone())), FailureAction::Default),
+                    match &provisioning_error {
+                        Some(e) => (PhaseStatus::Failed, Some(e.clone()), FailureAction::Default),
                         None => (PhaseStatus::Succeeded, None, FailureAction::Default),
                     }
                 }
@@ -522,6 +490,11 @@ impl Run<'_> {
         match context::copy_source(source_dir, &self.work_dir, &skip, self.deadline) {
             Ok(n) => {
                 self.pump.note(&format!("copied {n} files into the working copy {}", self.work_dir.display()));
+                if let Some(owner) = self.run_as.owner()
+                    && let Err(e) = crate::runas::chown_tree(&self.work_dir, owner)
+                {
+                    return (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), format!("could not hand the working copy to the run-as user: {e}"))), FailureAction::Default);
+                }
                 (PhaseStatus::Succeeded, None, FailureAction::Default)
             }
             Err(e @ context::CopyError::Deadline { .. }) => {
@@ -541,6 +514,7 @@ impl Run<'_> {
         };
         let phase_deadline = self.opts.phase_timeout.or(self.spec.kiln.phase_timeout_minutes.map(|m| Duration::from_secs(u64::from(m) * 60))).map(|d| Instant::now() + d);
         let deadline = phase_deadline.map_or(self.deadline, |d| d.min(self.deadline));
+        self.switch_user(ph.name).await;
         for (name, version) in ph.runtime_versions.iter().map(|e| (&e.name.value, &e.value.value)) {
             self.pump.note(&format!("runtime-versions: {name} {version} requested; kiln uses the host's toolchain on PATH"));
         }
@@ -654,16 +628,34 @@ impl Run<'_> {
         if failed { Err((PhaseStatus::Failed, summary)) } else { Ok(()) }
     }
 
+    /// Before `phase`'s commands: when they run as another user than the running shell, end the
+    /// shell (its state saved by its EXIT trap) and hand the state files to that user; the next
+    /// command starts the shell as them from that state.
+    async fn switch_user(&mut self, phase: kiln_spec::PhaseName) {
+        let want = self.run_as.user_for(phase);
+        if want == self.shell_user {
+            return;
+        }
+        self.shell.stop().await;
+        if let (Some(user), Some(scratch)) = (want, &self.scratch)
+            && let Err(e) = crate::runas::chown_tree(&scratch.shell, user)
+        {
+            self.pump.note(&format!("warning: cannot hand the shell's state to the run-as user: {e}"));
+        }
+        self.shell_user = want;
+    }
+
     /// Start the build's shell ahead of its first command. A failure is not reported here: the
     /// first command starts the shell again and reports why it could not.
     fn prestart_shell(&mut self) {
-        let mut prepare = shell_process(&self.sandbox, &self.pump);
+        self.shell_user = self.spec.phases.first().and_then(|p| self.run_as.user_for(p.name));
+        let mut prepare = shell_process(&self.sandbox, &self.pump, self.shell_user);
         let _ = self.shell.prestart(&mut prepare);
     }
 
     async fn run_one(&mut self, text: &str, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
         self.pump.note(&format!("Running command {text}"));
-        let mut prepare = shell_process(&self.sandbox, &self.pump);
+        let mut prepare = shell_process(&self.sandbox, &self.pump, self.shell_user);
         let stop = self.stop.clone();
         let exit = tokio::select! {
             exit = self.shell.run(text, self.succeeding, deadline, &mut prepare) => exit,
@@ -759,7 +751,7 @@ impl Run<'_> {
         };
         let reports = crate::reports::collect(&ctx, &self.spec.reports).await;
         for r in &reports {
-            self.pump.note(&report_line(r));
+            self.pump.note(&format!("report {}", crate::reports::summary_line(r)));
             for w in &r.kiln.warnings {
                 self.pump.note(&format!("warning: report {}: {w}", r.report.name));
             }

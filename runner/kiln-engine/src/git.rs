@@ -234,6 +234,45 @@ pub fn visible_paths(repo: &Repo) -> Vec<PathBuf> {
     out
 }
 
+/// `git status` on the source repository, confined (see `git.rs`), running while the build does.
+pub struct DirtyCheck {
+    child: Result<tokio::process::Child, String>,
+}
+
+impl DirtyCheck {
+    /// Start it in a sandbox that sees the repository read-only and can write nothing of the
+    /// host's (or unconfined under `--no-sandbox`, where build steps are trusted as well).
+    pub fn start(repo: &Repo, sandboxed: bool, build: &kiln_sandbox::Policy) -> DirtyCheck {
+        let mut cmd = status_command(repo);
+        if sandboxed {
+            let policy = kiln_sandbox::Policy {
+                visible: visible_paths(repo),
+                hidden: build.hidden.clone(),
+                private: build.private.clone(),
+                max_processes: Some(64),
+                ..kiln_sandbox::Policy::default()
+            };
+            match kiln_sandbox::Sandbox::prepare(&policy) {
+                Ok(sandbox) => sandbox.apply(&mut cmd),
+                Err(e) => return DirtyCheck { child: Err(e.to_string()) },
+            }
+        }
+        let mut cmd = tokio::process::Command::from(cmd);
+        cmd.kill_on_drop(true);
+        DirtyCheck { child: cmd.spawn().map_err(|e| e.to_string()) }
+    }
+
+    /// The answer: `Some(true)` when the work tree has uncommitted changes, `None` when git
+    /// could not tell within `wait` (the check is then stopped).
+    pub async fn finish(self, wait: std::time::Duration) -> Option<bool> {
+        let child = self.child.ok()?;
+        match tokio::time::timeout(wait, child.wait_with_output()).await {
+            Ok(Ok(out)) if out.status.success() => Some(parse_dirty(&out.stdout)),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

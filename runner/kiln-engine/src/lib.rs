@@ -14,6 +14,7 @@ pub mod output;
 pub mod plugins;
 pub mod record;
 pub mod reports;
+pub mod runas;
 pub mod secrets;
 pub mod shell;
 pub mod stop;

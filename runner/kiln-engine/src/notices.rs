@@ -17,9 +17,6 @@ pub fn collect(spec: &BuildSpec, source: &SourceInfo, in_batch: bool) -> Vec<Str
     if spec.batch.is_some() && !in_batch {
         n.push("this buildspec has a `batch` section, which a single build ignores (as CodeBuild's StartBuild does); `kiln build --batch` runs the batch".into());
     }
-    if let Some(user) = spec.run_as.as_ref().or(spec.phases.iter().find_map(|p| p.run_as.as_ref())) {
-        n.push(format!("`run-as: {}` is not applied; commands run as the user who started kiln", user.value));
-    }
     if spec.env.git_credential_helper {
         n.push("`git-credential-helper` has no effect offline".into());
     }

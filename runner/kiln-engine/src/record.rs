@@ -112,6 +112,9 @@ pub struct KilnRecord {
     pub shell: String,
     pub sandbox: kiln_sandbox::SandboxReport,
     /// Things kiln did not do or did differently from CodeBuild (reports, cache, batch, run-as …).
+    /// Who ran which phase (`run-as`), when kiln applied it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub run_as: Vec<String>,
     pub notices: Vec<String>,
     /// Names (never values) of variables resolved from parameter-store / secrets-manager.
     pub secret_variables: Vec<String>,

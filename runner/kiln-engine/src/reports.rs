@@ -347,6 +347,27 @@ pub fn gate_failures(reports: &[ReportRecord], gates: &ReportGates) -> Vec<Strin
     out
 }
 
+/// What a report holds, in one line: `NAME (FORMAT): STATUS — totals` (the build's output and
+/// the terminal summary).
+pub fn summary_line(r: &ReportRecord) -> String {
+    let rep = &r.report;
+    let what = if let Some(t) = &rep.test_summary {
+        let c = &t.status_counts;
+        format!("{} tests, {} passed, {} failed, {} error, {} skipped", t.total, c.succeeded, c.failed, c.error, c.skipped)
+    } else if let Some(c) = &rep.code_coverage_summary {
+        let pct = |p: Option<f64>| p.map(|p| format!("{p:.2} %")).unwrap_or_else(|| "n/a".into());
+        format!("lines {} ({}/{}), branches {}", pct(c.line_coverage_percentage), c.lines_covered, c.lines_covered + c.lines_missed, pct(c.branch_coverage_percentage))
+    } else if let Some(f) = &rep.security_summary {
+        let c = &f.severity_counts;
+        format!("{} finding(s): {} critical, {} high, {} medium, {} low, {} note", f.total, c.critical, c.high, c.medium, c.low, c.note)
+    } else {
+        "no data".into()
+    };
+    let status = serde_json::to_value(rep.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let auto = if r.kiln.auto_discovered { ", auto-discovered" } else { "" };
+    format!("{} ({}{auto}): {status}  {what}", rep.name, r.kiln.file_format)
+}
+
 /// Failing test cases of `reports` for a summary: `(report, case)` pairs, failures first.
 pub fn failing_cases(reports: &[ReportRecord]) -> impl Iterator<Item = (&str, &kiln_reports::TestCase)> {
     reports.iter().flat_map(|r| r.test_cases.iter().filter(|c| matches!(c.status, TestStatus::Failed | TestStatus::Error)).map(move |c| (r.report.name.as_str(), c)))

@@ -100,6 +100,11 @@ pub struct Policy {
     /// Hidden paths inside them stay hidden. For kiln's own confined helpers (reading a source
     /// repository with `git`), not for build steps. Missing ones are skipped.
     pub visible: Vec<PathBuf>,
+    /// Users (uid, gid) a command may run as ([`Sandbox::apply_as`], a buildspec's `run-as`):
+    /// mapped to themselves in the build's user namespace beside kiln's own ids. Only a root
+    /// kiln can map other ids (`prepare` refuses otherwise); the command drops every
+    /// capability when it becomes one of them.
+    pub run_as_users: Vec<(u32, u32)>,
 }
 
 /// What a [`Sandbox`] enforces, for logs, `--json` output and the build record.

@@ -84,6 +84,9 @@ fn landlock_abi() -> Option<i32> {
 pub(crate) struct IdMaps {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
+    /// Other ids are mapped too (root only): `setgroups` then stays allowed in the namespace, so
+    /// that a command can drop to one of them (`Sandbox::apply_as`).
+    extra: bool,
 }
 
 impl IdMaps {
@@ -92,19 +95,111 @@ impl IdMaps {
     /// `newuidmap`.) Files of other users appear as the overflow id and the build's root has no
     /// capability over them.
     pub(crate) fn current() -> Self {
-        IdMaps { uid_map: format!("{0} {0} 1\n", getuid()).into_bytes(), gid_map: format!("{0} {0} 1\n", getgid()).into_bytes() }
+        IdMaps { uid_map: format!("{0} {0} 1\n", getuid()).into_bytes(), gid_map: format!("{0} {0} 1\n", getgid()).into_bytes(), extra: false }
+    }
+
+    /// Maps for a root kiln whose commands may also run as `users` (uid, gid): each mapped to
+    /// itself beside root. Writing more than one line needs `CAP_SETUID`/`CAP_SETGID` in the
+    /// parent namespace, which the child of a root kiln holds.
+    pub(crate) fn with_users(users: &[(u32, u32)]) -> Self {
+        let mut m = IdMaps::current();
+        let (mut uids, mut gids): (Vec<u32>, Vec<u32>) = users.iter().copied().unzip();
+        let (me, my_group) = (getuid().as_raw(), getgid().as_raw());
+        uids.retain(|u| *u != me);
+        gids.retain(|g| *g != my_group);
+        uids.sort_unstable();
+        uids.dedup();
+        gids.sort_unstable();
+        gids.dedup();
+        for u in &uids {
+            m.uid_map.extend_from_slice(format!("{u} {u} 1\n").as_bytes());
+        }
+        for g in &gids {
+            m.gid_map.extend_from_slice(format!("{g} {g} 1\n").as_bytes());
+        }
+        m.extra = !users.is_empty();
+        m
     }
 
     /// In the (forked) child: enter a new user namespace (and network namespace, when `net`)
     /// and write the maps. Only syscalls, no allocation: safe between fork and exec.
     pub(crate) fn enter(&self, net: bool) -> io::Result<()> {
         let flags = if net { CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET } else { CloneFlags::CLONE_NEWUSER };
+        if self.extra {
+            return self.enter_with_writer(flags);
+        }
         unshare(flags)?;
         write_proc(c"/proc/self/setgroups", b"deny")?;
         write_proc(c"/proc/self/uid_map", &self.uid_map)?;
         write_proc(c"/proc/self/gid_map", &self.gid_map)?;
         Ok(())
     }
+
+    /// Maps of more than one line must be written by a process that keeps `CAP_SETUID` in the
+    /// *parent* namespace, which the process that unshared no longer has (user_namespaces(7)):
+    /// a forked helper stays behind in kiln's namespace, waits until this process has unshared,
+    /// writes its maps through `/proc/<pid>/`, and exits (what `newuidmap` does). Syscalls only.
+    fn enter_with_writer(&self, flags: CloneFlags) -> io::Result<()> {
+        let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        // SAFETY: between fork and exec of a single-threaded child; the helper makes syscalls
+        // only and leaves with `_exit`.
+        match unsafe { fork() }? {
+            ForkResult::Child => {
+                drop(ready_w);
+                let mut byte = [0u8; 1];
+                let ok = nix::unistd::read(&ready_r, &mut byte) == Ok(1) && self.write_maps_of(nix::unistd::getppid().as_raw()).is_ok();
+                // SAFETY: leave the helper without running anything of the parent's.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                drop(ready_r);
+                let unshared = unshare(flags);
+                if unshared.is_ok() {
+                    write(&ready_w, b"1")?;
+                }
+                drop(ready_w);
+                let status = nix::sys::wait::waitpid(child, None)?;
+                unshared?;
+                match status {
+                    nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+                    _ => Err(io::Error::from_raw_os_error(libc::EPERM)),
+                }
+            }
+        }
+    }
+
+    /// In the helper: write `pid`'s gid and uid maps (`/proc/<pid>/…`, the path built on the
+    /// stack).
+    fn write_maps_of(&self, pid: i32) -> io::Result<()> {
+        let mut path = [0u8; 48];
+        for (name, data) in [(&b"gid_map"[..], &self.gid_map), (&b"uid_map"[..], &self.uid_map)] {
+            let n = proc_path(&mut path, pid, name);
+            let c = CStr::from_bytes_with_nul(&path[..n]).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            write_proc(c, data)?;
+        }
+        Ok(())
+    }
+}
+
+/// `/proc/<pid>/<name>\0` into `buf`; returns its length with the NUL.
+fn proc_path(buf: &mut [u8; 48], pid: i32, name: &[u8]) -> usize {
+    let mut digits = [0u8; 12];
+    let (mut n, mut d) = (pid.unsigned_abs(), 0);
+    loop {
+        digits[d] = b'0' + (n % 10) as u8;
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut at = 0;
+    for b in b"/proc/".iter().chain(digits[..d].iter().rev()).chain(b"/").chain(name) {
+        buf[at] = *b;
+        at += 1;
+    }
+    buf[at] = 0;
+    at + 1
 }
 
 fn write_proc(path: &CStr, data: &[u8]) -> io::Result<()> {
@@ -204,4 +299,28 @@ fn namespaces_work() -> Namespaces {
         return none;
     }
     Namespaces { user: true, nproc_scoped: byte[0] & NPROC_SCOPED != 0, pid: byte[0] & PID_OK != 0, mount: byte[0] & MOUNT_OK != 0 }
+}
+
+#[cfg(test)]
+mod id_map_tests {
+    use super::*;
+
+    #[test]
+    fn proc_paths_are_built_without_allocating() {
+        let mut buf = [0u8; 48];
+        let n = proc_path(&mut buf, 4194304, b"uid_map");
+        assert_eq!(&buf[..n], b"/proc/4194304/uid_map\0");
+        let n = proc_path(&mut buf, 7, b"gid_map");
+        assert_eq!(&buf[..n], b"/proc/7/gid_map\0");
+    }
+
+    #[test]
+    fn extra_users_are_mapped_beside_our_own_ids() {
+        let m = IdMaps::with_users(&[(65534, 65534), (1000, 100), (65534, 65534)]);
+        let me = getuid().as_raw();
+        let uid_map = String::from_utf8(m.uid_map).unwrap();
+        assert!(uid_map.starts_with(&format!("{me} {me} 1\n")), "{uid_map}");
+        assert!(uid_map.contains("1000 1000 1\n") && uid_map.matches("65534 65534 1").count() == 1, "{uid_map}");
+        assert!(m.extra);
+    }
 }

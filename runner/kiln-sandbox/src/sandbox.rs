@@ -46,6 +46,8 @@ struct Inner {
     report: SandboxReport,
     /// `None` for [`Sandbox::disabled`].
     confine: Option<Confinement>,
+    /// The users [`Sandbox::apply_as`] may switch to.
+    run_as: Vec<(u32, u32)>,
 }
 
 /// A prepared confinement, reusable for any number of commands of one build. Cheap to clone
@@ -254,11 +256,25 @@ impl Sandbox {
             Some(max) => setup_pids(caps, true, max, &mut mechanisms, &mut missing),
             None => Pids::Unbounded,
         };
+        let userns = if policy.run_as_users.is_empty() {
+            IdMaps::current()
+        } else if getuid().is_root() {
+            if let Some(m) = mechanisms.iter_mut().find(|m| m.starts_with("userns")) {
+                *m = format!("userns(ids=self+{})", policy.run_as_users.len());
+            }
+            IdMaps::with_users(&policy.run_as_users)
+        } else {
+            return Err(SandboxError::Path {
+                path: PathBuf::from("/proc/self/uid_map"),
+                source: io::Error::other("only a kiln running as root can run commands as other users (run-as); an ordinary user's namespace maps only itself"),
+            });
+        };
         let report = SandboxReport { sandboxed: true, mechanisms, missing, network: policy.allow_network };
         Ok(Sandbox {
             inner: Arc::new(Inner {
                 report,
-                confine: Some(Confinement { userns: IdMaps::current(), netns: plan.netns, view, landlock, filter, pids }),
+                confine: Some(Confinement { userns, netns: plan.netns, view, landlock, filter, pids }),
+                run_as: policy.run_as_users.clone(),
             }),
         })
     }
@@ -276,6 +292,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 report,
                 confine: None,
+                run_as: Vec::new(),
             }),
         }
     }
@@ -326,19 +343,32 @@ impl Sandbox {
     /// parent-death signal when the *thread* that spawned the child exits, so spawn from
     /// long-lived threads (tokio workers), not from `spawn_blocking` or short-lived threads.
     pub fn apply(&self, cmd: &mut Command) {
+        self.apply_as(cmd, None);
+    }
+
+    /// [`Sandbox::apply`], the command running as `user` (uid, gid), one of
+    /// [`Policy::run_as_users`]: after the view is built, PID 1 sets its groups to `gid` alone,
+    /// its gid and its uid, and so drops every capability. A user the policy did not name makes
+    /// the spawn fail (`EPERM`). Without confinement ([`Sandbox::disabled`]) the command is
+    /// spawned with that uid and gid.
+    pub fn apply_as(&self, cmd: &mut Command, user: Option<(u32, u32)>) {
+        if let (Some((uid, gid)), None) = (user, &self.inner.confine) {
+            cmd.uid(uid).gid(gid);
+        }
+        let allowed = user.is_none_or(|u| self.inner.confine.is_none() || self.inner.run_as.contains(&u));
         let inner = Arc::clone(&self.inner);
         let parent = getpid();
         // SAFETY: the hook only makes syscalls on data prepared before the fork (see
         // `Inner::child_setup`), which is what `pre_exec` requires.
         unsafe {
-            cmd.pre_exec(move || inner.child_setup(parent));
+            cmd.pre_exec(move || if allowed { inner.child_setup(parent, user) } else { Err(io::Error::from_raw_os_error(libc::EPERM)) });
         }
     }
 }
 
 impl Inner {
     /// Runs in the forked child before exec: syscalls only, no allocation, no locks.
-    fn child_setup(&self, parent: Pid) -> io::Result<()> {
+    fn child_setup(&self, parent: Pid, user: Option<(u32, u32)>) -> io::Result<()> {
         setsid()?;
         prctl::set_pdeathsig(Signal::SIGKILL)?;
         if getppid() != parent {
@@ -370,6 +400,17 @@ impl Inner {
         }
         // No nested user namespace: in one, the build would get back every capability.
         crate::sys::write_file(c"/proc/sys/user/max_user_namespaces", b"0\n")?;
+        c.filter.bound_capabilities()?;
+        if let Some((uid, gid)) = user {
+            // Groups, then gid, then uid (after which no capability is left to change them).
+            // SAFETY: plain syscalls with integer arguments and a stack array.
+            unsafe {
+                let groups = [gid as libc::gid_t];
+                if libc::setgroups(1, groups.as_ptr()) != 0 || libc::setresgid(gid, gid, gid) != 0 || libc::setresuid(uid, uid, uid) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
         prctl::set_no_new_privs()?;
         if let Some(rules) = &c.landlock {
             rules.restrict_self()?;

@@ -106,9 +106,9 @@ impl Filter {
         Ok(Filter { programs, last_cap })
     }
 
-    /// In the child, as the last step before exec (after `PR_SET_NO_NEW_PRIVS`): drop the
-    /// capabilities outside [`KEEP`] from the bounding and ambient sets, then install the filter.
-    pub(crate) fn install(&self) -> io::Result<()> {
+    /// In the child, before it drops to a `run-as` user (which leaves no `CAP_SETPCAP` to do
+    /// this with): drop the capabilities outside [`KEEP`] from the bounding and ambient sets.
+    pub(crate) fn bound_capabilities(&self) -> io::Result<()> {
         for cap in 0..=self.last_cap {
             if !KEEP.contains(&cap) {
                 match sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0) {
@@ -117,7 +117,12 @@ impl Filter {
                 }
             }
         }
-        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0)?;
+        sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0)
+    }
+
+    /// In the child, as the last step before exec (after `PR_SET_NO_NEW_PRIVS`): install the
+    /// filter.
+    pub(crate) fn install(&self) -> io::Result<()> {
         for prog in &self.programs {
             let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
             // SAFETY: the kernel copies the program; it lives for the duration of the call.

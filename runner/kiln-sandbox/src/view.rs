@@ -109,7 +109,9 @@ impl View {
             attaches.push(Attach { path: cstring(path)?, dir: path.is_dir(), read_only, slot });
             ops.push((depth(path), 1, Op::Attach(slot)));
         }
-        let covers = STANDARD_COVERS.iter().map(|(p, d)| (PathBuf::from(p), d.to_string())).chain(layout.private.iter().map(|p| (p.clone(), "mode=0700".to_string())));
+        // Traversable (not listable) by a `run-as` user: a private cover holds only the build's own
+        // attachments.
+        let covers = STANDARD_COVERS.iter().map(|(p, d)| (PathBuf::from(p), d.to_string())).chain(layout.private.iter().map(|p| (p.clone(), "mode=0711".to_string())));
         for (path, data) in covers {
             let data = CString::new(format!("{data},size=50%")).map_err(io::Error::other)?;
             ops.push((depth(&path), 0, Op::Cover { path: cstring(&path)?, data }));

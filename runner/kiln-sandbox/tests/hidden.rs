@@ -63,7 +63,7 @@ fn a_hidden_path_inside_a_writable_one_is_refused() {
     let key = work.path().join("cosign.key");
     std::fs::write(&key, KEY).unwrap();
     let pol = Policy { hidden: vec![key], ..policy(&[work.path()], false, None) };
-    let e = Sandbox::prepare(&pol).err().expect("refused");
+    let e = Sandbox::prepare(&pol).expect_err("refused");
     assert!(e.to_string().contains("overlaps the writable path"), "{e}");
     let pol = Policy { hidden: vec![work.path().join("missing")], ..policy(&[work.path()], false, None) };
     assert!(Sandbox::prepare(&pol).is_err());

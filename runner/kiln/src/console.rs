@@ -173,21 +173,7 @@ const SUMMARY_CAP: usize = 10;
 /// Reports: one line each, then the failing tests and the most severe findings, capped.
 fn report_summary(reports: &[kiln_engine::reports::ReportRecord]) {
     for r in reports {
-        let rep = &r.report;
-        let status = serde_json::to_value(rep.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let line = if let Some(t) = &rep.test_summary {
-            let c = &t.status_counts;
-            format!("{} tests, {} passed, {} failed, {} error, {} skipped", t.total, c.succeeded, c.failed, c.error, c.skipped)
-        } else if let Some(c) = &rep.code_coverage_summary {
-            let pct = |p: Option<f64>| p.map(|p| format!("{p:.2} %")).unwrap_or_else(|| "n/a".into());
-            format!("lines {} ({}/{}), branches {}", pct(c.line_coverage_percentage), c.lines_covered, c.lines_covered + c.lines_missed, pct(c.branch_coverage_percentage))
-        } else if let Some(f) = &rep.security_summary {
-            let c = &f.severity_counts;
-            format!("{} finding(s): {} critical, {} high, {} medium, {} low, {} note", f.total, c.critical, c.high, c.medium, c.low, c.note)
-        } else {
-            String::new()
-        };
-        println!("  report {} ({}): {status}  {line}", rep.name, r.kiln.file_format);
+        println!("  report {}", kiln_engine::reports::summary_line(r));
     }
     let failing: Vec<_> = kiln_engine::reports::failing_cases(reports).collect();
     for (report, case) in failing.iter().take(SUMMARY_CAP) {
