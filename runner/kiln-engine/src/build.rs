@@ -5,18 +5,20 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kiln_sandbox::{Policy, Sandbox};
-use kiln_spec::{BuildSpec, OnFailure, Phase, Step};
+use kiln_spec::{BuildSpec, Step};
 
 use crate::context::{self, EnvInputs, Identity, Scratch};
 use crate::output::{Pump, Reporter};
 use crate::record::*;
 use crate::secrets;
-use crate::shell::{Exit, ShellKind, ShellSession};
+use crate::shell::{ShellKind, ShellSession};
 use crate::transitions::{next_phase, FailureAction, PhaseStatus, PhaseType};
 use crate::plugins::PluginRunner;
-use crate::upload;
 
 pub use crate::options::BuildOptions;
+
+mod outputs;
+mod steps;
 
 /// kiln's own failures (the build did not get to run properly), as opposed to a failed build.
 #[derive(Debug, thiserror::Error)]
@@ -304,16 +306,6 @@ fn save_record(records: &RecordWriter, masker: &kiln_secrets::Masker, record: &B
     }
 }
 
-/// How the build's shell process is set up: confined by the sandbox, as `user` (run-as), its
-/// output into the pump.
-fn shell_process<'a>(sandbox: &'a Sandbox, pump: &'a Pump, user: Option<(u32, u32)>) -> impl FnMut(&mut std::process::Command) -> std::io::Result<()> + 'a {
-    move |cmd| {
-        sandbox.apply_as(cmd, user);
-        let (out, err) = pump.child_stdio()?;
-        cmd.stdout(out).stderr(err);
-        Ok(())
-    }
-}
 
 /// The directory a cache path pattern lives under (`/root/.m2/**/*` → `/root/.m2`).
 /// The directories a build sees empty: kiln's whole temp directory (other programs' temp files
@@ -503,263 +495,6 @@ impl Run<'_> {
             }
             Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), format!("could not copy the source: {e}"))), FailureAction::Default),
         }
-    }
-
-    async fn run_phase(&mut self, phase: PhaseType, ph: &Phase) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
-        let on_failure = ph.on_failure();
-        let action = match ph.on_failure.as_ref().map(|o| &o.value) {
-            Some(OnFailure::Continue) => FailureAction::Continue,
-            Some(OnFailure::Abort) => FailureAction::Abort,
-            _ => FailureAction::Default,
-        };
-        let phase_deadline = self.opts.phase_timeout.or(self.spec.kiln.phase_timeout_minutes.map(|m| Duration::from_secs(u64::from(m) * 60))).map(|d| Instant::now() + d);
-        let deadline = phase_deadline.map_or(self.deadline, |d| d.min(self.deadline));
-        self.switch_user(ph.name).await;
-        for (name, version) in ph.runtime_versions.iter().map(|e| (&e.name.value, &e.value.value)) {
-            self.pump.note(&format!("runtime-versions: {name} {version} requested; kiln uses the host's toolchain on PATH"));
-        }
-        let mut attempt = 0;
-        loop {
-            self.pump.capture_start();
-            let result = self.run_commands(&ph.commands, &ph.finally, deadline).await;
-            // Keep the session's state for a restart or a helper; the shell saves while kiln
-            // closes the phase (the reply is read before the next request).
-            self.shell.save();
-            self.pump.sync();
-            let output = self.pump.capture_take();
-            let Err((status, message)) = result else { return (PhaseStatus::Succeeded, None, action) };
-            if let (OnFailure::Retry { count, regex }, PhaseStatus::Failed) = (&on_failure, status) {
-                let matches = regex.as_ref().is_none_or(|r| regex::Regex::new(r).is_ok_and(|re| re.is_match(&output)));
-                if attempt < *count && matches {
-                    attempt += 1;
-                    self.pump.note(&format!("{message}; retrying {} (retry {attempt} of {count})", phase.as_str()));
-                    continue;
-                }
-            }
-            let code = match status {
-                PhaseStatus::TimedOut => "BUILD_TIMED_OUT",
-                PhaseStatus::Stopped => "BUILD_STOPPED",
-                _ => "COMMAND_EXECUTION_ERROR",
-            };
-            return (status, Some((code.into(), message)), action);
-        }
-    }
-
-    /// Run `commands` until one fails, then `finally` (stopping at its first failure).
-    async fn run_commands(&mut self, commands: &[Step], finally: &[Step], deadline: Instant) -> Result<(), (PhaseStatus, String)> {
-        let mut result = Ok(());
-        for c in commands {
-            if let Err(e) = self.run_step(c, deadline).await {
-                result = Err(e);
-                break;
-            }
-        }
-        if result.as_ref().is_err_and(|(s, _)| matches!(s, PhaseStatus::TimedOut | PhaseStatus::Stopped)) {
-            return result;
-        }
-        for c in finally {
-            if let Err(e) = self.run_step(c, deadline).await {
-                return result.and(Err(e));
-            }
-        }
-        result
-    }
-
-    async fn run_step(&mut self, step: &Step, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
-        match step {
-            Step::Shell(c) => self.run_one(&c.value, deadline).await,
-            Step::Uses(u) => self.run_plugin(&u.plugin.value, &u.with, deadline).await,
-        }
-    }
-
-    /// Run a `uses:` step through the plugin runner; its findings summary and logs go to the output.
-    async fn run_plugin(&mut self, plugin: &str, with: &serde_json::Value, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
-        self.pump.note(&format!("Running plugin {plugin}"));
-        let index = self.record.kiln.plugins.len() + 1;
-        let safe: String = plugin.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        let out_dir = self.record_dir.join("plugins").join(format!("{index:02}-{safe}"));
-        if let Err(e) = std::fs::create_dir_all(&out_dir) {
-            return Err((PhaseStatus::Failed, format!("could not create {}: {e}", out_dir.display())));
-        }
-        let req = crate::plugins::PluginRequest { plugin, with, src_dir: &self.work_dir, out_dir: &out_dir, deadline };
-        // The deadline bounds the whole step, kiln's own work included (reading and compiling
-        // the plugin), not only the plugin's call: past it kiln stops waiting for the runner.
-        let started = Instant::now();
-        let stop = self.stop.clone();
-        let running = tokio::select! {
-            run = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), self.plugins.run(req)) => run,
-            () = crate::stop::requested(stop.as_ref()) => return Err(self.stopped_during(&format!("plugin {plugin}")).await),
-        };
-        let mut run = match running {
-            Ok(run) => run,
-            Err(_) => crate::plugins::PluginRun {
-                uses: plugin.to_string(),
-                outcome: "error".into(),
-                duration_ms: started.elapsed().as_millis() as u64,
-                message: Some("it did not finish before the timeout; kiln stopped waiting for it".into()),
-                ..Default::default()
-            },
-        };
-        let expired = Instant::now() >= deadline;
-        for line in &run.logs {
-            self.pump.note(&format!("{}: {line}", if run.name.is_empty() { plugin } else { &run.name }));
-        }
-        let summary = format!(
-            "plugin {} {}: {} in {} ms, {} finding(s){}",
-            if run.name.is_empty() { plugin } else { &run.name },
-            run.version,
-            run.outcome,
-            run.duration_ms,
-            run.findings,
-            run.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
-        );
-        self.pump.note(&summary);
-        run.message = run.message.map(|m| self.masker.mask_str(&m));
-        let failed = run.failed();
-        self.record.kiln.plugins.push(run);
-        if failed && expired {
-            // It failed because the phase or build deadline passed (the runner's limits are cut
-            // to the deadline): a timeout, as for a command.
-            let build_expired = Instant::now() >= self.deadline;
-            self.timed_out |= build_expired;
-            let what = if build_expired { "build" } else { "phase" };
-            return Err((PhaseStatus::TimedOut, format!("the {what} timed out while running plugin {plugin}: {summary}")));
-        }
-        if failed { Err((PhaseStatus::Failed, summary)) } else { Ok(()) }
-    }
-
-    /// Before `phase`'s commands: when they run as another user than the running shell, end the
-    /// shell (its state saved by its EXIT trap) and hand the state files to that user; the next
-    /// command starts the shell as them from that state.
-    async fn switch_user(&mut self, phase: kiln_spec::PhaseName) {
-        let want = self.run_as.user_for(phase);
-        if want == self.shell_user {
-            return;
-        }
-        self.shell.stop().await;
-        if let (Some(user), Some(scratch)) = (want, &self.scratch)
-            && let Err(e) = crate::runas::chown_tree(&scratch.shell, user)
-        {
-            self.pump.note(&format!("warning: cannot hand the shell's state to the run-as user: {e}"));
-        }
-        self.shell_user = want;
-    }
-
-    /// Start the build's shell ahead of its first command. A failure is not reported here: the
-    /// first command starts the shell again and reports why it could not.
-    fn prestart_shell(&mut self) {
-        self.shell_user = self.spec.phases.first().and_then(|p| self.run_as.user_for(p.name));
-        let mut prepare = shell_process(&self.sandbox, &self.pump, self.shell_user);
-        let _ = self.shell.prestart(&mut prepare);
-    }
-
-    async fn run_one(&mut self, text: &str, deadline: Instant) -> Result<(), (PhaseStatus, String)> {
-        self.pump.note(&format!("Running command {text}"));
-        let mut prepare = shell_process(&self.sandbox, &self.pump, self.shell_user);
-        let stop = self.stop.clone();
-        let exit = tokio::select! {
-            exit = self.shell.run(text, self.succeeding, deadline, &mut prepare) => exit,
-            () = crate::stop::requested(stop.as_ref()) => {
-                drop(prepare);
-                return Err(self.stopped_during(&format!("command {text}")).await);
-            }
-        };
-        match exit {
-            Ok(Exit::Code(0)) => Ok(()),
-            Ok(Exit::Code(code)) => Err((PhaseStatus::Failed, format!("Error while executing command: {text}. Reason: exit status {code}"))),
-            Ok(Exit::TimedOut) => {
-                self.sandbox.kill_all();
-                let build_expired = Instant::now() >= self.deadline;
-                self.timed_out |= build_expired;
-                let what = if build_expired { "build" } else { "phase" };
-                Err((PhaseStatus::TimedOut, format!("the {what} timed out while running command {text}; all its processes were killed")))
-            }
-            Err(e) => Err((PhaseStatus::Failed, format!("could not run command {text}: {e}"))),
-        }
-    }
-
-    /// The build was asked to stop while `what` ran: kill the session's whole process tree (as at
-    /// a timeout) and end the phase `STOPPED`.
-    async fn stopped_during(&mut self, what: &str) -> (PhaseStatus, String) {
-        self.stopped = true;
-        self.shell.kill().await;
-        self.sandbox.kill_all();
-        let why = self.stop.as_ref().and_then(crate::Stop::reason).unwrap_or_else(|| "asked to stop".into());
-        (PhaseStatus::Stopped, format!("the build was stopped ({why}) while running {what}; all its processes were killed"))
-    }
-
-    /// Capture `env.exported-variables` from the session (after post_build, or the last phase that ran).
-    async fn capture_exported(&mut self) {
-        if self.spec.env.exported_variables.is_empty() || !self.record.exported_environment_variables.is_empty() {
-            return;
-        }
-        let names: Vec<String> = self.spec.env.exported_variables.iter().map(|v| v.value.clone()).collect();
-        self.shell.sync_state(self.deadline).await;
-        let mut cmd = self.shell.query_command(&names);
-        self.sandbox.apply(&mut cmd);
-        let out = tokio::process::Command::from(cmd).output().await;
-        let values = out.map(|o| crate::shell::parse_query_output(&o.stdout)).unwrap_or_default();
-        self.record.exported_environment_variables = names
-            .iter()
-            .map(|n| NameValue { name: n.clone(), value: values.iter().find(|(k, _)| k == n).map(|(_, v)| self.masker.mask_str(v)).unwrap_or_default() })
-            .collect();
-    }
-
-    async fn upload_artifacts(&mut self) -> (PhaseStatus, Option<(String, String)>, FailureAction) {
-        let Some(artifacts) = &self.spec.artifacts else { return (PhaseStatus::Succeeded, None, FailureAction::Default) };
-        self.shell.sync_state(self.deadline).await;
-        let packaging = if self.opts.zip_artifacts { kiln_artifacts::Packaging::Zip } else { kiln_artifacts::Packaging::Directory };
-        let ctx = upload::UploadContext { shell: &self.shell, sandbox: &self.sandbox, work_dir: &self.work_dir, dest: &self.record_dir.join("artifacts"), packaging, project: &self.record.project_name, masker: &self.masker };
-        match upload::upload_all(&ctx, artifacts).await {
-            Ok(mut done) => {
-                // Names and paths come from the build (`name: $VAR`): mask them here as well, so
-                // the record returned to the caller (`--json`) says what build.json says.
-                for a in done.primary.iter_mut().chain(done.secondary.iter_mut()) {
-                    a.location = self.masker.mask_str(&a.location);
-                    for f in &mut a.files {
-                        f.path = self.masker.mask_str(&f.path);
-                    }
-                }
-                for w in &done.warnings {
-                    self.pump.note(&format!("warning: {w}"));
-                }
-                for a in done.primary.iter().chain(&done.secondary) {
-                    self.pump.note(&format!("artifact {} ({} files) -> {}", a.artifact_identifier.as_deref().unwrap_or("primary"), a.files.len(), a.location));
-                }
-                self.record.artifacts = done.primary;
-                self.record.secondary_artifacts = done.secondary;
-                (PhaseStatus::Succeeded, None, FailureAction::Default)
-            }
-            Err(e) => (PhaseStatus::Failed, Some(("CLIENT_ERROR".into(), e)), FailureAction::Default),
-        }
-    }
-
-    /// Collect the build's reports into the record (see `reports.rs`); `Some(why)` when they
-    /// fail a `kiln: reports:` gate.
-    async fn collect_reports(&mut self) -> Option<String> {
-        self.shell.sync_state(self.deadline).await;
-        let build_arn = context::build_arn(&self.opts.region, &self.record.id);
-        let ctx = crate::reports::ReportsContext {
-            shell: &self.shell,
-            sandbox: &self.sandbox,
-            work_dir: &self.work_dir,
-            record_dir: &self.record_dir,
-            masker: &self.masker,
-            project: &self.record.project_name,
-            region: &self.opts.region,
-            build_arn: &build_arn,
-        };
-        let reports = crate::reports::collect(&ctx, &self.spec.reports).await;
-        for r in &reports {
-            self.pump.note(&format!("report {}", crate::reports::summary_line(r)));
-            for w in &r.kiln.warnings {
-                self.pump.note(&format!("warning: report {}: {w}", r.report.name));
-            }
-        }
-        let failures = crate::reports::gate_failures(&reports, &self.spec.kiln.report_gates);
-        self.record.report_arns = reports.iter().filter_map(|r| r.report.arn.clone()).collect();
-        self.record.reports = reports;
-        (!failures.is_empty()).then(|| failures.join("; "))
     }
 
     fn finish(mut self) -> Result<BuildOutcome, EngineError> {
