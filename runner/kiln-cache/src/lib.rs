@@ -54,8 +54,9 @@
 //! garbage collection, eviction and `rm`/`prune`; `commit.lock` is held exclusively for the
 //! short moments when manifests and index records change. Blobs are content-addressed, so
 //! concurrent savers writing the same blob cannot conflict; a keyed entry is committed only if
-//! it does not exist (checked under `commit.lock`). Blobs are synced (`syncfs`) before the
-//! manifest that names them is written (temp + `fsync` + rename + directory `fsync`). A
+//! it does not exist (checked under `commit.lock`). The manifest is the commit point (temp +
+//! `fsync` + rename + directory `fsync`); blobs are not synced one by one (see [`FsBlobs`]
+//! for why, and why a blob lost to a power cut cannot poison the store). A
 //! `kill -9` at any point leaves temp files (swept by the next [`Store::open`] that finds the
 //! store idle), blobs without a manifest (collected by [`Store::gc`]/[`Store::prune`]), or a
 //! manifest without its index record (rebuilt on open); a manifest whose blobs are missing or

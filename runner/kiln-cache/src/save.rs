@@ -95,8 +95,6 @@ impl Store {
             let bytes = serde_json::to_vec(&manifest).map_err(|e| CacheError::Store { path: manifest_path.clone(), source: std::io::Error::other(e) })?;
             let sha = sha256_hex(&bytes);
             let store_err = |source| CacheError::Store { path: manifest_path.clone(), source };
-            // Blobs reach the disk before the manifest that names them.
-            self.blobs.sync().map_err(store_err)?;
             let _commit = self.lock("commit.lock", true, true)?;
             if req.key.is_some()
                 && let Some(existing) = self.healthy(&manifest_path)
