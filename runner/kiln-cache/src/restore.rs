@@ -262,7 +262,10 @@ fn commit(tree: &mut Tree, items: &[&Item], stage: &Stage, kind: &RootKind, stat
                 }
                 Err(e) => Err(e),
             },
-            Kind::Symlink if same_link(dir, name, item) => Ok(stats.symlinks += 1),
+            Kind::Symlink if same_link(dir, name, item) => {
+                stats.symlinks += 1;
+                Ok(())
+            }
             Kind::Symlink => {
                 let target = item.target.as_ref().map(|t| t.0.as_slice()).unwrap_or_default();
                 let tmp = format!(".kiln-cache-link.{}.{}", std::process::id(), STAGE.fetch_add(1, Ordering::Relaxed));
