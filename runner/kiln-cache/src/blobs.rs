@@ -35,9 +35,11 @@ pub trait BlobStore: Send + Sync {
     fn list(&self) -> io::Result<Vec<(Option<String>, String, u64)>>;
 }
 
-/// Blobs as read-only files in `<store>/cas/sha256/`, written through `<store>/tmp/` and
-/// renamed into place without replacing (`RENAME_NOREPLACE`, or `link` where the file system
-/// lacks it), so a blob, once there, is never rewritten and a crash leaves at most a temp file.
+/// Blobs as read-only files in `<store>/cas/sha256/`. A blob is written as an unnamed file
+/// (`O_TMPFILE`) and linked in under its digest (`linkat` fails if the name exists), so a
+/// blob, once there, is never rewritten and a crash leaves nothing behind; where unnamed files
+/// are not available it is written in `<store>/tmp/` and renamed in without replacing
+/// (`RENAME_NOREPLACE`, or `link`), and a crash leaves at most a temp file.
 ///
 /// Blobs are not `fsync`ed one by one (30,000 small files would cost 30,000 journal commits,
 /// and `syncfs` flushes every other writer's data on the file system too: 0.01 to 0.6 s per
@@ -49,9 +51,21 @@ pub struct FsBlobs {
     dir: OwnedFd,
     tmp: OwnedFd,
     path: PathBuf,
+    /// Whether unnamed files (`O_TMPFILE`, linked in through `/proc/self/fd`) work here.
+    tmpfile: bool,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A blob being written: an unnamed file, or a named temp file in `tmp/`.
+enum Pending {
+    Unnamed,
+    Named(String),
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}.{}.{}.tmp", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
 
 impl FsBlobs {
     /// Opens the blob directory `cas` and the temp directory `tmp` (both must exist).
@@ -59,7 +73,17 @@ impl FsBlobs {
         let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let dir = rustix::fs::open(cas, flags, Mode::empty())?;
         let tmp = rustix::fs::open(tmp, flags, Mode::empty())?;
-        Ok(FsBlobs { dir, tmp, path: cas.to_path_buf() })
+        let mut blobs = FsBlobs { dir, tmp, path: cas.to_path_buf(), tmpfile: true };
+        // Probe once: an unnamed file linked into tmp/ and removed again.
+        blobs.tmpfile = (|| -> io::Result<()> {
+            let file = blobs.unnamed()?;
+            let name = unique("probe");
+            blobs.link_unnamed(&file, &blobs.tmp, &name)?;
+            rustix::fs::unlinkat(&blobs.tmp, name.as_str(), AtFlags::empty())?;
+            Ok(())
+        })()
+        .is_ok();
+        Ok(blobs)
     }
 
     /// The directory holding the blobs.
@@ -67,38 +91,75 @@ impl FsBlobs {
         &self.path
     }
 
-    /// Creates a fresh temp file; returns its name and handle.
-    fn temp(&self) -> io::Result<(String, File)> {
+    fn unnamed(&self) -> io::Result<File> {
+        let fd = rustix::fs::openat(&self.dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o444))?;
+        Ok(File::from(fd))
+    }
+
+    fn link_unnamed(&self, file: &File, dir: &OwnedFd, name: &str) -> Result<(), Errno> {
+        use std::os::fd::AsRawFd;
+        let proc = format!("/proc/self/fd/{}", file.as_raw_fd());
+        rustix::fs::linkat(rustix::fs::CWD, proc.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW)
+    }
+
+    /// Starts a new blob: unnamed in `cas/` where the file system allows, else named in `tmp/`.
+    /// Created read-only (the open handle can still write).
+    fn start(&self) -> io::Result<(Pending, File)> {
+        if self.tmpfile {
+            return Ok((Pending::Unnamed, self.unnamed()?));
+        }
         loop {
-            let name = format!("blob.{}.{}.tmp", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+            let name = unique("blob");
             let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-            match rustix::fs::openat(&self.tmp, name.as_str(), flags, Mode::from_raw_mode(0o600)) {
-                Ok(fd) => return Ok((name, File::from(fd))),
+            match rustix::fs::openat(&self.tmp, name.as_str(), flags, Mode::from_raw_mode(0o444)) {
+                Ok(fd) => return Ok((Pending::Named(name), File::from(fd))),
                 Err(Errno::EXIST) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
     }
 
-    /// Moves temp file `name` to `digest` unless a whole blob is there (one of another size is
-    /// damaged and replaced); returns whether it moved.
-    fn commit(&self, name: &str, file: File, digest: &str, size: u64) -> io::Result<bool> {
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(0o444))?;
-        drop(file);
-        let moved = match rustix::fs::renameat_with(&self.tmp, name, &self.dir, digest, RenameFlags::NOREPLACE) {
+    /// Drops a blob that could not be written.
+    fn abandon(&self, pending: Pending) {
+        if let Pending::Named(name) = pending {
+            let _ = rustix::fs::unlinkat(&self.tmp, name.as_str(), AtFlags::empty());
+        }
+    }
+
+    /// Publishes a written blob as `digest` unless a whole blob is there already (one of another
+    /// size is damaged and is replaced); returns whether it was published.
+    fn publish(&self, pending: Pending, file: File, digest: &str, size: u64) -> io::Result<bool> {
+        let first = match &pending {
+            Pending::Unnamed => self.link_unnamed(&file, &self.dir, digest),
+            Pending::Named(name) => rustix::fs::renameat_with(&self.tmp, name.as_str(), &self.dir, digest, RenameFlags::NOREPLACE).or_else(|e| match e {
+                Errno::INVAL | Errno::NOSYS | Errno::NOTSUP => rustix::fs::linkat(&self.tmp, name.as_str(), &self.dir, digest, AtFlags::empty()),
+                e => Err(e),
+            }),
+        };
+        let result = match first {
             Ok(()) => Ok(true),
-            Err(Errno::EXIST) if self.stat(digest)? != Some(size) => rustix::fs::renameat(&self.tmp, name, &self.dir, digest).map(|()| true).map_err(Into::into),
+            Err(Errno::EXIST) if self.stat(digest)? != Some(size) => {
+                // Replace the damaged blob atomically: give ours a name in tmp/, rename it over.
+                let name = match &pending {
+                    Pending::Unnamed => {
+                        let name = unique("repair");
+                        self.link_unnamed(&file, &self.tmp, &name)?;
+                        name
+                    }
+                    Pending::Named(name) => name.clone(),
+                };
+                let r = rustix::fs::renameat(&self.tmp, name.as_str(), &self.dir, digest).map(|()| true).map_err(io::Error::from);
+                let _ = rustix::fs::unlinkat(&self.tmp, name.as_str(), AtFlags::empty());
+                return r;
+            }
             Err(Errno::EXIST) => Ok(false),
-            Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => match rustix::fs::linkat(&self.tmp, name, &self.dir, digest, AtFlags::empty()) {
-                Ok(()) => Ok(true),
-                Err(Errno::EXIST) => Ok(false),
-                Err(e) => Err(io::Error::from(e)),
-            },
             Err(e) => Err(e.into()),
         };
-        // After a rename this fails with ENOENT, which is fine.
-        let _ = rustix::fs::unlinkat(&self.tmp, name, AtFlags::empty());
-        moved
+        // A named temp is gone after a rename; after a link (or a refusal) it is removed here.
+        if !matches!(result, Ok(true)) || !self.tmpfile {
+            self.abandon(pending);
+        }
+        result
     }
 }
 
@@ -127,25 +188,24 @@ impl BlobStore for FsBlobs {
         if self.stat(digest)? == Some(bytes.len() as u64) {
             return Ok(false);
         }
-        let (name, mut file) = self.temp()?;
+        let (pending, mut file) = self.start()?;
         if let Err(e) = file.write_all(bytes) {
-            let _ = rustix::fs::unlinkat(&self.tmp, name.as_str(), AtFlags::empty());
+            self.abandon(pending);
             return Err(e);
         }
-        self.commit(&name, file, digest, bytes.len() as u64)
+        self.publish(pending, file, digest, bytes.len() as u64)
     }
 
     fn put_reader(&self, reader: &mut dyn Read) -> io::Result<(String, u64, bool)> {
-        let (name, mut file) = self.temp()?;
-        let copied = copy_hashing(reader, &mut file);
-        let (digest, size) = match copied {
+        let (pending, mut file) = self.start()?;
+        let (digest, size) = match copy_hashing(reader, &mut file) {
             Ok(v) => v,
             Err(e) => {
-                let _ = rustix::fs::unlinkat(&self.tmp, name.as_str(), AtFlags::empty());
+                self.abandon(pending);
                 return Err(e);
             }
         };
-        let new = self.commit(&name, file, &digest, size)?;
+        let new = self.publish(pending, file, &digest, size)?;
         Ok((digest, size, new))
     }
 
@@ -218,26 +278,34 @@ mod tests {
 
     #[test]
     fn blobs_are_written_once() {
-        let (d, b) = store();
-        let digest = sha256_hex(b"hello");
-        assert!(b.put_bytes(&digest, b"hello").unwrap());
-        assert!(!b.put_bytes(&digest, b"hello").unwrap());
-        let (d2, size, new) = b.put_reader(&mut &b"hello"[..]).unwrap();
-        assert_eq!((d2.as_str(), size, new), (digest.as_str(), 5, false));
-        let mut s = String::new();
-        b.open(&digest).unwrap().read_to_string(&mut s).unwrap();
-        assert_eq!(s, "hello");
-        assert_eq!(b.stat(&digest).unwrap(), Some(5));
-        assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no temp file left");
-        assert!(b.open("../../etc/passwd").is_err());
-        // A damaged blob (short after a power loss) is replaced by the next put.
-        std::fs::set_permissions(d.path().join(CAS_DIR).join(&digest), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-        std::fs::write(d.path().join(CAS_DIR).join(&digest), b"he").unwrap();
-        assert!(b.put_bytes(&digest, b"hello").unwrap());
-        std::fs::write(d.path().join(CAS_DIR).join(&digest), b"").unwrap();
-        assert!(b.put_reader(&mut &b"hello"[..]).unwrap().2);
-        assert_eq!(b.stat(&digest).unwrap(), Some(5));
-        b.remove(&digest).unwrap();
-        assert_eq!(b.stat(&digest).unwrap(), None);
+        // Both ways of writing: unnamed files, and named temp files renamed in.
+        for unnamed in [true, false] {
+            let (d, mut b) = store();
+            assert!(b.tmpfile, "O_TMPFILE works on the test file system");
+            b.tmpfile = unnamed;
+            let digest = sha256_hex(b"hello");
+            assert!(b.put_bytes(&digest, b"hello").unwrap());
+            assert!(!b.put_bytes(&digest, b"hello").unwrap());
+            let (d2, size, new) = b.put_reader(&mut &b"hello"[..]).unwrap();
+            assert_eq!((d2.as_str(), size, new), (digest.as_str(), 5, false));
+            let mut s = String::new();
+            b.open(&digest).unwrap().read_to_string(&mut s).unwrap();
+            assert_eq!(s, "hello");
+            assert_eq!(b.stat(&digest).unwrap(), Some(5));
+            assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no temp file left");
+            assert!(b.open("../../etc/passwd").is_err());
+            // A damaged blob (short after a power loss) is replaced by the next put.
+            let path = d.path().join(CAS_DIR).join(&digest);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+            std::fs::write(&path, b"he").unwrap();
+            assert!(b.put_bytes(&digest, b"hello").unwrap());
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+            std::fs::write(&path, b"").unwrap();
+            assert!(b.put_reader(&mut &b"hello"[..]).unwrap().2);
+            assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+            assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no temp file left");
+            b.remove(&digest).unwrap();
+            assert_eq!(b.stat(&digest).unwrap(), None);
+        }
     }
 }

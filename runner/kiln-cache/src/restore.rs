@@ -1,16 +1,22 @@
 //! Writing a checked manifest into the build's trees without following any link.
 //!
-//! Three steps, so an entry is either restored or refused whole:
+//! Three steps, so an entry is either restored whole or refused with nothing left behind:
 //! 1. **preflight**: every destination is looked at, component by component, with
 //!    `O_NOFOLLOW` directory handles; a symlink or a non-directory on the way, a symlink at a
 //!    path the entry writes (unless it is the very link the entry restores), or a type
 //!    conflict refuses the entry before anything is written;
-//! 2. **stage**: every file is copied from its blob into a private staging directory in its
-//!    root while it is hashed; a wrong digest or size, or a missing blob, refuses the entry and
-//!    the staging directory is removed;
-//! 3. **commit**: staged files are renamed into place (`renameat`, which replaces a file or a
-//!    link but never writes through one), links are made with `symlinkat` + rename, directory
-//!    modes are set last. Failures here (a race with another writer) are reported per item.
+//! 2. **write**: directories are made, links created, and every file copied from its blob
+//!    while it is hashed: a file that does not exist yet is created at its name
+//!    (`O_CREAT | O_EXCL | O_NOFOLLOW`, so nothing planted since can be written through), one
+//!    that exists is written to a temp name beside it. A wrong digest or size, or a missing
+//!    blob, refuses the entry: everything this restore created is removed again (files,
+//!    links, temp files, then the directories it made) and existing files are untouched;
+//! 3. **commit**: temp files are renamed over the files they replace (`renameat` replaces a
+//!    file but never writes through a link), directory modes are set last. Failures here (a
+//!    race with another writer) are reported per item.
+//!
+//! Writing fresh files in place rather than staging them all and renaming each halves the
+//! directory updates of a restore into an empty tree (the common case: a new working copy).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -56,12 +62,14 @@ fn refuse(reason: String) -> Refusal {
 struct Tree {
     root: OwnedFd,
     stack: Vec<(Vec<u8>, OwnedFd)>,
+    /// Directories this restore made, in the order made (for rollback).
+    created: Vec<Vec<Vec<u8>>>,
 }
 
 impl Tree {
     fn open(dir: &std::path::Path) -> Result<Tree, String> {
         let root = rustix::fs::open(dir, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| format!("cannot open '{}': {e}", dir.display()))?;
-        Ok(Tree { root, stack: Vec::new() })
+        Ok(Tree { root, stack: Vec::new(), created: Vec::new() })
     }
 
     /// The handle of directory `comps`; `Ok(None)` when it does not exist and `create` is false;
@@ -76,7 +84,8 @@ impl Tree {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) if create => {
                     match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o755)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
+                        Ok(()) => self.created.push(comps[..=i].iter().map(|c| c.to_vec()).collect()),
+                        Err(Errno::EXIST) => {}
                         Err(e) => return Err(format!("cannot create directory '{}': {e}", shown(&comps[..=i]))),
                     }
                     rustix::fs::openat(parent, name, DIR_FLAGS, Mode::empty()).map_err(|e| not_dir(&comps[..=i], e))?
@@ -136,30 +145,21 @@ pub(crate) fn apply(m: &Manifest, roots: &Roots, blobs: &dyn BlobStore) -> Resul
         preflight(&mut tree, items).map_err(|e| refuse(format!("{}:{e}", kind.name())))?;
         trees.insert(kind.clone(), tree);
     }
-    let mut stages = Vec::new();
     let mut stats = Stats::default();
-    let staged = (|| {
-        for (kind, items) in &by_root {
-            let tree = &trees[kind];
-            let stage = Stage::new(&tree.root).map_err(|e| refuse(format!("cannot create a staging directory in {}: {e}", kind.name())))?;
-            stages.push(stage);
-            let stage = stages.last_mut().expect("just pushed");
-            for (i, item) in items.iter().enumerate().filter(|(_, it)| it.kind == Kind::File) {
-                stats.bytes += stage.put(i, item, blobs)?;
-            }
-        }
-        Ok(())
-    })();
-    if let Err(refusal) = staged {
-        for s in stages {
-            s.remove();
-        }
-        return Err(refusal);
-    }
-    for ((kind, items), stage) in by_root.iter().zip(stages) {
+    let mut written: BTreeMap<RootKind, Written> = BTreeMap::new();
+    for (kind, items) in &by_root {
         let tree = trees.get_mut(kind).expect("opened above");
-        commit(tree, items, &stage, kind, &mut stats);
-        stage.remove();
+        let w = written.entry(kind.clone()).or_default();
+        if let Err(refusal) = write(tree, items, blobs, w, &mut stats) {
+            for (k, w) in written {
+                rollback(trees.get_mut(&k).expect("opened above"), w);
+            }
+            return Err(refusal);
+        }
+    }
+    for (kind, items) in &by_root {
+        let tree = trees.get_mut(kind).expect("opened above");
+        commit(tree, items, written.remove(kind).unwrap_or_default(), kind, &mut stats);
     }
     Ok(stats)
 }
@@ -182,100 +182,132 @@ fn preflight(tree: &mut Tree, items: &[&Item]) -> Result<(), String> {
     Ok(())
 }
 
-/// A private directory in a root where files are staged before they are renamed into place.
-struct Stage {
-    root: OwnedFd,
-    name: String,
-    fd: OwnedFd,
-    staged: Vec<usize>,
+/// What the write step made in one root: new files and links as (directory, name), removed
+/// on rollback, and temp files that replace existing ones at commit, by item index.
+#[derive(Default)]
+struct Written {
+    created: Vec<(Vec<Vec<u8>>, Vec<u8>)>,
+    temps: BTreeMap<usize, (Vec<Vec<u8>>, Vec<u8>)>,
 }
 
-impl Stage {
-    fn new(root: &OwnedFd) -> Result<Stage, Errno> {
-        let root = rustix::io::dup(root)?;
-        loop {
-            let name = format!(".kiln-cache-restore.{}.{}", std::process::id(), STAGE.fetch_add(1, Ordering::Relaxed));
-            match rustix::fs::mkdirat(&root, name.as_str(), Mode::from_raw_mode(0o700)) {
-                Ok(()) => {}
-                Err(Errno::EXIST) => continue,
-                Err(e) => return Err(e),
-            }
-            let fd = rustix::fs::openat(&root, name.as_str(), DIR_FLAGS, Mode::empty())?;
-            return Ok(Stage { root, name, fd, staged: Vec::new() });
-        }
-    }
-
-    /// Copies item `i`'s blob into the stage, checking its digest and size; returns the size.
-    fn put(&mut self, i: usize, item: &Item, blobs: &dyn BlobStore) -> Result<u64, Refusal> {
-        let digest = item.sha256.as_deref().unwrap_or_default();
-        let shown = || format!("{}:{}", item.root, item.path.shown());
-        let mut src = blobs.open(digest).map_err(|e| Refusal { reason: format!("blob {digest} of '{}' is missing or unreadable: {e}", shown()), corrupt: true, bad_blob: None })?;
-        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        let fd = rustix::fs::openat(&self.fd, i.to_string(), flags, Mode::from_raw_mode(0o600)).map_err(|e| refuse(format!("cannot stage '{}': {e}", shown())))?;
-        self.staged.push(i);
-        let mut file = File::from(fd);
-        let (got, size) = copy_hashing(&mut src, &mut file).map_err(|e| refuse(format!("cannot copy blob {digest} to '{}': {e}", shown())))?;
-        if got != digest || Some(size) != item.size {
-            return Err(Refusal {
-                reason: format!("blob {digest} of '{}' is corrupt: its content hashes to {got} ({size} bytes, the manifest says {})", shown(), item.size.unwrap_or(0)),
-                corrupt: true,
-                bad_blob: Some(digest.to_string()),
-            });
-        }
-        let err = |e: Errno| refuse(format!("cannot set the mode or time of '{}': {e}", shown()));
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(item.mode.unwrap_or(0o644) & 0o777)).map_err(err)?;
-        if let Some((s, ns)) = item.mtime {
-            let t = Timespec { tv_sec: s, tv_nsec: ns.into() };
-            rustix::fs::futimens(&file, &Timestamps { last_access: t, last_modification: t }).map_err(err)?;
-        }
-        Ok(size)
-    }
-
-    fn remove(self) {
-        for i in &self.staged {
-            let _ = rustix::fs::unlinkat(&self.fd, i.to_string(), AtFlags::empty());
-        }
-        let _ = rustix::fs::unlinkat(&self.root, self.name.as_str(), AtFlags::REMOVEDIR);
-    }
+fn temp_name() -> String {
+    format!(".kiln-cache-new.{}.{}", std::process::id(), STAGE.fetch_add(1, Ordering::Relaxed))
 }
 
-fn commit(tree: &mut Tree, items: &[&Item], stage: &Stage, kind: &RootKind, stats: &mut Stats) {
-    let mut dirs = Vec::new();
+fn write(tree: &mut Tree, items: &[&Item], blobs: &dyn BlobStore, w: &mut Written, stats: &mut Stats) -> Result<(), Refusal> {
     for (i, item) in items.iter().enumerate() {
         let (parent, name) = split(item);
-        let fail = |reason: String| Skipped { path: format!("{}:{}", kind.name(), item.path.shown()), reason };
-        let dir = match tree.dir(&parent, true) {
-            Ok(Some(d)) => d,
-            Ok(None) => continue,
-            Err(e) => {
-                stats.failed.push(fail(e));
+        let shown = || format!("{}:{}", item.root, item.path.shown());
+        if item.kind == Kind::Dir {
+            let comps: Vec<&[u8]> = item.path.0.split(|b| *b == b'/').collect();
+            tree.dir(&comps, true).map_err(refuse)?;
+            continue;
+        }
+        let dir = tree.dir(&parent, true).map_err(refuse)?.expect("created");
+        let owned_parent: Vec<Vec<u8>> = parent.iter().map(|c| c.to_vec()).collect();
+        if item.kind == Kind::Symlink {
+            if same_link(dir, name, item) {
                 continue;
             }
-        };
-        let done = match item.kind {
-            Kind::File => rustix::fs::renameat(&stage.fd, i.to_string(), dir, name).map(|()| stats.files += 1),
-            Kind::Dir => match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
-                Ok(()) | Err(Errno::EXIST) => {
-                    dirs.push(item);
-                    stats.dirs += 1;
-                    Ok(())
+            let target = item.target.as_ref().map(|t| t.0.as_slice()).unwrap_or_default();
+            match rustix::fs::symlinkat(target, dir, name) {
+                Ok(()) => w.created.push((owned_parent, name.to_vec())),
+                // A regular file is there: replaced at commit.
+                Err(Errno::EXIST) => {
+                    let tmp = temp_name();
+                    rustix::fs::symlinkat(target, dir, tmp.as_str()).map_err(|e| refuse(format!("cannot create the link '{}': {e}", shown())))?;
+                    w.temps.insert(i, (owned_parent, tmp.into_bytes()));
                 }
-                Err(e) => Err(e),
-            },
-            Kind::Symlink if same_link(dir, name, item) => {
-                stats.symlinks += 1;
-                Ok(())
+                Err(e) => return Err(refuse(format!("cannot create the link '{}': {e}", shown()))),
             }
-            Kind::Symlink => {
-                let target = item.target.as_ref().map(|t| t.0.as_slice()).unwrap_or_default();
-                let tmp = format!(".kiln-cache-link.{}.{}", std::process::id(), STAGE.fetch_add(1, Ordering::Relaxed));
-                rustix::fs::symlinkat(target, dir, tmp.as_str())
-                    .and_then(|()| rustix::fs::renameat(dir, tmp.as_str(), dir, name).inspect_err(|_| { let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty()); }))
-                    .map(|()| stats.symlinks += 1)
+            continue;
+        }
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let mode = Mode::from_raw_mode(0o600);
+        let fd = match rustix::fs::openat(dir, name, flags, mode) {
+            Ok(fd) => {
+                w.created.push((owned_parent, name.to_vec()));
+                fd
             }
+            // A file is there (from the source, or an earlier restore): replaced at commit.
+            Err(Errno::EXIST) => {
+                let tmp = temp_name();
+                let fd = rustix::fs::openat(dir, tmp.as_str(), flags, mode).map_err(|e| refuse(format!("cannot write '{}': {e}", shown())))?;
+                w.temps.insert(i, (owned_parent, tmp.into_bytes()));
+                fd
+            }
+            Err(e) => return Err(refuse(format!("cannot write '{}': {e}", shown()))),
         };
-        if let Err(e) = done {
-            stats.failed.push(fail(format!("not restored: {e}")));
+        stats.bytes += copy_verified(File::from(fd), item, blobs)?;
+    }
+    Ok(())
+}
+
+/// Copies the item's blob into `file`, checking digest and size, then sets mode and mtime.
+fn copy_verified(mut file: File, item: &Item, blobs: &dyn BlobStore) -> Result<u64, Refusal> {
+    let digest = item.sha256.as_deref().unwrap_or_default();
+    let shown = || format!("{}:{}", item.root, item.path.shown());
+    let mut src = blobs.open(digest).map_err(|e| Refusal { reason: format!("blob {digest} of '{}' is missing or unreadable: {e}", shown()), corrupt: true, bad_blob: None })?;
+    let (got, size) = copy_hashing(&mut src, &mut file).map_err(|e| refuse(format!("cannot copy blob {digest} to '{}': {e}", shown())))?;
+    if got != digest || Some(size) != item.size {
+        return Err(Refusal {
+            reason: format!("blob {digest} of '{}' is corrupt: its content hashes to {got} ({size} bytes, the manifest says {})", shown(), item.size.unwrap_or(0)),
+            corrupt: true,
+            bad_blob: Some(digest.to_string()),
+        });
+    }
+    let err = |e: Errno| refuse(format!("cannot set the mode or time of '{}': {e}", shown()));
+    rustix::fs::fchmod(&file, Mode::from_raw_mode(item.mode.unwrap_or(0o644) & 0o777)).map_err(err)?;
+    if let Some((s, ns)) = item.mtime {
+        let t = Timespec { tv_sec: s, tv_nsec: ns.into() };
+        rustix::fs::futimens(&file, &Timestamps { last_access: t, last_modification: t }).map_err(err)?;
+    }
+    Ok(size)
+}
+
+/// Undoes the write step in one root: removes what it created, then the directories it made.
+fn rollback(tree: &mut Tree, w: Written) {
+    for (parent, name) in w.created.into_iter().chain(w.temps.into_values()) {
+        let comps: Vec<&[u8]> = parent.iter().map(Vec::as_slice).collect();
+        if let Ok(Some(dir)) = tree.dir(&comps, false) {
+            let _ = rustix::fs::unlinkat(dir, name.as_slice(), AtFlags::empty());
+        }
+    }
+    let created = std::mem::take(&mut tree.created);
+    for comps in created.iter().rev() {
+        let (name, parent) = comps.split_last().expect("non-empty");
+        let parent: Vec<&[u8]> = parent.iter().map(Vec::as_slice).collect();
+        if let Ok(Some(dir)) = tree.dir(&parent, false) {
+            let _ = rustix::fs::unlinkat(dir, name.as_slice(), AtFlags::REMOVEDIR);
+        }
+    }
+}
+
+fn commit(tree: &mut Tree, items: &[&Item], w: Written, kind: &RootKind, stats: &mut Stats) {
+    let temps = w.temps;
+    let mut dirs = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let fail = |reason: String| Skipped { path: format!("{}:{}", kind.name(), item.path.shown()), reason };
+        match item.kind {
+            Kind::Dir => {
+                dirs.push(item);
+                stats.dirs += 1;
+                continue;
+            }
+            Kind::File => stats.files += 1,
+            Kind::Symlink => stats.symlinks += 1,
+        }
+        let Some((_, tmp)) = temps.get(&i) else { continue };
+        let (parent, name) = split(item);
+        match tree.dir(&parent, false) {
+            Ok(Some(dir)) => {
+                if let Err(e) = rustix::fs::renameat(dir, tmp.as_slice(), dir, name) {
+                    let _ = rustix::fs::unlinkat(dir, tmp.as_slice(), AtFlags::empty());
+                    stats.failed.push(fail(format!("not restored: {e}")));
+                }
+            }
+            Ok(None) => stats.failed.push(fail("its directory vanished".into())),
+            Err(e) => stats.failed.push(fail(e)),
         }
     }
     // Directory modes last and deepest first, so a read-only directory does not block its children.

@@ -180,3 +180,16 @@ fn a_refused_candidate_falls_through_to_the_next() {
     assert_eq!(r.restored.unwrap().manifest_sha256, good);
     assert_eq!(fs::read(b.src.join("d/a")).unwrap(), b"aaaa");
 }
+
+#[test]
+fn a_refused_entry_leaves_existing_files_untouched() {
+    let (env, paths, _) = saved();
+    overwrite_blob(&env, &blob_of(&env, &paths, "d/sub/b"), b"evil");
+    let b = env.next_build("existing");
+    write(&b.src.join("d/a"), b"from the source", 0o644);
+    write(&b.src.join("keep/x"), b"x", 0o644);
+    let r = env.restore(&paths, Some("k"), &[], &b);
+    assert!(r.restored.is_none() && r.rejected[0].reason.contains("corrupt"), "{r:?}");
+    assert_eq!(fs::read(b.src.join("d/a")).unwrap(), b"from the source");
+    assert_eq!(tree(&b.src), ["d", "d/a", "keep", "keep/x"], "no temp file, link or directory left");
+}
