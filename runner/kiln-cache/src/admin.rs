@@ -206,7 +206,8 @@ impl Store {
                     removal.bytes_freed += size;
                 }
                 None => {
-                    let _ = std::fs::remove_file(self.root.join(crate::blobs::CAS_DIR).join(name));
+                    let stray = self.root.join(crate::blobs::CAS_DIR).join(name);
+                    let _ = std::fs::remove_file(&stray).or_else(|_| std::fs::remove_dir_all(&stray));
                 }
             }
         }

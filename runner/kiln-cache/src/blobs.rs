@@ -35,7 +35,7 @@ pub trait BlobStore: Send + Sync {
     fn list(&self) -> io::Result<Vec<(Option<String>, String, u64)>>;
 }
 
-/// Blobs as read-only files in `<store>/cas/sha256/`. A blob is written as an unnamed file
+/// Blobs as read-only files in `<store>/cas/sha256/<first two hex digits>/<hex>`. A blob is written as an unnamed file
 /// (`O_TMPFILE`) and linked in under its digest (`linkat` fails if the name exists), so a
 /// blob, once there, is never rewritten and a crash leaves nothing behind; where unnamed files
 /// are not available it is written in `<store>/tmp/` and renamed in without replacing
@@ -129,12 +129,21 @@ impl FsBlobs {
     /// Publishes a written blob as `digest` unless a whole blob is there already (one of another
     /// size is damaged and is replaced); returns whether it was published.
     fn publish(&self, pending: Pending, file: File, digest: &str, size: u64) -> io::Result<bool> {
-        let first = match &pending {
-            Pending::Unnamed => self.link_unnamed(&file, &self.dir, digest),
-            Pending::Named(name) => rustix::fs::renameat_with(&self.tmp, name.as_str(), &self.dir, digest, RenameFlags::NOREPLACE).or_else(|e| match e {
-                Errno::INVAL | Errno::NOSYS | Errno::NOTSUP => rustix::fs::linkat(&self.tmp, name.as_str(), &self.dir, digest, AtFlags::empty()),
+        let rel = on_disk(digest);
+        let place = || match &pending {
+            Pending::Unnamed => self.link_unnamed(&file, &self.dir, &rel),
+            Pending::Named(name) => rustix::fs::renameat_with(&self.tmp, name.as_str(), &self.dir, rel.as_str(), RenameFlags::NOREPLACE).or_else(|e| match e {
+                Errno::INVAL | Errno::NOSYS | Errno::NOTSUP => rustix::fs::linkat(&self.tmp, name.as_str(), &self.dir, rel.as_str(), AtFlags::empty()),
                 e => Err(e),
             }),
+        };
+        let first = match place() {
+            // The fan-out directory is made on first use.
+            Err(Errno::NOENT) => match rustix::fs::mkdirat(&self.dir, &digest[..2], Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(Errno::EXIST) => place(),
+                Err(e) => Err(e),
+            },
+            other => other,
         };
         let result = match first {
             Ok(()) => Ok(true),
@@ -148,7 +157,7 @@ impl FsBlobs {
                     }
                     Pending::Named(name) => name.clone(),
                 };
-                let r = rustix::fs::renameat(&self.tmp, name.as_str(), &self.dir, digest).map(|()| true).map_err(io::Error::from);
+                let r = rustix::fs::renameat(&self.tmp, name.as_str(), &self.dir, rel.as_str()).map(|()| true).map_err(io::Error::from);
                 let _ = rustix::fs::unlinkat(&self.tmp, name.as_str(), AtFlags::empty());
                 return r;
             }
@@ -175,7 +184,7 @@ fn check(digest: &str) -> io::Result<()> {
 impl BlobStore for FsBlobs {
     fn stat(&self, digest: &str) -> io::Result<Option<u64>> {
         check(digest)?;
-        match rustix::fs::statat(&self.dir, digest, AtFlags::SYMLINK_NOFOLLOW) {
+        match rustix::fs::statat(&self.dir, on_disk(digest), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if (st.st_mode & libc::S_IFMT) == libc::S_IFREG => Ok(Some(st.st_size as u64)),
             Ok(_) => Ok(None),
             Err(Errno::NOENT) => Ok(None),
@@ -211,7 +220,7 @@ impl BlobStore for FsBlobs {
 
     fn open(&self, digest: &str) -> io::Result<Box<dyn Read + Send>> {
         check(digest)?;
-        let fd = rustix::fs::openat(&self.dir, digest, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK, Mode::empty())?;
+        let fd = rustix::fs::openat(&self.dir, on_disk(digest), OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK, Mode::empty())?;
         let file = File::from(fd);
         if !file.metadata()?.is_file() {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file"));
@@ -221,7 +230,7 @@ impl BlobStore for FsBlobs {
 
     fn remove(&self, digest: &str) -> io::Result<()> {
         check(digest)?;
-        match rustix::fs::unlinkat(&self.dir, digest, AtFlags::empty()) {
+        match rustix::fs::unlinkat(&self.dir, on_disk(digest), AtFlags::empty()) {
             Ok(()) | Err(Errno::NOENT) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -229,15 +238,32 @@ impl BlobStore for FsBlobs {
 
     fn list(&self) -> io::Result<Vec<(Option<String>, String, u64)>> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.path)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            let digest = is_digest(&name).then(|| name.clone());
-            out.push((digest, name, size));
+        for top in std::fs::read_dir(&self.path)? {
+            let top = top?;
+            let prefix = top.file_name().to_string_lossy().into_owned();
+            let is_fan = prefix.len() == 2 && prefix.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if !(is_fan && top.file_type()?.is_dir()) {
+                out.push((None, prefix, top.metadata().map(|m| m.len()).unwrap_or(0)));
+                continue;
+            }
+            for entry in std::fs::read_dir(top.path())? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                let digest = (is_digest(&name) && name.starts_with(&prefix)).then(|| name.clone());
+                out.push((digest, format!("{prefix}/{name}"), size));
+            }
         }
         Ok(out)
     }
+}
+
+/// Where a blob lives below `cas/sha256/`: the object key's `<hex>` in a directory named by its
+/// first two hex digits (as git does), because one directory of tens of thousands of random
+/// names made file creation about twice as slow here (20,000 files: 10.5-14.3 s flat against
+/// 5.6-5.7 s fanned out, on this machine's loaded disk).
+pub(crate) fn on_disk(digest: &str) -> String {
+    format!("{}/{digest}", &digest[..2])
 }
 
 /// Copies `reader` into `writer`; returns the hex sha256 and the size of what passed.
@@ -295,7 +321,7 @@ mod tests {
             assert_eq!(std::fs::read_dir(d.path().join("tmp")).unwrap().count(), 0, "no temp file left");
             assert!(b.open("../../etc/passwd").is_err());
             // A damaged blob (short after a power loss) is replaced by the next put.
-            let path = d.path().join(CAS_DIR).join(&digest);
+            let path = d.path().join(CAS_DIR).join(on_disk(&digest));
             std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
             std::fs::write(&path, b"he").unwrap();
             assert!(b.put_bytes(&digest, b"hello").unwrap());

@@ -35,7 +35,7 @@
 //! # Store
 //!
 //! Files are stored once by sha256 (`cas/sha256/<hex>`, the design's content-addressed keys,
-//! written once through a temp file and a no-replace rename, never rewritten), one JSON
+//! fanned out on disk by their first two hex digits; written once, never rewritten), one JSON
 //! manifest per entry names every file, link and directory with its root (`src`, `home` or an
 //! allowed absolute root), relative path, mode, size, sha256 and mtime. The manifest is
 //! immutable, so its sha256 identifies exactly what a build restored (for the provenance's

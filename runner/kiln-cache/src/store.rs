@@ -3,7 +3,7 @@
 //! ```text
 //! <root>/gc.lock                          shared by saves and restores, exclusive for GC/eviction
 //! <root>/commit.lock                      exclusive while manifests and index records change
-//! <root>/cas/sha256/<hex>                 blobs (read-only files, written once)
+//! <root>/cas/sha256/<hh>/<hex>            blobs (read-only files, written once; hh = first 2 hex digits)
 //! <root>/entries/<version>/<name>.json    manifest; <name> = sha256(key), or `unkeyed`
 //! <root>/entries/<version>/<name>.meta    index record (key, times, totals)
 //! <root>/tmp/                             temp files, swept when nobody holds gc.lock

@@ -58,7 +58,12 @@ impl Env {
     }
 
     pub fn blob_path(&self, digest: &str) -> PathBuf {
-        self.store_dir().join(kiln_cache::CAS_DIR).join(digest)
+        self.store_dir().join(kiln_cache::CAS_DIR).join(&digest[..2]).join(digest)
+    }
+
+    /// Number of blob files in the store.
+    pub fn blob_count(&self) -> usize {
+        walkdir::WalkDir::new(self.store_dir().join(kiln_cache::CAS_DIR)).into_iter().filter(|e| e.as_ref().unwrap().file_type().is_file()).count()
     }
 }
 
