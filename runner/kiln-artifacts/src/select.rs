@@ -492,10 +492,17 @@ fn link_target(link: &Path) -> io::Result<PathBuf> {
 /// Whether a symlink stored at artifact path `path` with relative `target` would resolve
 /// above the artifact's root once extracted.
 fn escapes_artifact(path: &str, target: &Path) -> bool {
+    link_escapes(Path::new(path), target)
+}
+
+/// Whether a symlink at `path` (relative to some root) with `target` resolves, lexically,
+/// above that root: an absolute target always does; each `..` climbs one level from the
+/// link's directory. Shared with the build cache, which stores links the same way.
+pub fn link_escapes(path: &Path, target: &Path) -> bool {
     if !target.is_relative() {
         return true;
     }
-    let mut depth = path.split('/').count() as isize - 1;
+    let mut depth = path.components().count() as isize - 1;
     for c in target.components() {
         match c {
             Component::ParentDir => depth -= 1,
