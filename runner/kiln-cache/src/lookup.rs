@@ -106,6 +106,7 @@ impl Store {
         for k in req.fallback_keys {
             validate_key(k)?;
         }
+        self.check_outside(req.roots)?;
         let mut report = RestoreReport { restored: None, rejected: Vec::new(), skipped: req.paths.skipped.clone() };
         let _gc = self.lock("gc.lock", false, true)?;
         for (path, matched, expect) in self.candidates(req)? {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -266,21 +266,7 @@ pub fn check_rel(p: &[u8]) -> Result<(), &'static str> {
 /// Whether a symlink at root-relative `path` with `target` resolves (lexically) outside the
 /// root: an absolute or empty target, a NUL, or `..` climbing above the root.
 pub fn link_escapes(path: &[u8], target: &[u8]) -> bool {
-    if target.is_empty() || target.contains(&0) || target[0] == b'/' {
-        return true;
-    }
-    let mut depth = path.split(|b| *b == b'/').count() as isize - 1;
-    for c in Path::new(OsStr::from_bytes(target)).components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
+    target.is_empty() || target.contains(&0) || kiln_artifacts::link_escapes(Path::new(OsStr::from_bytes(path)), Path::new(OsStr::from_bytes(target)))
 }
 
 #[cfg(test)]

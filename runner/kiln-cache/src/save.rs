@@ -79,6 +79,7 @@ impl Store {
         if let Some(k) = req.key {
             validate_key(k)?;
         }
+        self.check_outside(req.roots)?;
         let mut report = SaveReport { key: req.key.map(str::to_string), version: req.paths.version.clone(), outcome: SaveOutcome::Empty, skipped: req.paths.skipped.clone(), evicted: Vec::new() };
         let manifest_path = self.version_dir(&req.paths.version).join(format!("{}.json", entry_name(req.key)));
         {

@@ -206,6 +206,20 @@ impl Store {
         Ok(notes)
     }
 
+    /// Refuses a store inside any of the build's writable trees.
+    pub(crate) fn check_outside(&self, roots: &crate::Roots) -> Result<(), CacheError> {
+        let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let store = canon(&self.root);
+        let named = [("working copy", &roots.src), ("home", &roots.home)].into_iter().chain(roots.allowed.iter().map(|a| ("allowed directory", a)));
+        for (root, dir) in named {
+            let d = canon(dir);
+            if store.starts_with(&d) {
+                return Err(CacheError::StoreInsideBuild { store, root, dir: d });
+            }
+        }
+        Ok(())
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.opts.limits

@@ -227,3 +227,14 @@ fn glob_search_and_hash_files() {
     write(&root.join("package-lock.json"), b"{ }", 0o644);
     assert_ne!(h(&["package-lock.json"]).unwrap(), lock, "content changes the hash");
 }
+
+#[test]
+fn a_store_inside_the_build_is_refused() {
+    let env = Env::new();
+    let inside = kiln_cache::Store::open(&env.roots.src.join(".cache"), Default::default()).unwrap();
+    let paths = env.paths(&["d/**/*"]);
+    let err = inside.save(&kiln_cache::SaveRequest { paths: &paths, key: None, roots: &env.roots }).unwrap_err();
+    assert!(err.to_string().contains("inside the build's working copy"), "{err}");
+    let err = inside.restore(&kiln_cache::RestoreRequest { paths: &paths, key: None, fallback_keys: &[], roots: &env.roots }).unwrap_err();
+    assert!(matches!(err, kiln_cache::CacheError::StoreInsideBuild { .. }), "{err}");
+}
