@@ -249,11 +249,19 @@ fn copy_verified(mut file: File, item: &Item, blobs: &dyn BlobStore) -> Result<u
     let shown = || format!("{}:{}", item.root, item.path.shown());
     let mut src = blobs.open(digest).map_err(|e| Refusal { reason: format!("blob {digest} of '{}' is missing or unreadable: {e}", shown()), corrupt: true, bad_blob: None })?;
     let (got, size) = copy_hashing(&mut src, &mut file).map_err(|e| refuse(format!("cannot copy blob {digest} to '{}': {e}", shown())))?;
-    if got != digest || Some(size) != item.size {
+    if got != digest {
         return Err(Refusal {
-            reason: format!("blob {digest} of '{}' is corrupt: its content hashes to {got} ({size} bytes, the manifest says {})", shown(), item.size.unwrap_or(0)),
+            reason: format!("blob {digest} of '{}' is corrupt: its content hashes to {got} ({size} bytes)", shown()),
             corrupt: true,
             bad_blob: Some(digest.to_string()),
+        });
+    }
+    // The blob is sound (its content matches its name), the manifest is not: keep the blob.
+    if Some(size) != item.size {
+        return Err(Refusal {
+            reason: format!("corrupt manifest: '{}' is {} bytes by the manifest, its blob {digest} has {size}", shown(), item.size.unwrap_or(0)),
+            corrupt: true,
+            bad_blob: None,
         });
     }
     let err = |e: Errno| refuse(format!("cannot set the mode or time of '{}': {e}", shown()));
