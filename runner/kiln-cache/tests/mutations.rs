@@ -15,9 +15,9 @@ const HOSTILE_TARGETS: &[&str] = &["/etc", "../../..", "..", "../..", "a", "", "
 fn hostile_value(field: &str, n: u64) -> Value {
     let pick = |v: &[&str]| json!(v[(n as usize) % v.len()]);
     match field {
-        "path" if n % 7 == 0 => json!({ "hex": "2e2e2f6f7574" }),
+        "path" if n.is_multiple_of(7) => json!({ "hex": "2e2e2f6f7574" }),
         "path" => pick(HOSTILE_PATHS),
-        "target" if n % 5 == 0 => json!({ "hex": "2f657463" }),
+        "target" if n.is_multiple_of(5) => json!({ "hex": "2f657463" }),
         "target" => pick(HOSTILE_TARGETS),
         "kind" => pick(&["file", "dir", "symlink", "fifo", ""]),
         "root" => pick(&["src", "home", "/", "/etc", "", "/tmp", "src/.."]),
