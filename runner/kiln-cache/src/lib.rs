@@ -79,8 +79,12 @@
 //!   whole (format, version, every path relative without `..`/empty components and selected by
 //!   the restoring build's own `paths`, links inside their root, nothing below a file or link
 //!   of the same entry, digests well-formed, limits); every blob is hashed as it is copied and
-//!   must match. Any failure refuses the **whole** entry before anything is written (files are
-//!   staged in a private directory and renamed into place only once all are verified).
+//!   must match. Any failure refuses the **whole** entry and leaves the tree as it was: new
+//!   files are created only where nothing exists, files that exist are replaced by renaming a
+//!   verified copy over them only once every file is verified, and on a refusal everything the
+//!   restore created (files, links, temp files, directories) is removed again. A blob is
+//!   deleted only when its content does not hash to its name (a manifest that lies cannot make
+//!   kiln delete a sound blob).
 //! * Restoring never follows a link in the destination tree: directories are opened one
 //!   component at a time with `O_NOFOLLOW`, and a symlink on the way or at a path the entry
 //!   writes refuses the entry. Set-user-ID, set-group-ID and sticky bits are not restored.
