@@ -18,7 +18,10 @@
 //! * **Cache version**: "a hash generated from the paths of the directories being cached. If
 //!   two caches have different versions, they are treated as distinct caches during the
 //!   matching process." Every lookup stays within the version; see [`CachePaths::new`] for
-//!   the exact input (a kiln proposal: CodeBuild does not document it).
+//!   the exact input (a kiln proposal: CodeBuild does not document it). CodeBuild keeps each
+//!   project's cache apart unless projects share a `cacheNamespace`; one kiln store serves
+//!   every project on a machine, so the caller scopes the version with
+//!   [`CachePaths::with_namespace`] (the project, or a shared namespace).
 //! * **`key`**: "CodeBuild does an exact match for the primary key"; with a key CodeBuild
 //!   creates "a unique cache copy that will not be updated once created", so saving an existing
 //!   key is a no-op ([`SaveOutcome::AlreadyExists`]). Without a key, CodeBuild "will

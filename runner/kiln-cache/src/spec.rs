@@ -97,7 +97,8 @@ pub struct CachePaths {
     pub skipped: Vec<Skipped>,
     /// Sorted, deduplicated canonical forms of `specs`.
     pub canonical: Vec<CanonicalPath>,
-    /// The cache version: lowercase hex sha256 of `canonical`.
+    /// The cache version: lowercase hex sha256 of `canonical` (and the namespace, see
+    /// [`CachePaths::with_namespace`]).
     pub version: String,
 }
 
@@ -133,15 +134,18 @@ impl CachePaths {
         let mut canonical: Vec<CanonicalPath> = specs.iter().map(|s| CanonicalPath { root: s.root.name(), pattern: s.pattern.normalized.clone() }).collect();
         canonical.sort();
         canonical.dedup();
-        let mut h = Sha256::new();
-        for c in &canonical {
-            h.update(c.root.as_bytes());
-            h.update([0]);
-            h.update(c.pattern.as_bytes());
-            h.update([b'\n']);
-        }
-        let version = hex::encode(h.finalize());
+        let version = version_of(None, &canonical);
         Ok(CachePaths { specs, skipped, canonical, version })
+    }
+
+    /// Scopes the cache to `namespace` (mixed into the version): entries saved under one
+    /// namespace are never seen from another. CodeBuild keeps each project's cache apart unless
+    /// projects share a `cacheNamespace`; one kiln store serves every project on the machine,
+    /// so the caller passes the project's identity (or a shared namespace) here. Without it,
+    /// two projects caching `node_modules/**/*` without a key would share one entry.
+    pub fn with_namespace(mut self, namespace: &str) -> CachePaths {
+        self.version = version_of(Some(namespace), &self.canonical);
+        self
     }
 
     /// The distinct roots the specs use, in a stable order.
@@ -156,6 +160,22 @@ impl CachePaths {
     pub fn matches(&self, root: &RootKind, rel: &Path) -> bool {
         self.specs.iter().any(|s| &s.root == root && s.pattern.matcher.is_match(rel))
     }
+}
+
+fn version_of(namespace: Option<&str>, canonical: &[CanonicalPath]) -> String {
+    let mut h = Sha256::new();
+    if let Some(ns) = namespace {
+        h.update(b"namespace\0");
+        h.update(ns.as_bytes());
+        h.update([b'\n']);
+    }
+    for c in canonical {
+        h.update(c.root.as_bytes());
+        h.update([0]);
+        h.update(c.pattern.as_bytes());
+        h.update([b'\n']);
+    }
+    hex::encode(h.finalize())
 }
 
 fn invalid_path(raw: &str, e: ArtifactError) -> CacheError {
@@ -310,6 +330,10 @@ mod tests {
         assert_ne!(v(&["pip-dependencies/**/*"]), v(&["tmp/pip-dependencies/**/*"]));
         assert_ne!(v(&["a/**/*"]), v(&["~/a/**/*"]));
         assert_eq!(v(&["a/**/*"]).len(), 64);
+        let p = || CachePaths::new(&["a/**/*".to_string()], &roots()).unwrap();
+        assert_ne!(p().with_namespace("project-a").version, p().with_namespace("project-b").version);
+        assert_ne!(p().with_namespace("project-a").version, p().version);
+        assert_eq!(p().with_namespace("x").version, p().with_namespace("x").version);
     }
 
     #[test]

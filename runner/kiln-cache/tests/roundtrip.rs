@@ -238,3 +238,14 @@ fn a_store_inside_the_build_is_refused() {
     let err = inside.restore(&kiln_cache::RestoreRequest { paths: &paths, key: None, fallback_keys: &[], roots: &env.roots }).unwrap_err();
     assert!(matches!(err, kiln_cache::CacheError::StoreInsideBuild { .. }), "{err}");
 }
+
+#[test]
+fn namespaces_keep_projects_apart() {
+    let env = Env::new();
+    write(&env.roots.src.join("node_modules/x"), b"project a", 0o644);
+    let a = env.paths(&["node_modules/**/*"]).with_namespace("/projects/a");
+    let b = env.paths(&["node_modules/**/*"]).with_namespace("/projects/b");
+    env.save(&a, None, &env.roots);
+    assert!(env.restore(&b, None, &[], &env.next_build("b")).restored.is_none(), "project b must not get project a's unkeyed entry");
+    assert!(env.restore(&a, None, &[], &env.next_build("a")).restored.is_some());
+}
