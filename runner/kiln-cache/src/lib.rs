@@ -106,7 +106,7 @@ mod walk;
 pub use admin::{EntryInfo, Removal, Which};
 pub use blobs::{BlobStore, CAS_DIR, FsBlobs, is_digest, sha256_hex};
 pub use lookup::{Match, Rejected, RestoreReport, RestoreRequest, Restored};
-pub use manifest::{Bytes, Item, Kind, MANIFEST_FORMAT, Manifest, Meta};
+pub use manifest::{Bytes, Item, Kind, MANIFEST_FORMAT, META_FORMAT, Manifest, Meta};
 pub use save::{SaveOutcome, SaveReport, SaveRequest};
 pub use spec::{Action, CachePaths, CanonicalPath, MAX_FALLBACK_KEYS, MAX_KEY_BYTES, PathSpec, RootKind, Roots, validate_key};
 pub use store::Store;
