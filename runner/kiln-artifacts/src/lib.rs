@@ -70,7 +70,7 @@ mod select;
 use std::path::PathBuf;
 
 pub use package::package;
-pub use select::select;
+pub use select::{Pattern, link_escapes, select};
 
 /// One `artifacts:` block of a buildspec (the primary artifact or a secondary one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

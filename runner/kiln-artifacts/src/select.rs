@@ -171,6 +171,46 @@ pub fn select(work_dir: &Path, spec: &ArtifactSpec) -> Result<Selection, Artifac
     })
 }
 
+/// One `files`-style glob compiled with the rules [`select`] uses (`*` and `?` stay within a
+/// path component, `**` crosses directories, a leading `./` is ignored), for other crates that
+/// take CodeBuild path lists with the same semantics (the build cache's `cache.paths`,
+/// `codebuild-glob-search`).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The pattern in its canonical relative form: `./` and empty components dropped.
+    pub normalized: String,
+    /// Matches `/`-separated paths relative to the pattern's base (bytes on Unix, so names
+    /// that are not UTF-8 match too).
+    pub matcher: GlobMatcher,
+}
+
+impl Pattern {
+    /// Compiles `raw`; `field` names the buildspec key in error messages. Absolute patterns
+    /// and `..` components are refused ([`ArtifactError::PatternEscapes`]), as are invalid
+    /// globs ([`ArtifactError::InvalidPattern`]).
+    pub fn new(field: &'static str, raw: &str) -> Result<Self, ArtifactError> {
+        let normalized = normalize(field, raw)?;
+        let matcher = glob(field, raw, &normalized)?.compile_matcher();
+        Ok(Pattern { normalized, matcher })
+    }
+
+    /// The leading components that hold no glob syntax (`node_modules` for
+    /// `node_modules/**/*`, empty for `**/*`): everything the pattern can match lies below it,
+    /// so a walk can start there.
+    pub fn literal_prefix(&self) -> String {
+        let parts: Vec<&str> = self.normalized.split('/').collect();
+        let n = parts.iter().take_while(|p| is_literal(p)).count();
+        // A fully literal pattern names one path: its parent directory holds it.
+        let n = if n == parts.len() { n.saturating_sub(1) } else { n };
+        parts[..n].join("/")
+    }
+
+    /// Whether the pattern has no glob syntax at all (it names exactly one path).
+    pub fn is_literal(&self) -> bool {
+        is_literal(&self.normalized)
+    }
+}
+
 /// Rewrites a pattern to its canonical relative form: `./` and empty components dropped.
 /// Absolute patterns and `..` components are refused.
 fn normalize(field: &'static str, raw: &str) -> Result<String, ArtifactError> {
@@ -452,10 +492,17 @@ fn link_target(link: &Path) -> io::Result<PathBuf> {
 /// Whether a symlink stored at artifact path `path` with relative `target` would resolve
 /// above the artifact's root once extracted.
 fn escapes_artifact(path: &str, target: &Path) -> bool {
+    link_escapes(Path::new(path), target)
+}
+
+/// Whether a symlink at `path` (relative to some root) with `target` resolves, lexically,
+/// above that root: an absolute target always does; each `..` climbs one level from the
+/// link's directory. Shared with the build cache, which stores links the same way.
+pub fn link_escapes(path: &Path, target: &Path) -> bool {
     if !target.is_relative() {
         return true;
     }
-    let mut depth = path.split('/').count() as isize - 1;
+    let mut depth = path.components().count() as isize - 1;
     for c in target.components() {
         match c {
             Component::ParentDir => depth -= 1,
@@ -582,6 +629,18 @@ mod tests {
         assert!(m("**/*").is_match("a.txt") && m("**/*").is_match("d/e/.hidden"));
         assert!(m("d/*").is_match("d/a") && !m("d/*").is_match("d/e/a"));
         assert!(m("**/.*").is_match(".env") && m("**/.*").is_match("x/.env"));
+    }
+
+    #[test]
+    fn pattern_literal_prefix() {
+        let p = |raw: &str| Pattern::new("files", raw).unwrap();
+        assert_eq!(p("./node_modules/**/*").literal_prefix(), "node_modules");
+        assert_eq!(p("**/*").literal_prefix(), "");
+        assert_eq!(p("a/b/*.js").literal_prefix(), "a/b");
+        assert_eq!(p("a/b/c.txt").literal_prefix(), "a/b");
+        assert!(p("a/b/c.txt").is_literal() && !p("a/*").is_literal());
+        assert!(p("node_modules/**/*").matcher.is_match("node_modules/x/y.js"));
+        assert!(Pattern::new("paths", "../x").is_err());
     }
 
     #[test]
