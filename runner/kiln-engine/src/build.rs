@@ -17,6 +17,7 @@ use crate::plugins::PluginRunner;
 
 pub use crate::options::BuildOptions;
 
+mod cache;
 mod outputs;
 mod steps;
 
@@ -99,6 +100,8 @@ struct Run<'a> {
     masker: kiln_secrets::Masker,
     plugins: &'a dyn PluginRunner,
     dirty_check: Option<crate::git::DirtyCheck>,
+    /// The buildspec's `cache:` (`None`: none, or `--no-cache`).
+    cache: Option<crate::build_cache::BuildCache>,
     /// Who runs each phase (`runas.rs`), and the user of the shell running now.
     run_as: crate::runas::Plan,
     shell_user: Option<(u32, u32)>,
@@ -159,10 +162,16 @@ pub async fn run_build(
     // build's reach; so do the usual credential stores of kiln's user, unless the build may
     // write there anyway (an in-place build of the home directory).
     let mut hidden = opts.hidden_paths.clone();
+    // The build cache store holds every project's cached files: out of the build's sight.
+    let build_cache = crate::build_cache::BuildCache::new(spec, opts, &identity.project);
+    if let Some(c) = &build_cache {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(c.store_dir());
+    }
     hidden.extend(opts.secrets_file.clone().filter(|p| p.exists()));
     hidden.extend(secrets::default_secrets_file());
     let inside_writable = |p: &Path| std::fs::canonicalize(p).is_ok_and(|c| writable.iter().filter_map(|w| std::fs::canonicalize(w).ok()).any(|w| c.starts_with(&w) || w.starts_with(&c)));
-    hidden.extend(secrets::credential_paths().into_iter().filter(|p| !inside_writable(p)));
+    hidden.extend(secrets::credential_paths().into_iter().chain(build_cache.as_ref().map(|c| c.store_dir().to_path_buf())).filter(|p| !inside_writable(p)));
     // The build records stay read-only where a step could otherwise write them (in place).
     let policy = Policy {
         writable,
@@ -171,7 +180,8 @@ pub async fn run_build(
         allow_network: network,
         max_processes: Some(spec.kiln.max_processes.unwrap_or(4096)),
         hidden,
-        visible: Vec::new(),
+        // kiln's own executable runs inside as `codebuild-hash-files` (see below).
+        visible: opts.helper_exe.iter().cloned().collect(),
         run_as_users: if opts.sandbox { run_as.users() } else { Vec::new() },
     };
     // The revision, branch and remote are read from the repository's files; whether it has
@@ -203,6 +213,13 @@ pub async fn run_build(
         context::merge_env(&mut env, b.variables.iter().cloned());
     }
     context::merge_env(&mut env, opts.env_overrides.iter().cloned());
+    // CodeBuild's images carry `codebuild-hash-files` and `codebuild-glob-search` (cache keys
+    // use the first): kiln itself answers to those names, from a directory at the end of PATH.
+    if let Some(exe) = &opts.helper_exe
+        && let Ok(bin) = context::helper_commands(&scratch.home, exe)
+    {
+        context::append_path(&mut env, &bin);
+    }
     if let Some(b) = &opts.batch {
         context::merge_env(&mut env, context::batch_env(b));
     }
@@ -258,6 +275,7 @@ pub async fn run_build(
             secret_variables: resolved.as_ref().map(|r| r.iter().map(|s| s.var.clone()).collect()).unwrap_or_default(),
             environment_overrides: opts.env_overrides.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
             plugins: Vec::new(),
+            cache: None,
             run_as: run_as.describe(),
             batch: opts.batch.as_ref().map(|b| BatchRef {
                 identifier: b.identifier.clone(),
@@ -287,6 +305,7 @@ pub async fn run_build(
         masker,
         plugins,
         dirty_check,
+        cache: build_cache,
         shell_user: None,
         run_as,
     };
@@ -401,8 +420,15 @@ impl Run<'_> {
                         None => (PhaseStatus::Succeeded, None, FailureAction::Default),
                     }
                 }
-                PhaseType::DownloadSource => self.download_source(source_dir),
+                PhaseType::DownloadSource => {
+                    let copied = self.download_source(source_dir);
+                    if copied.0 == PhaseStatus::Succeeded {
+                        self.restore_cache().await;
+                    }
+                    copied
+                }
                 PhaseType::UploadArtifacts => {
+                    self.save_cache().await;
                     let uploaded = self.upload_artifacts().await;
                     let gates = self.collect_reports().await;
                     match (uploaded, gates) {

@@ -430,6 +430,29 @@ pub fn to_os_env(env: &[(String, String)]) -> Vec<(OsString, OsString)> {
     env.iter().map(|(k, v)| (k.into(), v.into())).collect()
 }
 
+/// Write `codebuild-hash-files` and `codebuild-glob-search` into `<home>/.codebuild/bin`, each
+/// a two-line script running `exe` (kiln) under that name; returns the directory.
+pub fn helper_commands(home: &Path, exe: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = home.join(".codebuild/bin");
+    std::fs::create_dir_all(&bin)?;
+    let quoted = format!("'{}'", exe.display().to_string().replace('\'', "'\\''"));
+    for name in ["codebuild-hash-files", "codebuild-glob-search"] {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\nexec {quoted} {name} \"$@\"\n"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(bin)
+}
+
+/// Append `dir` to the `PATH` of `env` (after everything the build set).
+pub fn append_path(env: &mut [(String, String)], dir: &Path) {
+    if let Some((_, path)) = env.iter_mut().find(|(k, _)| k == "PATH") {
+        path.push(':');
+        path.push_str(&dir.display().to_string());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

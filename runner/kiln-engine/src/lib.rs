@@ -6,6 +6,7 @@
 //! `kiln-artifacts` ([`upload`]) and writes the CodeBuild-shaped [`record`] after every phase.
 
 pub mod build;
+pub mod build_cache;
 pub mod context;
 pub mod git;
 pub mod notices;

@@ -11,8 +11,8 @@ pub const DIRTY_SOURCE: &str = "the source has uncommitted changes; CODEBUILD_RE
 /// (`in_batch`) gets the batch's notices from the batch instead of the one about `batch:`.
 pub fn collect(spec: &BuildSpec, source: &SourceInfo, in_batch: bool) -> Vec<String> {
     let mut n = Vec::new();
-    if spec.cache.as_ref().is_some_and(|c| !c.paths.is_empty() || c.key.is_some()) {
-        n.push("kiln does not save or restore `cache` yet; cache paths outside the working copy stay read-only unless `kiln build --writable DIR` allows them".into());
+    if spec.cache.as_ref().is_some_and(|c| c.paths.is_empty() && c.key.is_some()) {
+        n.push("`cache` has a key but no paths: nothing is cached (CodeBuild's best-effort caching of common dependency directories when no paths are given is not done)".into());
     }
     if spec.batch.is_some() && !in_batch {
         n.push("this buildspec has a `batch` section, which a single build ignores (as CodeBuild's StartBuild does); `kiln build --batch` runs the batch".into());

@@ -50,6 +50,14 @@ pub struct BuildOptions {
     pub stop: Option<crate::Stop>,
     /// This build is one build of a batch (`kiln build --batch`).
     pub batch: Option<BatchMember>,
+    /// The build cache store (`--cache-dir`); `None`: `~/.cache/kiln/build-cache` of kiln's
+    /// user. The build never sees it (hidden).
+    pub cache_dir: Option<PathBuf>,
+    /// `--no-cache`: neither restore nor save the buildspec's `cache`.
+    pub no_cache: bool,
+    /// The `kiln` executable, run inside the build as `codebuild-hash-files` and
+    /// `codebuild-glob-search` (CodeBuild's image has both); `None`: they are not provided.
+    pub helper_exe: Option<PathBuf>,
 }
 
 /// What a build of a batch knows about its batch (CodeBuild `start-build-batch`).
@@ -92,6 +100,9 @@ impl BuildOptions {
             uuid: None,
             stop: None,
             batch: None,
+            cache_dir: None,
+            no_cache: false,
+            helper_exe: None,
         }
     }
 }

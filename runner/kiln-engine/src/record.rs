@@ -115,6 +115,9 @@ pub struct KilnRecord {
     /// Who ran which phase (`run-as`), when kiln applied it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub run_as: Vec<String>,
+    /// The build cache: what was restored (its manifest digest) and saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::build_cache::CacheRecord>,
     pub notices: Vec<String>,
     /// Names (never values) of variables resolved from parameter-store / secrets-manager.
     pub secret_variables: Vec<String>,

@@ -330,6 +330,19 @@ pub struct KilnSettings {
     pub signing: Option<SigningSettings>,
     /// `kiln: reports:`: gates on the build's reports (CodeBuild never fails a build on them).
     pub report_gates: ReportGates,
+    /// `kiln: cache:`: how the build cache is kept.
+    pub cache: CacheSettings,
+}
+
+/// `kiln: cache:` — the project settings CodeBuild keeps outside the buildspec.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheSettings {
+    /// `save-on-failure: yes`: save the cache after a failed build too (by default only a
+    /// succeeded build saves it).
+    pub save_on_failure: bool,
+    /// `namespace: NAME`: CodeBuild's `cacheNamespace`: projects with the same namespace (and
+    /// the same paths and key) share cache entries. Default: the project's name.
+    pub namespace: Option<Spanned<String>>,
 }
 
 /// `kiln: reports:` — when the build's reports fail it. Each gate is off unless written.

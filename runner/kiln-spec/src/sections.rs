@@ -332,7 +332,7 @@ pub(crate) fn cache(cx: &mut Ctx, node: &Node) -> Cache {
 
 pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
     let mut k = KilnSettings::default();
-    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing", "plugins", "reports"];
+    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing", "plugins", "reports", "cache"];
     for f in cx.fields(node, "kiln", &keys) {
         let what = format!("kiln.{}", f.key);
         match f.key {
@@ -356,6 +356,14 @@ pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
             "signing" => k.signing = Some(kiln_signing(cx, f.value)),
             "plugins" => k.plugins = crate::plugin_policy::plugins(cx, f.value),
             "reports" => k.report_gates = report_gates(cx, f.value),
+            "cache" => {
+                for c in cx.fields(f.value, "kiln.cache", &["save-on-failure", "namespace"]) {
+                    match c.key {
+                        "save-on-failure" => k.cache.save_on_failure = cx.boolean(c.value, "kiln.cache.save-on-failure").unwrap_or(false),
+                        _ => k.cache.namespace = cx.string(c.value, "kiln.cache.namespace"),
+                    }
+                }
+            }
             _ => k.max_processes = cx.uint(f.value, &what),
         }
     }

@@ -65,6 +65,12 @@ pub struct BuildArgs {
     /// The builder id written into the provenance.
     #[arg(long, default_value = provenance::DEFAULT_BUILDER_ID)]
     pub builder_id: String,
+    /// The build cache store for the buildspec's `cache:` (default: ~/.cache/kiln/build-cache).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither restore nor save the buildspec's `cache:`.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Run the buildspec's `batch:` section as a batch build (CodeBuild's start-build-batch):
     /// every build of its list, graph or matrix, each in its own sandbox and record.
     #[arg(long)]
@@ -165,6 +171,10 @@ fn prepare(args: &BuildArgs) -> Result<Prepared, ExitCode> {
     opts.zip_artifacts = args.zip;
     opts.region = args.region.clone();
     opts.hidden_paths.extend(key_file);
+    opts.cache_dir = args.cache_dir.clone();
+    opts.no_cache = args.no_cache;
+    // Inside the build, kiln itself answers to `codebuild-hash-files` / `codebuild-glob-search`.
+    opts.helper_exe = std::env::current_exe().ok();
     Ok(Prepared { spec, bytes, signing_key, opts })
 }
 

@@ -4,6 +4,7 @@ mod batch_cmd;
 mod batch_console;
 mod batch_provenance;
 mod build_cmd;
+mod cache_cmd;
 mod console;
 mod exit;
 mod keyless;
@@ -47,6 +48,14 @@ enum Command {
     },
     /// Run a build as CodeBuild would, in a sandbox, and write its record under .kiln/builds/.
     Build(build_cmd::BuildArgs),
+    /// The build cache (`cache:` in buildspecs): list, remove and prune its entries.
+    Cache(cache_cmd::CacheArgs),
+    /// CodeBuild's `codebuild-hash-files GLOB...` (what a build's cache key runs).
+    #[command(name = "codebuild-hash-files", hide = true)]
+    CodebuildHashFiles { globs: Vec<String> },
+    /// CodeBuild's `codebuild-glob-search GLOB...`.
+    #[command(name = "codebuild-glob-search", hide = true)]
+    CodebuildGlobSearch { globs: Vec<String> },
     /// Write a cosign key pair: PREFIX.key (encrypted; password from COSIGN_PASSWORD or a prompt) and PREFIX.pub.
     GenerateKeyPair {
         #[arg(long, default_value = "cosign")]
@@ -130,6 +139,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { files, json, kind } => validate::run(&files, json, kind),
         Command::Build(args) => build_cmd::run(args),
+        Command::Cache(args) => cache_cmd::run(args),
+        Command::CodebuildHashFiles { globs } => cache_cmd::hash_files(&globs),
+        Command::CodebuildGlobSearch { globs } => cache_cmd::glob_search(&globs),
         Command::GenerateKeyPair { output_key_prefix, force } => keys::generate(&output_key_prefix, force),
         Command::PublicKey { key } => keys::public_key(&key),
         Command::SignBlob { key, allow_unencrypted_key, output_signature, bundle, file } => {

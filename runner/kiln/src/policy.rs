@@ -12,6 +12,7 @@
 //! scanners:                                        # plugins that must have run, and the most
 //!   - {name: secrets-scan, max-severity: low}      # severe finding they may have reported
 //! allow-failed-builds: false
+//! allow-cache: false                               # refuse builds that restored a build cache
 //! ```
 //! Unknown keys are errors, reported with their line and column. Aliases are bounded as in a
 //! buildspec (`kiln-yaml`).
@@ -34,6 +35,13 @@ pub struct Policy {
     pub scanners: Vec<ScannerRule>,
     #[serde(default)]
     pub allow_failed_builds: bool,
+    /// Whether a build may have restored a build cache entry (true when absent).
+    #[serde(default = "yes")]
+    pub allow_cache: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `source:`.
@@ -112,6 +120,8 @@ pub struct Facts {
     pub revision: Option<String>,
     pub status: String,
     pub plugins: Vec<PluginFact>,
+    /// The build cache entries the build restored (`resolvedDependencies`), described.
+    pub cache: Vec<String>,
 }
 
 impl PluginMatch {
@@ -168,6 +178,10 @@ pub fn evaluate(policy: &Policy, facts: &Facts) -> Vec<(String, Result<(), Strin
         let ok = facts.status == "SUCCEEDED";
         out.push(("policy: build status".into(), if ok { Ok(()) } else { Err(format!("expected SUCCEEDED, found {}", facts.status)) }));
     }
+    if !policy.allow_cache {
+        let result = if facts.cache.is_empty() { Ok(()) } else { Err(format!("the build restored a build cache entry: {}", facts.cache.join(", "))) };
+        out.push(("policy: no build cache".into(), result));
+    }
     for r in &policy.plugins.required {
         let ok = facts.plugins.iter().any(|p| r.matches(p));
         out.push((format!("policy: required plugin {}", r.describe()), if ok { Ok(()) } else { Err("it did not run in this build".into()) }));
@@ -201,7 +215,7 @@ mod tests {
     use super::*;
 
     fn facts(plugins: Vec<PluginFact>) -> Facts {
-        Facts { builder: "b".into(), repository: Some("r".into()), revision: Some("c".into()), status: "SUCCEEDED".into(), plugins }
+        Facts { builder: "b".into(), repository: Some("r".into()), revision: Some("c".into()), status: "SUCCEEDED".into(), plugins, cache: Vec::new() }
     }
 
     fn scan(findings: &[(&str, u64)]) -> PluginFact {
@@ -223,6 +237,11 @@ mod tests {
         assert!(failures(&digest, &f)[0].contains("forbidden plugin"));
         assert!(failures("version: 1\nplugins: {required: [{name: sbom}]}\n", &f)[0].contains("did not run"));
         assert!(failures("version: 1\nscanners: [{name: secrets-scan, max-severity: low}]\n", &f).is_empty());
+        let mut cached = facts(vec![]);
+        cached.cache.push("kiln-cache:npm-1@v (sha256:ab)".into());
+        assert!(failures("version: 1\n", &cached).is_empty(), "a cache is allowed unless the policy says so");
+        assert!(failures("version: 1\nallow-cache: false\n", &cached)[0].contains("restored a build cache entry: kiln-cache:npm-1"));
+        assert!(failures("version: 1\nallow-cache: false\n", &f).is_empty());
         let f2 = facts(vec![scan(&[("critical", 1)])]);
         assert!(failures("version: 1\nscanners: [{name: secrets-scan, max-severity: high}]\n", &f2)[0].contains("Critical"));
     }

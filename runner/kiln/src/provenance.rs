@@ -23,6 +23,9 @@ use serde_json::json;
 pub const BUILD_TYPE: &str = "https://kiln.dev/buildtypes/codebuild-buildspec/v1";
 /// The default builder id: a local kiln.
 pub const DEFAULT_BUILDER_ID: &str = "https://kiln.dev/builders/local/v1";
+/// The `uri` prefix of a restored build cache entry in `resolvedDependencies`
+/// (`kiln-cache:<key>@<cache version>`, digest: the entry's manifest).
+pub const CACHE_URI_PREFIX: &str = "kiln-cache:";
 /// The file name of the provenance in a build record.
 pub const FILE_NAME: &str = "provenance.intoto.jsonl";
 
@@ -67,6 +70,15 @@ pub fn statement(outcome: &BuildOutcome, builder_id: &str, signing: &Signing) ->
     for p in &k.plugins {
         let mut d = ResourceDescriptor::file(p.name.clone(), p.sha256.clone());
         d.uri = Some(format!("kiln-plugin:{}@{}", p.uses, p.version));
+        deps.push(d);
+    }
+    // The build cache entry restored into the build, by its manifest's digest: a verifier sees
+    // which cache fed the build (`kiln verify --policy` can forbid any).
+    if let Some(c) = k.cache.as_ref()
+        && let Some(r) = &c.restored
+    {
+        let mut d = ResourceDescriptor::file("build-cache".to_string(), r.manifest_sha256.clone());
+        d.uri = Some(format!("{CACHE_URI_PREFIX}{}@{}", r.key.as_deref().unwrap_or("unkeyed"), c.version));
         deps.push(d);
     }
     let byproducts = byproducts(outcome);

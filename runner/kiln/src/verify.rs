@@ -273,6 +273,12 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
                         .unwrap_or_default(),
                 })
                 .collect(),
+            cache: provenance
+                .build_definition
+                .resolved_dependencies
+                .iter()
+                .filter_map(|d| d.uri.as_deref().filter(|u| u.starts_with(crate::provenance::CACHE_URI_PREFIX)).map(|u| format!("{u} (sha256:{})", d.digest.get("sha256").map(String::as_str).unwrap_or("?"))))
+                .collect(),
         };
         for (name, result) in crate::policy::evaluate(policy, &facts) {
             c.check(&name, result.is_ok(), || result.clone().err().unwrap_or_default());
