@@ -69,7 +69,7 @@ impl BlueGreen {
 
     fn install(&self, obs: &Observation) -> Result<Rollout, String> {
         if obs.platform != Platform::Server || obs.deployment_type != DeploymentType::BlueGreen {
-            return Err(format!("the blue/green strategy deploys EC2 instances blue/green, but this is a {} {} deployment", obs.platform.name(), obs.deployment_type.name()));
+            return Err(format!("the blue/green strategy deploys EC2 instances blue/green, but this is {} {} deployment", obs.platform.a(), obs.deployment_type.name()));
         }
         let green: Vec<_> = obs.set(InstanceSet::Replacement).collect();
         if green.is_empty() {

@@ -363,7 +363,7 @@ fn server(c: &Common, strategy: &str) -> Result<ServerConfig, String> {
     let name = c.deployment_config_name.clone();
     match (named, &c.minimum_healthy_hosts) {
         (Some(Predefined::Server(minimum)), None) => Ok(ServerConfig { name: name.unwrap_or_default(), minimum }),
-        (Some(Predefined::Traffic(p, _)), _) => Err(format!("deploymentConfigName: `{}` is a {} configuration; {strategy} deploys to EC2/on-premises instances", name.unwrap_or_default(), p.name())),
+        (Some(Predefined::Traffic(p, _)), _) => Err(format!("deploymentConfigName: `{}` is {} configuration; {strategy} deploys to EC2/on-premises instances", name.unwrap_or_default(), p.a())),
         (Some(_), Some(_)) => Err("give either a predefined deploymentConfigName or minimumHealthyHosts, not both".into()),
         (None, Some(raw)) => Ok(ServerConfig { name: name.unwrap_or_else(|| "custom".into()), minimum: raw.parse()? }),
         (None, None) if name.is_some() => Err(format!("deploymentConfigName: `{}` is not predefined, so minimumHealthyHosts must say what it is", name.unwrap_or_default())),
@@ -481,7 +481,7 @@ impl TrafficShiftConfig {
         let routing = match (named, &c.traffic_routing_config) {
             (Some(Predefined::Traffic(p, r)), None) => {
                 if platform.is_some_and(|q| q != p) {
-                    return Err(format!("deploymentConfigName: `{}` is a {} configuration, but computePlatform says {}", name.clone().unwrap_or_default(), p.name(), platform.map_or("", |q| q.name())));
+                    return Err(format!("deploymentConfigName: `{}` is {} configuration, but computePlatform says {}", name.clone().unwrap_or_default(), p.a(), platform.map_or("", |q| q.name())));
                 }
                 platform = Some(p);
                 r

@@ -25,8 +25,8 @@ impl InPlace {
     fn start(&self, obs: &Observation) -> Result<Rollout, String> {
         if obs.platform != Platform::Server || obs.deployment_type != DeploymentType::InPlace {
             return Err(format!(
-                "the in-place strategy deploys EC2/on-premises instances in place, but this is a {} {} deployment",
-                obs.platform.name(),
+                "the in-place strategy deploys EC2/on-premises instances in place, but this is {} {} deployment",
+                obs.platform.a(),
                 obs.deployment_type.name()
             ));
         }

@@ -54,6 +54,15 @@ impl Platform {
             Platform::Lambda => "Lambda",
         }
     }
+
+    /// The name with its article, for messages (`an ECS`, `a Lambda`, `a Server`).
+    pub fn a(self) -> &'static str {
+        match self {
+            Platform::Server => "a Server",
+            Platform::Ecs => "an ECS",
+            Platform::Lambda => "a Lambda",
+        }
+    }
 }
 
 /// CodeDeploy's `deploymentStyle.deploymentType`.
@@ -195,6 +204,30 @@ impl Action {
 pub trait Strategy {
     /// The next action, given what the host observes now.
     fn next(&mut self, obs: &Observation) -> Action;
+}
+
+/// A strategy made from its JSON configuration (the plugin's `config-json`).
+pub trait FromConfig: Strategy + Sized {
+    /// Parses `json` ([`config`]) into a fresh strategy; the error says which key is wrong.
+    fn from_config(json: &serde_json::Value) -> Result<Self, String>;
+}
+
+impl FromConfig for InPlace {
+    fn from_config(json: &serde_json::Value) -> Result<Self, String> {
+        config::InPlaceConfig::from_json(json).map(InPlace::new)
+    }
+}
+
+impl FromConfig for BlueGreen {
+    fn from_config(json: &serde_json::Value) -> Result<Self, String> {
+        config::BlueGreenConfig::from_json(json).map(BlueGreen::new)
+    }
+}
+
+impl FromConfig for TrafficShift {
+    fn from_config(json: &serde_json::Value) -> Result<Self, String> {
+        config::TrafficShiftConfig::from_json(json).map(TrafficShift::new)
+    }
 }
 
 /// A strategy's memory of a wait: when it started (`elapsed_ms`) and how long it lasts.

@@ -87,7 +87,7 @@ impl TrafficShift {
             return Err(format!("an {} deployment moves traffic between two sets (blue/green), but the host reports an in-place one", obs.platform.name()));
         }
         if let Some(p) = self.config.platform.filter(|p| *p != obs.platform) {
-            return Err(format!("{} is a {} configuration; this is an {} deployment", self.config.name, p.name(), obs.platform.name()));
+            return Err(format!("{} is {} configuration; this is {} deployment", self.config.name, p.a(), obs.platform.a()));
         }
         if obs.set(InstanceSet::Replacement).next().is_none() {
             return Err(format!("the host reports no replacement {} (CodeDeploy's NO_INSTANCES)", if obs.platform == Platform::Ecs { "task set" } else { "function version" }));

@@ -40,6 +40,7 @@ const JS_WASI_DEPS: &[(&str, &str)] = &[
 
 const SDK_SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("../../../../plugin-sdk/src/lib.rs")),
+    ("deploy.rs", include_str!("../../../../plugin-sdk/src/deploy.rs")),
     ("scanner.rs", include_str!("../../../../plugin-sdk/src/scanner.rs")),
     ("step.rs", include_str!("../../../../plugin-sdk/src/step.rs")),
     ("walk.rs", include_str!("../../../../plugin-sdk/src/walk.rs")),

@@ -29,7 +29,7 @@ fn every_predefined_name_parses_for_its_family() {
             Predefined::Traffic(platform, r) => {
                 let c = traffic(v.clone()).unwrap();
                 assert_eq!((c.platform, c.routing), (Some(*platform), *r), "{name}");
-                assert!(in_place(v).unwrap_err().contains(&format!("is a {} configuration", platform.name())), "{name}");
+                assert!(in_place(v).unwrap_err().contains(&format!("is {} configuration", platform.a())), "{name}");
             }
         }
     }
@@ -89,7 +89,7 @@ fn wrong_configurations_say_what_is_wrong() {
         (traffic(json!({"trafficRoutingConfig": {"type": "TimeBasedCanary"}})).map(drop), "needs timeBasedCanary"),
         (traffic(json!({"trafficRoutingConfig": {"type": "AllAtOnce", "timeBasedLinear": {"linearPercentage": 10, "linearInterval": 1}}})).map(drop), "timeBasedLinear does not go with type AllAtOnce"),
         (traffic(json!({"trafficRoutingConfig": {"type": "Linear"}})).map(drop), "`Linear` is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"),
-        (traffic(json!({"deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce", "computePlatform": "Lambda"})).map(drop), "is a ECS configuration, but computePlatform says Lambda"),
+        (traffic(json!({"deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce", "computePlatform": "Lambda"})).map(drop), "is an ECS configuration, but computePlatform says Lambda"),
         (traffic(json!({"minimumHealthyHosts": {"type": "HOST_COUNT", "value": 1}})).map(drop), "takes trafficRoutingConfig"),
         (traffic(json!({"deploymentConfigName": "CodeDeployDefault.LambdaAllAtOnce", "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 5}})).map(drop), "a Lambda deployment keeps no original task set"),
         (traffic(json!({"minuteMs": 0})).map(drop), "minuteMs: must be at least 1"),
