@@ -238,3 +238,13 @@ fn copy(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_deploy_strategy_is_not_a_build_step() {
+    let p = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - uses: codedeploy-in-place\n");
+    let v = p.run(&["validate", p.src.join("buildspec.yml").to_str().unwrap()]);
+    assert_eq!(v.code, 2, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("E0801") && v.stderr.contains("`codedeploy-in-place` is a `deploy-strategy` plugin, not a build step"), "{}", v.stderr);
+    let b = p.build(&[]);
+    assert_eq!(b.status(), "FAILED", "{}", b.describe());
+}
