@@ -83,6 +83,15 @@ async fn a_loop_in_next_hits_the_per_call_deadline() {
 }
 
 #[tokio::test]
+async fn a_call_the_caller_abandons_ends_the_session() {
+    // The deploy engine's own timeout drops the future while the guest spins.
+    let mut s = session("loop").await;
+    assert!(tokio::time::timeout(Duration::from_millis(50), s.next(&obs())).await.is_err());
+    let e = s.next(&obs()).await.unwrap_err();
+    assert!(matches!(&e, StrategyError::Ended { why, .. } if why.contains("cancelled")), "{e}");
+}
+
+#[tokio::test]
 async fn unbounded_memory_hits_the_cap_in_one_call_or_across_calls() {
     let (e, _) = fails("alloc").await;
     assert_eq!(e.limit(), Some(&LimitKind::Memory { bytes: 32 << 20 }), "{e}");

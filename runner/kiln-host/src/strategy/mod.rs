@@ -377,6 +377,9 @@ impl StrategySession {
         }
         let wit_obs = obs.to_wit();
         let _ = self.stderr.take();
+        // Stays set only if this future is dropped mid-call (a caller's own timeout): the store
+        // is then not entered again.
+        self.ended = Some("a previous call was cancelled before it returned".into());
         let state = self.store.data_mut();
         state.deadline = Instant::now() + self.timeout;
         state.log = PluginLog::new(self.limits.max_log_bytes);
@@ -393,6 +396,7 @@ impl StrategySession {
             }
             Ok(Ok(a)) => a,
         };
+        self.ended = None;
         self.logs = std::mem::replace(&mut self.store.data_mut().log, PluginLog::new(0)).into_records();
         let answer_text = types::describe(&answer);
         let action = match types::check_action(answer, obs, self.limits.max_string_bytes) {
