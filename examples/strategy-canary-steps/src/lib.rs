@@ -92,7 +92,7 @@ impl DeployStrategy for CanarySteps {
                     }
                 }
                 Phase::Clean { i, since_ms } => {
-                    let left = (since_ms + self.config.clean_ms).saturating_sub(obs.elapsed_ms);
+                    let left = since_ms.saturating_add(self.config.clean_ms).saturating_sub(obs.elapsed_ms);
                     if left > 0 {
                         return Action::Wait(left);
                     }

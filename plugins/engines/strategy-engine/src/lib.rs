@@ -274,3 +274,6 @@ impl Finish {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod properties;

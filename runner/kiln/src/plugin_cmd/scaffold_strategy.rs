@@ -180,7 +180,7 @@ impl DeployStrategy for Strategy {
                 }
                 // EC2 blue/green: the original instances out of service.
                 Phase::Retire => {
-                    self.phase = Phase::Bake { until_ms: obs.elapsed_ms + self.config.bake_ms };
+                    self.phase = Phase::Bake { until_ms: obs.elapsed_ms.saturating_add(self.config.bake_ms) };
                     let blue = ids(obs, InstanceSet::Original, true);
                     if blue_green && obs.compute_platform == ComputePlatform::Server && !blue.is_empty() {
                         return Action::BlockTraffic(blue);
