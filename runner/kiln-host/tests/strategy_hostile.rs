@@ -116,6 +116,10 @@ async fn unbounded_memory_hits_the_cap_in_one_call_or_across_calls() {
 async fn flooding_the_log_hits_the_log_cap() {
     let (e, _) = fails("log-flood").await;
     assert!(matches!(e.limit(), Some(LimitKind::LogBytes { .. })), "{e}");
+    // What it logged up to the cap is kept for the record.
+    let mut s = session("log-flood").await;
+    assert!(s.next(&obs()).await.is_err());
+    assert_eq!(s.logs().len(), 16, "1 MiB of 64 KiB records");
 }
 
 #[tokio::test]

@@ -333,7 +333,8 @@ impl StrategySession {
         &self.plugin
     }
 
-    /// The `log` records of the last call (the constructor's before the first `next`).
+    /// The `log` records of the last call, also when it failed (the constructor's before the
+    /// first `next`).
     pub fn logs(&self) -> &[LogRecord] {
         &self.logs
     }
@@ -387,7 +388,10 @@ impl StrategySession {
         let exports = self.instance.kiln_plugin_deploy_strategy_plugin();
         let resource = exports.strategy();
         let call = resource.call_next(&mut self.store, self.handle, &wit_obs);
-        let answer = match tokio::time::timeout(self.timeout + self.grace, call).await {
+        let answer = tokio::time::timeout(self.timeout + self.grace, call).await;
+        // What it logged, up to the end or the failure.
+        self.logs = std::mem::replace(&mut self.store.data_mut().log, PluginLog::new(0)).into_records();
+        let answer = match answer {
             Err(_) => return Err(self.end(PluginError::LimitExceeded { plugin, limit: LimitKind::Timeout { ms: self.timeout.as_millis() as u64 } }.into())),
             Ok(Err(e)) => {
                 let hit = self.store.data().hit.clone().or(self.store.data().limiter.hit.clone());
@@ -397,7 +401,6 @@ impl StrategySession {
             Ok(Ok(a)) => a,
         };
         self.ended = None;
-        self.logs = std::mem::replace(&mut self.store.data_mut().log, PluginLog::new(0)).into_records();
         let answer_text = types::describe(&answer);
         let action = match types::check_action(answer, obs, self.limits.max_string_bytes) {
             Ok(a) => a,
