@@ -36,7 +36,7 @@
 
 use crate::config::{BlueGreenConfig, Termination};
 use crate::rollout::{Rollout, Step};
-use crate::{Action, DeploymentType, Finish, InstanceSet, Observation, Platform, Strategy, Timer, alarm_stop};
+use crate::{Action, DeploymentType, Finish, InstanceSet, Observation, Platform, Timer};
 
 #[derive(Debug)]
 enum Phase {
@@ -54,7 +54,7 @@ enum Phase {
 pub struct BlueGreen {
     config: BlueGreenConfig,
     phase: Phase,
-    finish: Finish,
+    pub(crate) finish: Finish,
 }
 
 impl BlueGreen {
@@ -172,10 +172,8 @@ impl BlueGreen {
         }
     }
 
-    fn decide(&mut self, obs: &Observation) -> Action {
-        if let Some(stop) = alarm_stop(obs) {
-            return stop;
-        }
+    /// The next action, once the shared rules (`finishing_strategy!`) let it decide.
+    pub(crate) fn decide(&mut self, obs: &Observation) -> Action {
         let mut phase = std::mem::replace(&mut self.phase, Phase::Start);
         loop {
             match self.step(phase, obs) {
@@ -189,19 +187,10 @@ impl BlueGreen {
     }
 }
 
-impl Strategy for BlueGreen {
-    fn next(&mut self, obs: &Observation) -> Action {
-        if let Some(done) = self.finish.get() {
-            return done;
-        }
-        let a = self.decide(obs);
-        self.finish.keep(a)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Strategy;
     use crate::testing::Sim;
 
     fn strategy(config: serde_json::Value) -> BlueGreen {

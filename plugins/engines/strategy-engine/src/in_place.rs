@@ -6,14 +6,14 @@
 
 use crate::config::InPlaceConfig;
 use crate::rollout::{Rollout, Step};
-use crate::{Action, DeploymentType, Finish, InstanceSet, Observation, Platform, Strategy, alarm_stop};
+use crate::{Action, DeploymentType, Finish, InstanceSet, Observation, Platform};
 
 /// The in-place strategy.
 #[derive(Debug)]
 pub struct InPlace {
     config: InPlaceConfig,
     rollout: Option<Rollout>,
-    finish: Finish,
+    pub(crate) finish: Finish,
 }
 
 impl InPlace {
@@ -39,10 +39,8 @@ impl InPlace {
         Ok(Rollout::new("deploy", n, candidates, min, batch))
     }
 
-    fn decide(&mut self, obs: &Observation) -> Action {
-        if let Some(stop) = alarm_stop(obs) {
-            return stop;
-        }
+    /// The next action, once the shared rules (`finishing_strategy!`) let it decide.
+    pub(crate) fn decide(&mut self, obs: &Observation) -> Action {
         let rollout = match &mut self.rollout {
             Some(r) => r,
             None => match self.start(obs) {
@@ -59,16 +57,6 @@ impl InPlace {
                 Action::RollBack(format!("{}: {why}{last}", self.config.name))
             }
         }
-    }
-}
-
-impl Strategy for InPlace {
-    fn next(&mut self, obs: &Observation) -> Action {
-        if let Some(done) = self.finish.get() {
-            return done;
-        }
-        let a = self.decide(obs);
-        self.finish.keep(a)
     }
 }
 

@@ -9,7 +9,7 @@
 //! | [`BlueGreen`] | EC2 blue/green: the replacement instances get the revision by the same rules, traffic is rerouted to them per instance, the originals are deregistered and kept for the termination wait; the deployment-ready wait | [`config::BlueGreenConfig`] |
 //! | [`TrafficShift`] | ECS and Lambda: `…AllAtOnce`, `…Canary10Percent…`, `…Linear10PercentEvery…`, custom `trafficRoutingConfig` (`TimeBasedCanary`, `TimeBasedLinear`, `AllAtOnce`), with the ECS and Lambda hooks around the shift | [`config::TrafficShiftConfig`] |
 //!
-//! What every strategy does the same way:
+//! What every strategy does the same way (the first two in one place, `finishing_strategy!`):
 //! - **No clock of its own.** Time is [`Observation::elapsed_ms`]; a wait answers
 //!   [`Action::Wait`] with what is left, and the host may call sooner (an alarm changed), so the
 //!   strategy recomputes from `elapsed_ms` on every call.
@@ -253,6 +253,24 @@ pub(crate) fn alarm_stop(obs: &Observation) -> Option<Action> {
     obs.firing_alarm()
         .map(|name| Action::RollBack(format!("alarm {name} is in ALARM: the deployment is stopped (CodeDeploy's DEPLOYMENT_STOP_ON_ALARM)")))
 }
+
+/// [`Strategy`] for the built-ins around their own `decide`, with the rules they share: once
+/// finished, the final action again; an alarm in ALARM stops the deployment before anything else.
+macro_rules! finishing_strategy {
+    ($($t:ty),*) => {$(
+        impl Strategy for $t {
+            fn next(&mut self, obs: &Observation) -> Action {
+                if let Some(done) = self.finish.get() {
+                    return done;
+                }
+                let a = alarm_stop(obs).unwrap_or_else(|| self.decide(obs));
+                self.finish.keep(a)
+            }
+        }
+    )*};
+}
+
+finishing_strategy!(InPlace, BlueGreen, TrafficShift);
 
 /// Remembers the final action so that later calls repeat it.
 #[derive(Debug, Default)]

@@ -16,7 +16,7 @@
 //! (none, when the host started them already); CodeDeploy itself only points the alias.
 
 use crate::config::{Termination, TrafficShiftConfig};
-use crate::{Action, DeploymentType, Finish, InstanceSet, Observation, Platform, Strategy, Timer, alarm_stop};
+use crate::{Action, DeploymentType, Finish, InstanceSet, Observation, Platform, Timer};
 
 /// One step of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct TrafficShift {
     shifts: usize,
     first_shift_ms: Option<u64>,
     termination: Option<Timer>,
-    finish: Finish,
+    pub(crate) finish: Finish,
 }
 
 impl TrafficShift {
@@ -159,10 +159,8 @@ impl TrafficShift {
         }
     }
 
-    fn decide(&mut self, obs: &Observation) -> Action {
-        if let Some(stop) = alarm_stop(obs) {
-            return stop;
-        }
+    /// The next action, once the shared rules (`finishing_strategy!`) let it decide.
+    pub(crate) fn decide(&mut self, obs: &Observation) -> Action {
         if self.plan.is_empty()
             && let Err(e) = self.start(obs)
         {
@@ -175,16 +173,6 @@ impl TrafficShift {
             }
         }
         Action::Succeed
-    }
-}
-
-impl Strategy for TrafficShift {
-    fn next(&mut self, obs: &Observation) -> Action {
-        if let Some(done) = self.finish.get() {
-            return done;
-        }
-        let a = self.decide(obs);
-        self.finish.keep(a)
     }
 }
 

@@ -2,6 +2,7 @@
 //! them, and the roll-backs.
 
 use super::*;
+use crate::Strategy;
 use crate::config::PREDEFINED;
 use crate::testing::Sim;
 
