@@ -38,16 +38,22 @@
 //! [`export_file_scanner!`] instead: the host walks and reads the tree and feeds the files to
 //! several instances of the plugin in parallel (the `file-scanner` world).
 //!
+//! For a deployment strategy (canary, linear, blue/green, ...), implement [`DeployStrategy`] and
+//! call [`export_deploy_strategy!`]: the host drives it as a state machine, one observation and
+//! one action at a time (the `deploy-strategy` world, module [`deploy`]).
+//!
 //! The host mounts the source tree read-only at [`SOURCE_ROOT`] and the plugin's output directory
 //! at [`OUTPUT_ROOT`]; everything else (network, environment, other files) is absent unless the
 //! plugin's manifest requests it and the buildspec allows it.
 
 #![warn(missing_docs)]
 
+pub mod deploy;
 pub mod scanner;
 mod step;
 mod walk;
 
+pub use deploy::DeployStrategy;
 pub use scanner::FileScanner;
 pub use step::{FindingBuilder, Step};
 pub use walk::SourceFile;

@@ -18,6 +18,10 @@ const GUESTS: &[(&str, &str)] = &[
     ("test-hostile-signer", "test_hostile_signer"),
     ("test-hostile-scanner", "test_hostile_scanner"),
     ("test-http-import", "test_http_import"),
+    ("codedeploy-in-place", "codedeploy_in_place"),
+    ("codedeploy-blue-green", "codedeploy_blue_green"),
+    ("codedeploy-traffic-shift", "codedeploy_traffic_shift"),
+    ("test-hostile-strategy", "test_hostile_strategy"),
 ];
 
 fn main() {
@@ -44,6 +48,8 @@ fn main() {
         "cargo:rerun-if-changed={}",
         plugins.join("engines").display()
     );
+    // The strategy guests' shared glue (a library, not a guest).
+    println!("cargo:rerun-if-changed={}", plugins.join("strategy-adapter").display());
     for p in ["plugin-sdk/Cargo.toml", "plugin-sdk/src", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }

@@ -1,6 +1,7 @@
 //! Plugin-call benchmarks for BENCHMARKS.md. Prints a table of medians (and p90) for:
 //! cold compile, first load from the on-disk cache, a warm no-op call (pre-instantiated),
-//! end-to-end no-op steps, a real scan, and a native no-op subprocess for comparison.
+//! end-to-end no-op steps, a real scan, a deploy strategy's session start and `next` call, and a
+//! native no-op subprocess for comparison.
 //!
 //! Run: `cargo bench -p kiln-host --bench plugin_call` (release profile). `KILN_BENCH_ITERS`
 //! scales the iteration counts (default 1).
@@ -214,6 +215,38 @@ fn main() {
         );
     });
 
+    // Deploy strategies: starting a session (fresh store, instantiation, the constructor), and
+    // one `next` call in a canary's wait with 20 instances in the observation.
+    let strat = host.load_strategy(builtin::get("codedeploy-traffic-shift").unwrap()).unwrap();
+    let config = serde_json::json!({"deploymentConfigName": "CodeDeployDefault.ECSCanary10Percent5Minutes"});
+    let n = 200 * scale;
+    row(
+        "deploy strategy: start a session (codedeploy-traffic-shift)",
+        n,
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                rt.block_on(strat.start(config.clone())).unwrap();
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let obs = strategy_observation();
+    let mut session = rt.block_on(strat.start(config)).unwrap();
+    while !matches!(rt.block_on(session.next(&obs)).unwrap(), kiln_host::strategy::Action::Wait(_)) {}
+    let n = 5000 * scale;
+    row(
+        "deploy strategy: one next call, 20 instances (canary wait)",
+        n,
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                rt.block_on(session.next(&obs)).unwrap();
+                t.elapsed()
+            })
+            .collect(),
+    );
+
     // Native comparison: spawning a no-op process.
     let n = 200 * scale;
     row(
@@ -228,6 +261,25 @@ fn main() {
             })
             .collect(),
     );
+}
+
+/// An ECS deployment of 10 tasks, the replacement set installed, the last action done.
+fn strategy_observation() -> kiln_host::strategy::Observation {
+    use kiln_host::strategy::{ComputePlatform, DeploymentType, Instance, InstanceSet, Observation};
+    let task = |set: InstanceSet, i: usize, rev: &str| Instance { id: format!("{rev}-task-{i}"), set, revision: rev.into(), healthy: true, in_service: set == InstanceSet::Original };
+    let mut instances: Vec<Instance> = (0..10).map(|i| task(InstanceSet::Original, i, "v1")).collect();
+    instances.extend((0..10).map(|i| task(InstanceSet::Replacement, i, "v2")));
+    Observation {
+        compute_platform: ComputePlatform::Ecs,
+        deployment_type: DeploymentType::BlueGreen,
+        elapsed_ms: 1000,
+        target_revision: "v2".into(),
+        instances,
+        alarms: vec![kiln_host::strategy::Alarm { name: "5xx".into(), firing: false }],
+        traffic_to_target: 10,
+        continue_requested: false,
+        last_action: Some(Ok(())),
+    }
 }
 
 async fn time_runs(p: &kiln_host::LoadedPlugin, inv: &StepInvocation, n: usize) -> Vec<Duration> {

@@ -2,8 +2,8 @@
 //! version and world. A new released version gets its own module here, and the host keeps
 //! linking the old ones (see `wit/README.md`).
 //!
-//! `v0_1_0::step`, `v0_1_0::file_scanner` and `v0_1_0::signer` are wired into the host; `deploy-strategy` is generated
-//! so that its WIT is checked on every build and the later issue starts from compiled types.
+//! Every world of `v0_1_0` is wired into the host: `step` and `file_scanner` (`run.rs`, `scan.rs`),
+//! `signer` (`signer.rs`), `deploy` (`strategy/`).
 
 /// `kiln:plugin@0.1.0`.
 pub mod v0_1_0 {
@@ -46,13 +46,19 @@ pub mod v0_1_0 {
         });
     }
 
-    /// The `deploy-strategy` world (shape only; no host implementation yet).
+    /// The `deploy-strategy` world: host imports `log` and `config` (mapped onto the step
+    /// bindings, so one set of host implementations serves every world); export
+    /// `deploy-strategy-plugin` (the `strategy` resource).
     pub mod deploy {
         wasmtime::component::bindgen!({
             path: "../../wit/kiln-plugin/v0.1.0",
             world: "deploy-strategy",
             imports: { default: trappable },
             exports: { default: async },
+            with: {
+                "kiln:plugin/log": crate::bindings::v0_1_0::step::kiln::plugin::log,
+                "kiln:plugin/config": crate::bindings::v0_1_0::step::kiln::plugin::config,
+            },
         });
     }
 }

@@ -67,8 +67,8 @@ pub enum PluginError {
         /// What to do about them, one line per kind of import.
         help: Vec<String>,
     },
-    /// The plugin targets a world that cannot run here (a signer where a step is expected, or
-    /// the other way round; `deploy-strategy` is not runnable yet).
+    /// The plugin targets a world that cannot run here (a signer or a deploy strategy where a
+    /// step is expected, or the other way round).
     #[error("plugin {plugin}: is a `{world}` plugin, which cannot run here")]
     UnsupportedWorld {
         /// Plugin name.
@@ -172,6 +172,28 @@ fn unlinked_text(imports: &[UnlinkedImport], help: &[String]) -> String {
 }
 
 impl PluginError {
+    /// The plugin's name (or the file name, before its manifest was read).
+    pub fn plugin(&self) -> &str {
+        match self {
+            PluginError::Read { plugin, .. }
+            | PluginError::DigestMismatch { plugin, .. }
+            | PluginError::ManifestMissing { plugin }
+            | PluginError::ManifestInvalid { plugin, .. }
+            | PluginError::WrongWorld { plugin, .. }
+            | PluginError::UnlinkedImports { plugin, .. }
+            | PluginError::UnsupportedWorld { plugin, .. }
+            | PluginError::Compile { plugin, .. }
+            | PluginError::InvalidConfig { plugin, .. }
+            | PluginError::Setup { plugin, .. }
+            | PluginError::LimitExceeded { plugin, .. }
+            | PluginError::Trap { plugin, .. }
+            | PluginError::Exited { plugin, .. }
+            | PluginError::MalformedResult { plugin, .. }
+            | PluginError::RejectedConfig { plugin, .. }
+            | PluginError::Failed { plugin, .. } => plugin,
+        }
+    }
+
     /// The limit hit, if this is a [`PluginError::LimitExceeded`].
     pub fn limit(&self) -> Option<&LimitKind> {
         match self {

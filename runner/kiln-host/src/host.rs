@@ -123,6 +123,7 @@ pub(crate) struct HostInner {
     pub engine: Engine,
     pub linker: Linker<StepState>,
     pub signer_linker: Linker<SignerState>,
+    pub strategy_linker: Linker<crate::strategy::StrategyState>,
     cache: Option<CompileCache>,
     stop_ticker: Arc<AtomicBool>,
     pub epoch_tick: Duration,
@@ -231,6 +232,7 @@ impl Host {
             |s| s,
         )
         .map_err(|e| anyhow::anyhow!("linking kiln signer imports: {e}"))?;
+        let strategy_linker = crate::strategy::linker(&engine)?;
         let cache = match &config.cache_dir {
             Some(dir) => Some(CompileCache::new(dir, &engine)?),
             None => None,
@@ -250,6 +252,7 @@ impl Host {
                 engine,
                 linker,
                 signer_linker,
+                strategy_linker,
                 cache,
                 stop_ticker,
                 epoch_tick: config.epoch_tick,
@@ -337,7 +340,7 @@ impl Host {
     /// Why `linker` cannot pre-instantiate `component`: every import it does not link, named
     /// with what to do ([`PluginError::UnlinkedImports`]), or else wasmtime's reason (a missing
     /// or mistyped export: [`PluginError::WrongWorld`]).
-    fn link_error<T: 'static>(
+    pub(crate) fn link_error<T: 'static>(
         &self,
         linker: &Linker<T>,
         component: &Component,
@@ -363,7 +366,7 @@ impl Host {
 
     /// Compile a plugin read with [`read_source`] (any world; through the compile cache) and
     /// list its imports and exports, marking each import this host does not link for the
-    /// manifest's world (`deploy-strategy` plugins cannot run, so theirs are not checked).
+    /// manifest's world.
     pub fn interface(&self, info: &SourceInfo) -> Result<ComponentInterface, PluginError> {
         let (component, _, _) = self.compile_bytes(&info.manifest.name, &info.sha256, &info.bytes)?;
         let engine = &self.inner.engine;
@@ -372,13 +375,13 @@ impl Host {
                 interface::describe(engine, &component, Some(&self.inner.linker))
             }
             World::Signer => interface::describe(engine, &component, Some(&self.inner.signer_linker)),
-            World::DeployStrategy => interface::describe::<StepState>(engine, &component, None),
+            World::DeployStrategy => interface::describe(engine, &component, Some(&self.inner.strategy_linker)),
         })
     }
 
     /// Read, check the pin, find the manifest, require one of `worlds`, compile (or load from cache).
     #[allow(clippy::type_complexity)]
-    fn compile(
+    pub(crate) fn compile(
         &self,
         source: PluginSource,
         worlds: &[World],

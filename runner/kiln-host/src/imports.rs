@@ -60,6 +60,54 @@ impl PluginConfig {
     }
 }
 
+/// `log::Host` and `config::Host` of the step bindings (which the `file-scanner` and
+/// `deploy-strategy` worlds map their imports onto) for a store state with fields
+/// `log: PluginLog`, `config: PluginConfig`, `hit: Option<LimitKind>`, `plugin: String` and
+/// `on_event: Option<EventSink>`; also its `limit` (record the limit, stop the guest) and `emit`
+/// (live events) methods.
+macro_rules! kiln_imports {
+    ($state:ty) => {
+        impl $state {
+            /// Records `kind` as the limit hit and returns the error that stops the guest.
+            pub(crate) fn limit(&mut self, kind: $crate::limits::LimitKind) -> wasmtime::Error {
+                self.hit.get_or_insert(kind.clone());
+                wasmtime::Error::new($crate::limits::LimitHit(kind))
+            }
+
+            /// Hands `event` to the caller's live sink, if there is one.
+            pub(crate) fn emit(&self, event: &$crate::types::PluginEvent) {
+                if let Some(sink) = &self.on_event {
+                    sink(&self.plugin, event);
+                }
+            }
+        }
+
+        impl $crate::bindings::v0_1_0::step::kiln::plugin::log::Host for $state {
+            fn log(&mut self, level: $crate::bindings::v0_1_0::step::kiln::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+                match self.log.push(level.into(), message) {
+                    Ok(record) => {
+                        let event = $crate::types::PluginEvent::Log(record.clone());
+                        self.emit(&event);
+                        Ok(())
+                    }
+                    Err(kind) => Err(self.limit(kind)),
+                }
+            }
+        }
+
+        impl $crate::bindings::v0_1_0::step::kiln::plugin::config::Host for $state {
+            fn get_json(&mut self) -> wasmtime::Result<String> {
+                Ok(self.config.json())
+            }
+
+            fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+                Ok(self.config.get(&key))
+            }
+        }
+    };
+}
+pub(crate) use kiln_imports;
+
 /// `From<world::log::Level> for LogLevel` for each world's generated `Level` type.
 macro_rules! log_level_from {
     ($($level:ty),* $(,)?) => {$(

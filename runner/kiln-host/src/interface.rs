@@ -36,7 +36,7 @@ pub struct ComponentInterface {
     pub imports: Vec<InterfaceItem>,
     /// What it exports, in the component's order.
     pub exports: Vec<InterfaceItem>,
-    /// Whether the imports were checked against a linker (not for worlds kiln cannot run).
+    /// Whether the imports were checked against a linker (every world kiln runs has one).
     pub checked: bool,
 }
 

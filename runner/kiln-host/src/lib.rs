@@ -20,6 +20,10 @@
 //! - **Signers** ([`Host::load_signer`], [`LoadedSigner::sign`]) get no files or environment at
 //!   all; they sign through the `signing-key` resource, whose keys stay in the host behind
 //!   [`KeyStore`] and which opens only the key names granted to that call.
+//! - **Deploy strategies** ([`Host::load_strategy`], [`LoadedStrategy::start`],
+//!   [`StrategySession::next`]): one store per deployment, nothing but `log` and `config`, the
+//!   same per-call limits; every answer is checked, and anything wrong ends the session with a
+//!   [`StrategyError`] naming the plugin (module [`strategy`]).
 //! - **Speed**: compiled components are cached on disk ([`CompileCache`], keyed by component
 //!   sha256, wasmtime version and engine compatibility hash) and pre-instantiated
 //!   ([`LoadedPlugin`]), so a warm call costs a fresh store and an instantiation.
@@ -52,6 +56,7 @@ mod scan;
 pub mod schema;
 mod signer;
 mod stdio;
+pub mod strategy;
 mod types;
 mod validate;
 mod walk;
@@ -70,6 +75,7 @@ pub use signer::{
     HostKey, KeyHandle, KeyStore, PluginSignature, SignOutcome, SignSubject, SignerInvocation,
     SigningAlgorithm,
 };
+pub use strategy::{LoadedStrategy, StrategyError, StrategyInvocation, StrategySession};
 pub use types::{
     EventSink, Finding, Location, LogLevel, LogRecord, OutputFile, PluginEvent, Severity,
     StepInvocation, StepOutcome,

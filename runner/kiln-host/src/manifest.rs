@@ -23,7 +23,7 @@ pub enum World {
     FileScanner,
     /// A signer (`kiln:plugin/signer`), run with `Host::load_signer`.
     Signer,
-    /// A deployment strategy (`kiln:plugin/deploy-strategy`); not runnable yet.
+    /// A deployment strategy (`kiln:plugin/deploy-strategy`), run with `Host::load_strategy`.
     DeployStrategy,
 }
 
@@ -122,6 +122,15 @@ impl Manifest {
         for v in &self.capabilities.env {
             if v.is_empty() || v.contains('=') || v.contains('\0') {
                 return Err(format!("capabilities.env: invalid variable name {v:?}"));
+            }
+        }
+        if self.world == World::DeployStrategy {
+            let c = &self.capabilities;
+            let asked = [(c.read_source, "read-source"), (c.write_output, "write-output"), (!c.env.is_empty(), "env"), (c.network, "network"), (c.precise_clock, "precise-clock")];
+            if let Some((_, key)) = asked.iter().find(|(on, _)| *on) {
+                return Err(format!(
+                    "capabilities.{key}: a deploy-strategy plugin gets no files, environment, network or clock (it decides from the observation alone); remove it"
+                ));
             }
         }
         if let Some(schema) = &self.config_schema {
@@ -286,6 +295,9 @@ mod tests {
                 .is_err()
         );
         assert!(parse_duration("10").is_err());
+        let e = Manifest::parse("name = \"s\"\nversion = \"1\"\nworld = \"deploy-strategy\"\n[capabilities]\nread-source = true\n").unwrap_err();
+        assert!(e.contains("capabilities.read-source: a deploy-strategy plugin gets no files"), "{e}");
+        assert!(Manifest::parse("name = \"s\"\nversion = \"1\"\nworld = \"deploy-strategy\"\n[capabilities]\nmax-memory = \"8MiB\"\ntimeout = \"1s\"\n").is_ok());
         assert_eq!(parse_size("2KiB").unwrap(), 2048);
     }
 }

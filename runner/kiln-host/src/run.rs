@@ -2,7 +2,7 @@
 
 use crate::bindings::v0_1_0::step::StepPre;
 use crate::bindings::v0_1_0::step::exports::kiln::plugin::step_plugin::{StepContext, StepError};
-use crate::bindings::v0_1_0::step::kiln::plugin::{config, log, progress, types};
+use crate::bindings::v0_1_0::step::kiln::plugin::{progress, types};
 use crate::error::PluginError;
 use crate::host::{LoadedPlugin, StepWorld};
 use crate::imports::{PluginConfig, PluginLog};
@@ -40,33 +40,9 @@ impl WasiView for StepState {
     }
 }
 
-impl StepState {
-    fn limit(&mut self, kind: LimitKind) -> wasmtime::Error {
-        self.hit.get_or_insert(kind.clone());
-        wasmtime::Error::new(LimitHit(kind))
-    }
-
-    fn emit(&self, event: &PluginEvent) {
-        if let Some(sink) = &self.on_event {
-            sink(&self.plugin, event);
-        }
-    }
-}
-
 impl types::Host for StepState {}
 
-impl log::Host for StepState {
-    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        match self.log.push(level.into(), message) {
-            Ok(record) => {
-                let event = PluginEvent::Log(record.clone());
-                self.emit(&event);
-                Ok(())
-            }
-            Err(kind) => Err(self.limit(kind)),
-        }
-    }
-}
+crate::imports::kiln_imports!(StepState);
 
 impl progress::Host for StepState {
     fn report(&mut self, completed: u64, total: u64, message: String) -> wasmtime::Result<()> {
@@ -78,16 +54,6 @@ impl progress::Host for StepState {
             message,
         });
         Ok(())
-    }
-}
-
-impl config::Host for StepState {
-    fn get_json(&mut self) -> wasmtime::Result<String> {
-        Ok(self.config.json())
-    }
-
-    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.config.get(&key))
     }
 }
 
@@ -133,6 +99,18 @@ fn wasi_ctx(
             .map_err(|e| setup("output directory", e))?;
     }
     Ok(b.build())
+}
+
+/// WASI for a plugin that gets nothing (signers, deploy strategies): its stdout and stderr both
+/// captured in `stderr` (capped), no preopens, no environment, no sockets or name lookup, coarse
+/// clocks.
+pub(crate) fn bare_wasi(stderr: &CappedPipe) -> WasiCtx {
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(stderr.clone()).stderr(stderr.clone());
+    b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+    b.socket_addr_check(|_, _| Box::pin(async { false }));
+    b.wall_clock(coarse_clock::Wall).monotonic_clock(coarse_clock::Monotonic(Instant::now()));
+    b.build()
 }
 
 /// One store for one instance of a step-like plugin: WASI from the grants, the memory cap, the

@@ -18,14 +18,14 @@ use crate::error::PluginError;
 use crate::imports::{PluginConfig, PluginLog};
 use crate::host::LoadedSigner;
 use crate::limits::{LimitHit, LimitKind, Limiter, Limits};
-use crate::stdio::{CappedPipe, coarse_clock};
+use crate::stdio::CappedPipe;
 use crate::types::LogRecord;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// The algorithms the `signing` interface knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,14 +275,8 @@ impl LoadedSigner {
         let max_memory = caps.max_memory.unwrap_or(crate::DEFAULT_MEMORY).min(inv.limits.max_memory);
         let stderr = CappedPipe::new(inv.limits.max_stdio_bytes);
         // Nothing but captured stdio: no preopens, no environment, no sockets, coarse clocks.
-        let mut b = WasiCtxBuilder::new();
-        b.stdout(stderr.clone()).stderr(stderr.clone());
-        b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        b.socket_addr_check(|_, _| Box::pin(async { false }));
-        b.wall_clock(coarse_clock::Wall)
-            .monotonic_clock(coarse_clock::Monotonic(Instant::now()));
         let state = SignerState {
-            wasi: b.build(),
+            wasi: crate::run::bare_wasi(&stderr),
             table: ResourceTable::new(),
             limiter: Limiter::new(max_memory),
             config: PluginConfig::new(&inv.config),

@@ -209,6 +209,14 @@ fn check_uses(u: &UsesStep, dir: &Path, diags: &mut Vec<Diagnostic>) {
             return;
         }
     };
+    if !matches!(info.manifest.world, kiln_host::World::Step | kiln_host::World::FileScanner) {
+        diags.push(
+            Diagnostic::error("E0801", format!("`uses: {uses}`: `{}` is a `{}` plugin, not a build step", info.manifest.name, info.manifest.world.as_str()), u.plugin.span)
+                .with_label("a `uses:` step runs `step` and `file-scanner` plugins")
+                .with_help("deploy strategies run in deployments and signers sign provenance; name a step plugin here"),
+        );
+        return;
+    }
     let config = match crate::plugins::split_with(&u.with) {
         Ok((c, _)) => c,
         Err(e) => {

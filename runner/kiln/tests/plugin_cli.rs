@@ -1,7 +1,9 @@
 //! `kiln plugin …` as a new user runs it: `new` → `build` → `test` for a Rust plugin (the
 //! scaffold builds with crates.io only), `inspect`, `run`, `lock` and `uses: NAME@sha256:…`
 //! through kiln.lock (a changed component is refused naming both digests), `kiln validate`
-//! checking `with:` against the schema, and the `kiln: plugins:` policy narrowing grants.
+//! checking `with:` against the schema, and the `kiln: plugins:` policy narrowing grants. The
+//! same for a deploy strategy (`new --world deploy-strategy` → `build` → `test` on its scripted
+//! scenarios → `inspect`) and for the third-party example `examples/strategy-canary-steps`.
 
 mod common;
 
@@ -141,4 +143,108 @@ fn the_buildspec_policy_narrows_what_a_plugin_gets() {
     assert_eq!(run["outputs"].as_array().map(Vec::len), Some(0), "no /out, so no summary.json: {run}");
     let o = p.run(&["plugin", "inspect", "hello-step", "-b", p.src.join("buildspec.yml").to_str().unwrap()]);
     assert!(o.stdout.contains("write-output=false") && o.stdout.contains("max-memory=16 MiB"), "{}", o.stdout);
+}
+
+#[test]
+fn new_build_test_and_inspect_a_rust_deploy_strategy() {
+    let p = Project::empty();
+    let work = p.side_dir("work");
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "new", "canary", "--world", "deploy-strategy"]));
+    assert_eq!(code, 0, "{so}{se}");
+    assert!(so.contains("(Rust deploy strategy)"), "{so}");
+    let dir = work.join("canary");
+    for f in ["Cargo.toml", "Cargo.lock", "kiln-plugin.toml", "expected-actions.json", "src/lib.rs", "vendor/kiln-plugin-sdk/src/deploy.rs", "vendor/wit/kiln-plugin/v0.1.0/deploy.wit"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "new", "other", "--world", "deploy-strategy", "--lang", "python"]));
+    assert_eq!(code, 2, "{so}{se}");
+    assert!(se.contains("Rust only"), "{se}");
+
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "build", "canary"]));
+    assert_eq!(code, 0, "{so}{se}");
+    assert!(dir.join("dist/canary.wasm").is_file());
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "test", "canary"]));
+    assert_eq!(code, 0, "{so}{se}");
+    assert!(so.contains("ok: canary 0.1.0: 2 scenarios, 6 steps as expected"), "{so}");
+
+    // A wrong expectation fails, naming the scenario, the step, and both actions.
+    let fixture = dir.join("expected-actions.json");
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    std::fs::write(&fixture, text.replacen(r#""wait": 1000"#, r#""wait": 999"#, 1)).unwrap();
+    let (code, so, _) = out(kiln_tool(&p, &work).args(["plugin", "test", "canary"]));
+    assert_eq!(code, 1, "{so}");
+    assert!(so.contains("FAILED  in place: deploy everywhere, bake, succeed: step 2: expected wait 999 ms\n    got      wait 1000 ms"), "{so}");
+    assert!(so.contains("FAILED: 1 of 2 scenarios"), "{so}");
+    // A broken observation is a located error, not a crash.
+    std::fs::write(&fixture, text.replace(r#""deploymentType": "in-place""#, r#""deploymentType": "rolling""#)).unwrap();
+    let (code, so, _) = out(kiln_tool(&p, &work).args(["plugin", "test", "canary"]));
+    assert_eq!(code, 1, "{so}");
+    assert!(so.contains("step 1: the observation is not valid: unknown variant `rolling`"), "{so}");
+    std::fs::write(&fixture, text).unwrap();
+
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "inspect", "canary"]));
+    assert_eq!(code, 0, "{se}");
+    for needle in ["world:        deploy-strategy", "wit:          kiln:plugin@0.1.0", "kiln:plugin/deploy-strategy-plugin@0.1.0", "resource strategy", "[method]strategy.next", "\"bake-ms\"", "granted: read-source=false write-output=false env=[] network=false"] {
+        assert!(so.contains(needle), "{needle} missing from\n{so}");
+    }
+    assert!(!so.contains("NOT LINKED") && !so.contains("not checked"), "{so}");
+    // A strategy is not a build step.
+    let (code, _, se) = out(kiln_tool(&p, &work).args(["plugin", "run", "canary", "."]));
+    assert_ne!(code, 0);
+    assert!(se.contains("is a `deploy-strategy` plugin, which cannot run here"), "{se}");
+}
+
+#[test]
+fn the_canary_steps_example_builds_tests_and_inspects_by_path() {
+    let p = Project::empty();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The example depends on ../../plugin-sdk, which binds ../wit: copy the three, keeping their
+    // places, so the build writes nothing into the repository.
+    let work = p.side_dir("repo");
+    for (from, to) in [("examples/strategy-canary-steps", "examples/strategy-canary-steps"), ("plugin-sdk", "plugin-sdk"), ("wit", "wit")] {
+        copy(&root.join(from), &work.join(to));
+    }
+    let dir = work.join("examples/strategy-canary-steps");
+    let d = dir.to_str().unwrap();
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "build", d]));
+    assert_eq!(code, 0, "{so}{se}");
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "test", d]));
+    assert_eq!(code, 0, "{so}{se}");
+    assert!(so.contains("ok: canary-steps 0.1.0: 4 scenarios, 21 steps as expected"), "{so}");
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "inspect", d]));
+    assert_eq!(code, 0, "{se}");
+    assert!(so.contains("name:         canary-steps") && so.contains("world:        deploy-strategy") && so.contains("\"clean-ms\""), "{so}");
+    // It logs each step, so it imports `log` (linked: nothing is marked).
+    assert!(so.contains("kiln:plugin/log@0.1.0") && !so.contains("NOT LINKED"), "{so}");
+    // Loadable by path like any plugin: the built .wasm itself.
+    let wasm = dir.join("dist/canary-steps.wasm");
+    let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "inspect", wasm.to_str().unwrap()]));
+    assert_eq!(code, 0, "{so}{se}");
+    assert!(so.contains("name:         canary-steps"), "{so}");
+}
+
+/// Copies a tree (files and directories), leaving out build output.
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name();
+        if name == "target" || name == "dist" {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            copy(&e.path(), &to.join(&name));
+        } else {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_deploy_strategy_is_not_a_build_step() {
+    let p = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - uses: codedeploy-in-place\n");
+    let v = p.run(&["validate", p.src.join("buildspec.yml").to_str().unwrap()]);
+    assert_eq!(v.code, 2, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("E0801") && v.stderr.contains("`codedeploy-in-place` is a `deploy-strategy` plugin, not a build step"), "{}", v.stderr);
+    let b = p.build(&[]);
+    assert_eq!(b.status(), "FAILED", "{}", b.describe());
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kiln_host::manifest::{self, Manifest, MANIFEST_SECTION};
+use kiln_host::manifest::{self, Manifest, World, MANIFEST_SECTION};
 
 use super::Lang;
 
@@ -70,18 +70,29 @@ pub fn build(dir: &Path) -> Result<(PathBuf, String), String> {
             embed_manifest(dir, &tmp)?
         }
     };
-    // The component must carry a manifest kiln can read (the Rust SDK embeds it with export_step!).
+    // The component must carry a manifest kiln can read (the Rust SDK's export macros embed it).
+    let embed = how_to_embed(m.world);
     match manifest::embedded(&bytes)? {
         Some(text) => {
             let built = Manifest::parse(&text).map_err(|e| format!("the built component's manifest: {e}"))?;
             if built.name != m.name {
-                return Err(format!("the component embeds a manifest for `{}`, not `{}`: does src/lib.rs call export_step!(…, manifest = \"kiln-plugin.toml\")?", built.name, m.name));
+                return Err(format!("the component embeds a manifest for `{}`, not `{}`: does src/lib.rs embed kiln-plugin.toml with {embed}?", built.name, m.name));
             }
         }
-        None => return Err("the component has no embedded manifest: call export_step!(Plugin, manifest = \"kiln-plugin.toml\")".into()),
+        None => return Err(format!("the component has no embedded manifest: embed kiln-plugin.toml with {embed}")),
     }
     write_atomic(&out, &bytes)?;
     Ok((out, kiln_host::sha256_hex(&bytes)))
+}
+
+/// How a Rust plugin of `world` embeds its manifest (the SDK's export macros do it).
+fn how_to_embed(world: World) -> &'static str {
+    match world {
+        World::Step => "export_step!(Plugin, manifest = \"kiln-plugin.toml\")",
+        World::FileScanner => "export_file_scanner!(Plugin, manifest = \"kiln-plugin.toml\")",
+        World::DeployStrategy => "export_deploy_strategy!(Strategy, manifest = \"kiln-plugin.toml\")",
+        World::Signer => "a `kiln:plugin-manifest` link section, as plugins/dsse-signer does",
+    }
 }
 
 fn tool(mut c: Command, dir: &Path, name: &str, install: &str) -> Result<(), String> {

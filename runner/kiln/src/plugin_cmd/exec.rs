@@ -90,6 +90,9 @@ pub fn diff(expected: &[Key], found: &[Key]) -> Vec<String> {
 /// `kiln plugin test DIR`.
 pub fn test(dir: &Path) -> Result<ExitCode, String> {
     let component = built_component(dir)?;
+    if project_manifest(dir)?.world == kiln_host::World::DeployStrategy {
+        return super::strategy_test::test(dir, &component);
+    }
     let exp_path = dir.join("expected-findings.json");
     let exp: Value = serde_json::from_str(&kiln_fs::read_input_to_string(&exp_path, kiln_fs::limits::DOCUMENT, "expected findings").map_err(|e| e.to_string())?)
         .map_err(|e| format!("{}: {e}", exp_path.display()))?;
@@ -232,7 +235,7 @@ fn print_interface(i: &kiln_host::ComponentInterface) {
             None => format!("  {}  ({what})", x.name),
         }
     };
-    let checked = if i.checked { "" } else { " (not checked: kiln cannot run this world yet)" };
+    let checked = if i.checked { "" } else { " (not checked against kiln's linker)" };
     println!("imports{checked}:");
     for x in &i.imports {
         println!("{}", line(x));

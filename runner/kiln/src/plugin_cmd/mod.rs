@@ -1,7 +1,7 @@
 //! `kiln plugin …`: scaffold, build, test, run, inspect and lock WebAssembly plugins.
 //!
 //! A plugin *project* (what `kiln plugin new` writes) is a directory with `kiln-plugin.toml`,
-//! `fixture/`, `expected-findings.json` and the code; `kiln plugin build` leaves the component in
+//! `fixture/`, `expected-findings.json` (a deploy strategy: `expected-actions.json`) and the code; `kiln plugin build` leaves the component in
 //! `dist/NAME.wasm` (manifest embedded). Wherever a command takes `NAME|PATH`, it accepts a
 //! built-in name, a `.wasm` file, a project directory (its `dist/` component) or
 //! `name@sha256:…` (through `./kiln.lock`).
@@ -9,6 +9,8 @@
 mod build;
 mod exec;
 pub mod scaffold;
+mod scaffold_strategy;
+mod strategy_test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,16 +19,20 @@ use clap::Subcommand;
 use kiln_host::PluginSource;
 
 use crate::exit;
-pub use scaffold::Lang;
+pub use scaffold::{Lang, NewWorld};
 
 /// The `kiln plugin` subcommands.
 #[derive(Subcommand)]
 pub enum PluginCommand {
-    /// Write a new plugin project NAME (manifest, code, fixture/, expected-findings.json).
+    /// Write a new plugin project NAME (manifest, code, and its test: fixture/ and
+    /// expected-findings.json for a step, expected-actions.json for a deploy strategy).
     New {
         name: String,
         #[arg(long, value_enum, default_value = "rust")]
         lang: Lang,
+        /// The world it targets: a build step, or a deployment strategy (Rust only).
+        #[arg(long, value_enum, default_value = "step")]
+        world: NewWorld,
         /// Where to create the project directory (default: the current directory).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -37,7 +43,8 @@ pub enum PluginCommand {
         dir: Option<PathBuf>,
     },
     /// Run the built plugin under kiln's host on DIR/fixture and compare its findings with
-    /// DIR/expected-findings.json; exit 1 on a difference.
+    /// DIR/expected-findings.json (a deploy strategy: run the scripted deployments of
+    /// DIR/expected-actions.json); exit 1 on a difference.
     Test {
         dir: Option<PathBuf>,
     },
@@ -87,10 +94,14 @@ fn parse_with(s: &str) -> Result<(String, serde_json::Value), String> {
 /// Run a `kiln plugin` subcommand.
 pub fn run(cmd: PluginCommand) -> ExitCode {
     let result = match cmd {
-        PluginCommand::New { name, lang, dir } => {
+        PluginCommand::New { name, lang, world, dir } => {
             let parent = dir.unwrap_or_else(|| PathBuf::from("."));
-            scaffold::create(&name, lang, &parent).map(|d| {
-                println!("created {} ({lang:?} plugin)", d.display());
+            scaffold::create(&name, lang, world, &parent).map(|d| {
+                let what = match world {
+                    NewWorld::Step => "plugin",
+                    NewWorld::DeployStrategy => "deploy strategy",
+                };
+                println!("created {} ({lang:?} {what})", d.display());
                 println!("next: kiln plugin build {0} && kiln plugin test {0}", d.display());
                 ExitCode::SUCCESS
             })

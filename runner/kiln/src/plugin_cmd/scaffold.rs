@@ -2,6 +2,8 @@
 //!
 //! Every language gets the same shape: `kiln-plugin.toml` (the manifest), `fixture/` (a small
 //! source tree), `expected-findings.json` (what `kiln plugin test` must find there) and the code.
+//! A `--world deploy-strategy` project (Rust) has `expected-actions.json` (scripted deployments,
+//! `strategy_test.rs`) instead of the fixture tree; its templates are `scaffold_strategy.rs`.
 //! A Rust project is self-contained and needs only crates.io: the SDK sources and the WIT files
 //! are written into `vendor/` from copies embedded in the `kiln` binary, and `Cargo.lock` pins
 //! the same crate versions kiln's own plugins build with. Python and JavaScript projects vendor
@@ -18,6 +20,15 @@ pub enum Lang {
     Python,
     /// JavaScript (jco componentize / componentize-js).
     Js,
+}
+
+/// The world a new plugin targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NewWorld {
+    /// A scanner or generator step (`uses:` in a buildspec).
+    Step,
+    /// A deployment strategy (Rust only): answers the next action of a deployment.
+    DeployStrategy,
 }
 
 /// The WIT package, version 0.1.0: (file name, text).
@@ -40,6 +51,7 @@ const JS_WASI_DEPS: &[(&str, &str)] = &[
 
 const SDK_SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("../../../../plugin-sdk/src/lib.rs")),
+    ("deploy.rs", include_str!("../../../../plugin-sdk/src/deploy.rs")),
     ("scanner.rs", include_str!("../../../../plugin-sdk/src/scanner.rs")),
     ("step.rs", include_str!("../../../../plugin-sdk/src/step.rs")),
     ("walk.rs", include_str!("../../../../plugin-sdk/src/walk.rs")),
@@ -232,9 +244,9 @@ kiln plugin lock dist/{name}.wasm   # pin it in a project's kiln.lock, then `use
     )
 }
 
-/// Write a new plugin project `name` under `parent` (the directory `parent/name`, which must not
-/// exist or be empty). Returns the project directory.
-pub fn create(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf, String> {
+/// Write a new plugin project `name` for `world` under `parent` (the directory `parent/name`,
+/// which must not exist or be empty). Returns the project directory.
+pub fn create(name: &str, lang: Lang, world: NewWorld, parent: &Path) -> Result<PathBuf, String> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -246,14 +258,24 @@ pub fn create(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf, String> 
     if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(format!("{} already exists and is not empty; pick another name or --dir", dir.display()));
     }
-    let mut files: Vec<(String, String)> = vec![
-        ("kiln-plugin.toml".into(), manifest(name, lang)),
-        ("expected-findings.json".into(), expected(name)),
-        ("fixture/src/main.rs".into(), FIXTURE_MAIN.into()),
-        ("fixture/notes.txt".into(), FIXTURE_NOTES.into()),
-        ("README.md".into(), readme(name, lang)),
-        (".gitignore".into(), "/target\n/dist\n/node_modules\n__pycache__/\n".into()),
-    ];
+    if world == NewWorld::DeployStrategy && lang != Lang::Rust {
+        return Err("a deploy-strategy plugin can be scaffolded in Rust only (--lang rust): the Python and JavaScript toolchains' runtimes import more than a strategy is given".into());
+    }
+    let mut files: Vec<(String, String)> = match world {
+        NewWorld::Step => vec![
+            ("kiln-plugin.toml".into(), manifest(name, lang)),
+            ("expected-findings.json".into(), expected(name)),
+            ("fixture/src/main.rs".into(), FIXTURE_MAIN.into()),
+            ("fixture/notes.txt".into(), FIXTURE_NOTES.into()),
+            ("README.md".into(), readme(name, lang)),
+        ],
+        NewWorld::DeployStrategy => vec![
+            ("kiln-plugin.toml".into(), super::scaffold_strategy::manifest(name)),
+            (super::strategy_test::FIXTURE.into(), super::scaffold_strategy::FIXTURE.into()),
+            ("README.md".into(), super::scaffold_strategy::readme(name)),
+        ],
+    };
+    files.push((".gitignore".into(), "/target\n/dist\n/node_modules\n__pycache__/\n".into()));
     let wit_dir = match lang {
         Lang::Rust => "vendor/wit/kiln-plugin/v0.1.0",
         Lang::Python => "wit",
@@ -266,7 +288,11 @@ pub fn create(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf, String> 
         Lang::Rust => {
             files.push(("Cargo.toml".into(), rust_cargo_toml(name)));
             files.push(("Cargo.lock".into(), rust_lock(name)));
-            files.push(("src/lib.rs".into(), rust_lib(name)));
+            let lib = match world {
+                NewWorld::Step => rust_lib(name),
+                NewWorld::DeployStrategy => super::scaffold_strategy::lib(name),
+            };
+            files.push(("src/lib.rs".into(), lib));
             files.push(("vendor/kiln-plugin-sdk/Cargo.toml".into(), SDK_CARGO_TOML.into()));
             for (f, text) in SDK_SOURCES {
                 files.push((format!("vendor/kiln-plugin-sdk/src/{f}"), (*text).into()));
@@ -309,10 +335,19 @@ mod tests {
     #[test]
     fn names_are_checked_and_projects_not_overwritten() {
         let t = tempfile::tempdir().unwrap();
-        assert!(create("Bad Name", Lang::Rust, t.path()).unwrap_err().contains("not a plugin name"));
-        let d = create("demo", Lang::Python, t.path()).unwrap();
+        assert!(create("Bad Name", Lang::Rust, NewWorld::Step, t.path()).unwrap_err().contains("not a plugin name"));
+        let d = create("demo", Lang::Python, NewWorld::Step, t.path()).unwrap();
         assert!(d.join("app.py").is_file() && d.join("wit/step.wit").is_file());
-        assert!(create("demo", Lang::Python, t.path()).unwrap_err().contains("not empty"));
+        assert!(create("demo", Lang::Python, NewWorld::Step, t.path()).unwrap_err().contains("not empty"));
+        assert!(create("strat", Lang::Js, NewWorld::DeployStrategy, t.path()).unwrap_err().contains("Rust only"));
+        let d = create("strat", Lang::Rust, NewWorld::DeployStrategy, t.path()).unwrap();
+        for f in ["src/lib.rs", "kiln-plugin.toml", "expected-actions.json", "vendor/kiln-plugin-sdk/src/deploy.rs", "vendor/wit/kiln-plugin/v0.1.0/deploy.wit"] {
+            assert!(d.join(f).is_file(), "{f}");
+        }
+        assert!(!d.join("fixture").exists() && !d.join("expected-findings.json").exists());
+        let m = kiln_host::Manifest::parse(&std::fs::read_to_string(d.join("kiln-plugin.toml")).unwrap()).unwrap();
+        assert_eq!((m.name.as_str(), m.world), ("strat", kiln_host::World::DeployStrategy));
+        assert!(std::fs::read_to_string(d.join("src/lib.rs")).unwrap().contains("`strat`: a kiln deploy strategy"));
     }
 
     #[test]
