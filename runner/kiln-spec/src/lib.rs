@@ -20,7 +20,7 @@ pub mod yaml;
 mod buildspec;
 pub mod plugin_policy;
 pub mod plugin_ref;
-mod read;
+pub mod read;
 mod sections;
 
 pub use appspec::{looks_like_appspec, parse_appspec, ParsedAppSpec};
