@@ -131,6 +131,26 @@ impl Ctx {
         self.string(node, what)
     }
 
+    /// A scalar that must be one of `allowed` (compared exactly, case included); otherwise an
+    /// error with code `code` that lists the values and suggests the closest.
+    pub fn one_of<T: Copy>(&mut self, node: &Node, what: &str, allowed: &[(&str, T)], code: &'static str) -> Option<Spanned<T>> {
+        let s = self.string(node, what)?;
+        if let Some((_, v)) = allowed.iter().find(|(name, _)| *name == s.value) {
+            return Some(Spanned::new(*v, s.span));
+        }
+        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+        let d = self.error(code, format!("`{what}` `{}` is not one of {}", s.value, names.join(", ")), s.span);
+        d.label = Some(format!("expected {}", names.join(" or ")));
+        d.help = Some(match names.iter().find(|n| n.eq_ignore_ascii_case(&s.value)) {
+            Some(n) => format!("write `{n}`: CodeDeploy compares the value exactly, case included"),
+            None => match did_you_mean(&s.value, &names) {
+                Some(n) => format!("did you mean `{n}`?"),
+                None => format!("use one of {}", names.join(", ")),
+            },
+        });
+        None
+    }
+
     /// A YAML 1.1 boolean (`true/false/yes/no/on/off`, any case, quoted or not).
     pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
         match node.as_scalar().map(str::to_ascii_lowercase).as_deref() {
