@@ -89,7 +89,8 @@ pub(crate) async fn drive(cx: &RunCx<'_>, strategy: &mut dyn Strategy) -> Result
         });
         cx.rec.reporter.progress(&Progress::Decision { action: guard::printable(&text) });
         let view = guard_view(cx);
-        let v = View { flow: cx.plan.flow, instances: view.0.iter().map(|(id, s, p)| (id.as_str(), *s, *p)).collect(), health: cx.health.as_ref(), traffic: view.1, next_hook: next_hook(cx), time_left_ms: time_left_ms(cx), platform: cx.plan.group.compute_platform.describe() };
+        let health = cx.health();
+        let v = View { flow: cx.plan.flow, instances: view.0.iter().map(|(id, s, p)| (id.as_str(), *s, *p)).collect(), health: health.as_ref(), traffic: view.1, next_hook: next_hook(cx), time_left_ms: time_left_ms(cx), platform: cx.plan.group.compute_platform.describe() };
         if let Err(reason) = guard::check(&action, &v) {
             return Err(Stop::strategy(reason));
         }
@@ -272,7 +273,7 @@ async fn deploy_batch(cx: &RunCx<'_>, ids: &[String]) -> Result<Result<(), Strin
             failed_now.push(id.clone());
         }
     }
-    if let Some(h) = &cx.health {
+    if let Some(h) = &cx.health() {
         let (list, _) = guard_view(cx);
         let failed = list.iter().filter(|(_, _, p)| *p == P::Failed).count() as u32;
         let set = if cx.plan.flow == Flow::InPlace { InstanceSet::Original } else { InstanceSet::Replacement };

@@ -112,7 +112,7 @@ pub(crate) async fn finish(cx: &RunCx<'_>, result: Result<(), Stop>) -> Result<R
 }
 
 async fn succeed(cx: &RunCx<'_>) -> Result<(), Stop> {
-    if let Some(h) = &cx.health {
+    if let Some(h) = &cx.health() {
         let set = if cx.plan.flow == Flow::BlueGreen { InstanceSet::Replacement } else { InstanceSet::Original };
         let succeeded = cx.rec.read(|s| {
             s.info.kiln.fleet.iter().filter(|f| f.set == set).filter(|f| super::state::target(&s.info, &f.id).is_some_and(|t| t.status == TargetStatus::Succeeded)).count() as u32

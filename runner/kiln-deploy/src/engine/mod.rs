@@ -173,7 +173,6 @@ pub(crate) struct RunCx<'a> {
     pub watch: &'a watch::Watch<'a>,
     pub hook: HookContext,
     pub traffic: Option<&'a dyn TrafficControl>,
-    pub health: Option<HealthPlan>,
     /// The revision this deployment installs.
     pub revision: Arc<Revision>,
     pub scripts: lifecycle::ScriptCache,
@@ -185,6 +184,11 @@ pub(crate) struct RunCx<'a> {
 }
 
 impl RunCx<'_> {
+    /// Minimum healthy hosts as resolved for the fleet when the deployment started.
+    pub fn health(&self) -> Option<HealthPlan> {
+        self.rec.read(|s| s.info.kiln.health)
+    }
+
     /// Real duration of `nominal` at the run's time scale.
     pub fn scaled(&self, nominal: Duration) -> Duration {
         nominal.mul_f64(self.env.options.time_scale.clamp(1e-9, 1e9))

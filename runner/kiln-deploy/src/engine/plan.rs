@@ -40,7 +40,7 @@ impl Revision {
             if std::fs::symlink_metadata(&path).is_err() {
                 continue;
             }
-            let bytes = kiln_fs::read_input_within(bundle, name, kiln_fs::limits::APPSPEC, "AppSpec file")
+            let bytes = kiln_fs::read_input_within(bundle, &path, kiln_fs::limits::APPSPEC, "AppSpec file")
                 .map_err(|e| RevisionError::Unreadable { path: path.display().to_string(), message: e.to_string() })?;
             let text = String::from_utf8(bytes).map_err(|_| RevisionError::Unreadable { path: path.display().to_string(), message: "not UTF-8 text".into() })?;
             let parsed = kiln_spec::parse_appspec(&text);

@@ -201,7 +201,7 @@ async fn run_rollback(rcx: &RunCx<'_>, failed: &DeploymentInfo, traffic_ok: bool
     let mut ok = traffic_ok;
     match rcx.plan.flow {
         Flow::InPlace => {
-            let batch = rcx.health.map_or(targets.len().max(1), |h| h.max_batch.max(1) as usize);
+            let batch = rcx.health().map_or(targets.len().max(1), |h| h.max_batch.max(1) as usize);
             for chunk in targets.chunks(batch) {
                 for (id, _) in chunk {
                     rcx.rec.target_status(id, TargetStatus::InProgress);

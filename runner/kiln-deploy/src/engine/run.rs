@@ -88,7 +88,6 @@ pub(super) fn new_cx<'a>(plan: &'a Plan, env: &'a Env<'a>, rec: &'a Recorder<'a>
             deployment_group_id: g.deployment_group_id.clone(),
         },
         traffic: if needs_traffic(plan).is_some() { env.traffic } else { None },
-        health: rec.read(|s| s.info.kiln.health),
         wide_target: wide_target_id(plan),
         revision,
         scripts: ScriptCache::default(),
@@ -292,7 +291,7 @@ async fn prepare(cx: &RunCx<'_>) -> Result<(), Stop> {
 
 /// Start the strategy and drive the deployment with it.
 pub(super) async fn execute(cx: &RunCx<'_>) -> Result<(), Stop> {
-    let spec = cx.plan.strategy(cx.health.as_ref().or(cx.rec.read(|s| s.info.kiln.health).as_ref()));
+    let spec = cx.plan.strategy(cx.health().as_ref());
     let limit = cx.env.options.limits.decision_timeout;
     let started = cx.watch.race(tokio::time::timeout(limit, cx.env.strategies.start(&spec))).await.map_err(Stop::from)?;
     let mut strategy = match started {

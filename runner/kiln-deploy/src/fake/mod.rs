@@ -39,6 +39,9 @@ pub enum Behavior {
     Exit(i32),
     /// Never finish (until the hook's timeout: ScriptTimedOut).
     Hang,
+    /// Never finish, ignoring the timeout too (a driver that does not enforce it: the engine's
+    /// own deadline ends it).
+    HangForever,
     /// Take this long, then succeed.
     Sleep(u64),
 }
@@ -63,6 +66,9 @@ pub struct Call {
     pub what: String,
     /// The event, script or revision it was about.
     pub detail: String,
+    /// For hooks: the environment they were given.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -184,7 +190,7 @@ impl FakeTarget {
     }
 
     fn record(s: &mut State, instance: &str, what: &str, detail: String) {
-        s.calls.push(Call { instance: instance.to_string(), what: what.to_string(), detail });
+        s.calls.push(Call { instance: instance.to_string(), what: what.to_string(), detail, env: Vec::new() });
     }
 
     fn known(s: &State, id: &str) -> Result<(), TargetError> {
@@ -288,7 +294,7 @@ impl Target for FakeTarget {
         Box::pin(async move {
             let (rule, missing) = self.change(|s| {
                 let detail = format!("{} {} ({})", request.event, request.hook.name(), request.revision.name);
-                Self::record(s, request.instance, "hook", detail);
+                s.calls.push(Call { instance: request.instance.to_string(), what: "hook".into(), detail, env: request.env.clone() });
                 let rule = s
                     .rules
                     .iter()
@@ -322,6 +328,7 @@ impl Target for FakeTarget {
                     tokio::time::sleep(request.hook.timeout()).await;
                     HookResult::timed_out(request.hook.name(), request.hook.timeout())
                 }
+                Behavior::HangForever => std::future::pending().await,
             }
         })
     }
