@@ -157,6 +157,7 @@ async fn succeed(cx: &RunCx<'_>) -> Result<(), Stop> {
             t.history.push(WeightChange { at: rfc3339(SystemTime::now()), weights: Weights::ORIGINAL, reason: "the replacement set is now the original set".into() });
             t.current = Weights::ORIGINAL;
         }
+        task_sets(i, Label::Green);
         for f in &mut i.kiln.fleet {
             f.in_service = f.set == InstanceSet::Replacement;
         }
@@ -248,4 +249,21 @@ async fn fail(cx: &RunCx<'_>, stop: Stop) -> Result<RunOutcome, EngineError> {
         });
     }
     Ok(RunOutcome { deployment: cx.rec.snapshot(), rollback })
+}
+
+/// ECS: the task set labelled `primary` serves the service from now on; the other one drains.
+pub(crate) fn task_sets(i: &mut DeploymentInfo, primary: Label) {
+    for t in &mut i.deployment_targets {
+        if let Some(e) = &mut t.ecs_target {
+            for set in &mut e.task_sets_info {
+                if set.task_set_label == primary {
+                    set.status = "PRIMARY".into();
+                } else {
+                    set.status = "DRAINING".into();
+                    set.running_count = 0;
+                    set.pending_count = 0;
+                }
+            }
+        }
+    }
 }

@@ -247,6 +247,9 @@ async fn remove_replacements(rcx: &RunCx<'_>, failed: &DeploymentInfo) -> bool {
             rcx.rec.reporter.progress(&Progress::Message(format!("rollback: terminating the replacement instances failed: {e}")));
             ok = false;
         }
-    rcx.rec.update(|i| i.kiln.fleet.retain(|f| !(f.set == InstanceSet::Replacement && f.provisioned)));
+    rcx.rec.update(|i| {
+        i.kiln.fleet.retain(|f| !(f.set == InstanceSet::Replacement && f.provisioned));
+        super::finish::task_sets(i, Label::Blue);
+    });
     ok
 }

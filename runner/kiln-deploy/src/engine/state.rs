@@ -66,6 +66,13 @@ impl<'a> Recorder<'a> {
             let mut s = self.lock();
             let out = f(&mut s.info);
             s.info.deployment_overview = overview(&s.info);
+            let id = s.info.deployment_id.clone();
+            for t in &mut s.info.deployment_targets {
+                let t = t.core_mut();
+                if t.deployment_id.is_empty() {
+                    t.deployment_id = id.clone();
+                }
+            }
             s.seq += 1;
             (out, s.seq, s.info.clone())
         };
@@ -145,6 +152,7 @@ impl<'a> Recorder<'a> {
                             e.start_time = None;
                             e.end_time = None;
                         }
+                        LifecycleEventStatus::Skipped => {}
                         _ => {
                             e.start_time.get_or_insert_with(|| now.clone());
                             e.end_time = Some(now.clone());

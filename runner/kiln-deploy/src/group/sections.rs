@@ -333,8 +333,11 @@ pub(super) fn auto_rollback(cx: &mut Ctx, node: &Node) -> AutoRollbackConfigurat
     let fields = cx.fields(node, "autoRollbackConfiguration", &["enabled", "events"]);
     let enabled = get(&fields, "enabled").and_then(|f| cx.boolean(f.value, "autoRollbackConfiguration.enabled")).unwrap_or(true);
     let mut events = Vec::new();
+    let mut written = 0;
     if let Some(f) = get(&fields, "events") {
-        for item in seq(cx, f.value, "autoRollbackConfiguration.events") {
+        let items = seq(cx, f.value, "autoRollbackConfiguration.events");
+        written = items.len();
+        for item in items {
             let allowed = [
                 ("DEPLOYMENT_FAILURE", RollbackEvent::DeploymentFailure),
                 ("DEPLOYMENT_STOP_ON_ALARM", RollbackEvent::DeploymentStopOnAlarm),
@@ -346,7 +349,7 @@ pub(super) fn auto_rollback(cx: &mut Ctx, node: &Node) -> AutoRollbackConfigurat
                 }
         }
     }
-    if enabled && events.is_empty() {
+    if enabled && written == 0 {
         let span = get(&fields, "events").map_or(anchor(node), |f| f.key_node.span);
         cx.warn("W2031", "automatic rollback is enabled with no events, so nothing triggers it".into(), span).help =
             Some("add `events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM]`".into());
