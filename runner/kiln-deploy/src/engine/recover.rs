@@ -136,8 +136,10 @@ pub(super) async fn resume(id: &str, group: &DeploymentGroup, env: &Env<'_>) -> 
                 e.start_time = None;
             }
         }
+        // An instance caught mid-lifecycle is to be deployed to again (its finished events are
+        // not run twice).
         if matches!(t.status, TargetStatus::InProgress | TargetStatus::Ready) && t.lifecycle_events.iter().any(|e| e.status == LifecycleEventStatus::Pending) {
-            t.status = if t.lifecycle_events.iter().all(|e| e.status == LifecycleEventStatus::Pending) { TargetStatus::Pending } else { TargetStatus::InProgress };
+            t.status = TargetStatus::Pending;
         }
     }
     let fresh = info.deployment_targets.is_empty();

@@ -191,8 +191,11 @@ impl Store {
             Ok(_) => {}
         }
         let path = dir.join("deployment.json");
-        let bytes = kiln_fs::read_input_nofollow(&path, kiln_fs::limits::DOCUMENT, "deployment record")
-            .map_err(|e| StoreError::Corrupt { path: path.clone(), message: e.to_string() })?;
+        // A directory without a record is a deployment being created (or one killed before its
+        // first write, which changed nothing): not a deployment yet.
+        let bytes = kiln_fs::read_input_nofollow(&path, kiln_fs::limits::DOCUMENT, "deployment record").map_err(|e| {
+            if e.is_not_found() { StoreError::NotFound(id.to_string()) } else { StoreError::Corrupt { path: path.clone(), message: e.to_string() } }
+        })?;
         let mut info: DeploymentInfo = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt { path: path.clone(), message: e.to_string() })?;
         info.kiln.interrupted = !info.status.is_final() && lock_file(&dir.join("lock"), false)?.is_some();
         Ok(info)
