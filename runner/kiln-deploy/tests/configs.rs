@@ -51,7 +51,8 @@ fn every_predefined_configuration_resolves_to_its_strategy() {
 fn minimum_healthy_hosts_arithmetic_matches_codedeploys_documented_examples() {
     use MinimumHealthyHosts::*;
     let ok = |min: u32, batch: u32, need: u32| Ok::<(u32, u32, u32), HealthError>((min, batch, need));
-    let table: [(MinimumHealthyHosts, u32, Result<(u32, u32, u32), HealthError>, &str); 14] = [
+    type Row = (MinimumHealthyHosts, u32, Result<(u32, u32, u32), HealthError>, &'static str);
+    let table: [Row; 14] = [
         // deployment-configurations.html: "Using an example of nine instances, AllAtOnce attempts to
         // deploy to all nine instances at once … succeeds if deployment to even a single instance is successful".
         (predefined_rule("CodeDeployDefault.AllAtOnce"), 9, ok(0, 9, 1), "AllAtOnce, 9 instances"),

@@ -135,12 +135,10 @@ fn kill_when(files: &Files, mut child: Child, ready: impl Fn(&DeploymentInfo) ->
     loop {
         assert!(started.elapsed() < Duration::from_secs(30), "the kill point never came");
         assert!(child.try_wait().unwrap().is_none(), "the child ended on its own");
-        if let Some(d) = store.list().unwrap().into_iter().filter(|d| d.kiln.pid == child.id()).last() {
-            if ready(&d) {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                return d.deployment_id;
-            }
+        if let Some(d) = store.list().unwrap().into_iter().rfind(|d| d.kiln.pid == child.id() && ready(d)) {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            return d.deployment_id;
         }
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -43,6 +43,8 @@ pub enum StoreError {
     GroupBusy { application: String, group: String },
     #[error("`{0}` cannot name a directory")]
     BadName(String),
+    #[error("deployment {0} is being run by another kiln process")]
+    Running(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -178,7 +180,7 @@ impl Store {
     pub fn reopen(&self, id: &str) -> Result<Handle, StoreError> {
         let dir = self.dir(id)?;
         no_link(&dir)?;
-        let lock = lock_file(&dir.join("lock"), true)?.ok_or(StoreError::GroupBusy { application: String::new(), group: id.to_string() })?;
+        let lock = lock_file(&dir.join("lock"), true)?.ok_or_else(|| StoreError::Running(id.to_string()))?;
         Ok(Handle { id: id.to_string(), path: dir.join("deployment.json"), _lock: lock })
     }
 

@@ -103,8 +103,11 @@ impl Shifter {
     }
 }
 
+/// The answer function of a [`Scripted`] strategy.
+pub type Answer = Box<dyn FnMut(&Observation) -> Result<Action, StrategyError> + Send>;
+
 /// A strategy whose answers a test scripts.
-pub struct Scripted(pub Box<dyn FnMut(&Observation) -> Result<Action, StrategyError> + Send>);
+pub struct Scripted(pub Answer);
 
 /// How a test strategy answers.
 pub enum Native {
