@@ -1,7 +1,7 @@
 //! Rollback latency: from the alarm's state change to traffic fully back on the last good
 //! revision (issue 14's target: under 1 s; CodeDeploy's own takes minutes).
 //!
-//! Each run is an ECS canary (`CodeDeployDefault.ECSCanary10Percent5Minutes`) of a bad release:
+//! Each run is an ECS canary (`CodeDeployDefault.ECSCanary10Percent15Minutes`) of a bad release:
 //! while the replacement task set gets traffic, a 5xx sample is recorded every millisecond, the
 //! seed's alarm (Sum of 5xx ≥ 20 over 3 periods of 60 s, periods scaled to 60 ms) goes to ALARM,
 //! and the engine moves traffic back. The engine measures the interval itself
@@ -23,7 +23,7 @@ use kiln_deploy::Deployment;
 const GROUP: &str = "applicationName: shop
 deploymentGroupName: ecs
 computePlatform: ECS
-deploymentConfigName: CodeDeployDefault.ECSCanary10Percent5Minutes
+deploymentConfigName: CodeDeployDefault.ECSCanary10Percent15Minutes
 alarmConfiguration:
   alarms:
     - {name: errors, metric: 5xx, statistic: Sum, period: 60, evaluationPeriods: 3, comparisonOperator: GreaterThanOrEqualToThreshold, threshold: 20, treatMissingData: notBreaching}
@@ -40,11 +40,18 @@ async fn one(alarm_interval: Duration) -> (f64, f64) {
     let plan = h.plan(&group(GROUP), bundle(&h.path(), "v2", APPSPEC, &[]));
     let env = h.env();
     let bad = async {
+        let mut last = std::time::Instant::now();
         loop {
-            if h.traffic.current().replacement > 0 {
-                h.metrics.record("5xx", 1.0);
-            }
             tokio::time::sleep(Duration::from_millis(1)).await;
+            let now = std::time::Instant::now();
+            if h.traffic.current().replacement > 0 {
+                let mut t = last;
+                while t < now {
+                    t += Duration::from_millis(1);
+                    h.metrics.record_at("5xx", t.min(now), 1.0);
+                }
+            }
+            last = now;
         }
     };
     let out = tokio::select! {

@@ -57,12 +57,29 @@ fn routed_group(platform: &str, config: &str, extra: &str, instances: &str) -> S
 }
 
 /// Record a 5xx sample every millisecond while the replacement set gets traffic (a bad release).
+/// One sample per millisecond of wall time, however late the loop is scheduled on a busy machine.
 async fn bad_release(h: &Harness) {
+    let mut last = std::time::Instant::now();
     loop {
-        if h.traffic.current().replacement > 0 {
-            h.metrics.record("5xx", 1.0);
-        }
         tokio::time::sleep(Duration::from_millis(1)).await;
+        let now = std::time::Instant::now();
+        if h.traffic.current().replacement > 0 {
+            let mut t = last;
+            while t < now {
+                t += Duration::from_millis(1);
+                h.metrics.record_at("5xx", t.min(now), 1.0);
+            }
+        }
+        last = now;
+    }
+}
+
+/// Run `plan` while the new revision answers with 5xx.
+async fn run_bad_release(h: &Harness, plan: &kiln_deploy::Plan) -> kiln_deploy::RunOutcome {
+    let env = h.env();
+    tokio::select! {
+        out = kiln_deploy::Deployment::run(plan, &env) => out.unwrap(),
+        _ = bad_release(h) => unreachable!(),
     }
 }
 
@@ -74,13 +91,9 @@ fn position(events: &[Progress], f: impl Fn(&Progress) -> bool) -> usize {
 async fn an_ecs_canary_of_a_bad_release_is_caught_by_the_alarm_and_traffic_goes_back_first() {
     let h = Harness::new(&["task-1", "task-2"]);
     h.metrics.declare("5xx");
-    let g = group(&routed_group("ECS", "CodeDeployDefault.ECSCanary10Percent5Minutes", ALARM, "task-1, task-2"));
-    let plan = h.plan(&g, bundle(&h.path(), "v2", ECS_APPSPEC, &[]));
-    let env = h.env();
-    let out = tokio::select! {
-        out = kiln_deploy::Deployment::run(&plan, &env) => out.unwrap(),
-        _ = bad_release(&h) => unreachable!(),
-    };
+    // 15 nominal minutes (900 ms) of canary leave the alarm's three 60 ms periods ample time on a busy machine.
+    let g = group(&routed_group("ECS", "CodeDeployDefault.ECSCanary10Percent15Minutes", ALARM, "task-1, task-2"));
+    let out = run_bad_release(&h, &h.plan(&g, bundle(&h.path(), "v2", ECS_APPSPEC, &[]))).await;
     let d = &out.deployment;
     assert_eq!(d.status, DeploymentStatus::Stopped);
     let err = d.error_information.as_ref().unwrap();
@@ -234,13 +247,8 @@ async fn a_blue_green_canary_whose_alarm_fires_runs_the_rollback_hooks() {
     let h = Harness::new(&["blue-1", "blue-2"]);
     seed_v1(&h).await;
     h.metrics.declare("5xx");
-    let g = group(&blue_green_group("Canary10", &format!("{}{ALARM}", custom("Canary10", "canary", "{percentage: 10, intervalMinutes: 5}"))));
-    let plan = h.plan(&g, server_revision(&h.path(), "v2"));
-    let env = h.env();
-    let out = tokio::select! {
-        out = kiln_deploy::Deployment::run(&plan, &env) => out.unwrap(),
-        _ = bad_release(&h) => unreachable!(),
-    };
+    let g = group(&blue_green_group("Canary10", &format!("{}{ALARM}", custom("Canary10", "canary", "{percentage: 10, intervalMinutes: 15}"))));
+    let out = run_bad_release(&h, &h.plan(&g, server_revision(&h.path(), "v2"))).await;
     let d = &out.deployment;
     assert_eq!(d.status, DeploymentStatus::Stopped);
     assert_eq!(d.kiln.strategy.as_ref().unwrap().plugin, "canary");

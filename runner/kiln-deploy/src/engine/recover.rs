@@ -23,6 +23,7 @@ use super::state::Recorder;
 use super::{finish, rollback, EngineError, Env, RunCx, RunOutcome};
 use crate::group::DeploymentGroup;
 use crate::metrics::SampleStore;
+use crate::record::store::{GroupLock, Handle};
 use crate::record::*;
 use crate::report::Silent;
 
@@ -104,7 +105,20 @@ async fn reassert_traffic(cx: &RunCx<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn take_over(info: &mut DeploymentInfo, message: &str) {
+/// What taking over a recorded deployment needs: its plan, the group's lock, the deployment's own
+/// lock (refused while another process holds it), the group's state.
+fn take_over(info: &DeploymentInfo, group: &DeploymentGroup, env: &Env<'_>) -> Result<(Plan, GroupLock, Handle, GroupState), EngineError> {
+    let plan = replan(info, group)?;
+    if let (Some(why), None) = (needs_traffic(&plan), env.traffic) {
+        return Err(EngineError::NoTrafficControl(why));
+    }
+    let lock = env.store.lock_group(&info.application_name, &info.deployment_group_name)?;
+    let handle = env.store.reopen(&info.deployment_id)?;
+    let state = env.store.group_state(&info.application_name, &info.deployment_group_name)?;
+    Ok((plan, lock, handle, state))
+}
+
+fn mark_taken(info: &mut DeploymentInfo, message: &str) {
     info.kiln.interrupted = false;
     info.kiln.pid = std::process::id();
     info.deployment_status_messages.push(message.to_string());
@@ -118,15 +132,9 @@ pub(super) async fn resume(id: &str, group: &DeploymentGroup, env: &Env<'_>) -> 
     if info.creator == Creator::CodeDeployRollback {
         return Err(state_error(&info, "a rollback deployment is not resumed; roll back again instead"));
     }
-    let plan = replan(&info, group)?;
-    if let (Some(why), None) = (needs_traffic(&plan), env.traffic) {
-        return Err(EngineError::NoTrafficControl(why));
-    }
-    let _group = env.store.lock_group(&info.application_name, &info.deployment_group_name)?;
-    let handle = env.store.reopen(id)?;
-    let state = env.store.group_state(&info.application_name, &info.deployment_group_name)?;
+    let (plan, _group, handle, state) = take_over(&info, group, env)?;
     let mut info = info;
-    take_over(&mut info, "kiln resumed the deployment after it was interrupted");
+    mark_taken(&mut info, "kiln resumed the deployment after it was interrupted");
     // What ran at the crash runs again.
     for t in &mut info.deployment_targets {
         let t = t.core_mut();
@@ -164,16 +172,10 @@ pub(super) async fn rollback(id: &str, group: &DeploymentGroup, env: &Env<'_>) -
     if !info.kiln.interrupted && !manual {
         return Err(state_error(&info, "only an interrupted deployment, or a failed or stopped one not rolled back yet, can be rolled back"));
     }
-    let plan = replan(&info, group)?;
-    if let (Some(why), None) = (needs_traffic(&plan), env.traffic) {
-        return Err(EngineError::NoTrafficControl(why));
-    }
-    let _group = env.store.lock_group(&info.application_name, &info.deployment_group_name)?;
-    let handle = env.store.reopen(id)?;
-    let state = env.store.group_state(&info.application_name, &info.deployment_group_name)?;
+    let (plan, _group, handle, state) = take_over(&info, group, env)?;
     let interrupted = info.kiln.interrupted;
     let mut info = info;
-    take_over(&mut info, "kiln rolls the deployment back on request");
+    mark_taken(&mut info, "kiln rolls the deployment back on request");
     let rec = Recorder::new(info, state, handle, env.store, env.reporter.clone());
     let samples = SampleStore::default();
     let watch = new_watch(&plan, env, &rec, &samples, false);

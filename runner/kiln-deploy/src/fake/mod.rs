@@ -21,6 +21,22 @@ pub use traffic::{FakeTraffic, TrafficChange};
 use crate::record::{LifecycleErrorCode, RevisionRef};
 use crate::target::{BoxFuture, HookRequest, HookResult, HookSpec, InstallRequest, InstallResult, InstanceInfo, ProvisionRequest, Stream, Target, TargetError};
 
+/// Write a fake's state to `file` (temp file + rename), when it has one.
+fn save<T: Serialize>(file: Option<&Path>, state: &T) {
+    let Some(f) = file else { return };
+    if let Ok(bytes) = serde_json::to_vec(state) {
+        let tmp = f.with_extension("tmp");
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, f);
+        }
+    }
+}
+
+/// A fake's state saved by [`save`].
+fn load<T: for<'de> Deserialize<'de>>(file: &Path) -> std::io::Result<T> {
+    serde_json::from_slice(&std::fs::read(file)?).map_err(std::io::Error::other)
+}
+
 /// One fake instance.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FakeInstance {
@@ -108,7 +124,7 @@ impl FakeTarget {
 
     /// The fleet saved in `file`.
     pub fn load(file: &Path) -> std::io::Result<Self> {
-        let state: State = serde_json::from_slice(&std::fs::read(file)?).map_err(std::io::Error::other)?;
+        let state: State = load(file)?;
         Ok(FakeTarget { state: Arc::new(Mutex::new(state)), file: Some(file.to_path_buf()) })
     }
 
@@ -117,13 +133,7 @@ impl FakeTarget {
     }
 
     fn save(&self, state: &State) {
-        if let Some(f) = &self.file
-            && let Ok(bytes) = serde_json::to_vec(state) {
-                let tmp = f.with_extension("tmp");
-                if std::fs::write(&tmp, bytes).is_ok() {
-                    let _ = std::fs::rename(&tmp, f);
-                }
-            }
+        save(self.file.as_deref(), state);
     }
 
     fn change<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {

@@ -59,7 +59,7 @@ impl FakeTraffic {
 
     /// The state saved in `file`.
     pub fn load(file: &Path) -> std::io::Result<Self> {
-        let state: State = serde_json::from_slice(&std::fs::read(file)?).map_err(std::io::Error::other)?;
+        let state: State = super::load(file)?;
         Ok(FakeTraffic { state: Arc::new(Mutex::new(state)), history: Arc::new(Mutex::new(Vec::new())), file: Some(file.to_path_buf()) })
     }
 
@@ -68,13 +68,7 @@ impl FakeTraffic {
     }
 
     fn save(&self, s: &State) {
-        if let Some(f) = &self.file
-            && let Ok(bytes) = serde_json::to_vec(s) {
-                let tmp = f.with_extension("tmp");
-                if std::fs::write(&tmp, bytes).is_ok() {
-                    let _ = std::fs::rename(&tmp, f);
-                }
-            }
+        super::save(self.file.as_deref(), s);
     }
 
     fn change<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {

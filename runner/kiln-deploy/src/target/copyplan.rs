@@ -15,7 +15,7 @@
 //!   then writes a new cleanup list.
 //! * A file already at a destination, by `file_exists_behavior` (the appspec's beats the
 //!   deployment's, which beats DISALLOW): DISALLOW fails with "The deployment failed because a
-//!   specified file already exists at this location: <path>"; OVERWRITE copies over it; RETAIN
+//!   specified file already exists at this location: `<path>`"; OVERWRITE copies over it; RETAIN
 //!   keeps it, neither copied nor recorded (so no later Install deletes it).
 //! * `permissions` apply only to what this Install copies or creates ([`permission_targets`]).
 //!
