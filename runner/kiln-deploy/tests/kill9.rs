@@ -218,6 +218,21 @@ fn killed_during_a_canary_wait_then_rolled_back() {
 }
 
 #[test]
+fn killed_during_a_canary_wait_then_resumed() {
+    let (_tmp, files) = setup("ecs", false);
+    let child = spawn(&files, "ecs");
+    let id = kill_when(&files, child, |d| d.kiln.traffic.as_ref().is_some_and(|t| t.current.replacement == 10));
+    interrupted(&files, &id);
+    let out = block_on(Deployment::resume(&id, &group_of("ecs"), &Live::load(&files).env())).unwrap();
+    assert_eq!(out.deployment.status, DeploymentStatus::Succeeded, "{:?}", out.deployment.error_information);
+    let steps: Vec<u8> = out.deployment.kiln.traffic.as_ref().unwrap().history.iter().map(|c| c.weights.replacement).collect();
+    // 10 before the kill, 10 re-asserted on resume, then the rest of the canary.
+    assert_eq!(&steps[..3], [10, 10, 10], "{steps:?}");
+    assert_eq!(steps[3], 100, "{steps:?}");
+    assert_eq!(FakeTarget::load(&files.fleet()).unwrap().fleet().len(), 1);
+}
+
+#[test]
 fn killed_with_a_weight_change_pending_then_resumed() {
     let (_tmp, files) = setup("ecs", true);
     let child = spawn(&files, "ecs");

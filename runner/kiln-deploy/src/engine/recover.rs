@@ -5,7 +5,8 @@
 //! Two ways back to a known state:
 //!
 //! * [`resume`]: the work not done yet, with a new strategy instance fed the fleet as the record
-//!   left it. Traffic is first set to the weights the record last confirmed (a change that was
+//!   left it (a strategy decides from its observations, so a canary resumed at 10 % waits and
+//!   goes on; traffic still never moves backwards). Traffic is first set to the weights the record last confirmed (a change that was
 //!   `pending` at the crash may or may not have reached the router), and the instances are
 //!   registered again as recorded. An event that was running at the crash runs again (kiln
 //!   proposal: CodeDeploy's agent fails such an event with "failed after agent restart"; resuming

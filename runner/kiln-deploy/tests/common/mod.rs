@@ -97,6 +97,10 @@ impl Shifter {
             return Action::Wait(self.interval_ms);
         }
         self.waited = false;
+        // Driven by the observation: a resumed deployment continues from the traffic it has.
+        while self.next + 1 < self.steps.len() && self.steps[self.next] < o.traffic_to_target {
+            self.next += 1;
+        }
         let p = self.steps[self.next];
         self.next += 1;
         Action::ShiftTraffic(p)
