@@ -120,3 +120,56 @@ async fn an_alarm_on_failed_health_checks_rolls_back() {
     assert!(out.deployment.error_information.as_ref().unwrap().message.contains("Activated alarms: unhealthy"));
     assert_eq!(h.traffic.current(), Weights::ORIGINAL);
 }
+
+/// A metric source that stops answering after a number of reads.
+struct Flaky {
+    inner: kiln_deploy::metrics::SampleStore,
+    reads: std::sync::atomic::AtomicU32,
+    fail_after: u32,
+}
+
+impl kiln_deploy::metrics::MetricsSource for Flaky {
+    fn datapoint(&self, metric: &str, from: std::time::Instant, to: std::time::Instant) -> Result<Option<kiln_deploy::metrics::Datapoint>, kiln_deploy::metrics::MetricsError> {
+        if self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= self.fail_after {
+            return Err(kiln_deploy::metrics::MetricsError::Unavailable { name: metric.into(), message: "connection refused".into() });
+        }
+        self.inner.datapoint(metric, from, to)
+    }
+
+    fn check(&self, metric: &str) -> Result<(), kiln_deploy::metrics::MetricsError> {
+        self.inner.check(metric)
+    }
+}
+
+#[tokio::test]
+async fn alarm_state_that_cannot_be_read_stops_the_deployment_unless_ignored() {
+    for ignore in [false, true] {
+        let h = Harness::new(&["task-1"]);
+        let alarm = format!("alarmConfiguration:\n  ignorePollAlarmFailure: {ignore}\n  alarms:\n    - {{name: errors, metric: 5xx, statistic: Sum, period: 60, evaluationPeriods: 1, comparisonOperator: GreaterThanThreshold, threshold: 100}}\n");
+        let plan = h.plan(&group(&ecs(&alarm)), bundle(&h.path(), "v2", ECS_APPSPEC, &[]));
+        let flaky = Flaky { inner: kiln_deploy::metrics::SampleStore::default(), reads: Default::default(), fail_after: 20 };
+        flaky.inner.declare("5xx");
+        let env = kiln_deploy::Env { metrics: &flaky, ..h.env() };
+        let out = Deployment::run(&plan, &env).await.unwrap();
+        if ignore {
+            assert_eq!(out.deployment.status, DeploymentStatus::Succeeded, "{:?}", out.deployment.error_information);
+        } else {
+            assert_eq!(out.deployment.status, DeploymentStatus::Stopped);
+            let e = out.deployment.error_information.unwrap();
+            assert_eq!(e.code, ErrorCode::AlarmActive);
+            assert!(e.message.contains("could not be read") && e.message.contains("connection refused"), "{}", e.message);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_alarm_on_a_metric_nobody_reports_refuses_to_start() {
+    let h = Harness::new(&["task-1"]);
+    h.metrics.declare("5xx");
+    let alarm = "alarmConfiguration:\n  alarms:\n    - {name: errors, metric: 5XX, statistic: Sum, period: 60, evaluationPeriods: 1, comparisonOperator: GreaterThanThreshold, threshold: 1}\n";
+    let out = h.deploy(&group(&ecs(alarm)), bundle(&h.path(), "v2", ECS_APPSPEC, &[])).await;
+    assert_eq!(out.deployment.status, DeploymentStatus::Failed);
+    let e = out.deployment.error_information.unwrap();
+    assert!(e.message.contains("there is no metric named `5XX`") && e.message.contains("known: 5xx"), "{}", e.message);
+    assert!(h.target.calls().is_empty(), "nothing was touched");
+}
