@@ -189,3 +189,22 @@ async fn a_second_deployment_of_the_same_group_is_refused_while_one_runs() {
     let err = Deployment::run(&plan, &h.env()).await.unwrap_err();
     assert!(err.to_string().contains("already running"), "{err}");
 }
+
+#[tokio::test]
+async fn a_failed_deployment_without_automatic_rollback_can_be_rolled_back_by_hand() {
+    let h = Harness::new(&["web-1", "web-2"]);
+    let yaml = "applicationName: web\ndeploymentGroupName: prod\ndeploymentConfigName: CodeDeployDefault.AllAtOnce\ntargets: {driver: fake, instances: [web-1, web-2]}\n";
+    let g = group(yaml);
+    h.deploy(&g, server_revision(&h.path(), "v1")).await;
+    h.target.add_rule(HookRule { instance: None, event: "ValidateService".into(), revision: Some("v2".into()), behavior: Behavior::Exit(1), output: vec![] });
+    let failed = h.deploy(&g, server_revision(&h.path(), "v2")).await;
+    assert_eq!(failed.deployment.status, DeploymentStatus::Failed);
+    assert!(failed.rollback.is_none(), "no automatic rollback configured");
+    assert_eq!(h.target.instance("web-1").unwrap().installed.as_deref(), Some("v2"));
+    let out = Deployment::rollback(&failed.deployment.deployment_id, &g, &h.env()).await.unwrap();
+    assert_eq!(out.deployment.status, DeploymentStatus::Failed, "the failed deployment stays failed");
+    let rb = out.rollback.unwrap();
+    assert_eq!(rb.status, DeploymentStatus::Succeeded, "{:?}", rb.error_information);
+    assert_eq!(out.deployment.rollback_info.unwrap().rollback_deployment_id, Some(rb.deployment_id));
+    assert_eq!(h.target.instance("web-2").unwrap().installed.as_deref(), Some("v1"));
+}
