@@ -22,7 +22,7 @@ pub mod batch;
 mod buildspec;
 pub mod plugin_policy;
 pub mod plugin_ref;
-mod read;
+pub mod read;
 mod sections;
 
 pub use appspec::{looks_like_appspec, parse_appspec, ParsedAppSpec};

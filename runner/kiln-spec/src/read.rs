@@ -1,11 +1,16 @@
 //! Typed reads from the positioned YAML tree, collecting diagnostics instead of stopping at the first.
+//!
+//! Public so that other kiln files read the same way (the deployment group file of `kiln-deploy`):
+//! the same unknown-key warning (`W0001`) with a "did you mean", the same "`x` must be …, found …"
+//! error (`E0010`), the same positions. Build a [`Ctx`] with [`Ctx::new`], parse the text with
+//! [`crate::yaml::parse`], and read the tree with its helpers.
 
 use crate::diag::{did_you_mean, Diagnostic, Span};
 use crate::model::{EnvEntry, Spanned};
 use crate::yaml::{Node, NodeKind};
 
 /// Collects diagnostics while a buildspec (or an appspec) is converted.
-pub(crate) struct Ctx {
+pub struct Ctx {
     pub diags: Vec<Diagnostic>,
     /// The kind of file, for messages: "a buildspec", "an appspec".
     pub doc: &'static str,
@@ -19,7 +24,7 @@ impl Default for Ctx {
 
 /// How [`Ctx::fields_cased`] matches a mapping's keys against the allowed names.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyCase {
+pub enum KeyCase {
     /// Exactly; a key that differs only in case is an unknown key (a warning with "did you mean").
     Exact,
     /// In any case; the field's `key` is the allowed spelling, `key_node` keeps what was written.
@@ -27,13 +32,18 @@ pub(crate) enum KeyCase {
 }
 
 /// An entry of a mapping: its key text and key/value nodes.
-pub(crate) struct Field<'n> {
+pub struct Field<'n> {
     pub key: &'n str,
     pub key_node: &'n Node,
     pub value: &'n Node,
 }
 
 impl Ctx {
+    /// A context for a kind of file, named with its article for messages: "a deployment group file".
+    pub fn new(doc: &'static str) -> Self {
+        Ctx { diags: Vec::new(), doc }
+    }
+
     pub fn error(&mut self, code: &'static str, msg: String, span: Span) -> &mut Diagnostic {
         self.diags.push(Diagnostic::error(code, msg, span));
         self.diags.last_mut().expect("just pushed")
@@ -121,6 +131,26 @@ impl Ctx {
         self.string(node, what)
     }
 
+    /// A scalar that must be one of `allowed` (compared exactly, case included); otherwise an
+    /// error with code `code` that lists the values and suggests the closest.
+    pub fn one_of<T: Copy>(&mut self, node: &Node, what: &str, allowed: &[(&str, T)], code: &'static str) -> Option<Spanned<T>> {
+        let s = self.string(node, what)?;
+        if let Some((_, v)) = allowed.iter().find(|(name, _)| *name == s.value) {
+            return Some(Spanned::new(*v, s.span));
+        }
+        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+        let d = self.error(code, format!("`{what}` `{}` is not one of {}", s.value, names.join(", ")), s.span);
+        d.label = Some(format!("expected {}", names.join(" or ")));
+        d.help = Some(match names.iter().find(|n| n.eq_ignore_ascii_case(&s.value)) {
+            Some(n) => format!("write `{n}`: CodeDeploy compares the value exactly, case included"),
+            None => match did_you_mean(&s.value, &names) {
+                Some(n) => format!("did you mean `{n}`?"),
+                None => format!("use one of {}", names.join(", ")),
+            },
+        });
+        None
+    }
+
     /// A YAML 1.1 boolean (`true/false/yes/no/on/off`, any case, quoted or not).
     pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
         match node.as_scalar().map(str::to_ascii_lowercase).as_deref() {
@@ -186,7 +216,7 @@ impl Ctx {
 
 /// Where to point at a node: a block mapping's own position (from the YAML parser) is where its
 /// first *value* starts, so point at its first key instead; a flow mapping keeps its `{`.
-pub(crate) fn anchor(node: &Node) -> Span {
+pub fn anchor(node: &Node) -> Span {
     match &node.kind {
         NodeKind::Map(entries) => match entries.first() {
             Some((k, _)) if k.span.offset < node.span.offset => k.span,

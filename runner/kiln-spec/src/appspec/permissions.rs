@@ -7,7 +7,7 @@
 //! from `name`), `range_info.rb` (SELinux ranges); Rust agent `parse.rs` (the same rules).
 
 use super::model::{AclEntry, AclKind, Mode, ObjectType, Os, Permission, SelinuxContext};
-use super::server::{exact_fields, one_of};
+use super::server::exact_fields;
 use super::{missing, nonempty};
 use crate::model::Spanned;
 use crate::read::{Ctx, Field};
@@ -68,7 +68,7 @@ fn permission(cx: &mut Ctx, item: &Node) -> Option<Permission> {
             "context" => p.context = context(cx, f.value),
             _ => {
                 let types: Vec<Option<Spanned<ObjectType>>> =
-                    list_nodes(cx, f.value, &what).into_iter().map(|n| one_of(cx, n, &what, &[("file", ObjectType::File), ("directory", ObjectType::Directory)], "E1203")).collect();
+                    list_nodes(cx, f.value, &what).into_iter().map(|n| cx.one_of(n, &what, &[("file", ObjectType::File), ("directory", ObjectType::Directory)], "E1203")).collect();
                 p.types = types.into_iter().flatten().map(|t| t.value).collect();
             }
         }

@@ -19,7 +19,6 @@
 use super::hooks::function_hooks;
 use super::lifecycle::ComputePlatform;
 use super::model::{AwsvpcConfiguration, CapacityProviderItem, EcsAppSpec, EcsService, LambdaAppSpec, LambdaFunction, Platform};
-use super::server::one_of;
 use super::{anchor, missing, nonempty};
 use crate::model::Spanned;
 use crate::read::{Ctx, Field, KeyCase};
@@ -101,7 +100,7 @@ fn resource(cx: &mut Ctx, f: &Field, platform: ComputePlatform) -> Option<Resour
     for bf in cx.fields_cased(body, &what, &["Type", "Properties"], KeyCase::Insensitive) {
         if bf.key == "Type" {
             has_type = true;
-            one_of(cx, bf.value, &format!("{what}.Type"), &[(type_name, ())], "E1404");
+            cx.one_of(bf.value, &format!("{what}.Type"), &[(type_name, ())], "E1404");
         } else {
             props = Some(bf.value);
         }
@@ -207,7 +206,7 @@ fn network_configuration(cx: &mut Ctx, node: &Node, what: &str) -> Option<Option
                 if f.key == "Subnets" { subnets = Some(items) } else { groups = Some(items) }
             }
             _ => {
-                public = one_of(cx, f.value, &sub, &[("ENABLED", true), ("DISABLED", false)], "E1410");
+                public = cx.one_of(f.value, &sub, &[("ENABLED", true), ("DISABLED", false)], "E1410");
                 ok &= public.is_some();
             }
         }

@@ -7,7 +7,6 @@
 
 use super::model::{FileExistsBehavior, FileMapping, Os, ServerAppSpec};
 use super::{anchor, hooks, inside_revision, missing, nonempty, permissions};
-use crate::diag::did_you_mean;
 use crate::model::Spanned;
 use crate::read::{Ctx, Field, KeyCase};
 use crate::yaml::{Node, NodeKind};
@@ -48,32 +47,13 @@ pub(super) fn exact_fields<'n>(cx: &mut Ctx, node: &'n Node, what: &str, allowed
     out
 }
 
-/// An exact value among `allowed`, with "did you mean" (and a case hint) otherwise.
-pub(super) fn one_of<T: Copy>(cx: &mut Ctx, node: &Node, what: &str, allowed: &[(&str, T)], code: &'static str) -> Option<Spanned<T>> {
-    let s = cx.string(node, what)?;
-    if let Some((_, v)) = allowed.iter().find(|(name, _)| *name == s.value) {
-        return Some(Spanned::new(*v, s.span));
-    }
-    let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-    let d = cx.error(code, format!("`{what}` `{}` is not one of {}", s.value, names.join(", ")), s.span);
-    d.label = Some(format!("expected {}", names.join(" or ")));
-    d.help = Some(match names.iter().find(|n| n.eq_ignore_ascii_case(&s.value)) {
-        Some(n) => format!("write `{n}`: CodeDeploy compares the value exactly, case included"),
-        None => match did_you_mean(&s.value, &names) {
-            Some(n) => format!("did you mean `{n}`?"),
-            None => format!("use one of {}", names.join(", ")),
-        },
-    });
-    None
-}
-
 fn os(cx: &mut Ctx, node: &Node) -> Option<Spanned<Os>> {
-    one_of(cx, node, "os", &[("linux", Os::Linux), ("windows", Os::Windows)], "E1031")
+    cx.one_of(node, "os", &[("linux", Os::Linux), ("windows", Os::Windows)], "E1031")
 }
 
 fn file_exists_behavior(cx: &mut Ctx, node: &Node) -> Option<Spanned<FileExistsBehavior>> {
     use FileExistsBehavior::*;
-    one_of(cx, node, "file_exists_behavior", &[("DISALLOW", Disallow), ("OVERWRITE", Overwrite), ("RETAIN", Retain)], "E1040")
+    cx.one_of(node, "file_exists_behavior", &[("DISALLOW", Disallow), ("OVERWRITE", Overwrite), ("RETAIN", Retain)], "E1040")
 }
 
 /// Keys that people put in a `files` entry although they belong elsewhere.
