@@ -1,0 +1,13 @@
+//! kiln-pipeline (in progress)
+
+pub mod model;
+pub mod params;
+pub mod providers;
+pub mod read;
+pub mod validate;
+pub mod vars;
+
+pub use model::*;
+pub use params::{ParamError, Params};
+pub use read::{parse, read_file, Definition, Read, ReadError, ReadOptions, SourceKind, Unresolved};
+pub use validate::validate;
