@@ -6,8 +6,10 @@ pub mod providers;
 pub mod read;
 pub mod validate;
 pub mod vars;
+pub mod workspace;
 
 pub use model::*;
 pub use params::{ParamError, Params};
 pub use read::{parse, read_file, Definition, Read, ReadError, ReadOptions, SourceKind, Unresolved};
 pub use validate::validate;
+pub use workspace::{parse_workspace, runnable, Runnable, Target, Workspace};
