@@ -1,9 +1,13 @@
 //! kiln-pipeline (in progress)
 
+pub mod api;
+pub mod cas;
+pub mod exec;
 pub mod model;
 pub mod params;
 pub mod providers;
 pub mod read;
+pub mod store;
 pub mod validate;
 pub mod vars;
 pub mod workspace;
