@@ -242,6 +242,7 @@ impl Builder {
         let mut p = Pipeline { span: v.span(), ..Default::default() };
         if let Some(n) = o.get("name") {
             p.name = self.text(n, "name").unwrap_or_default();
+            p.span = p.name.span;
         } else if api {
             self.require(&o, "name", "the pipeline", v.span());
         }
@@ -369,6 +370,9 @@ impl Builder {
         let o = self.obj(v, "a stage", &["name", "actions", "blockers", "onFailure", "onSuccess", "beforeEntry"])?;
         let mut s = Stage { span: v.span(), ..Default::default() };
         s.name = self.require(&o, "name", "a stage", v.span()).and_then(|n| self.key_text(n, "name")).unwrap_or_default();
+        if !s.name.value.is_empty() {
+            s.span = s.name.span;
+        }
         match o.get("actions") {
             Some(actions) => {
                 for item in self.list(Some(actions), "actions") {
@@ -378,7 +382,7 @@ impl Builder {
                 }
             }
             None => {
-                self.require(&o, "actions", "a stage", v.span());
+                self.require(&o, "actions", "a stage", s.span);
             }
         }
         for b in self.list(o.get("blockers"), "blockers") {
@@ -440,7 +444,12 @@ impl Builder {
         let o = self.obj(v, "an action", &allowed)?;
         let mut a = Action { span: v.span(), ..Default::default() };
         a.name = self.require(&o, "name", "an action", v.span()).and_then(|n| self.key_text(n, "name")).unwrap_or_default();
-        if let Some(t) = self.require(&o, "actionTypeId", "an action", v.span())
+        // Problems of the whole action point at its name (a block mapping's own position is
+        // where its first key ends).
+        if !a.name.value.is_empty() {
+            a.span = a.name.span;
+        }
+        if let Some(t) = self.require(&o, "actionTypeId", "an action", a.span)
             && let Some(to) = self.obj(t, "actionTypeId", &["category", "owner", "provider", "version"])
         {
             a.action_type_id.span = t.span();

@@ -303,6 +303,7 @@ fn read_template(source: &str, root: &Node, kind: SourceKind, opts: &ReadOptions
         // kiln proposal: CloudFormation generates `stack-LogicalId-RANDOM`; kiln names it by
         // the logical id.
         pipeline.name = Text::new(id.to_string(), id_span);
+        pipeline.span = id_span;
     }
     diags.append(&mut t.diags);
     diags.append(&mut b.diags);
