@@ -117,7 +117,7 @@ pub fn parse_workspace(source: &str, root: &Path) -> (Workspace, Vec<Diagnostic>
                     let Some(fields) = fields(n, &name, &["path", "buildspec", "env", "batch"], &mut d) else { continue };
                     let Some(path) = path_field(&fields, "path", &name, n.span, &mut d) else { continue };
                     let buildspec = match fields.get("buildspec") {
-                        Some(b) => match b.as_scalar().map(|s| safe_relative(s)) {
+                        Some(b) => match b.as_scalar().map(safe_relative) {
                             Some(Ok(p)) => p,
                             _ => {
                                 d.push(bad_path(b, "buildspec"));
@@ -217,18 +217,22 @@ fn bad_path(n: &Node, what: &str) -> Diagnostic {
         .with_help("paths in a workspace file are relative to its directory and may not be absolute or use `..`")
 }
 
+/// A path a workspace file may hold: relative and without `..`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnsafePath;
+
 /// A path from the file: relative, without `..`, normalised (`./a//b` → `a/b`; `.` → empty).
-pub fn safe_relative(s: &str) -> Result<PathBuf, ()> {
+pub fn safe_relative(s: &str) -> Result<PathBuf, UnsafePath> {
     let p = Path::new(s);
     if s.is_empty() || s.contains('\0') {
-        return Err(());
+        return Err(UnsafePath);
     }
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
             Component::Normal(part) => out.push(part),
             Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(()),
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(UnsafePath),
         }
     }
     Ok(out)

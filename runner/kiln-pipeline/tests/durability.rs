@@ -127,7 +127,8 @@ async fn kill_9_at_any_point_then_resume_never_redoes_a_completed_action_nor_los
     let (store, id) = new_execution(&dir).await;
     // Kill points: in the middle of the source, in the middle of A and B, just as B ends
     // (racing its completion), in the middle of C, in the middle of D.
-    let points: Vec<Box<dyn Fn(&[String]) -> bool>> = vec![
+    type Point = Box<dyn Fn(&[String]) -> bool>;
+    let points: Vec<Point> = vec![
         Box::new(|l: &[String]| has(l, "start", "Code")),
         Box::new(|l: &[String]| has(l, "start", "A") && has(l, "start", "B")),
         Box::new(|l: &[String]| has(l, "end", "B")),

@@ -221,7 +221,7 @@ async fn a_v2_stage_failure_rolls_back_to_the_last_successful_execution() {
     assert_eq!(snap.execution.rollback_target.as_deref(), Some(good.as_str()));
     assert_eq!(snap.execution.trigger_type, "AutomatedRollback");
     assert!(snap.stage("Source").is_none() && snap.stage("Build").is_none(), "only the failed stage runs");
-    let ship = fake.events().into_iter().filter(|e| e.action == "Ship").last().unwrap();
+    let ship = fake.events().into_iter().rfind(|e| e.action == "Ship").unwrap();
     assert_eq!(ship.execution, rollback);
     assert_eq!(ship.digests["Bin"], good_bin, "the rollback deploys the last good execution's artifact");
     assert_eq!(fake.calls("Compile"), 2, "nothing is rebuilt");
@@ -260,7 +260,7 @@ async fn a_stop_with_abandon_ends_running_actions_as_abandoned() {
     }
     engine.stop(&id, true, Some("enough")).await.unwrap();
     let out = tokio::time::timeout(Duration::from_secs(10), driver).await.unwrap().unwrap().unwrap();
-    assert_eq!(out.status, ExecutionStatus::Stopped);
+    assert_eq!(out.status, ExecutionStatus::Stopped, "{:#?}", engine.store().snapshot(&id).await.unwrap());
     let snap = engine.store().snapshot(&id).await.unwrap();
     assert_eq!(snap.action("Build", "Slow").unwrap().status, ActionStatus::Abandoned);
     assert_eq!(snap.stage("Build").unwrap().status, StageStatus::Stopped);

@@ -385,6 +385,7 @@ impl Engine {
     }
 
     /// Answer a manual approval (PutApprovalResult); `token` must match when given.
+    #[allow(clippy::too_many_arguments)]
     pub async fn approve(&self, id: &str, stage: &str, action: &str, token: Option<&str>, approved: bool, summary: &str, by: &str) -> Result<(), EngineError> {
         let answer = ApprovalAnswer { approved, summary: summary.to_string(), by: by.to_string() };
         self.store.answer_approval(id, stage, action, token, &answer, false).await?.map_err(EngineError::Refused)

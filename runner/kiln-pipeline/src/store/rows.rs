@@ -159,9 +159,11 @@ pub(crate) fn execution(r: &SqliteRow) -> Result<ExecutionRow, StoreError> {
 }
 
 impl Store {
-    /// One execution with everything about it.
+    /// One execution with everything about it, read in one transaction: a consistent view (a
+    /// stop committed between two of the reads would otherwise show an abandoned action of an
+    /// execution still in progress, which the scheduler would take for a failure).
     pub async fn snapshot(&self, id: &str) -> Result<Snapshot, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool.begin().await?;
         let row = sqlx::query("SELECT * FROM executions WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
         let execution = execution(&row.ok_or_else(|| StoreError::NoExecution(id.to_string()))?)?;
         let mut stages = Vec::new();
@@ -229,6 +231,7 @@ impl Store {
                 answered_at: r.try_get("answered_at")?,
             });
         }
+        conn.commit().await?;
         Ok(Snapshot { execution, stages, actions, artifacts, approvals })
     }
 

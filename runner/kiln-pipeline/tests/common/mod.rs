@@ -55,7 +55,7 @@ impl Fake {
     }
 
     pub fn event(&self, action: &str) -> Event {
-        self.events().into_iter().filter(|e| e.action == action).last().unwrap_or_else(|| panic!("{action} did not run"))
+        self.events().into_iter().rfind(|e| e.action == action).unwrap_or_else(|| panic!("{action} did not run"))
     }
 
     pub fn calls(&self, action: &str) -> usize {
