@@ -5,6 +5,7 @@ mod exit;
 mod keyless;
 mod keys;
 mod lockfile;
+mod pipeline;
 mod plugin_cmd;
 mod plugins;
 mod policy;
@@ -44,6 +45,9 @@ enum Command {
     },
     /// Run a build as CodeBuild would, in a sandbox, and write its record under .kiln/builds/.
     Build(BuildArgs),
+    /// CodePipeline definitions: `kiln pipeline validate FILE`.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Write a cosign key pair: PREFIX.key (encrypted; password from COSIGN_PASSWORD or a prompt) and PREFIX.pub.
     GenerateKeyPair {
         #[arg(long, default_value = "cosign")]
@@ -206,6 +210,7 @@ fn main() -> ExitCode {
             verify::run(&verify::VerifyArgs { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
+        Command::Pipeline(cmd) => pipeline::run(cmd),
         Command::VerifyBlob { key, keyless, signature, bundle, file } => keys::verify_blob(key.as_deref(), &keyless, signature.as_ref(), bundle.as_ref(), &file),
     }
 }
