@@ -10,6 +10,7 @@ mod exit;
 mod keyless;
 mod keys;
 mod lockfile;
+mod pipeline;
 mod plugin_cmd;
 mod plugins;
 mod policy;
@@ -56,6 +57,9 @@ enum Command {
     /// CodeBuild's `codebuild-glob-search GLOB...`.
     #[command(name = "codebuild-glob-search", hide = true)]
     CodebuildGlobSearch { globs: Vec<String> },
+    /// CodePipeline definitions: `kiln pipeline validate FILE`.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Write a cosign key pair: PREFIX.key (encrypted; password from COSIGN_PASSWORD or a prompt) and PREFIX.pub.
     GenerateKeyPair {
         #[arg(long, default_value = "cosign")]
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             verify::run(&verify::VerifyArgs { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
+        Command::Pipeline(cmd) => pipeline::run(cmd),
         Command::VerifyBlob { key, keyless, signature, bundle, file } => keys::verify_blob(key.as_deref(), &keyless, signature.as_ref(), bundle.as_ref(), &file),
     }
 }
