@@ -54,7 +54,7 @@ pub fn history(all: &[std::sync::Arc<Build>], unreadable: &[String], f: &Filters
     let page = f.page.min(pages - 1);
     html! {
         h1 { "Builds" }
-        div.sub { (all.len()) " builds in " code { ".kiln/builds" } }
+        div.sub { (plural(all.len(), "build")) " in " code { ".kiln/builds" } }
         form.filters method="get" action="/" {
             label { "Status" select name="status" {
                 option value="" { "any" }
@@ -87,12 +87,17 @@ pub fn history(all: &[std::sync::Arc<Build>], unreadable: &[String], f: &Filters
             }
             @if kept.is_empty() { p.muted { "No build matches." } }
             div.pager {
-                span.muted { "page " (page + 1) " of " (pages) " · " (kept.len()) " builds" }
+                span.muted { "page " (page + 1) " of " (pages) " · " (plural(kept.len(), "build")) }
                 @if page > 0 { a.button href=(f.query(page - 1)) { "← newer" } }
                 @if page + 1 < pages { a.button href=(f.query(page + 1)) { "older →" } }
             }
         }
     }
+}
+
+/// `1 build`, `2 builds`.
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 fn test_summary(b: &Build) -> Markup {
@@ -114,7 +119,7 @@ fn test_summary(b: &Build) -> Markup {
 pub fn batches(list: &[BuildBatch], unreadable: &[String]) -> Markup {
     html! {
         h1 { "Batches" }
-        div.sub { (list.len()) " batch builds in " code { ".kiln/batches" } }
+        div.sub { (plural(list.len(), "batch build")) " in " code { ".kiln/batches" } }
         @if !unreadable.is_empty() { div.warnbox { ul { @for e in unreadable { li { (e) } } } } }
         section.card {
             table {

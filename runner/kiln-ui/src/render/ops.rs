@@ -13,7 +13,7 @@ use kiln_record::{DeploymentInfo, PipelineExecutionSummary, PipelineRun};
 pub fn deployments(list: &[Result<DeploymentInfo, String>]) -> Markup {
     html! {
         h1 { "Deployments" }
-        div.sub { (list.len()) " deployments" }
+        div.sub { (super::lists::plural(list.len(), "deployment")) }
         section.card {
             table {
                 thead { tr { th { "Deployment" } th { "Status" } th { "Application / group" } th { "Configuration" } th { "Revision" } th { "Created" } th.num { "Duration" } } }
