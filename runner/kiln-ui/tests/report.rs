@@ -21,6 +21,10 @@ fn every_section_of_the_report_shows_the_record() {
     insta::assert_snapshot!("findings", lines(section(&h, "findings")));
     insta::assert_snapshot!("sbom", lines(section(&h, "sbom")));
     insta::assert_snapshot!("logs", lines(section(&h, "logs")));
+    // Kept with the test output, to look at (target/ui-screenshots/).
+    let out = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("report-fixture.html"), &h).unwrap();
     // The report of an unknown type costs only itself, and says so.
     assert!(h.contains("report perf: not readable by this kiln"), "a warning names the unreadable report");
 }
@@ -48,7 +52,8 @@ fn the_report_is_one_file_that_loads_nothing_and_runs_nothing() {
     assert!(h.starts_with("<!DOCTYPE html>"));
     assert!(h.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:"));
     assert!(h.contains("<style>") && h.contains(".badge {"), "the stylesheet is inline");
-    for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "<link", "url(", "@import"] {
+    assert_eq!(h.matches("<link").count(), h.matches("<link rel=\"icon\" href=\"data:,\">").count(), "the only link is the empty data: icon");
+    for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "url(", "@import"] {
         assert!(!h.contains(attr), "{attr} would make a request");
     }
     assert!(h.contains("<svg class=\"chart\""), "charts are inline SVG");

@@ -170,8 +170,6 @@ async fn pages_show_the_records_and_escape_them() {
     let (s, raw) = ui.page(&format!("/builds/{UUID}/raw/logs/BUILD.log")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(raw.contains("<script>alert(\"log\")</script>"), "raw is the file itself (served as text/plain)");
-    let (_, deployments) = ui.page("/deployments").await;
-    assert!(deployments.contains("No deployments yet"));
     let (_, pipelines) = ui.page("/pipelines").await;
     assert!(pipelines.contains("shop") && pipelines.contains("/pipelines/shop/e1"));
 }
@@ -279,4 +277,26 @@ async fn a_running_build_streams_its_log_lines_then_ends() {
     assert!(got.contains(r#"data: {"kiln":false,"phase":"BUILD","text":"step two <script>x</script>"}"#), "{got}");
     assert!(got.contains(r#""kiln":true,"phase":"POST_BUILD""#), "{got}");
     assert!(!got.contains("not ok 1"), "lines before the offset are not sent again: {got}");
+}
+
+#[tokio::test]
+async fn batch_and_deployment_pages() {
+    let ui = ui_with(fixture(), false).login().await;
+    let (s, batches) = ui.page("/batches").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(batches.contains("web batch #2") && batches.contains("build-graph"), "{batches}");
+    let (s, batch) = ui.page("/batches/7a1b2c3d-0000-4000-8000-00000000b001").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(batch.contains(&format!("href=\"/builds/{UUID}\"")) && batch.contains("a build it depends on failed: unit") && batch.contains("unit failed and fast-fail is on"), "{batch}");
+    let (_, list) = ui.page("/deployments").await;
+    assert!(list.contains("d-EXAMPLE01") && list.contains("web@1.4.2") && list.contains("Stopped"), "{list}");
+    let (s, d) = ui.page("/deployments/d-EXAMPLE01").await;
+    assert_eq!(s, StatusCode::OK);
+    for needle in ["ALARM_ACTIVE", "&lt;script&gt;alert('alarm')", "Rolled back by", "5xx-rate", "ScriptFailed", "GET / 500", "original 100%", "DRAINING"] {
+        assert!(d.contains(needle), "{needle}: {d}");
+    }
+    assert!(!d.contains("<script>alert"));
+    let (_, dash) = ui.page("/dashboard").await;
+    assert!(dash.contains("Deployments (last 1)"), "deployment statistics: {dash}");
+    assert_eq!(ui.page("/deployments/..").await.0, StatusCode::NOT_FOUND);
 }

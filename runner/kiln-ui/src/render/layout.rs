@@ -44,6 +44,8 @@ pub fn page(title: &str, mode: Mode, here: Nav, body: Markup) -> Markup {
                     meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'";
                 }
                 meta name="referrer" content="no-referrer";
+                // No favicon request (it would be a 404 in the console, and a request from a file).
+                link rel="icon" href="data:,";
                 title { (title) " · kiln" }
                 @match mode {
                     Mode::Standalone => style { (PreEscaped(CSS)) },
