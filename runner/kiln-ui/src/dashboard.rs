@@ -7,6 +7,7 @@
 //! in a suite larger than that a passing run of a test may be missing and its flakiness
 //! under-counted; the page says so.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use kiln_record::{Build, DeploymentInfo};
@@ -52,8 +53,8 @@ fn stats(outcomes: impl Iterator<Item = (bool, bool, Option<f64>)>) -> RunStats 
 }
 
 /// Statistics of builds.
-pub fn build_stats(builds: &[Build]) -> RunStats {
-    stats(builds.iter().map(|b| (b.build_complete, b.build_status == "SUCCEEDED", crate::fmt::between(&b.start_time, b.end_time.as_deref()))))
+pub fn build_stats<B: Borrow<Build>>(builds: &[B]) -> RunStats {
+    stats(builds.iter().map(|b| b.borrow()).map(|b| (b.build_complete, b.build_status == "SUCCEEDED", crate::fmt::between(&b.start_time, b.end_time.as_deref()))))
 }
 
 /// Statistics of deployments (finished: Succeeded, Failed or Stopped).
@@ -77,9 +78,9 @@ pub struct FlakyTest {
 }
 
 /// Tests that passed in some of `builds` and failed or errored in others, most flips first.
-pub fn flaky_tests(builds: &[Build]) -> Vec<FlakyTest> {
+pub fn flaky_tests<B: Borrow<Build>>(builds: &[B]) -> Vec<FlakyTest> {
     let mut seen: BTreeMap<String, FlakyTest> = BTreeMap::new();
-    for b in builds {
+    for b in builds.iter().map(|b| b.borrow()) {
         for r in b.readable_reports().filter(|r| r.report.report_type == ReportType::Test) {
             for c in &r.test_cases {
                 let name = [r.report.name.as_str(), c.prefix.as_str(), c.name.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" › ");
@@ -112,9 +113,9 @@ pub struct FailureCause {
 }
 
 /// The failed phases of `builds` (newest first), grouped by phase, status code and message.
-pub fn failure_causes(builds: &[Build]) -> Vec<FailureCause> {
+pub fn failure_causes<B: Borrow<Build>>(builds: &[B]) -> Vec<FailureCause> {
     let mut groups: Vec<FailureCause> = Vec::new();
-    for b in builds.iter().filter(|b| b.build_complete && b.build_status != "SUCCEEDED") {
+    for b in builds.iter().map(|b| b.borrow()).filter(|b| b.build_complete && b.build_status != "SUCCEEDED") {
         for p in b.phases.iter().filter(|p| p.phase_status.as_deref().is_some_and(|s| s != "SUCCEEDED")) {
             let (code, message) = p.contexts.iter().find(|c| !c.message.is_empty() || !c.status_code.is_empty()).map(|c| (c.status_code.clone(), c.message.clone())).unwrap_or_default();
             match groups.iter_mut().find(|g| g.phase == p.phase_type && g.status_code == code && g.message == message) {

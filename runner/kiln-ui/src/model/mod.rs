@@ -67,9 +67,8 @@ pub struct Tests {
 pub struct Coverage {
     pub name: String,
     pub summary: CodeCoverageReportSummary,
-    /// Lowest line coverage first (as the record keeps them).
+    /// Lowest line coverage first (as the record keeps them: at most 500).
     pub files: Vec<CodeCoverage>,
-    pub files_not_kept: u64,
 }
 
 impl BuildPage {
@@ -89,7 +88,7 @@ impl BuildPage {
             .filter(|r| r.report.report_type == ReportType::CodeCoverage)
             .map(|r| {
                 let summary = r.report.code_coverage_summary.unwrap_or_default();
-                Coverage { name: r.report.name.clone(), summary, files: r.code_coverages.clone(), files_not_kept: 0 }
+                Coverage { name: r.report.name.clone(), summary, files: r.code_coverages.clone() }
             })
             .collect();
         let findings = findings::load(records, id, &build);

@@ -38,7 +38,7 @@ pub fn body(p: &BuildPage, links: &dyn Links) -> Markup {
             }
         }
         div.grid {
-            (stat("Status", html! { span class=(format!("{}", if fmt::tone(&b.build_status) == "ok" { "ok" } else if fmt::tone(&b.build_status) == "bad" { "bad" } else { "" })) { (b.build_status) } }))
+            (stat("Status", html! { span class=(fmt::tone(&b.build_status)) { (b.build_status) } }))
             (stat("Duration", html! { (duration.map(fmt::seconds).unwrap_or_else(|| "running".into())) }))
             @if p.tests.total > 0 { (stat("Tests passed", html! { (p.tests.passed) " / " (p.tests.total) })) }
             @for c in p.coverage.iter().take(1) { @if let Some(l) = c.summary.line_coverage_percentage { (stat("Line coverage", html! { (format!("{l:.1}%")) })) } }

@@ -34,6 +34,12 @@ pub enum Nav {
 
 /// A whole page.
 pub fn page(title: &str, mode: Mode, here: Nav, body: Markup) -> Markup {
+    page_refreshing(title, mode, here, body, None)
+}
+
+/// A whole page that reloads itself every `refresh` seconds (a deployment or a pipeline run in
+/// progress: no script needed).
+pub fn page_refreshing(title: &str, mode: Mode, here: Nav, body: Markup, refresh: Option<u32>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -44,6 +50,7 @@ pub fn page(title: &str, mode: Mode, here: Nav, body: Markup) -> Markup {
                     meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'";
                 }
                 meta name="referrer" content="no-referrer";
+                @if let Some(n) = refresh { meta http-equiv="refresh" content=(n); }
                 // No favicon request (it would be a 404 in the console, and a request from a file).
                 link rel="icon" href="data:,";
                 title { (title) " · kiln" }

@@ -15,7 +15,7 @@ use axum::Extension;
 use maud::html;
 
 use super::auth::{enc, Session, Sessions};
-use super::pages::{html_page, missing};
+use super::pages::{html_page, missing, refreshing_page};
 use super::AppState;
 use crate::render::layout::Nav;
 use crate::render::ops::{self, ApprovalForm};
@@ -34,7 +34,8 @@ pub async fn deployment(State(s): State<AppState>, Path(id): Path<String>) -> Re
         Some(Err(e)) => html_page(StatusCode::INTERNAL_SERVER_ERROR, "Unreadable deployment", Nav::Deployments, html! { div.badbox { (e) } }),
         Some(Ok(d)) => {
             let metrics = s.deployments.metrics(&id).await;
-            html_page(StatusCode::OK, &d.deployment_id, Nav::Deployments, ops::deployment(&d, &metrics))
+            let live = !matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped") && !d.kiln.interrupted;
+            refreshing_page(StatusCode::OK, &d.deployment_id, Nav::Deployments, ops::deployment(&d, &metrics), live.then_some(3))
         }
     }
 }
@@ -52,7 +53,10 @@ pub async fn pipeline_run(State(s): State<AppState>, Extension(session): Extensi
     let Some(run) = s.pipelines.run(&name, &execution).await else { return missing("No such pipeline run.") };
     let flash = q.get("done").map(|m| (true, m.clone())).or_else(|| q.get("refused").map(|m| (false, m.clone())));
     let form = ApprovalForm { allowed: s.allow_approvals, csrf: &session.csrf, action_url: format!("{}/approval", run_url(&name, &execution)), flash };
-    html_page(StatusCode::OK, &name, Nav::Pipelines, ops::pipeline_run(&run, &form))
+    // A run in progress reloads itself, unless an approval form is open (typing must not be lost).
+    let waiting = run.stage_states.iter().flat_map(|s| &s.action_states).any(|a| a.open_approval_token().is_some());
+    let live = matches!(run.pipeline_execution.status.as_str(), "InProgress" | "Stopping") && !waiting;
+    refreshing_page(StatusCode::OK, &name, Nav::Pipelines, ops::pipeline_run(&run, &form), live.then_some(5))
 }
 
 /// The approval form's fields.

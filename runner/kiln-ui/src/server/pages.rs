@@ -10,13 +10,18 @@ use std::collections::HashMap;
 use super::AppState;
 use crate::model::{BuildPage, Limits};
 use crate::render::build::Links;
-use crate::render::layout::{page, Mode, Nav};
+use crate::render::layout::{Mode, Nav};
 use crate::render::lists::{self, Filters};
 use kiln_record::{Kind, RecordId, RelPath};
 
 /// A page with a status code.
 pub fn html_page(code: StatusCode, title: &str, nav: Nav, body: Markup) -> Response {
-    (code, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page(title, Mode::Server, nav, body).into_string()).into_response()
+    refreshing_page(code, title, nav, body, None)
+}
+
+/// [`html_page`] that reloads itself every `refresh` seconds.
+pub fn refreshing_page(code: StatusCode, title: &str, nav: Nav, body: Markup, refresh: Option<u32>) -> Response {
+    (code, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], crate::render::layout::page_refreshing(title, Mode::Server, nav, body, refresh).into_string()).into_response()
 }
 
 /// A "not found" page naming what was missing.
@@ -169,14 +174,13 @@ pub async fn dashboard(State(s): State<AppState>, Query(q): Query<HashMap<String
     let made = blocking(move || {
         let (all, _) = st.builds.all();
         let builds: Vec<_> = all.into_iter().take(n).collect();
-        let plain: Vec<kiln_record::Build> = builds.iter().map(|b| (**b).clone()).collect();
         let d = lists::Dashboard {
             n,
             builds: &builds,
-            stats: crate::dashboard::build_stats(&plain),
+            stats: crate::dashboard::build_stats(&builds),
             deploy_stats: (!deployments.is_empty()).then(|| crate::dashboard::deployment_stats(&deployments)),
-            flaky: crate::dashboard::flaky_tests(&plain),
-            causes: crate::dashboard::failure_causes(&plain),
+            flaky: crate::dashboard::flaky_tests(&builds),
+            causes: crate::dashboard::failure_causes(&builds),
         };
         lists::dashboard(&d)
     })
