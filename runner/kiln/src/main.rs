@@ -15,7 +15,9 @@ mod plugin_cmd;
 mod plugins;
 mod policy;
 mod provenance;
+mod report_cmd;
 mod signing;
+mod ui_cmd;
 mod verify;
 mod warm;
 mod validate;
@@ -118,6 +120,12 @@ enum Command {
         /// Artifact files or directories (every file inside is checked).
         artifacts: Vec<PathBuf>,
     },
+    /// Write one build's record as a self-contained HTML report (phases, logs, tests, coverage,
+    /// findings, SBOM, verified provenance).
+    Report(report_cmd::ReportArgs),
+    /// Serve the project's records as web pages: builds, batches, a dashboard, deployments and
+    /// pipeline runs (127.0.0.1, behind a token it prints).
+    Ui(ui_cmd::UiArgs),
     /// Write, build, test, inspect and run WebAssembly plugins; pin them in kiln.lock.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
@@ -156,6 +164,8 @@ fn main() -> ExitCode {
         }
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
         Command::Pipeline(cmd) => pipeline::run(cmd),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Ui(args) => ui_cmd::run(args),
         Command::VerifyBlob { key, keyless, signature, bundle, file } => keys::verify_blob(key.as_deref(), &keyless, signature.as_ref(), bundle.as_ref(), &file),
     }
 }
