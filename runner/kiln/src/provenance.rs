@@ -166,8 +166,7 @@ pub fn byproducts(outcome: &BuildOutcome) -> Vec<ResourceDescriptor> {
         .filter_map(|rel| {
             let digest = sha256_file(&outcome.record_dir.join(&rel))?;
             let mut d = ResourceDescriptor::file(rel.clone(), digest);
-            let in_out_dir = rel.splitn(3, '/').nth(2).unwrap_or_default();
-            d.media_type = declared.get(in_out_dir).map(|m| m.to_string()).or_else(|| media_type(&rel));
+            d.media_type = declared.get(rel.as_str()).map(|m| m.to_string()).or_else(|| media_type(&rel));
             Some(d)
         })
         .collect()

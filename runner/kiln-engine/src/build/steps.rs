@@ -118,6 +118,12 @@ impl Run<'_> {
                 ..Default::default()
             },
         };
+        // The runner names outputs inside the step's own directory; the record names them from
+        // the record directory, as every other path in build.json.
+        let dir = format!("plugins/{index:02}-{safe}/");
+        for o in &mut run.outputs {
+            o.path.insert_str(0, &dir);
+        }
         let expired = Instant::now() >= deadline;
         for line in &run.logs {
             self.pump.note(&format!("{}: {line}", if run.name.is_empty() { plugin } else { &run.name }));
