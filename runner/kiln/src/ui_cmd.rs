@@ -4,6 +4,7 @@
 //! `.kiln/deployments/`; pipeline runs appear once a pipeline store is connected (none yet: the
 //! pages say so).
 
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,9 +70,13 @@ pub fn run(args: UiArgs) -> ExitCode {
         if !addr.ip().is_loopback() {
             eprintln!("kiln: warning: listening on {addr}: other machines can reach these pages (they need the token)");
         }
-        println!("kiln ui: the records of {}", std::fs::canonicalize(&args.dir).unwrap_or(args.dir.clone()).display());
-        println!("    http://{host}:{}/?token={token}", addr.port());
-        println!("(open that address; approvals are {}; Ctrl-C stops)", if args.allow_approvals { "allowed" } else { "read-only" });
+        // A closed stdout (the reader went away) must not stop the server: write, never panic.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "kiln ui: the records of {}", std::fs::canonicalize(&args.dir).unwrap_or(args.dir.clone()).display());
+        let _ = writeln!(out, "    http://{host}:{}/?token={token}", addr.port());
+        let _ = writeln!(out, "(open that address; approvals are {}; Ctrl-C stops)", if args.allow_approvals { "allowed" } else { "read-only" });
+        let _ = out.flush();
+        drop(out);
         match serve.await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => exit::internal(&format!("the server stopped: {e}")),

@@ -198,6 +198,8 @@ fn kiln_ui(p: &Project) -> Server {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("http://").map(|u| format!("http://{u}"))).expect("kiln ui prints its address");
+    // Keep reading what it prints after the address, as a terminal would.
+    std::thread::spawn(move || lines.for_each(drop));
     assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{url}");
     Server { child, url }
 }
@@ -228,6 +230,8 @@ async fn kiln_ui_serves_a_real_build_to_a_browser() {
     assert!(page.contains("Security findings") && page.contains("Software bill of materials") && page.contains("Verified."), "{page}");
     assert_ne!(browser.client.title().await.unwrap(), "pwned", "the hostile log line did not run");
     // The hostile line is on the page, as text, in the BUILD log.
+    // A succeeded phase's log is folded: unfold it as a reader would.
+    browser.client.find(Locator::Css("details.log:has(> pre.log[data-phase=BUILD]) > summary")).await.unwrap().click().await.unwrap();
     let build_log = browser.client.find(Locator::Css("pre.log[data-phase=BUILD]")).await.unwrap();
     let text = build_log.text().await.unwrap();
     assert!(text.contains(HOSTILE), "shown as text: {text}");
@@ -324,7 +328,11 @@ async fn an_approval_clicked_in_the_browser_reaches_the_run() {
     browser.client.find(Locator::Css("button.approve")).await.unwrap().click().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while calls.0.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the approver was not called");
+        if Instant::now() >= deadline {
+            let url = browser.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let page = browser.client.find(Locator::Css("body")).await.unwrap().text().await.unwrap_or_default();
+            panic!("the approver was not called; the browser is at {url}:\n{page}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let text = browser.settle("pipeline-approved").await;
