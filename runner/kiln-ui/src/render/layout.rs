@@ -49,7 +49,8 @@ pub fn page_refreshing(title: &str, mode: Mode, here: Nav, body: Markup, refresh
                 @if mode == Mode::Standalone {
                     meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'";
                 }
-                meta name="referrer" content="no-referrer";
+                // The server's own forms need their Origin sent (see server::auth::secure).
+                meta name="referrer" content=(if mode == Mode::Standalone { "no-referrer" } else { "same-origin" });
                 @if let Some(n) = refresh { meta http-equiv="refresh" content=(n); }
                 // No favicon request (it would be a 404 in the console, and a request from a file).
                 link rel="icon" href="data:,";
