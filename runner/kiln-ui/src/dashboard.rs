@@ -88,7 +88,7 @@ pub fn flaky_tests<B: Borrow<Build>>(builds: &[B]) -> Vec<FlakyTest> {
                 if c.status.is_failure() {
                     e.failed += 1;
                     if e.last_message.is_none() {
-                        e.last_message = c.message.as_deref().and_then(|m| m.lines().next()).map(|m| crate::model::logs::clip(m));
+                        e.last_message = c.message.as_deref().and_then(|m| m.lines().next()).map(crate::model::logs::clip);
                     }
                 } else if c.status == kiln_reports::TestStatus::Succeeded {
                     e.passed += 1;
@@ -124,7 +124,7 @@ pub fn failure_causes<B: Borrow<Build>>(builds: &[B]) -> Vec<FailureCause> {
             }
         }
     }
-    groups.sort_by(|a, b| b.count.cmp(&a.count));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
     groups
 }
 

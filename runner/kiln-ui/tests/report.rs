@@ -36,7 +36,7 @@ fn hostile_record_text_is_shown_as_text() {
     for needle in ["alert('ctx')", "alert(&quot;log&quot;)", "alert('msg')", "alert('finding')", "onerror=alert(1)", "evil"] {
         assert!(h.contains(needle), "{needle} is on the page (as text)");
     }
-    for (i, _) in h.match_indices("<script") {
+    if let Some((i, _)) = h.match_indices("<script").next() {
         panic!("a <script> element in the report at byte {i}: {}", &h[i.saturating_sub(80)..(i + 80).min(h.len())]);
     }
     assert!(!h.contains("<img"), "no element from a test name");

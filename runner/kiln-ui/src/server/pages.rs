@@ -33,6 +33,8 @@ pub async fn not_found() -> Response {
     missing("There is no page at this address.")
 }
 
+// The Err is the 404 page itself (axum's Response), returned once per request: its size does not matter.
+#[allow(clippy::result_large_err)]
 fn id_or_404(id: &str) -> Result<RecordId, Response> {
     RecordId::parse(id).ok_or_else(|| missing("This is not a record id (letters, digits, '-' and '_' only)."))
 }
