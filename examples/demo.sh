@@ -53,3 +53,9 @@ st = json.loads(payload)
 print(f"signature OK; {st['predicateType']}, {len(st['subject'])} subject(s), "
       f"{len(st['predicate']['runDetails'].get('byproducts', []))} byproduct(s)")
 PY
+
+echo
+echo "== the HTML report and the web pages"
+"$kiln" report "$(basename "$record")" --html --key "$work/cosign.pub" -o "$work/report.html" --dir "$work/node-web"
+echo "report: $work/report.html (one file: open it in a browser, it loads nothing else)"
+echo "pages:  $kiln ui --dir $work/node-web   (prints http://127.0.0.1:8765/?token=... to open)"

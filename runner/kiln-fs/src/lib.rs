@@ -1,6 +1,6 @@
 //! Safe reading of the files a user points kiln at: keys, public keys, signatures, DSSE
 //! envelopes and provenance, Sigstore bundles, buildspecs, secrets files, lock files, policies,
-//! plugin components and their manifests.
+//! plugin components and their manifests, pipeline definitions and their workspace files.
 //!
 //! Such a path can name anything: `/dev/zero` (endless), a FIFO (an `open` that waits for a
 //! writer forever), a directory, a socket, or a regular file of many gigabytes. Reading it with
@@ -41,6 +41,9 @@ pub mod limits {
     pub const BUILDSPEC: u64 = 4 * 1024 * 1024;
     /// A CodeDeploy AppSpec file (real ones are a few kilobytes).
     pub const APPSPEC: u64 = 4 * 1024 * 1024;
+    /// A pipeline definition: `get-pipeline` JSON, a CloudFormation template (CloudFormation
+    /// itself takes at most 1 MB from S3), a kiln pipeline YAML.
+    pub const PIPELINE: u64 = 4 * 1024 * 1024;
     /// Small configuration files: `kiln.lock`, verification policies, plugin manifests.
     pub const CONFIG: u64 = 1024 * 1024;
     /// A secrets file (`--secrets-file`, `~/.config/kiln/secrets.yml`).

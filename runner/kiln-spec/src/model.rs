@@ -332,6 +332,8 @@ pub struct KilnSettings {
     pub report_gates: ReportGates,
     /// `kiln: cache:`: how the build cache is kept.
     pub cache: CacheSettings,
+    /// `kiln: report: html`: write the build's HTML report (`report.html`) into its record.
+    pub report_html: bool,
 }
 
 /// `kiln: cache:` — the project settings CodeBuild keeps outside the buildspec.

@@ -332,7 +332,7 @@ pub(crate) fn cache(cx: &mut Ctx, node: &Node) -> Cache {
 
 pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
     let mut k = KilnSettings::default();
-    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing", "plugins", "reports", "cache"];
+    let keys = ["network", "timeout-minutes", "phase-timeout-minutes", "writable-paths", "max-processes", "signing", "plugins", "reports", "cache", "report"];
     for f in cx.fields(node, "kiln", &keys) {
         let what = format!("kiln.{}", f.key);
         match f.key {
@@ -356,6 +356,16 @@ pub(crate) fn kiln(cx: &mut Ctx, node: &Node) -> KilnSettings {
             "signing" => k.signing = Some(kiln_signing(cx, f.value)),
             "plugins" => k.plugins = crate::plugin_policy::plugins(cx, f.value),
             "reports" => k.report_gates = report_gates(cx, f.value),
+            "report" => {
+                if let Some(v) = cx.string(f.value, &what) {
+                    if v.value.eq_ignore_ascii_case("html") {
+                        k.report_html = true;
+                    } else {
+                        cx.error("E0740", format!("`kiln.report` must be `html`, found `{}`", v.value), v.span).help =
+                            Some("write `report: html` to get report.html in the build's record (the only format), or remove the key".into());
+                    }
+                }
+            }
             "cache" => {
                 for c in cx.fields(f.value, "kiln.cache", &["save-on-failure", "namespace"]) {
                     match c.key {

@@ -36,3 +36,22 @@ fn gates_parse_and_bad_values_are_located() {
     assert!(sev.help.as_deref().unwrap_or_default().contains("`high`"), "{sev:?}");
     assert!(p.diagnostics.iter().any(|d| d.code == "W0001" && d.message.contains("fail-on-tests")), "unknown key: {:?}", p.diagnostics);
 }
+
+#[test]
+fn the_html_report_byproduct_parses_and_bad_values_are_located() {
+    let p = parse_buildspec(&format!("{HEAD}kiln:\n  report: html\n"));
+    assert!(p.spec.expect("valid").kiln.report_html);
+    let p = parse_buildspec(&format!("{HEAD}kiln:\n  report: HTML\n"));
+    assert!(p.spec.expect("case-insensitive").kiln.report_html);
+    assert!(!parse_buildspec(HEAD).spec.expect("valid").kiln.report_html, "off unless written");
+
+    let p = parse_buildspec(&format!("{HEAD}kiln:\n  report: pdf\n"));
+    assert!(p.spec.is_none());
+    let e = p.diagnostics.iter().find(|d| d.code == "E0740").expect("located error");
+    assert_eq!((e.span.line, e.span.col), (6, 11));
+    assert!(e.message.contains("`pdf`") && e.help.as_deref().unwrap_or_default().contains("report: html"), "{e:?}");
+    let p = parse_buildspec(&format!("{HEAD}kiln:\n  report: [html]\n"));
+    assert!(p.spec.is_none(), "a list is not a format: {:?}", p.diagnostics);
+    let p = parse_buildspec(&format!("{HEAD}kiln:\n  reprot: html\n"));
+    assert!(p.diagnostics.iter().any(|d| d.code == "W0001" && d.help.as_deref().unwrap_or_default().contains("report")), "did you mean: {:?}", p.diagnostics);
+}

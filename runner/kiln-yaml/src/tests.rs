@@ -164,3 +164,42 @@ fn a_long_one_line_list_is_read_in_linear_time() {
     let last = items.last().unwrap();
     assert_eq!((last.span.line as usize, last.span.col as usize, last.span.offset), (1, 5 + 2 * 39_999, 4 + 3 * 39_999));
 }
+
+/// CloudFormation's short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If` …) reach the tree as local
+/// tags on scalars, lists and mappings, with the tagged node's position; kiln-pipeline evaluates
+/// them. Tags count against the text budget like scalars.
+#[test]
+fn local_tags_are_kept_on_every_kind_of_node() {
+    let src = "a: !Ref Param\nb: !GetAtt [Res, Arn]\nc: !Sub\n  - ${x}\n  - {x: 1}\nd: !If [Cond, !Ref A, !Ref AWS::NoValue]\ne: !Base64 {\"Fn::Sub\": y}\nf: plain\ng: !!str 1\n";
+    let root = parse(src).unwrap().unwrap();
+    let NodeKind::Map(entries) = &root.kind else { panic!() };
+    let tag = |i: usize| entries[i].1.tag.as_deref();
+    assert_eq!(tag(0), Some("!Ref"));
+    assert_eq!(entries[0].1.as_scalar(), Some("Param"));
+    // The span is the tagged value's (after the tag), as yaml-rust2 marks the event.
+    assert_eq!((entries[0].1.span.line, entries[0].1.span.col), (1, 9));
+    assert_eq!(tag(1), Some("!GetAtt"));
+    assert!(matches!(entries[1].1.kind, NodeKind::Seq(_)));
+    assert_eq!(tag(2), Some("!Sub"));
+    assert_eq!(entries[2].1.span.line, 4);
+    assert_eq!(tag(3), Some("!If"));
+    let NodeKind::Seq(items) = &entries[3].1.kind else { panic!() };
+    assert_eq!(items[1].tag.as_deref(), Some("!Ref"));
+    assert_eq!(items[2].as_scalar(), Some("AWS::NoValue"));
+    assert_eq!(tag(4), Some("!Base64"));
+    assert!(matches!(entries[4].1.kind, NodeKind::Map(_)));
+    assert_eq!(tag(5), None);
+    // A standard tag is not a local one: it comes back with its full handle.
+    assert!(tag(6).is_some_and(|t| t != "!str" && t.ends_with("str")), "{:?}", tag(6));
+}
+
+#[test]
+fn tags_count_against_the_text_budget() {
+    // A 64-byte tag on each of 300,000 empty scalars: ~19 MiB of tag text from a ~20 MiB file
+    // would pass; the same tags repeated through aliases would not.
+    let tag = format!("!{}", "T".repeat(63));
+    let mut src = format!("a: &a [{}]\n", vec![format!("{tag} ''"); 20_000].join(","));
+    src.push_str(&format!("b: [{}]\n", vec!["*a"; 40].join(",")));
+    let err = parse(&src).unwrap_err();
+    assert_eq!(err.code(), "E0003");
+}

@@ -148,6 +148,9 @@ impl BatchLauncher {
                 done = ChildOutcome { build_status: "FAULT".into(), fault: Some(format!("cannot write its provenance: {e}")), ..done };
             }
         }
+        if self.children[index].spec.kiln.report_html {
+            crate::report_cmd::byproduct(&outcome.record_dir);
+        }
         done
     }
 }

@@ -205,6 +205,10 @@ fn single(args: &BuildArgs, p: Prepared) -> ExitCode {
                 }
                 Err(e) => return exit::internal(&format!("cannot write the provenance: {e}")),
             }
+            // After the provenance, so that the report shows it verified.
+            if spec.kiln.report_html {
+                crate::report_cmd::byproduct(&outcome.record_dir);
+            }
             if args.json {
                 match serde_json::to_string_pretty(&outcome.record) {
                     Ok(j) => println!("{}", outcome.mask(&j)),

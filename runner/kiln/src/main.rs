@@ -10,11 +10,14 @@ mod exit;
 mod keyless;
 mod keys;
 mod lockfile;
+mod pipeline;
 mod plugin_cmd;
 mod plugins;
 mod policy;
 mod provenance;
+mod report_cmd;
 mod signing;
+mod ui_cmd;
 mod verify;
 mod warm;
 mod validate;
@@ -56,6 +59,9 @@ enum Command {
     /// CodeBuild's `codebuild-glob-search GLOB...`.
     #[command(name = "codebuild-glob-search", hide = true)]
     CodebuildGlobSearch { globs: Vec<String> },
+    /// CodePipeline definitions: `kiln pipeline validate FILE`.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Write a cosign key pair: PREFIX.key (encrypted; password from COSIGN_PASSWORD or a prompt) and PREFIX.pub.
     GenerateKeyPair {
         #[arg(long, default_value = "cosign")]
@@ -114,6 +120,12 @@ enum Command {
         /// Artifact files or directories (every file inside is checked).
         artifacts: Vec<PathBuf>,
     },
+    /// Write one build's record as a self-contained HTML report (phases, logs, tests, coverage,
+    /// findings, SBOM, verified provenance).
+    Report(report_cmd::ReportArgs),
+    /// Serve the project's records as web pages: builds, batches, a dashboard, deployments and
+    /// pipeline runs (127.0.0.1, behind a token it prints).
+    Ui(ui_cmd::UiArgs),
     /// Write, build, test, inspect and run WebAssembly plugins; pin them in kiln.lock.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
@@ -151,6 +163,9 @@ fn main() -> ExitCode {
             verify::run(&verify::VerifyArgs { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
+        Command::Pipeline(cmd) => pipeline::run(cmd),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Ui(args) => ui_cmd::run(args),
         Command::VerifyBlob { key, keyless, signature, bundle, file } => keys::verify_blob(key.as_deref(), &keyless, signature.as_ref(), bundle.as_ref(), &file),
     }
 }

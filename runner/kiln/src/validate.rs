@@ -26,7 +26,7 @@ fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
 }
 
-fn print_diagnostics(path: &Path, source: &str, diags: &[Diagnostic]) {
+pub(crate) fn print_diagnostics(path: &Path, source: &str, diags: &[Diagnostic]) {
     let name = path.display().to_string();
     let fancy = std::io::stderr().is_terminal();
     for d in diags {

@@ -1,0 +1,109 @@
+//! The seams through which `kiln ui` sees deployments and pipeline runs, so the pages do not
+//! depend on how those are run or stored (`kiln-deploy`'s records and live router metrics,
+//! `kiln-pipeline`'s SQLite store): whoever starts the server passes implementations.
+//!
+//! - [`Deployments`]: the deployments and, for a live one, the datapoints of the metric each
+//!   alarm watches. [`FileDeployments`] reads `.kiln/deployments/<id>/deployment.json`
+//!   (CodeDeploy's `DeploymentInfo` shape); the record holds alarm states and their history but
+//!   no datapoints, so its [`Deployments::metrics`] is empty.
+//! - [`Pipelines`]: pipeline runs in CodePipeline's read shapes. [`NoPipelines`] has none.
+//! - [`Approver`]: answers a manual approval (CodePipeline's PutApprovalResult). [`NoApprover`]
+//!   refuses. The server calls it only for a POST with the access token, the session's CSRF
+//!   token and `--allow-approvals`.
+//!
+//! Every method returns a boxed future: the real stores are async (sqlx).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use kiln_record::deploy::MetricPoint;
+use kiln_record::pipeline::ApprovalRequest;
+use kiln_record::{DeploymentInfo, Kind, PipelineExecutionSummary, PipelineRun, RecordId, Records};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The datapoints of one alarm's metric.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricSeries {
+    pub alarm_name: String,
+    /// The metric's name and statistic, for the chart's title (`5xx count (Sum, 60 s)`).
+    pub metric: String,
+    pub threshold: Option<f64>,
+    pub points: Vec<MetricPoint>,
+}
+
+/// Where deployments come from.
+pub trait Deployments: Send + Sync {
+    /// Every deployment, newest first; one that cannot be read is an `Err` naming its file.
+    fn list(&self) -> BoxFuture<'_, Vec<Result<DeploymentInfo, String>>>;
+    /// One deployment (`None`: there is no such deployment).
+    fn get<'a>(&'a self, id: &'a RecordId) -> BoxFuture<'a, Option<Result<DeploymentInfo, String>>>;
+    /// The alarm metrics of a live deployment (empty when none are known).
+    fn metrics<'a>(&'a self, id: &'a RecordId) -> BoxFuture<'a, Vec<MetricSeries>>;
+}
+
+/// Where pipeline runs come from.
+pub trait Pipelines: Send + Sync {
+    /// Every run, newest first.
+    fn runs(&self) -> BoxFuture<'_, Vec<PipelineExecutionSummary>>;
+    /// One run (`None`: unknown pipeline or execution).
+    fn run<'a>(&'a self, pipeline: &'a str, execution_id: &'a str) -> BoxFuture<'a, Option<PipelineRun>>;
+}
+
+/// Answers manual approvals.
+pub trait Approver: Send + Sync {
+    /// Approve or reject; `Ok` with what happened (`approved at …`), `Err` with why not (the
+    /// token is stale, the approval was already answered, …).
+    fn answer<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, Result<String, String>>;
+}
+
+/// Deployments read from `.kiln/deployments/`.
+pub struct FileDeployments {
+    pub records: Records,
+}
+
+impl Deployments for FileDeployments {
+    fn list(&self) -> BoxFuture<'_, Vec<Result<DeploymentInfo, String>>> {
+        Box::pin(async move {
+            let mut out: Vec<Result<DeploymentInfo, String>> = self.records.ids(Kind::Deployment).iter().map(|id| self.records.deployment(id).map_err(|e| e.to_string())).collect();
+            let key = |r: &Result<DeploymentInfo, String>| r.as_ref().map(|d| d.create_time.clone()).unwrap_or_default();
+            out.sort_by_key(|r| std::cmp::Reverse(key(r)));
+            out
+        })
+    }
+
+    fn get<'a>(&'a self, id: &'a RecordId) -> BoxFuture<'a, Option<Result<DeploymentInfo, String>>> {
+        Box::pin(async move {
+            match self.records.deployment(id) {
+                Err(e) if e.is_not_found() => None,
+                r => Some(r.map_err(|e| e.to_string())),
+            }
+        })
+    }
+
+    fn metrics<'a>(&'a self, _id: &'a RecordId) -> BoxFuture<'a, Vec<MetricSeries>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+/// No pipeline store connected.
+pub struct NoPipelines;
+
+impl Pipelines for NoPipelines {
+    fn runs(&self) -> BoxFuture<'_, Vec<PipelineExecutionSummary>> {
+        Box::pin(async { Vec::new() })
+    }
+    fn run<'a>(&'a self, _pipeline: &'a str, _execution_id: &'a str) -> BoxFuture<'a, Option<PipelineRun>> {
+        Box::pin(async { None })
+    }
+}
+
+/// No approvals possible.
+pub struct NoApprover;
+
+impl Approver for NoApprover {
+    fn answer<'a>(&'a self, _request: &'a ApprovalRequest) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async { Err("no pipeline run is connected to this kiln ui".to_string()) })
+    }
+}
