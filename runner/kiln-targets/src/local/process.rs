@@ -15,7 +15,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use kiln_deploy::record::LifecycleErrorCode;
@@ -117,7 +116,7 @@ async fn lines(mut r: impl AsyncRead + Unpin, stream: Stream, each: &(dyn Fn(Str
 
 /// Run a hook to its end. `label` is the script location or function name the agent's messages
 /// name; `as_user` the `runas` user's name, for them.
-pub async fn run_hook(spec: Spec<'_>, conf: &Confinement, timeout: Duration, label: &str, as_user: Option<&str>, output: Arc<dyn Fn(Stream, &str) + Send + Sync>) -> HookResult {
+pub async fn run_hook(spec: Spec<'_>, conf: &Confinement, timeout: Duration, label: &str, as_user: Option<&str>, output: kiln_deploy::target::OutputSink) -> HookResult {
     let sandbox = match conf.sandbox(spec.user) {
         Ok(s) => s,
         Err(e) => return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("cannot confine {label}: {e}") },
