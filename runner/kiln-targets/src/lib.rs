@@ -32,9 +32,10 @@
 //! * Processes run with a cleared environment plus the hook variables, in the sandbox, sharing
 //!   kiln's network (the router must reach them on loopback; see `local/process.rs`).
 //!
-//! The `ssh` driver's settings are read by [`settings::SshSettings`]; the driver itself is not
-//! written yet.
+//! * [`ssh::SshFleet`] (`targets.driver: ssh`): instances are hosts reached with the system's
+//!   OpenSSH client, with the group file's key and known-hosts file only (see `ssh.rs`).
 
 pub mod local;
 pub mod router;
 pub mod settings;
+pub mod ssh;
