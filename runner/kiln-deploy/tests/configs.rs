@@ -1,44 +1,50 @@
 //! Every predefined deployment configuration, and CodeDeploy's minimum-healthy-hosts arithmetic,
 //! as tables with their sources.
 
+mod common;
+
 use kiln_deploy::config::health::{HealthError, HealthPlan};
 use kiln_deploy::config::{predefined, resolve, ComputePlatform, MinimumHealthyHosts, Rule, PREDEFINED};
 use serde_json::json;
 
 /// The user guide's three tables ("Working with deployment configurations in CodeDeploy"): every
-/// name, its platform, and the strategy plugin and configuration kiln runs it with.
+/// name, its platform, and the strategy plugin kiln runs it with, configured with CodeDeploy's
+/// own JSON, which the built-in strategy accepts.
 #[test]
 fn every_predefined_configuration_resolves_to_its_strategy() {
     use ComputePlatform::{Ecs, Lambda, Server};
     let table = [
-        ("CodeDeployDefault.AllAtOnce", Server, "batched", json!({"type": "batched", "instances": 9, "minimumHealthyHosts": 0, "maxBatchSize": 9, "blueGreen": false})),
-        ("CodeDeployDefault.HalfAtATime", Server, "batched", json!({"type": "batched", "instances": 9, "minimumHealthyHosts": 5, "maxBatchSize": 4, "blueGreen": false})),
-        ("CodeDeployDefault.OneAtATime", Server, "batched", json!({"type": "batched", "instances": 9, "minimumHealthyHosts": 8, "maxBatchSize": 1, "blueGreen": false})),
-        ("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", Ecs, "linear", json!({"type": "linear", "percentage": 10, "intervalMinutes": 1})),
-        ("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", Ecs, "linear", json!({"type": "linear", "percentage": 10, "intervalMinutes": 3})),
-        ("CodeDeployDefault.ECSCanary10Percent5Minutes", Ecs, "canary", json!({"type": "canary", "percentage": 10, "intervalMinutes": 5})),
-        ("CodeDeployDefault.ECSCanary10Percent15Minutes", Ecs, "canary", json!({"type": "canary", "percentage": 10, "intervalMinutes": 15})),
-        ("CodeDeployDefault.ECSAllAtOnce", Ecs, "all-at-once", json!({"type": "all-at-once"})),
-        ("CodeDeployDefault.LambdaCanary10Percent5Minutes", Lambda, "canary", json!({"type": "canary", "percentage": 10, "intervalMinutes": 5})),
-        ("CodeDeployDefault.LambdaCanary10Percent10Minutes", Lambda, "canary", json!({"type": "canary", "percentage": 10, "intervalMinutes": 10})),
-        ("CodeDeployDefault.LambdaCanary10Percent15Minutes", Lambda, "canary", json!({"type": "canary", "percentage": 10, "intervalMinutes": 15})),
-        ("CodeDeployDefault.LambdaCanary10Percent30Minutes", Lambda, "canary", json!({"type": "canary", "percentage": 10, "intervalMinutes": 30})),
-        ("CodeDeployDefault.LambdaLinear10PercentEvery1Minute", Lambda, "linear", json!({"type": "linear", "percentage": 10, "intervalMinutes": 1})),
-        ("CodeDeployDefault.LambdaLinear10PercentEvery2Minutes", Lambda, "linear", json!({"type": "linear", "percentage": 10, "intervalMinutes": 2})),
-        ("CodeDeployDefault.LambdaLinear10PercentEvery3Minutes", Lambda, "linear", json!({"type": "linear", "percentage": 10, "intervalMinutes": 3})),
-        ("CodeDeployDefault.LambdaLinear10PercentEvery10Minutes", Lambda, "linear", json!({"type": "linear", "percentage": 10, "intervalMinutes": 10})),
-        ("CodeDeployDefault.LambdaAllAtOnce", Lambda, "all-at-once", json!({"type": "all-at-once"})),
+        ("CodeDeployDefault.AllAtOnce", Server, "codedeploy-in-place", "Server"),
+        ("CodeDeployDefault.HalfAtATime", Server, "codedeploy-in-place", "Server"),
+        ("CodeDeployDefault.OneAtATime", Server, "codedeploy-in-place", "Server"),
+        ("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", Ecs, "codedeploy-traffic-shift", "ECS"),
+        ("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", Ecs, "codedeploy-traffic-shift", "ECS"),
+        ("CodeDeployDefault.ECSCanary10Percent5Minutes", Ecs, "codedeploy-traffic-shift", "ECS"),
+        ("CodeDeployDefault.ECSCanary10Percent15Minutes", Ecs, "codedeploy-traffic-shift", "ECS"),
+        ("CodeDeployDefault.ECSAllAtOnce", Ecs, "codedeploy-traffic-shift", "ECS"),
+        ("CodeDeployDefault.LambdaCanary10Percent5Minutes", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaCanary10Percent10Minutes", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaCanary10Percent15Minutes", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaCanary10Percent30Minutes", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaLinear10PercentEvery1Minute", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaLinear10PercentEvery2Minutes", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaLinear10PercentEvery3Minutes", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaLinear10PercentEvery10Minutes", Lambda, "codedeploy-traffic-shift", "Lambda"),
+        ("CodeDeployDefault.LambdaAllAtOnce", Lambda, "codedeploy-traffic-shift", "Lambda"),
     ];
     assert_eq!(PREDEFINED.len(), table.len(), "the user guide lists 3 + 5 + 9 configurations");
-    for (name, platform, plugin, config) in table {
+    for (name, platform, plugin, api) in table {
         let c = resolve(name, platform, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(c.predefined);
-        let health = match c.rule {
-            Rule::MinimumHealthyHosts { minimum_healthy_hosts } => Some(HealthPlan::new(minimum_healthy_hosts, 9).unwrap()),
-            Rule::TrafficRouting { .. } => None,
-        };
-        let s = c.strategy(health.as_ref(), false);
-        assert_eq!((s.plugin.as_str(), &s.config), (plugin, &config), "{name}");
+        let s = c.strategy(false);
+        assert_eq!((s.plugin.as_str(), &s.config), (plugin, &json!({"deploymentConfigName": name, "computePlatform": api})), "{name}");
+        // The built-in strategy knows it by that name (the plugins' own table of the user guide).
+        common::Builtin::from(&s.plugin, &s.config).unwrap_or_else(|e| panic!("{name}: the built-in strategy refuses its configuration: {e}"));
+        if platform == Server {
+            let bg = c.strategy(true);
+            assert_eq!(bg.plugin, "codedeploy-blue-green");
+            common::Builtin::from(&bg.plugin, &bg.config).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
         // A configuration is for one platform only.
         for other in [Server, Ecs, Lambda].into_iter().filter(|p| *p != platform) {
             assert!(resolve(name, other, &[]).is_err(), "{name} on {other:?}");

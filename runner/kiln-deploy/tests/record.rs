@@ -93,7 +93,7 @@ async fn the_deployment_attestation_is_an_in_toto_statement() {
     let p = &parsed.predicate;
     assert_eq!(p["deployment"]["deploymentId"], d.deployment_id);
     assert_eq!(p["provenance"]["sha256"], "ab".repeat(32));
-    assert_eq!(p["strategy"]["plugin"], "batched");
+    assert_eq!(p["strategy"]["plugin"], "codedeploy-in-place");
     assert_eq!(p["strategy"]["sha256"], "0".repeat(64));
     assert_eq!(p["outcome"]["status"], "Succeeded");
 }

@@ -17,6 +17,11 @@ const ECS: &str = "applicationName: shop\ndeploymentGroupName: ecs\ncomputePlatf
 
 const ECS_APPSPEC: &str = "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties: {TaskDefinition: td, LoadBalancerInfo: {ContainerName: web, ContainerPort: 80}}\n";
 
+/// ECS: the replacement task set is installed (deploy-batch) before any traffic moves.
+fn install_replacement(o: &kiln_deploy::strategy::Observation) -> Action {
+    Action::DeployBatch(o.instances.iter().filter(|i| i.instance_set == kiln_deploy::strategy::InstanceSet::Replacement).map(|i| i.id.clone()).collect())
+}
+
 fn scripted(f: impl FnMut(&kiln_deploy::strategy::Observation) -> Result<Action, StrategyError> + Send + 'static) -> Native {
     Native::Scripted(Scripted(Box::new(f)))
 }
@@ -110,11 +115,12 @@ async fn nonsense_answers_are_refused_with_the_reason() {
 async fn a_strategy_that_errors_half_way_through_a_shift_leaves_no_half_shifted_fleet() {
     let h = Harness::new(&["task-1"]);
     let mut step = 0;
-    *h.runner.replace.lock().unwrap() = Some(scripted(move |_| {
+    *h.runner.replace.lock().unwrap() = Some(scripted(move |o| {
         step += 1;
         match step {
-            1 => Ok(Action::ShiftTraffic(50)),
-            2 => Ok(Action::ShiftTraffic(255)),
+            1 => Ok(install_replacement(o)),
+            2 => Ok(Action::ShiftTraffic(50)),
+            3 => Ok(Action::ShiftTraffic(255)),
             _ => Err(StrategyError::Failed("unreachable".into())),
         }
     }));
@@ -132,7 +138,7 @@ async fn a_strategy_that_cannot_start_changes_nothing() {
     let g = group("applicationName: web\ndeploymentGroupName: prod\ncustomDeploymentConfigs:\n  - deploymentConfigName: Mine\n    minimumHealthyHosts: {type: HOST_COUNT, value: 0}\n    kilnStrategy: {uses: ./nope.wasm}\ndeploymentConfigName: Mine\ntargets: {driver: fake, instances: [web-1]}\n");
     let out = h.deploy(&g, server_revision(&h.path(), "v1")).await;
     assert_eq!(out.deployment.status, DeploymentStatus::Failed);
-    assert!(reason(&out).contains("strategy plugin `./nope.wasm`: could not start the strategy: no test strategy named `./nope.wasm`"), "{}", reason(&out));
+    assert!(reason(&out).contains("strategy plugin `./nope.wasm`: could not start the strategy: no built-in strategy named `./nope.wasm`"), "{}", reason(&out));
     assert!(h.target.calls().is_empty());
 }
 
@@ -140,9 +146,9 @@ async fn a_strategy_that_cannot_start_changes_nothing() {
 async fn a_strategy_may_ask_for_the_rollback_itself() {
     let h = Harness::new(&["task-1"]);
     let mut step = 0;
-    *h.runner.replace.lock().unwrap() = Some(scripted(move |_| {
+    *h.runner.replace.lock().unwrap() = Some(scripted(move |o| {
         step += 1;
-        Ok(if step == 1 { Action::ShiftTraffic(10) } else { Action::RollBack("p99 latency 2.3 s over the 500 ms budget".into()) })
+        Ok(if step == 1 { install_replacement(o) } else if step == 2 { Action::ShiftTraffic(10) } else { Action::RollBack("p99 latency 2.3 s over the 500 ms budget".into()) })
     }));
     let g = group(&format!("{ECS}autoRollbackConfiguration: {{enabled: true, events: [DEPLOYMENT_FAILURE]}}\n"));
     let out = h.deploy(&g, bundle(&h.path(), "v2", ECS_APPSPEC, &[])).await;

@@ -173,8 +173,12 @@ async fn a_lambda_linear_moves_ten_percent_at_a_time() {
 }
 
 fn blue_green_group(config: &str, extra: &str) -> String {
+    blue_green_group_waiting(config, 1, extra)
+}
+
+fn blue_green_group_waiting(config: &str, termination_wait: u32, extra: &str) -> String {
     format!(
-        "applicationName: web\ndeploymentGroupName: bg\ndeploymentConfigName: {config}\ndeploymentStyle: {{deploymentType: BLUE_GREEN, deploymentOption: WITH_TRAFFIC_CONTROL}}\nblueGreenDeploymentConfiguration:\n  terminateBlueInstancesOnDeploymentSuccess: {{action: TERMINATE, terminationWaitTimeInMinutes: 1}}\n{extra}autoRollbackConfiguration: {{enabled: true, events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM]}}\ntargets: {{driver: fake, instances: [blue-1, blue-2]}}\n"
+        "applicationName: web\ndeploymentGroupName: bg\ndeploymentConfigName: {config}\ndeploymentStyle: {{deploymentType: BLUE_GREEN, deploymentOption: WITH_TRAFFIC_CONTROL}}\nblueGreenDeploymentConfiguration:\n  terminateBlueInstancesOnDeploymentSuccess: {{action: TERMINATE, terminationWaitTimeInMinutes: {termination_wait}}}\n{extra}autoRollbackConfiguration: {{enabled: true, events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM]}}\ntargets: {{driver: fake, instances: [blue-1, blue-2]}}\n"
     )
 }
 
@@ -183,11 +187,6 @@ fn blue_green_group(config: &str, extra: &str) -> String {
 async fn seed_v1(h: &Harness) {
     let g = group("applicationName: web\ndeploymentGroupName: bg\ndeploymentConfigName: CodeDeployDefault.AllAtOnce\ntargets: {driver: fake, instances: [blue-1, blue-2]}\n");
     assert_eq!(h.deploy(&g, server_revision(&h.path(), "v1")).await.deployment.status, DeploymentStatus::Succeeded);
-}
-
-/// A custom configuration that runs a strategy plugin on an EC2 blue/green deployment.
-fn custom(name: &str, plugin: &str, with: &str) -> String {
-    format!("customDeploymentConfigs:\n  - deploymentConfigName: {name}\n    minimumHealthyHosts: {{type: HOST_COUNT, value: 0}}\n    kilnStrategy: {{uses: {plugin}, with: {with}}}\n")
 }
 
 #[tokio::test]
@@ -209,6 +208,16 @@ async fn blue_green_all_at_once_reroutes_then_retires_the_originals() {
         assert!(events(d, id).iter().all(|e| e.ends_with(":Succeeded")), "{id}: {:?}", events(d, id));
     }
     assert_eq!(events(d, "blue-1"), ["BeforeBlockTraffic:Succeeded", "BlockTraffic:Succeeded", "AfterBlockTraffic:Succeeded"]);
+    // Each replacement took traffic as it was registered (in proportion to the instances in
+    // service), the originals' share went as they left; then the replacement fleet became the
+    // original one (the record's weights read 100/0 again; the load balancer's promotion is not
+    // a weight change).
+    let shifts: Vec<u8> = d.kiln.traffic.as_ref().unwrap().history.iter().map(|c| c.weights.replacement).collect();
+    assert!(shifts.contains(&50) && shifts[shifts.len() - 2] == 100 && shifts.last() == Some(&0), "{shifts:?}");
+    assert!(shifts[..shifts.len() - 1].windows(2).all(|w| w[0] < w[1]), "traffic only moved forward: {shifts:?}");
+    let plugin = d.kiln.strategy.as_ref().unwrap();
+    assert_eq!(plugin.plugin, "codedeploy-blue-green");
+    assert_eq!(plugin.config, serde_json::json!({"deploymentConfigName": "CodeDeployDefault.AllAtOnce", "computePlatform": "Server"}));
     assert_eq!(h.target.fleet(), greens);
     assert!(h.target.instance("blue-1").is_none(), "terminated");
     assert_eq!(h.traffic.current(), Weights::ORIGINAL);
@@ -223,10 +232,14 @@ async fn blue_green_where_after_allow_traffic_fails_goes_back_to_the_originals()
     let out = h.deploy(&g, server_revision(&h.path(), "v2")).await;
     let d = &out.deployment;
     assert_eq!(d.status, DeploymentStatus::Failed);
-    assert!(d.error_information.as_ref().unwrap().message.contains("AfterAllowTraffic failed on replacement instance"), "{:?}", d.error_information);
-    // Traffic had reached the replacement fleet and is back on the originals.
+    let err = d.error_information.as_ref().unwrap();
+    assert!(err.message.contains("AfterAllowTraffic failed on replacement instance") && err.message.contains("exit code 2"), "{err:?}");
+    assert_eq!(err.code, ErrorCode::HealthConstraints);
+    // Traffic had reached the replacement instances (AfterAllowTraffic runs under production
+    // traffic) and is back on the originals.
     let shifts: Vec<u8> = h.traffic.history().iter().map(|c| c.weights.replacement).collect();
-    assert_eq!(shifts, [100, 0]);
+    assert!(shifts.contains(&50) && shifts.last() == Some(&0), "{shifts:?}");
+    assert_eq!(h.traffic.current(), Weights::ORIGINAL);
     assert!(h.traffic.instances().iter().all(|(id, (set, on))| id.starts_with("blue") && *set == InstanceSet::Original && *on), "{:?}", h.traffic.instances());
     let rb = out.rollback.as_ref().unwrap();
     assert_eq!(rb.status, DeploymentStatus::Succeeded, "{:?}", rb.error_information);
@@ -243,16 +256,22 @@ async fn blue_green_where_after_allow_traffic_fails_goes_back_to_the_originals()
 }
 
 #[tokio::test]
-async fn a_blue_green_canary_whose_alarm_fires_runs_the_rollback_hooks() {
+async fn a_blue_green_deployment_whose_alarm_fires_while_baking_runs_the_rollback_hooks() {
     let h = Harness::new(&["blue-1", "blue-2"]);
     seed_v1(&h).await;
     h.metrics.declare("5xx");
-    let g = group(&blue_green_group("Canary10", &format!("{}{ALARM}", custom("Canary10", "canary", "{percentage: 10, intervalMinutes: 15}"))));
+    // A 15-minute termination wait (900 ms): the bad release's 5xx fire the alarm while the
+    // originals are still there to go back to.
+    let g = group(&blue_green_group_waiting("CodeDeployDefault.OneAtATime", 15, ALARM));
     let out = run_bad_release(&h, &h.plan(&g, server_revision(&h.path(), "v2"))).await;
     let d = &out.deployment;
-    assert_eq!(d.status, DeploymentStatus::Stopped);
-    assert_eq!(d.kiln.strategy.as_ref().unwrap().plugin, "canary");
-    assert_eq!(h.traffic.history().iter().map(|c| c.weights.replacement).collect::<Vec<_>>(), [10, 0]);
+    assert_eq!(d.status, DeploymentStatus::Stopped, "{:?}", d.error_information);
+    assert_eq!(d.error_information.as_ref().unwrap().code, ErrorCode::AlarmActive);
+    // One at a time: a third of the requests (one replacement beside two originals), half, then
+    // the originals leave; then back, all at once.
+    let shifts: Vec<u8> = h.traffic.history().iter().map(|c| c.weights.replacement).collect();
+    assert_eq!(&shifts[..2], [33, 50], "{shifts:?}");
+    assert_eq!(&shifts[shifts.len() - 2..], [100, 0], "{shifts:?}");
     assert!(d.kiln.rollback.as_ref().unwrap().traffic_restored_ms.unwrap() < 1000.0);
     let rb = out.rollback.as_ref().unwrap();
     assert_eq!(rb.status, DeploymentStatus::Succeeded);
@@ -261,14 +280,15 @@ async fn a_blue_green_canary_whose_alarm_fires_runs_the_rollback_hooks() {
         assert!(hooks.contains(&format!("{id} BeforeAllowTraffic scripts/BeforeAllowTraffic.sh (v1)")), "{id} rollback hook: {hooks:?}");
     }
     assert!(hooks.iter().filter(|x| x.contains("BeforeBlockTraffic")).count() >= 2, "{hooks:?}");
+    assert!(h.traffic.instances().iter().all(|(id, (_, on))| id.starts_with("blue") && *on), "{:?}", h.traffic.instances());
 }
 
 #[tokio::test]
-async fn a_linear_where_a_hook_times_out_fails_and_rolls_back() {
+async fn a_blue_green_reroute_whose_hook_times_out_fails_and_rolls_back() {
     let h = Harness::new(&["blue-1"]);
     h.target.preinstall("v1");
     h.target.on_hook(None, Event::BeforeAllowTraffic, Behavior::Hang);
-    let g = group(&blue_green_group("Linear", &custom("Linear", "linear", "{percentage: 25, intervalMinutes: 1}")));
+    let g = group(&blue_green_group("CodeDeployDefault.AllAtOnce", ""));
     let out = h.deploy(&g, server_revision(&h.path(), "v2")).await;
     let d = &out.deployment;
     assert_eq!(d.status, DeploymentStatus::Failed);
@@ -279,7 +299,24 @@ async fn a_linear_where_a_hook_times_out_fails_and_rolls_back() {
     assert_eq!(diag.error_code, LifecycleErrorCode::ScriptTimedOut);
     assert_eq!(diag.message, "Script at specified location: scripts/BeforeAllowTraffic.sh failed to complete in 1 seconds");
     assert_eq!(status(d, &green), TargetStatus::Failed);
+    assert!(d.error_information.as_ref().unwrap().message.contains("BeforeAllowTraffic failed on replacement instance"), "{:?}", d.error_information);
     assert!(h.traffic.history().is_empty() || h.traffic.current() == Weights::ORIGINAL);
+    assert_eq!(out.rollback.as_ref().unwrap().status, DeploymentStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn an_ecs_linear_whose_hook_fails_rolls_back_from_where_traffic_was() {
+    let h = Harness::new(&["task-1"]);
+    h.target.on_hook(None, Event::AfterAllowTraffic, Behavior::Exit(1));
+    let g = group(&routed_group("ECS", "CodeDeployDefault.ECSLinear10PercentEvery1Minutes", "", "task-1"));
+    let out = h.deploy(&g, bundle(&h.path(), "v2", ECS_APPSPEC, &[])).await;
+    let d = &out.deployment;
+    assert_eq!(d.status, DeploymentStatus::Failed);
+    let err = d.error_information.as_ref().unwrap();
+    assert_eq!(err.code, ErrorCode::HookExecutionFailure);
+    assert!(err.message.contains("AfterAllowTraffic hook postTraffic failed"), "{}", err.message);
+    let shifts: Vec<u8> = h.traffic.history().iter().map(|c| c.weights.replacement).collect();
+    assert_eq!(shifts, [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0]);
     assert_eq!(out.rollback.as_ref().unwrap().status, DeploymentStatus::Succeeded);
 }
 

@@ -136,6 +136,17 @@ impl TrafficShift {
                     }
                     self.first_shift_ms.get_or_insert(obs.elapsed_ms);
                 }
+                // A resumed deployment: the steps traffic has passed already are done, and the
+                // next one is due now (traffic never moves back during a deployment).
+                let passed = self.schedule[self.shifts.min(self.schedule.len())..].iter().take_while(|(_, p)| *p < obs.traffic_to_target).count();
+                if passed > 0 {
+                    self.shifts += passed;
+                    if self.first_shift_ms.is_none()
+                        && let Some((offset, _)) = self.schedule.get(self.shifts)
+                    {
+                        self.first_shift_ms = Some(obs.elapsed_ms.saturating_sub(*offset));
+                    }
+                }
                 let (offset, percent) = *self.schedule.get(self.shifts)?;
                 let due = self.first_shift_ms.map_or(0, |t0| t0.saturating_add(offset));
                 if obs.elapsed_ms < due {

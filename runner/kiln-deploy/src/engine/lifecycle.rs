@@ -153,6 +153,7 @@ async fn block(cx: &RunCx<'_>, instance: &str) -> EventResult {
     let fail = |e: crate::target::TrafficError| diag(LifecycleErrorCode::UnknownError, format!("taking {instance} out of service: {e}"), None, "");
     t.set_in_service(instance, false).await.map_err(fail)?;
     cx.rec.fleet(instance, |f| f.in_service = false);
+    super::traffic::rebalance(cx).await.map_err(fail)?;
     let ids = [instance.to_string()];
     let drained = t.drain(&ids, cx.env.options.drain_timeout).await.map_err(fail)?;
     Ok((!drained.drained).then(|| diag(LifecycleErrorCode::Success, format!("deregistration delay over: {} request(s) still in flight were cut", drained.cut), None, "")))
@@ -160,8 +161,10 @@ async fn block(cx: &RunCx<'_>, instance: &str) -> EventResult {
 
 async fn allow(cx: &RunCx<'_>, instance: &str) -> EventResult {
     let Some(t) = cx.traffic else { return Ok(None) };
-    t.set_in_service(instance, true).await.map_err(|e| diag(LifecycleErrorCode::UnknownError, format!("putting {instance} in service: {e}"), None, ""))?;
+    let fail = |e: crate::target::TrafficError| diag(LifecycleErrorCode::UnknownError, format!("putting {instance} in service: {e}"), None, "");
+    t.set_in_service(instance, true).await.map_err(fail)?;
     cx.rec.fleet(instance, |f| f.in_service = true);
+    super::traffic::rebalance(cx).await.map_err(fail)?;
     Ok(None)
 }
 

@@ -18,6 +18,7 @@
 //! deploying) are [`EngineError`]s; a deployment that fails is a record with status `Failed` or
 //! `Stopped`.
 
+mod actions;
 mod drive;
 mod finish;
 mod lifecycle;
@@ -181,6 +182,8 @@ pub(crate) struct RunCx<'a> {
     pub blue_green_rollback: bool,
     /// ECS and Lambda: the one target of the deployment.
     pub wide_target: String,
+    /// Resumed after an interruption: actions already done are answered ok (see the guard).
+    pub resumed: bool,
 }
 
 impl RunCx<'_> {

@@ -170,9 +170,9 @@ impl Plan {
         Ok(Plan { group: group.clone(), revision, config, flow, lifecycles, options, auto_rollback, health, notes })
     }
 
-    /// The strategy for a fleet of `health` (re-resolved against the driver's instances at run time).
-    pub fn strategy(&self, health: Option<&HealthPlan>) -> StrategySpec {
-        self.config.strategy(health, self.flow == Flow::BlueGreen)
+    /// The strategy plugin and its configuration.
+    pub fn strategy(&self) -> StrategySpec {
+        self.config.strategy(self.flow == Flow::BlueGreen)
     }
 
     /// What will happen, in a few lines.
@@ -196,7 +196,7 @@ impl Plan {
         if let Some(h) = &self.health {
             out.push(format!("  minimum healthy hosts: {}", h.describe()));
         }
-        let s = self.strategy(self.health.as_ref());
+        let s = self.strategy();
         out.push(format!("  strategy plugin `{}` with {}", s.plugin, s.config));
         out.push(format!("  lifecycle: {}", names(self.lifecycles.main)));
         if !self.lifecycles.original.is_empty() {

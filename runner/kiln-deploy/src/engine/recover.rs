@@ -156,7 +156,8 @@ pub(super) async fn resume(id: &str, group: &DeploymentGroup, env: &Env<'_>) -> 
     rec.set_status(DeploymentStatus::InProgress);
     let samples = SampleStore::default();
     let watch = new_watch(&plan, env, &rec, &samples, true);
-    let cx = new_cx(&plan, env, &rec, &watch, Arc::new(plan.revision.clone()), false);
+    let mut cx = new_cx(&plan, env, &rec, &watch, Arc::new(plan.revision.clone()), false);
+    cx.resumed = true;
     if fresh {
         return Err(state_error(&rec.snapshot(), "it was interrupted before its fleet was recorded; stop it (`kiln deploy stop`) and deploy again"));
     }

@@ -94,6 +94,7 @@ pub(super) fn new_cx<'a>(plan: &'a Plan, env: &'a Env<'a>, rec: &'a Recorder<'a>
         ignore_stop_failures: plan.options.ignore_application_stop_failures,
         file_exists_behavior: plan.options.file_exists_behavior.unwrap_or(FileExistsBehavior::Disallow),
         blue_green_rollback,
+        resumed: false,
     }
 }
 
@@ -291,7 +292,7 @@ async fn prepare(cx: &RunCx<'_>) -> Result<(), Stop> {
 
 /// Start the strategy and drive the deployment with it.
 pub(super) async fn execute(cx: &RunCx<'_>) -> Result<(), Stop> {
-    let spec = cx.plan.strategy(cx.health().as_ref());
+    let spec = cx.plan.strategy();
     let limit = cx.env.options.limits.decision_timeout;
     let started = cx.watch.race(tokio::time::timeout(limit, cx.env.strategies.start(&spec))).await.map_err(Stop::from)?;
     let mut strategy = match started {

@@ -55,6 +55,32 @@ fn reflect(i: &mut DeploymentInfo, w: Weights) {
     }
 }
 
+/// EC2 blue/green (not its rollback, which the host drives to the originals): weights
+/// proportional to the in-service counts of the two fleets, as an ALB target group spreads
+/// requests over the instances registered with it. Nothing changes when they are already so.
+pub(crate) async fn rebalance(cx: &RunCx<'_>) -> Result<(), TrafficError> {
+    if cx.plan.flow != crate::strategy::guard::Flow::BlueGreen || cx.blue_green_rollback {
+        return Ok(());
+    }
+    // Instances entering or leaving service concurrently each rebalance; whoever finishes last
+    // checks again, so the weights end at the counts as they are.
+    for _ in 0..8 {
+        let (o, r) = cx.rec.read(|s| {
+            let count = |set| s.info.kiln.fleet.iter().filter(|f| f.set == set && f.in_service).count() as u32;
+            (count(crate::strategy::InstanceSet::Original), count(crate::strategy::InstanceSet::Replacement))
+        });
+        if o + r == 0 {
+            return Ok(());
+        }
+        let weights = Weights::to_replacement(((r * 100 + (o + r) / 2) / (o + r)) as u8);
+        if weights == current(cx) {
+            return Ok(());
+        }
+        set_weights(cx, weights, &format!("{r} replacement and {o} original instance(s) in service")).await?;
+    }
+    Ok(())
+}
+
 /// The weights the record last confirmed (100/0 when none were set).
 pub(crate) fn current(cx: &RunCx<'_>) -> Weights {
     cx.rec.read(|s| s.info.kiln.traffic.as_ref().map_or(Weights::ORIGINAL, |t| t.current))

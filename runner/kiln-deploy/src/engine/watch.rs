@@ -40,6 +40,8 @@ pub(crate) enum Interrupt {
 #[derive(Default)]
 struct Flags {
     continue_requested: bool,
+    /// The same request, for the strategy's next observation.
+    continue_for_strategy: bool,
     skip_termination_wait: bool,
 }
 
@@ -161,7 +163,11 @@ impl<'a> Watch<'a> {
             Some(Control::Stop { auto_rollback_enabled }) => {
                 self.latch(Interrupt::Stop { auto_rollback: auto_rollback_enabled, at: now });
             }
-            Some(Control::Continue) => self.flags.lock().unwrap_or_else(|e| e.into_inner()).continue_requested = true,
+            Some(Control::Continue) => {
+                let mut f = self.flags.lock().unwrap_or_else(|e| e.into_inner());
+                f.continue_requested = true;
+                f.continue_for_strategy = true;
+            }
             Some(Control::SkipTerminationWait) => self.flags.lock().unwrap_or_else(|e| e.into_inner()).skip_termination_wait = true,
             None => {}
         }
@@ -227,6 +233,11 @@ impl<'a> Watch<'a> {
     /// Whether `continue` was asked for (and forget it).
     pub fn take_continue(&self) -> bool {
         std::mem::take(&mut self.flags.lock().unwrap_or_else(|e| e.into_inner()).continue_requested)
+    }
+
+    /// Whether `continue` was asked for since the strategy's last observation (and forget it).
+    pub fn take_strategy_continue(&self) -> bool {
+        std::mem::take(&mut self.flags.lock().unwrap_or_else(|e| e.into_inner()).continue_for_strategy)
     }
 
     /// Whether skipping the termination wait was asked for (and forget it).

@@ -1,11 +1,12 @@
 //! The strategy seam: how the engine asks a `deploy-strategy` plugin for its next move.
 //!
-//! The data model mirrors the `deploy-strategy` WIT world (`wit/kiln-plugin/v0.1.0/deploy.wit`):
-//! the host gives an [`Observation`] (elapsed time, target revision, the instances with their
-//! set, revision, health and in-service flag, the alarms, the traffic percentage on the target
-//! revision, the last action's outcome) and gets an [`Action`] back (deploy a batch, shift
-//! traffic, wait, run a hook, succeed, roll back). The `instance-set` field (original or
-//! replacement) is the one the plugin side adds to the WIT `instance` record.
+//! The data model is the `deploy-strategy` WIT world's (`wit/kiln-plugin/v0.1.0/deploy.wit`),
+//! field for field: the host gives an [`Observation`] (compute platform, deployment type,
+//! elapsed time, target revision, the instances with their set, revision, health and in-service
+//! flag, the alarms, the traffic percentage on the target revision, whether the operator asked to
+//! continue, the last action's outcome) and gets an [`Action`] back (deploy a batch, allow or
+//! block traffic to instances, shift traffic, wait, run a hook, succeed, roll back). What each
+//! action means per deployment, and what the host refuses, is [`guard`]'s documentation.
 //!
 //! This crate never links wasmtime: whoever runs a deployment (the CLI) hands the engine a
 //! [`StrategyRunner`] that instantiates plugins, as it hands the build engine a `PluginRunner`.
@@ -55,10 +56,23 @@ pub struct AlarmView {
     pub firing: bool,
 }
 
+/// CodeDeploy's `deploymentStyle.deploymentType` as the strategy sees it (the WIT
+/// `deployment-type`; ECS and Lambda deployments are always blue/green).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentType {
+    InPlace,
+    BlueGreen,
+}
+
 /// What the host tells the strategy before each decision (the WIT `observation`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Observation {
+    /// `Server`, `ECS` or `Lambda` (the same on every call).
+    pub compute_platform: crate::config::ComputePlatform,
+    /// In-place or blue/green (the same on every call).
+    pub deployment_type: DeploymentType,
     /// Nominal milliseconds since the deployment started (scaled with the run's time scale).
     pub elapsed_ms: u64,
     pub target_revision: String,
@@ -68,6 +82,9 @@ pub struct Observation {
     pub alarms: Vec<AlarmView>,
     /// Percentage of traffic on the target revision.
     pub traffic_to_target: u8,
+    /// `kiln deploy continue` was asked since the previous call (CodeDeploy's
+    /// `ContinueDeployment`), for a strategy's own waits.
+    pub continue_requested: bool,
     /// `None` before the first action; else the previous action's outcome.
     pub last_action: Option<Result<(), String>>,
 }
@@ -76,14 +93,22 @@ pub struct Observation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
-    /// Install the target revision on these instances (their whole per-instance lifecycle).
+    /// Install the target revision on these instances (their whole per-instance lifecycle in
+    /// place; the install events on replacement instances; the replacement task set or function
+    /// version for ECS and Lambda).
     DeployBatch(Vec<String>),
-    /// Route this percentage of traffic to the target revision (the WIT type is `u8`, so a
-    /// strategy can say 255: the host refuses anything above 100).
+    /// EC2 blue/green: register these replacement instances with the load balancer
+    /// (BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic on each).
+    AllowTraffic(Vec<String>),
+    /// EC2 blue/green: deregister these original instances (BeforeBlockTraffic, BlockTraffic,
+    /// AfterBlockTraffic on each).
+    BlockTraffic(Vec<String>),
+    /// ECS and Lambda: route this percentage of traffic to the replacement set (the WIT type is
+    /// `u8`, so a strategy can say 255: the host refuses anything above 100).
     ShiftTraffic(u8),
     /// Observe again after this many nominal milliseconds.
     Wait(u64),
-    /// Run a deployment-wide lifecycle hook now, ahead of where the host would run it.
+    /// ECS and Lambda: run a deployment-wide lifecycle event now (and any due before it).
     RunHook(String),
     /// The deployment is complete.
     Succeed,
@@ -95,6 +120,8 @@ impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Action::DeployBatch(ids) => write!(f, "deploy-batch([{}])", ids.join(", ")),
+            Action::AllowTraffic(ids) => write!(f, "allow-traffic([{}])", ids.join(", ")),
+            Action::BlockTraffic(ids) => write!(f, "block-traffic([{}])", ids.join(", ")),
             Action::ShiftTraffic(p) => write!(f, "shift-traffic({p})"),
             Action::Wait(ms) => write!(f, "wait({ms})"),
             Action::RunHook(h) => write!(f, "run-hook({h})"),

@@ -1,9 +1,8 @@
-//! Shared test helpers: native strategies (test doubles of the built-in strategy plugins, which
-//! are WebAssembly components in the product), revision bundles in temp directories, a harness
+//! Shared test helpers: the built-in strategies run natively (`kiln-strategy-engine`, the logic
+//! the product's WebAssembly plugins wrap) and scripted test doubles, revision bundles in temp directories, a harness
 //! with the in-memory fakes.
 #![allow(dead_code)]
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,97 +12,76 @@ use kiln_deploy::group::{parse_group, DeploymentGroup};
 use kiln_deploy::metrics::SampleStore;
 use kiln_deploy::record::{RevisionRef, Store};
 use kiln_deploy::report::Collect;
-use kiln_deploy::strategy::{Action, BoxFuture, InstanceSet, Observation, Strategy, StrategyError, StrategyIdentity, StrategyRunner, StrategySpec};
+use kiln_deploy::strategy::{Action, BoxFuture, DeploymentType, InstanceSet, Observation, Strategy, StrategyError, StrategyIdentity, StrategyRunner, StrategySpec};
 use kiln_deploy::{Deployment, DeploymentOptions, Env, Plan, Revision, RunOptions, RunOutcome};
 use serde_json::Value;
 
-/// The built-in `batched` strategy's behaviour: as many instances at a time as minimum healthy
-/// hosts allows, in the order the host lists them; then (blue/green) all traffic; then succeed.
-pub struct Batched {
-    max: usize,
-    min: usize,
-    blue_green: bool,
-    sent: HashSet<String>,
-}
+/// The built-in strategy plugins' logic (`kiln-strategy-engine`, which the `codedeploy-*`
+/// WebAssembly guests wrap), run natively: the same decisions as the product's plugins, without
+/// wasmtime. Only the types are converted here.
+pub struct Builtin(Box<dyn E::Strategy + Send>);
 
-impl Batched {
-    pub fn from(config: &Value) -> Self {
-        let n = |k: &str| config.get(k).and_then(Value::as_u64).unwrap_or(1) as usize;
-        Batched { max: n("maxBatchSize").max(1), min: config.get("minimumHealthyHosts").and_then(Value::as_u64).unwrap_or(0) as usize, blue_green: config["blueGreen"] == Value::Bool(true), sent: HashSet::new() }
+use kiln_strategy_engine as E;
+
+impl Builtin {
+    pub fn from(plugin: &str, config: &Value) -> Result<Self, String> {
+        use E::FromConfig;
+        Ok(Builtin(match plugin {
+            "codedeploy-in-place" => Box::new(E::InPlace::from_config(config)?),
+            "codedeploy-blue-green" => Box::new(E::BlueGreen::from_config(config)?),
+            "codedeploy-traffic-shift" => Box::new(E::TrafficShift::from_config(config)?),
+            other => return Err(format!("no built-in strategy named `{other}`")),
+        }))
     }
 
     fn decide(&mut self, o: &Observation) -> Action {
-        let set = if self.blue_green { InstanceSet::Replacement } else { InstanceSet::Original };
-        let fleet: Vec<_> = o.instances.iter().filter(|i| i.instance_set == set).collect();
-        let todo: Vec<String> = fleet.iter().filter(|i| !self.sent.contains(&i.id)).map(|i| i.id.clone()).collect();
-        if !todo.is_empty() {
-            let unhealthy = fleet.iter().filter(|i| self.sent.contains(&i.id) && !i.healthy).count();
-            let room = fleet.len().saturating_sub(unhealthy).saturating_sub(self.min).min(self.max);
-            if room == 0 {
-                return Action::RollBack("no room left to deploy".into());
-            }
-            let batch: Vec<String> = todo.into_iter().take(room).collect();
-            self.sent.extend(batch.iter().cloned());
-            return Action::DeployBatch(batch);
-        }
-        if self.blue_green && o.traffic_to_target < 100 {
-            return Action::ShiftTraffic(100);
-        }
-        Action::Succeed
+        from_engine(self.0.next(&to_engine(o)))
     }
 }
 
-/// `canary` / `linear` / `all-at-once`: shift, wait, shift, succeed.
-pub struct Shifter {
-    steps: Vec<u8>,
-    interval_ms: u64,
-    next: usize,
-    waited: bool,
-    deployed: bool,
+/// kiln-deploy's observation as the strategy engine's (what the plugin host does through the WIT).
+pub fn to_engine(o: &Observation) -> E::Observation {
+    use kiln_deploy::config::ComputePlatform as CP;
+    E::Observation {
+        platform: match o.compute_platform {
+            CP::Server => E::Platform::Server,
+            CP::Ecs => E::Platform::Ecs,
+            CP::Lambda => E::Platform::Lambda,
+        },
+        deployment_type: match o.deployment_type {
+            DeploymentType::InPlace => E::DeploymentType::InPlace,
+            DeploymentType::BlueGreen => E::DeploymentType::BlueGreen,
+        },
+        elapsed_ms: o.elapsed_ms,
+        target_revision: o.target_revision.clone(),
+        instances: o
+            .instances
+            .iter()
+            .map(|i| E::Instance {
+                id: i.id.clone(),
+                set: if i.instance_set == InstanceSet::Original { E::InstanceSet::Original } else { E::InstanceSet::Replacement },
+                revision: i.revision.clone(),
+                healthy: i.healthy,
+                in_service: i.in_service,
+            })
+            .collect(),
+        alarms: o.alarms.iter().map(|a| E::Alarm { name: a.name.clone(), firing: a.firing }).collect(),
+        traffic_to_target: o.traffic_to_target,
+        continue_requested: o.continue_requested,
+        last_action: o.last_action.clone(),
+    }
 }
 
-impl Shifter {
-    pub fn from(plugin: &str, config: &Value) -> Self {
-        let pct = config.get("percentage").and_then(Value::as_u64).unwrap_or(100) as u8;
-        let interval_ms = config.get("intervalMinutes").and_then(Value::as_u64).unwrap_or(0) * 60_000;
-        let steps = match plugin {
-            "canary" => vec![pct, 100],
-            "linear" => {
-                let mut s: Vec<u8> = (1..).map(|k| (k * u32::from(pct)).min(100) as u8).take_while(|p| *p < 100).collect();
-                s.push(100);
-                s
-            }
-            _ => vec![100],
-        };
-        Shifter { steps, interval_ms, next: 0, waited: false, deployed: false }
-    }
-
-    fn decide(&mut self, o: &Observation) -> Action {
-        if o.last_action.as_ref().is_some_and(|r| r.is_err()) {
-            return Action::RollBack("the last action failed".into());
-        }
-        // EC2 blue/green: the replacement instances are installed first (ECS and Lambda
-        // replacements arrive installed).
-        let pending: Vec<String> = o.instances.iter().filter(|i| i.instance_set == InstanceSet::Replacement && i.revision != o.target_revision).map(|i| i.id.clone()).collect();
-        if self.next == 0 && !pending.is_empty() && !self.deployed {
-            self.deployed = true;
-            return Action::DeployBatch(pending);
-        }
-        if self.next >= self.steps.len() {
-            return Action::Succeed;
-        }
-        if self.next > 0 && !self.waited {
-            self.waited = true;
-            return Action::Wait(self.interval_ms);
-        }
-        self.waited = false;
-        // Driven by the observation: a resumed deployment continues from the traffic it has.
-        while self.next + 1 < self.steps.len() && self.steps[self.next] < o.traffic_to_target {
-            self.next += 1;
-        }
-        let p = self.steps[self.next];
-        self.next += 1;
-        Action::ShiftTraffic(p)
+pub fn from_engine(a: E::Action) -> Action {
+    match a {
+        E::Action::DeployBatch(ids) => Action::DeployBatch(ids),
+        E::Action::AllowTraffic(ids) => Action::AllowTraffic(ids),
+        E::Action::BlockTraffic(ids) => Action::BlockTraffic(ids),
+        E::Action::ShiftTraffic(p) => Action::ShiftTraffic(p),
+        E::Action::Wait(ms) => Action::Wait(ms),
+        E::Action::RunHook(h) => Action::RunHook(h),
+        E::Action::Succeed => Action::Succeed,
+        E::Action::RollBack(r) => Action::RollBack(r),
     }
 }
 
@@ -115,8 +93,7 @@ pub struct Scripted(pub Answer);
 
 /// How a test strategy answers.
 pub enum Native {
-    Batched(Batched),
-    Shifter(Shifter),
+    Builtin(Builtin),
     Scripted(Scripted),
     /// Never answers.
     Hang,
@@ -130,8 +107,7 @@ impl Strategy for Native {
     fn next<'a>(&'a mut self, o: &'a Observation) -> BoxFuture<'a, Result<Action, StrategyError>> {
         Box::pin(async move {
             match self {
-                Native::Batched(b) => Ok(b.decide(o)),
-                Native::Shifter(s) => Ok(s.decide(o)),
+                Native::Builtin(b) => Ok(b.decide(o)),
                 Native::Scripted(f) => (f.0)(o),
                 Native::Hang => std::future::pending().await,
             }
@@ -139,7 +115,7 @@ impl Strategy for Native {
     }
 }
 
-/// Runs the native doubles by plugin name; a test may replace the next strategy.
+/// Runs the built-in strategies natively by plugin name; a test may replace the next strategy.
 #[derive(Default)]
 pub struct Runner {
     pub replace: Mutex<Option<Native>>,
@@ -153,12 +129,8 @@ impl StrategyRunner for Runner {
             if let Some(n) = self.replace.lock().unwrap().take() {
                 return Ok(Box::new(n) as Box<dyn Strategy>);
             }
-            let s = match spec.plugin.as_str() {
-                "batched" => Native::Batched(Batched::from(&spec.config)),
-                p @ ("canary" | "linear" | "all-at-once") => Native::Shifter(Shifter::from(p, &spec.config)),
-                other => return Err(StrategyError::Start(format!("no test strategy named `{other}`"))),
-            };
-            Ok(Box::new(s) as Box<dyn Strategy>)
+            let s = Builtin::from(&spec.plugin, &spec.config).map_err(StrategyError::Start)?;
+            Ok(Box::new(Native::Builtin(s)) as Box<dyn Strategy>)
         })
     }
 }

@@ -180,3 +180,24 @@ fn mismatched_platforms_are_refused_before_anything_moves() {
     let mut sim = Sim::new(Platform::Lambda, DeploymentType::BlueGreen, Vec::new());
     assert!(matches!(sim.run(&mut named("CodeDeployDefault.LambdaAllAtOnce")), Action::RollBack(m) if m.contains("no replacement function version")));
 }
+
+#[test]
+fn a_resumed_deployment_goes_on_from_the_traffic_it_has() {
+    // Killed at 40 % of a 10 %-per-minute linear: a new strategy instance skips 10..30, shifts
+    // 40 at once (the host keeps it where it is) and 50 one interval later.
+    let mut s = named("CodeDeployDefault.LambdaLinear10PercentEvery1Minute");
+    let mut sim = Sim::traffic(Platform::Lambda).installed();
+    sim.obs.traffic_to_target = 40;
+    assert_eq!(sim.run(&mut s), Action::Succeed, "{:?}", sim.script());
+    let shifts: Vec<u8> = sim.actions.iter().filter_map(|a| if let Action::ShiftTraffic(p) = a { Some(*p) } else { None }).collect();
+    assert_eq!(shifts, [40, 50, 60, 70, 80, 90, 100]);
+    let first = sim.actions.iter().position(|a| matches!(a, Action::ShiftTraffic(_))).unwrap();
+    assert!(!matches!(sim.actions[first - 1], Action::Wait(_)), "40 % is due at once: {:?}", sim.script());
+    // At 10 % of a canary: 10 again, then the rest after the interval.
+    let mut s = named("CodeDeployDefault.LambdaCanary10Percent5Minutes");
+    let mut sim = Sim::traffic(Platform::Lambda).installed();
+    sim.obs.traffic_to_target = 10;
+    assert_eq!(sim.run(&mut s), Action::Succeed);
+    let shifts: Vec<u8> = sim.actions.iter().filter_map(|a| if let Action::ShiftTraffic(p) = a { Some(*p) } else { None }).collect();
+    assert_eq!(shifts, [10, 100]);
+}
