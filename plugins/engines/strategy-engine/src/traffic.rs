@@ -52,9 +52,10 @@ pub struct TrafficShift {
     awaiting: bool,
     /// The instances of the install in flight.
     installing: Vec<String>,
-    /// Shifts answered so far, and when the first one completed.
+    /// Shifts answered so far, and when the first one completed (on the deployment's clock; it
+    /// can lie before the clock's start for a resumed deployment whose first shifts ran earlier).
     shifts: usize,
-    first_shift_ms: Option<u64>,
+    first_shift_ms: Option<i64>,
     termination: Option<Timer>,
     pub(crate) finish: Finish,
 }
@@ -134,7 +135,7 @@ impl TrafficShift {
                         let p = self.schedule[self.shifts - 1].1;
                         return Some(self.fail(format!("shifting {p}% of traffic to the replacement set failed: {e}")));
                     }
-                    self.first_shift_ms.get_or_insert(obs.elapsed_ms);
+                    self.first_shift_ms.get_or_insert(obs.elapsed_ms as i64);
                 }
                 // A resumed deployment: the steps traffic has passed already are done, and the
                 // next one is due now (traffic never moves back during a deployment).
@@ -144,13 +145,13 @@ impl TrafficShift {
                     if self.first_shift_ms.is_none()
                         && let Some((offset, _)) = self.schedule.get(self.shifts)
                     {
-                        self.first_shift_ms = Some(obs.elapsed_ms.saturating_sub(*offset));
+                        self.first_shift_ms = Some(obs.elapsed_ms as i64 - *offset as i64);
                     }
                 }
                 let (offset, percent) = *self.schedule.get(self.shifts)?;
-                let due = self.first_shift_ms.map_or(0, |t0| t0.saturating_add(offset));
-                if obs.elapsed_ms < due {
-                    return Some(Action::Wait(due - obs.elapsed_ms));
+                let due = self.first_shift_ms.map_or(0, |t0| t0.saturating_add(offset as i64));
+                if (obs.elapsed_ms as i64) < due {
+                    return Some(Action::Wait((due - obs.elapsed_ms as i64) as u64));
                 }
                 self.shifts += 1;
                 self.awaiting = true;
