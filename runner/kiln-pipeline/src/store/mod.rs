@@ -47,7 +47,7 @@ pub enum StoreError {
 }
 
 /// The migrations, in order (embedded: the binary carries its schema).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "executions", include_str!("0001_executions.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "executions", include_str!("0001_executions.sql")), (2, "output_details", include_str!("0002_output_details.sql"))];
 
 #[derive(Debug)]
 struct Embedded;
