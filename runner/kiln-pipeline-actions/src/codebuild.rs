@@ -204,6 +204,7 @@ impl KilnBuild {
             Some(d) => d.clone(),
             None => s.workspace.root.join(&t.path),
         };
+        let source_dir = std::path::absolute(&source_dir).unwrap_or(source_dir);
         let in_source = source_dir.join(&t.path).join(&t.buildspec);
         let buildspec = match &primary_dir {
             Some(_) if std::fs::symlink_metadata(&in_source).is_ok_and(|m| m.is_file()) => in_source,
