@@ -319,7 +319,7 @@ fn actions_kiln_cannot_run_are_reported_before_the_run_starts() {
 
 #[test]
 fn a_hostile_repository_config_runs_nothing_on_the_host() {
-    let ws = Ws::new(&[], &source_stage());
+    let ws = Ws::new(&[("lint", LINT)], &(source_stage() + "    - name: Build\n      actions:\n" + &build_action("Lint", "lint", 1, "Src", None, "")));
     let marker = ws.tmp.path().join("pwned");
     let script = ws.tmp.path().join("evil.sh");
     std::fs::write(&script, format!("#!/bin/sh\ntouch {}\ncat\n", marker.display())).unwrap();
