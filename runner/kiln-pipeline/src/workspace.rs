@@ -281,7 +281,8 @@ pub fn runnable(def: &Definition, ws: &Workspace) -> Vec<Runnable> {
     out
 }
 
-fn target(a: &Action, ws: &Workspace) -> Result<Target, String> {
+/// What kiln would run for one action with `ws`, or why it cannot.
+pub fn target(a: &Action, ws: &Workspace) -> Result<Target, String> {
     if let Some((k, v)) = a.configuration.iter().find(|(_, v)| v.is_unresolved()) {
         return Err(format!("its configuration `{}` needs --param {}", k.value, v.needs.join(", ")));
     }

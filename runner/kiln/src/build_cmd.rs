@@ -85,6 +85,32 @@ pub struct BuildArgs {
     /// With --batch: the whole batch's timeout in minutes (default 480); at it every build is stopped.
     #[arg(long, value_name = "MINUTES", requires = "batch")]
     pub batch_timeout: Option<f64>,
+    /// Where `builds/` and `batches/` records go (default DIR/.kiln); `kiln pipeline run` puts
+    /// its builds' records in the project's .kiln while the source is an unpacked artifact.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub record_root: Option<PathBuf>,
+    /// Add a variable resolved from parameter-store (as the buildspec's `env.parameter-store`),
+    /// overriding any of that name: a CodePipeline action's PARAMETER_STORE variable.
+    #[arg(long = "env-parameter-store", value_name = "K=NAME", value_parser = parse_kv, hide = true)]
+    pub env_parameter_store: Vec<(String, String)>,
+    /// Add a variable resolved from secrets-manager (as `env.secrets-manager`): a CodePipeline
+    /// action's SECRETS_MANAGER variable.
+    #[arg(long = "env-secrets-manager", value_name = "K=REF", value_parser = parse_kv, hide = true)]
+    pub env_secrets_manager: Vec<(String, String)>,
+}
+
+/// The start-build overrides of resolved variables: each replaces any variable of its name in the
+/// buildspec's env, and is then resolved and masked as the buildspec's own would be.
+fn add_resolved_variables(spec: &mut kiln_spec::BuildSpec, params: &[(String, String)], secrets: &[(String, String)]) {
+    let entry = |(k, v): &(String, String)| kiln_spec::EnvEntry { name: kiln_spec::Spanned::new(k.clone(), Default::default()), value: kiln_spec::Spanned::new(v.clone(), Default::default()) };
+    for (name, _) in params.iter().chain(secrets) {
+        let keep = |e: &kiln_spec::EnvEntry| &e.name.value != name;
+        spec.env.variables.retain(keep);
+        spec.env.parameter_store.retain(keep);
+        spec.env.secrets_manager.retain(keep);
+    }
+    spec.env.parameter_store.extend(params.iter().map(entry));
+    spec.env.secrets_manager.extend(secrets.iter().map(entry));
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -153,7 +179,8 @@ fn prepare(args: &BuildArgs) -> Result<Prepared, ExitCode> {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return Err(exit::usage(&e)),
     };
-    let Some((spec, bytes)) = validate::load_for_build(&spec_path, spec_path.starts_with(&dir).then_some(dir.as_path())) else { return Err(exit::INVALID.into()) };
+    let Some((mut spec, bytes)) = validate::load_for_build(&spec_path, spec_path.starts_with(&dir).then_some(dir.as_path())) else { return Err(exit::INVALID.into()) };
+    add_resolved_variables(&mut spec, &args.env_parameter_store, &args.env_secrets_manager);
     let (signing_key, key_file) = match signing::configured_key(args.key.as_deref(), &spec, &dir, args.allow_unencrypted_key) {
         Ok(Some((k, path))) => (Some(k), Some(path)),
         Ok(None) => (None, None),
@@ -173,6 +200,7 @@ fn prepare(args: &BuildArgs) -> Result<Prepared, ExitCode> {
     opts.hidden_paths.extend(key_file);
     opts.cache_dir = args.cache_dir.clone();
     opts.no_cache = args.no_cache;
+    opts.record_root = args.record_root.clone();
     // Inside the build, kiln itself answers to `codebuild-hash-files` / `codebuild-glob-search`.
     opts.helper_exe = std::env::current_exe().ok();
     Ok(Prepared { spec, bytes, signing_key, opts })

@@ -11,6 +11,9 @@ mod keyless;
 mod keys;
 mod lockfile;
 mod pipeline;
+mod pipeline_run;
+mod pipeline_status;
+mod pipeline_ui;
 mod plugin_cmd;
 mod plugins;
 mod policy;
@@ -59,7 +62,7 @@ enum Command {
     /// CodeBuild's `codebuild-glob-search GLOB...`.
     #[command(name = "codebuild-glob-search", hide = true)]
     CodebuildGlobSearch { globs: Vec<String> },
-    /// CodePipeline definitions: `kiln pipeline validate FILE`.
+    /// CodePipeline definitions: validate, run (with approvals, retries, resume after a kill), status.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
     /// Write a cosign key pair: PREFIX.key (encrypted; password from COSIGN_PASSWORD or a prompt) and PREFIX.pub.

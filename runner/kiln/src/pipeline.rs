@@ -14,6 +14,8 @@ use clap::{Args, Subcommand};
 use kiln_pipeline::exec::traits::kind_of;
 use kiln_pipeline::workspace::{parse_workspace, runnable, Target, Workspace};
 use kiln_pipeline::{read_file, validate, Definition, Params, ReadError, ReadOptions};
+
+pub use crate::pipeline_run::RunCommand;
 use kiln_spec::Diagnostic;
 
 use crate::validate::print_diagnostics;
@@ -23,6 +25,8 @@ pub enum PipelineCommand {
     /// Check a pipeline definition against CodePipeline's rules and show what kiln would run:
     /// exit 0 valid, 1 problems found, 2 the file could not be read.
     Validate(ValidateArgs),
+    #[command(flatten)]
+    Run(RunCommand),
 }
 
 #[derive(Args)]
@@ -51,47 +55,65 @@ pub struct ValidateArgs {
 pub fn run(cmd: PipelineCommand) -> ExitCode {
     match cmd {
         PipelineCommand::Validate(args) => validate_cmd(&args),
+        PipelineCommand::Run(cmd) => crate::pipeline_run::run(cmd),
     }
 }
 
-fn cannot(msg: &str) -> ExitCode {
+pub fn cannot(msg: &str) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
 }
 
-fn validate_cmd(args: &ValidateArgs) -> ExitCode {
+/// Read a definition with its `--param`s: (the file's text, what was read), or the exit code
+/// after the error was printed.
+pub fn load(file: &Path, param_args: &[String], params_file: Option<&Path>, pipeline: Option<&str>) -> Result<(String, kiln_pipeline::Read), ExitCode> {
     let mut params = Params::new();
-    for p in &args.params {
+    for p in param_args {
         if let Err(e) = params.add_arg(p) {
-            return crate::exit::usage(&e.to_string());
+            return Err(crate::exit::usage(&e.to_string()));
         }
     }
-    if let Some(file) = &args.params_file
-        && let Err(e) = params.add_file(file)
+    if let Some(f) = params_file
+        && let Err(e) = params.add_file(f)
     {
-        return cannot(&e.to_string());
+        return Err(cannot(&e.to_string()));
     }
-    let opts = ReadOptions { params, logical_id: args.pipeline.clone() };
-    let (source, read) = match read_file(&args.file, None, &opts) {
-        Ok(r) => r,
+    let opts = ReadOptions { params, logical_id: pipeline.map(str::to_string) };
+    match read_file(file, None, &opts) {
+        Ok(r) => Ok(r),
         Err(e) => {
             if let ReadError::Input(_) = e {
-                return cannot(&e.to_string());
+                return Err(cannot(&e.to_string()));
             }
-            let text = std::fs::read_to_string(&args.file).unwrap_or_default();
-            print_diagnostics(&args.file, &text, e.diagnostics());
-            return cannot(&format!("{}: {e}", args.file.display()));
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            print_diagnostics(file, &text, e.diagnostics());
+            Err(cannot(&format!("{}: {e}", file.display())))
         }
+    }
+}
+
+/// Read a workspace file: (the workspace, its diagnostics, its text).
+pub fn load_workspace(path: &Path) -> Result<(Workspace, Vec<Diagnostic>, String), ExitCode> {
+    match kiln_fs::read_input_to_string(path, kiln_fs::limits::CONFIG, "workspace file") {
+        Ok(text) => {
+            let root = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let (ws, diags) = parse_workspace(&text, root);
+            Ok((ws, diags, text))
+        }
+        Err(e) => Err(cannot(&e.to_string())),
+    }
+}
+
+fn validate_cmd(args: &ValidateArgs) -> ExitCode {
+    let (source, read) = match load(&args.file, &args.params, args.params_file.as_deref(), args.pipeline.as_deref()) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let (workspace, ws_diags, ws_source) = match &args.workspace {
         None => (None, Vec::new(), String::new()),
-        Some(path) => match kiln_fs::read_input_to_string(path, kiln_fs::limits::CONFIG, "workspace file") {
-            Ok(text) => {
-                let root = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let (ws, diags) = parse_workspace(&text, root);
-                (Some(ws), diags, text)
-            }
-            Err(e) => return cannot(&e.to_string()),
+        Some(path) => match load_workspace(path) {
+            Ok((ws, d, t)) => (Some(ws), d, t),
+            Err(code) => return code,
         },
     };
     let mut diags = read.diagnostics.clone();

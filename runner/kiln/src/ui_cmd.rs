@@ -1,8 +1,8 @@
 //! `kiln ui [--port N] [--listen ADDR] [--allow-approvals] [--dir PROJECT]`: the web pages of a
 //! project's records (kiln-ui's server), on a loopback address unless told otherwise, behind a
 //! random access token printed at start (as Jupyter does). Deployments are read from
-//! `.kiln/deployments/`; pipeline runs appear once a pipeline store is connected (none yet: the
-//! pages say so).
+//! `.kiln/deployments/`; pipeline runs from the store `.kiln/pipelines/` when there is one
+//! (`pipeline_ui.rs`), whose approvals the pages answer with `--allow-approvals`.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -55,6 +55,17 @@ pub fn run(args: UiArgs) -> ExitCode {
         Err(e) => return exit::internal(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async move {
+        let mut config = config;
+        let store_dir = args.dir.join(".kiln").join("pipelines");
+        if store_dir.join("pipeline.db").is_file() {
+            match kiln_pipeline::store::Store::open(&store_dir).await {
+                Ok(store) => {
+                    config.pipelines = Arc::new(crate::pipeline_ui::StorePipelines { store: store.clone() });
+                    config.approver = Arc::new(crate::pipeline_ui::StoreApprover { store });
+                }
+                Err(e) => eprintln!("kiln: warning: pipeline runs are not shown: {e}"),
+            }
+        }
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

@@ -289,7 +289,7 @@ impl Engine {
                     _ => None,
                 };
                 if let Some((code, message)) = failure {
-                    self.store.complete_action(id, &stage, &action, attempt, Some(&self.owner), super::status::ActionStatus::Failed, Some(&message), Some(code), "{}", "{}", &[]).await?;
+                    self.store.complete_action(id, &stage, &action, attempt, Some(&self.owner), super::status::ActionStatus::Failed, Some(&message), Some(code), "{}", "{}", None, "{}", &[]).await?;
                     return Ok(true);
                 }
                 let (Ok(kind), Ok(configuration)) = (kind, resolved) else { return Ok(true) };
@@ -297,7 +297,7 @@ impl Engine {
                 if inputs.len() != a.input_artifacts.len() {
                     let missing: Vec<&str> = a.input_artifacts.iter().map(|i| i.value.as_str()).filter(|n| snap.artifact(n).is_none()).collect();
                     let message = format!("the input artifact(s) {} were not produced", missing.join(", "));
-                    self.store.complete_action(id, &stage, &action, attempt, Some(&self.owner), super::status::ActionStatus::Failed, Some(&message), Some("JobFailed"), "{}", "{}", &[]).await?;
+                    self.store.complete_action(id, &stage, &action, attempt, Some(&self.owner), super::status::ActionStatus::Failed, Some(&message), Some("JobFailed"), "{}", "{}", None, "{}", &[]).await?;
                     return Ok(true);
                 }
                 let timeout = self.options.action_timeout.unwrap_or_else(|| Duration::from_secs(60 * default_timeout_minutes(a.category().unwrap_or(crate::model::Category::Build), a.provider())));

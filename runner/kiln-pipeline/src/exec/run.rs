@@ -58,16 +58,17 @@ pub(crate) async fn run(job: Job) -> Result<(), crate::store::StoreError> {
         Err(e) => fail(ActionFailure::job_failed(format!("checking the input artifacts failed: {e}"))),
     };
     let End::Done(result) = end else { return Ok(()) };
-    let (status, summary, code, variables, artifacts) = match result {
+    let (status, summary, code, variables, artifacts, external_id, details) = match result {
         Ok(out) => match collect(&store, &ctx, &out).await {
-            Ok(artifacts) => (ActionStatus::Succeeded, out.summary.clone(), None, out.variables, artifacts),
-            Err(f) => (ActionStatus::Failed, Some(f.message), Some(f.code), BTreeMap::new(), Vec::new()),
+            Ok(artifacts) => (ActionStatus::Succeeded, out.summary.clone(), None, out.variables, artifacts, out.external_id, out.details),
+            Err(f) => (ActionStatus::Failed, Some(f.message), Some(f.code), BTreeMap::new(), Vec::new(), out.external_id, out.details),
         },
-        Err(f) => (ActionStatus::Failed, Some(f.message), Some(f.code), BTreeMap::new(), Vec::new()),
+        Err(f) => (ActionStatus::Failed, Some(f.message), Some(f.code), BTreeMap::new(), Vec::new(), None, BTreeMap::new()),
     };
     let vars = serde_json::to_string(&variables).unwrap_or_else(|_| "{}".into());
+    let details = serde_json::to_string(&details).unwrap_or_else(|_| "{}".into());
     store
-        .complete_action(&ctx.execution_id, &stage, &action, attempt, Some(&owner), status, summary.as_deref(), code.as_deref(), &resolved_json, &vars, &artifacts)
+        .complete_action(&ctx.execution_id, &stage, &action, attempt, Some(&owner), status, summary.as_deref(), code.as_deref(), &resolved_json, &vars, external_id.as_deref(), &details, &artifacts)
         .await?;
     let _ = std::fs::remove_dir_all(&ctx.output_dir);
     Ok(())

@@ -53,6 +53,10 @@ pub struct ActionOutput {
     pub variables: BTreeMap<String, String>,
     /// `externalExecutionId` (a build id, a deployment id).
     pub external_id: Option<String>,
+    /// What the action's record keeps beyond CodePipeline's fields, for later records (a build's
+    /// `provenanceDigest`, its `buildRecord` path, an approval's …); never secret values. Stored
+    /// as JSON in the action's `output_details`, also when the action failed.
+    pub details: BTreeMap<String, String>,
 }
 
 /// Why an action failed (`FailureDetails`).

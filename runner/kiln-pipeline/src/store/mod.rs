@@ -16,6 +16,7 @@ mod rows;
 mod writes;
 
 use std::borrow::Cow;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::str::FromStr;
@@ -47,7 +48,7 @@ pub enum StoreError {
 }
 
 /// The migrations, in order (embedded: the binary carries its schema).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "executions", include_str!("0001_executions.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "executions", include_str!("0001_executions.sql")), (2, "output_details", include_str!("0002_output_details.sql"))];
 
 #[derive(Debug)]
 struct Embedded;
@@ -90,9 +91,25 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        // Two kilns opening a new or older store at once (a run and `kiln pipeline runs` from
+        // another terminal) would both apply a migration (SQLite's DDL is not guarded by sqlx's
+        // migration table): one process migrates at a time, under an flock.
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).custom_flags(libc::O_NOFOLLOW).open(dir.join("migrate.lock")).map_err(io)?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
+        let locked = tokio::task::spawn_blocking(move || {
+            // SAFETY: flock on an fd this closure keeps open (`lock` moves back out with it).
+            let r = unsafe { libc::flock(fd, libc::LOCK_EX) };
+            (lock, r)
+        })
+        .await;
+        let (lock, r) = locked.map_err(|e| io(std::io::Error::other(e)))?;
+        if r != 0 {
+            return Err(io(std::io::Error::last_os_error()));
+        }
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         let migrator = Migrator::new(Embedded).await?;
         migrator.run(&pool).await?;
+        drop(lock);
         Ok(Store { pool, dir: dir.to_path_buf(), cas })
     }
 

@@ -64,6 +64,8 @@ pub struct ActionRow {
     pub resolved_configuration: BTreeMap<String, String>,
     pub output_variables: BTreeMap<String, String>,
     pub external_execution_id: Option<String>,
+    /// [`crate::exec::traits::ActionOutput::details`] (schema 2).
+    pub output_details: BTreeMap<String, String>,
     pub updated_by: Option<String>,
 }
 
@@ -199,6 +201,7 @@ impl Store {
                 resolved_configuration: json_map(r.try_get("resolved_configuration")?),
                 output_variables: json_map(r.try_get("output_variables")?),
                 external_execution_id: r.try_get("external_execution_id")?,
+                output_details: json_map(r.try_get("output_details")?),
                 updated_by: r.try_get("updated_by")?,
             });
         }

@@ -34,17 +34,21 @@ async fn a_stale_writer_changes_nothing() {
     assert!(!store.renew_lease("e1", "S", "A", 1, "old", far).await.unwrap());
     let obj = store.cas().put_bytes(b"x").unwrap();
     let art = [("Out".to_string(), obj)];
-    assert!(!store.complete_action("e1", "S", "A", 1, Some("old"), ActionStatus::Succeeded, None, None, "{}", "{}", &art).await.unwrap());
-    assert!(!store.complete_action("e1", "S", "A", 2, Some("old"), ActionStatus::Succeeded, None, None, "{}", "{}", &art).await.unwrap());
+    assert!(!store.complete_action("e1", "S", "A", 1, Some("old"), ActionStatus::Succeeded, None, None, "{}", "{}", None, "{}", &art).await.unwrap());
+    assert!(!store.complete_action("e1", "S", "A", 2, Some("old"), ActionStatus::Succeeded, None, None, "{}", "{}", None, "{}", &art).await.unwrap());
     let snap = store.snapshot("e1").await.unwrap();
     assert!(snap.artifacts.is_empty(), "nothing of the stale writes landed");
     assert_eq!(snap.actions.iter().map(|a| (a.attempt, a.status)).collect::<Vec<_>>(), vec![(1, ActionStatus::Abandoned), (2, ActionStatus::InProgress)]);
     // The current owner completes; completing twice does nothing the second time.
-    assert!(store.complete_action("e1", "S", "A", 2, Some("new"), ActionStatus::Succeeded, Some("ok"), None, "{}", "{}", &art).await.unwrap());
-    assert!(!store.complete_action("e1", "S", "A", 2, Some("new"), ActionStatus::Failed, Some("late"), None, "{}", "{}", &[]).await.unwrap());
+    assert!(store.complete_action("e1", "S", "A", 2, Some("new"), ActionStatus::Succeeded, Some("ok"), None, "{}", "{}", Some("build-7"), r#"{"provenanceDigest":"sha256:ab"}"#, &art).await.unwrap());
+    assert!(!store.complete_action("e1", "S", "A", 2, Some("new"), ActionStatus::Failed, Some("late"), None, "{}", "{}", None, "{}", &[]).await.unwrap());
     let snap = store.snapshot("e1").await.unwrap();
     assert_eq!(snap.action("S", "A").unwrap().status, ActionStatus::Succeeded);
     assert_eq!(snap.artifact("Out").unwrap().attempt, 2);
+    // The external id and the details (schema 2) are kept with the attempt that wrote them.
+    let a = snap.actions.iter().find(|a| a.attempt == 2).unwrap();
+    assert_eq!((a.external_execution_id.as_deref(), a.output_details.get("provenanceDigest").map(String::as_str)), (Some("build-7"), Some("sha256:ab")));
+    assert!(snap.actions.iter().find(|a| a.attempt == 1).unwrap().output_details.is_empty());
 }
 
 #[tokio::test]

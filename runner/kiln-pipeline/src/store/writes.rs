@@ -320,12 +320,14 @@ impl Store {
         error_code: Option<&str>,
         resolved_configuration: &str,
         output_variables: &str,
+        external_id: Option<&str>,
+        output_details: &str,
         artifacts: &[(String, crate::cas::Object)],
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let now = now_ms();
         let n = sqlx::query(
-            "UPDATE action_executions SET status = $6, ended_at = $7, summary = $8, error_code = $9, resolved_configuration = $10, output_variables = $11, lease_until = NULL
+            "UPDATE action_executions SET status = $6, ended_at = $7, summary = $8, error_code = $9, resolved_configuration = $10, output_variables = $11, external_execution_id = $12, output_details = $13, lease_until = NULL
              WHERE execution_id = $1 AND stage = $2 AND action = $3 AND attempt = $4 AND status = 'InProgress' AND lease_owner IS NOT DISTINCT FROM $5",
         )
         .bind(id)
@@ -339,6 +341,8 @@ impl Store {
         .bind(error_code)
         .bind(resolved_configuration)
         .bind(output_variables)
+        .bind(external_id)
+        .bind(output_details)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -96,7 +96,7 @@ impl Fake {
         if n <= b.fail_times {
             return Err(ActionFailure::job_failed(format!("{name} failed on purpose (call {n})")));
         }
-        Ok(ActionOutput { summary: Some(format!("{name} ok")), variables: b.variables.clone(), external_id: None })
+        Ok(ActionOutput { summary: Some(format!("{name} ok")), variables: b.variables.clone(), external_id: None, details: Default::default() })
     }
 }
 

@@ -1,0 +1,3 @@
+#!/bin/sh
+# TODO: greet in more languages
+echo "hello, ${1:-world}"

@@ -1,0 +1,145 @@
+//! kiln-pipeline-actions: the real executors behind `kiln pipeline run` — what each CodePipeline
+//! action kind does on one machine — and the pipeline store seen in CodePipeline's read shapes.
+//!
+//! The scheduler (`kiln_pipeline::exec`) decides what runs when and keeps every state change in
+//! its SQLite store; this crate implements its executor traits:
+//!
+//! | action | executor | what runs |
+//! |---|---|---|
+//! | Source: CodeCommit, CodeStarSourceConnection, GitHub, S3 | [`source::GitSource`] | the mapped branch's commit of a local git repository, read by git confined in kiln's sandbox, as a zip of the tree |
+//! | Build, Test: CodeBuild | [`codebuild::KilnBuild`] | `kiln build` (or `--batch`) of the mapped project on the input artifacts |
+//! | Invoke: Lambda | [`invoke::PluginInvoke`] | `kiln plugin run` of the mapped plugin, `UserParameters` as its settings |
+//! | Approval: Manual | [`approval::PrintApproval`] | nothing runs: the request is printed; the answer comes through the store (`kiln pipeline approve`, `kiln ui`) |
+//! | Deploy: CodeDeploy | none yet | reported by [`preflight`] before a run starts: `kiln deploy` is not part of this build |
+//!
+//! Builds and plugins run as child `kiln` processes (the same executable): each gets the exact
+//! behaviour of the command a user would type (sandbox, plugin host, signed provenance, records
+//! under the workspace's `.kiln/`), its own process (a build kills the orphans re-parented to
+//! it), and dies with the pipeline's kiln (`PR_SET_PDEATHSIG`), so `kill -9` of a run leaves no
+//! build behind and `kiln pipeline resume` starts that action's next attempt.
+//!
+//! [`view`] turns the store's snapshots into kiln-record's `PipelineRun` (GetPipelineState's
+//! shapes) for `kiln pipeline status` and the `kiln ui` pages.
+//!
+//! Security: see each executor's module (git confined; artifact archives unpacked inside their
+//! directory, links last; workspace paths may not lead out through links; secret environment
+//! variables are resolved by the build, never passed on a command line).
+
+pub mod approval;
+pub mod archive;
+pub mod child;
+pub mod codebuild;
+pub mod invoke;
+pub mod source;
+pub mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kiln_pipeline::exec::traits::{kind_of, Executors, Kind};
+use kiln_pipeline::workspace::{target, Workspace};
+use kiln_pipeline::Pipeline;
+
+pub use child::Log;
+
+/// What every executor shares.
+#[derive(Clone)]
+pub struct Settings {
+    pub workspace: Arc<Workspace>,
+    /// The `kiln` executable run for builds and plugins.
+    pub kiln_exe: PathBuf,
+    /// Where build and batch records go (`<workspace>/.kiln`).
+    pub record_root: PathBuf,
+    /// Flags every `kiln build` gets (`--no-sandbox`, `--secrets-file F`, `--key K`, …).
+    pub build_args: Vec<String>,
+    /// Confine git for sources (off only with `--no-sandbox`).
+    pub sandbox: bool,
+    /// Progress lines.
+    pub log: Log,
+}
+
+/// The executors for a workspace.
+pub fn executors(settings: &Settings) -> Executors {
+    Executors {
+        source: Some(Arc::new(source::GitSource { workspace: settings.workspace.clone(), sandbox: settings.sandbox })),
+        build: Some(Arc::new(codebuild::KilnBuild { settings: settings.clone() })),
+        deploy: None,
+        invoke: Some(Arc::new(invoke::PluginInvoke { settings: settings.clone() })),
+        approval: Some(Arc::new(approval::PrintApproval { log: settings.log.clone() })),
+    }
+}
+
+/// Why the deploy executor is missing, as the run's validation says it.
+pub const DEPLOY_UNAVAILABLE: &str = "CodeDeploy actions need `kiln deploy`, which is not available in this build of kiln; the run does not start (remove the action or use a kiln with deployments)";
+
+/// Every action this workspace cannot run, as `Stage/Action: why`, before a run starts (never
+/// skipped at run time).
+pub fn preflight(p: &Pipeline, ws: &Workspace) -> Vec<String> {
+    let mut out = Vec::new();
+    for (_, stage, a) in p.actions() {
+        let at = format!("{}/{}", stage.name.value, a.name.value);
+        let why = match kind_of(a) {
+            Err(why) => Some(why),
+            Ok(Kind::Deploy) => Some(DEPLOY_UNAVAILABLE.to_string()),
+            Ok(_) => target(a, ws).err(),
+        };
+        if let Some(why) = why {
+            let pos = a.name.span;
+            out.push(format!("{at} (line {}, column {}): {why}", pos.line, pos.col));
+        }
+    }
+    out
+}
+
+/// The OS user running this process (who answered an approval), from the password database;
+/// `uid <n>` when the uid has no entry.
+pub fn os_user() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into the buffers given.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut out) == 0 && !out.is_null() && !pwd.pw_name.is_null() {
+            return std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned();
+        }
+        format!("uid {uid}")
+    }
+}
+
+/// What a run needs again to be resumed or retried by another `kiln` process: the workspace and
+/// the flags its builds got (paths only; never a secret value). Kept as
+/// `<store>/runs/<execution id>.json`, written atomically.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunConfig {
+    /// The workspace file (absolute).
+    pub workspace: PathBuf,
+    pub build_args: Vec<String>,
+    pub sandbox: bool,
+    /// The approval timeout in minutes when an approval action sets none.
+    pub approval_timeout_minutes: Option<f64>,
+}
+
+impl RunConfig {
+    fn path(store: &std::path::Path, id: &str) -> PathBuf {
+        store.join("runs").join(format!("{id}.json"))
+    }
+
+    pub fn save(&self, store: &std::path::Path, id: &str) -> Result<(), String> {
+        let path = Self::path(store, id);
+        let dir = store.join("runs");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        kiln_engine::record::write_atomic(&path, &bytes, true).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn load(store: &std::path::Path, id: &str) -> Result<RunConfig, String> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(format!("`{id}` is not a run id"));
+        }
+        let path = Self::path(store, id);
+        let bytes = kiln_fs::read_input_nofollow(&path, kiln_fs::limits::CONFIG, "run settings").map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
