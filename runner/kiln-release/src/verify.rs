@@ -6,8 +6,9 @@
 //! status named; every released artifact is a subject of the provenance of the build that made
 //! it; a scanner that ran in a build is in that build's provenance with the same plugin digest
 //! and findings; every deployment's attestation exists with its digest, is signed by the same
-//! key, names the same deployment, group and status, and deployed a revision one of the
-//! release's builds made (and, when it names build provenance, provenance of this release).
+//! key, names the same deployment, group and status, names (if any) build provenance of this
+//! release, and deployed a revision one of the release's verified builds made: a subject of its
+//! provenance, or a bundle packed from its output whose attestation names that provenance.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -247,18 +248,25 @@ pub fn verify_release(envelope: &Envelope, key: &PublicKey, docs: &dyn Documents
         expect_eq(&mut c, format!("{what}: deployment id"), "deployment", &d.deployment_id, p["deployment"]["deploymentId"].as_str());
         expect_eq(&mut c, format!("{what}: group"), "deployment group", &d.group, p["deployment"]["deploymentGroupName"].as_str());
         expect_eq(&mut c, format!("{what}: status"), "status", &d.status, p["outcome"]["status"].as_str());
-        for rev in &statement.subject {
-            let digest = rev.sha256().unwrap_or("none");
-            let by = builds.iter().find(|(_, p)| p.as_ref().is_some_and(|p| p.subjects.iter().any(|s| s.sha256() == Some(digest))));
-            let result = match by {
-                Some((b, _)) => Ok(format!("deployed {} sha256 {digest}, made by build {}", rev.name.as_deref().unwrap_or("revision"), b.action)),
-                None => Err(format!("it deployed sha256 {digest}, which no verified build of this release made")),
-            };
-            c.add(format!("{what}: revision"), result);
-        }
-        if let Some(prov) = p["provenance"]["sha256"].as_str() {
+        // What the deployment consumed: a revision one of the release's verified builds made —
+        // a subject of its provenance, or (a revision packed from a build's output directory
+        // has a digest of its own) the build whose provenance the attestation names.
+        let named = p["provenance"]["sha256"].as_str();
+        let named_build = named.and_then(|prov| builds.iter().find(|(b, built)| built.is_some() && b.provenance.sha256 == prov));
+        if let Some(prov) = named {
             let ok = facts.builds.iter().any(|b| b.provenance.sha256 == prov);
             c.add(format!("{what}: build provenance"), if ok { Ok(format!("sha256 {prov}")) } else { Err(format!("the attestation names build provenance sha256 {prov}, which is not a build of this release")) });
+        }
+        for rev in &statement.subject {
+            let digest = rev.sha256().unwrap_or("none");
+            let name = rev.name.as_deref().unwrap_or("revision");
+            let made_by = builds.iter().find(|(_, p)| p.as_ref().is_some_and(|p| p.subjects.iter().any(|s| s.sha256() == Some(digest))));
+            let result = match (made_by, named_build) {
+                (Some((b, _)), _) => Ok(format!("deployed {name} sha256 {digest}, made by build {}", b.action)),
+                (None, Some((b, _))) => Ok(format!("deployed {name} sha256 {digest}, packed from the output of build {} (the attestation names its provenance)", b.action)),
+                (None, None) => Err(format!("it deployed sha256 {digest}, which no verified build of this release made")),
+            };
+            c.add(format!("{what}: revision"), result);
         }
     }
 

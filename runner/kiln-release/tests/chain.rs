@@ -90,10 +90,25 @@ fn an_artifact_no_build_made_is_refused() {
 #[test]
 fn a_deployment_of_something_not_built_is_refused() {
     let mut c = Chain::new();
+    let foreign = sha256(b"another pipeline's provenance");
+    c.facts.deployments[1].attestation = write_signed(&c.root(), "deployments/d-PROD0001/deployment.intoto.jsonl", &deployment("d-PROD0001", "production", "Succeeded", &sha256(b"hand-made zip"), &foreign), &c.key);
+    let f = verify(&c, None).failures();
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!(f[0], format!("deployment d-PROD0001 (production): build provenance: the attestation names build provenance sha256 {foreign}, which is not a build of this release"));
+    assert!(f[1].starts_with("deployment d-PROD0001 (production): revision: it deployed sha256") && f[1].ends_with("which no verified build of this release made"), "{f:#?}");
+}
+
+#[test]
+fn a_revision_packed_from_a_builds_output_is_linked_by_its_provenance() {
+    // kiln deploy may pack a build's output directory into a bundle of its own digest; the
+    // attestation then links it to the build by the provenance digest it names.
+    let mut c = Chain::new();
     let prov = c.facts.builds[0].provenance.sha256.clone();
-    c.facts.deployments[1].attestation = write_signed(&c.root(), "deployments/d-PROD0001/deployment.intoto.jsonl", &deployment("d-PROD0001", "production", "Succeeded", &sha256(b"hand-made zip"), &prov), &c.key);
-    let f = only_failure(&verify(&c, None));
-    assert!(f.starts_with("deployment d-PROD0001 (production): revision: it deployed sha256") && f.ends_with("which no verified build of this release made"), "{f}");
+    c.facts.deployments[1].attestation = write_signed(&c.root(), "deployments/d-PROD0001/deployment.intoto.jsonl", &deployment("d-PROD0001", "production", "Succeeded", &sha256(b"bundle packed by kiln deploy"), &prov), &c.key);
+    let v = verify(&c, None);
+    assert!(v.verified(), "{:#?}", v.failures());
+    let check = v.checks.iter().find(|k| k.name == "deployment d-PROD0001 (production): revision").unwrap();
+    assert!(check.result.as_ref().unwrap().ends_with("packed from the output of build Build (the attestation names its provenance)"), "{check:?}");
 }
 
 #[test]
