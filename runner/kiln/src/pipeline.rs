@@ -23,6 +23,9 @@ pub enum PipelineCommand {
     /// Check a pipeline definition against CodePipeline's rules and show what kiln would run:
     /// exit 0 valid, 1 problems found, 2 the file could not be read.
     Validate(ValidateArgs),
+    /// Follow the Source actions' local repositories and print which run each push would start
+    /// and why (V2 trigger filters); it does not start runs.
+    Watch(crate::pipeline_watch::WatchArgs),
 }
 
 #[derive(Args)]
@@ -51,6 +54,7 @@ pub struct ValidateArgs {
 pub fn run(cmd: PipelineCommand) -> ExitCode {
     match cmd {
         PipelineCommand::Validate(args) => validate_cmd(&args),
+        PipelineCommand::Watch(args) => crate::pipeline_watch::run(&args),
     }
 }
 
