@@ -20,6 +20,8 @@ fn errors_name_the_file_line_and_column() {
     assert!(e.starts_with("release-policy.yml:3:") && e.contains("count: 0"), "{e}");
     let e = err("version: 1\nrules:\n  - findings: {max-severity: severe}\n");
     assert!(e.starts_with("release-policy.yml:3:") && e.contains("unknown variant `severe`"), "{e}");
+    let e = err("version: 1\nrules:\n  - approval: {before-group: production, by-other-than: [committer, comitter]}\n");
+    assert!(e.starts_with("release-policy.yml:3:") && e.contains("`by-other-than: comitter` names no role"), "{e}");
     assert!(err("version: 2\nrequire: [run-succeeded]\n").contains("version 2 is not supported"));
     assert!(err("version: 1\n").contains("the policy has no rules"));
     let e = err("version: 1\nrules:\n  - {run: {status: Succeeded}, builds: {}}\n");

@@ -43,7 +43,7 @@ fn once_decides_for_every_branch_and_tag() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["ref"], "refs/heads/feature");
     assert_eq!(lines[0]["starts"], false);
-    assert_eq!(lines[0]["reason"], "push filter 1: branch `feature` matches none of `main`; push filter 2: a branch push (`feature`) and the filter has no tags");
+    assert_eq!(lines[0]["reason"], "push filter 1: branch `feature` matches none of `main`; push filter 2: a branch push (`feature`) and the filter has no branches");
     assert_eq!(lines[1]["ref"], "refs/heads/main");
     assert_eq!(lines[1]["starts"], true);
     assert_eq!(lines[1]["commit"], head.as_str());

@@ -204,8 +204,7 @@ pub struct After {
 }
 
 /// Whose approval does not count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// A source commit's committer.
     Committer,
@@ -213,11 +212,23 @@ pub enum Role {
     Author,
 }
 
+/// `by-other-than:` as written: one role or a list (roles are checked in `TryFrom`, so that a
+/// misspelt one gets a message naming it rather than serde's "did not match any variant").
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum OneOrMany<T> {
-    One(T),
-    Many(Vec<T>),
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Role {
+    fn parse(s: &str) -> Result<Role, String> {
+        match s {
+            "committer" => Ok(Role::Committer),
+            "author" => Ok(Role::Author),
+            other => Err(format!("approval rule: `by-other-than: {other}` names no role: use committer, author, or [committer, author]")),
+        }
+    }
 }
 
 /// `approval:`.
@@ -240,7 +251,7 @@ struct RawApprovalRule {
     before_group: Option<String>,
     #[serde(default = "one")]
     count: usize,
-    by_other_than: Option<OneOrMany<Role>>,
+    by_other_than: Option<OneOrMany>,
     #[serde(default)]
     by: Vec<String>,
 }
@@ -253,8 +264,8 @@ impl TryFrom<RawApprovalRule> for ApprovalRule {
         }
         let by_other_than = match r.by_other_than {
             None => Vec::new(),
-            Some(OneOrMany::One(x)) => vec![x],
-            Some(OneOrMany::Many(v)) => v,
+            Some(OneOrMany::One(x)) => vec![Role::parse(&x)?],
+            Some(OneOrMany::Many(v)) => v.iter().map(|x| Role::parse(x)).collect::<Result<_, _>>()?,
         };
         Ok(ApprovalRule { before_group: r.before_group, count: r.count, by_other_than, by: r.by })
     }
