@@ -31,6 +31,8 @@ const SMALL_FILE: u64 = 4096;
 const PACKED_REFS: u64 = 64 * 1024 * 1024;
 /// The most kiln reads of `config`.
 const CONFIG: u64 = 1024 * 1024;
+/// The most branches and tags [`Repo::branches_and_tags`] reads.
+pub const MAX_REFS: usize = 100_000;
 /// Symbolic refs followed at most this deep (git's own limit is 5).
 const MAX_SYMREF_DEPTH: usize = 5;
 
@@ -128,6 +130,55 @@ impl Repo {
             }
             None => (is_oid(text).then(|| text.to_string()), None),
         }
+    }
+
+    /// Every branch and tag, `(refs/heads/… | refs/tags/…, object id)`, sorted by name, read from
+    /// the files (no process): loose refs win over `packed-refs`, as in git. A packed annotated
+    /// tag gives its peeled commit (`^` line); a loose annotated tag gives the tag object's id
+    /// (peeling it needs the object database, which kiln does not read). Links are not followed,
+    /// names must pass the same checks as [`Repo::head`]'s, and at most [`MAX_REFS`] are read.
+    pub fn branches_and_tags(&self) -> Vec<(String, String)> {
+        let mut refs = std::collections::BTreeMap::new();
+        if let Some(packed) = read_small(&self.common_dir.join("packed-refs"), PACKED_REFS) {
+            let mut last: Option<String> = None;
+            for line in packed.lines() {
+                if let Some(peeled) = line.strip_prefix('^') {
+                    if let Some(name) = &last
+                        && is_oid(peeled.trim())
+                    {
+                        refs.insert(name.clone(), peeled.trim().to_string());
+                    }
+                    continue;
+                }
+                last = None;
+                let Some((oid, name)) = line.split_once(' ') else { continue };
+                let name = name.trim_end();
+                if !line.starts_with('#') && is_oid(oid) && is_safe_ref(name) && (name.starts_with("refs/heads/") || name.starts_with("refs/tags/")) && refs.len() < MAX_REFS {
+                    refs.insert(name.to_string(), oid.to_string());
+                    last = Some(name.to_string());
+                }
+            }
+        }
+        for top in ["refs/heads", "refs/tags"] {
+            let mut stack = vec![(self.common_dir.join(top), top.to_string(), 0usize)];
+            while let Some((dir, name, depth)) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                for e in entries.flatten() {
+                    let Some(file) = e.file_name().to_str().map(str::to_string) else { continue };
+                    let full = format!("{name}/{file}");
+                    let Ok(meta) = std::fs::symlink_metadata(e.path()) else { continue };
+                    if meta.is_dir() && depth < 32 {
+                        stack.push((e.path(), full, depth + 1));
+                    } else if meta.is_file() && is_safe_ref(&full) && refs.len() < MAX_REFS
+                        && let Some(text) = read_small(&e.path(), SMALL_FILE)
+                        && is_oid(text.trim())
+                    {
+                        refs.insert(full, text.trim().to_string());
+                    }
+                }
+            }
+        }
+        refs.into_iter().collect()
     }
 
     /// The first `url` of `[remote "origin"]` in the repository's `config`.
@@ -290,6 +341,34 @@ mod tests {
         git(d.path(), &["add", "a"]);
         git(d.path(), &["-c", "user.email=k@x", "-c", "user.name=k", "commit", "-qm", "one"]);
         d
+    }
+
+    #[test]
+    fn lists_branches_and_tags_as_git_does() {
+        let d = repo_with_commit();
+        let one = git(d.path(), &["rev-parse", "HEAD"]);
+        git(d.path(), &["branch", "feature/login"]);
+        git(d.path(), &["tag", "v1"]);
+        git(d.path(), &["-c", "user.email=k@x", "-c", "user.name=k", "tag", "-a", "-m", "annotated", "v2"]);
+        git(d.path(), &["pack-refs", "--all"]);
+        std::fs::write(d.path().join("b"), "b").unwrap();
+        git(d.path(), &["add", "b"]);
+        git(d.path(), &["-c", "user.email=k@x", "-c", "user.name=k", "commit", "-qm", "two"]);
+        let two = git(d.path(), &["rev-parse", "HEAD"]);
+        // A link and a hostile name are not read.
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join(".git/refs/heads/link")).unwrap();
+        std::fs::write(d.path().join(".git/refs/heads/x.lock"), format!("{two}\n")).unwrap();
+        let repo = discover(d.path()).unwrap();
+        let got = repo.branches_and_tags();
+        let want: Vec<(String, String)> = git(d.path(), &["for-each-ref", "--format=%(refname) %(*objectname) %(objectname)", "refs/heads", "refs/tags"])
+            .lines()
+            .map(|l| {
+                let parts: Vec<&str> = l.split_whitespace().collect();
+                (parts[0].to_string(), parts[parts.len().min(2) - 1].to_string())
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert!(got.contains(&("refs/heads/main".to_string(), two)) && got.contains(&("refs/tags/v2".to_string(), one)), "{got:?}");
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub mod params;
 pub mod providers;
 pub mod read;
 pub mod store;
+pub mod triggers;
 pub mod validate;
 pub mod vars;
 pub mod workspace;

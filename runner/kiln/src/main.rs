@@ -14,6 +14,7 @@ mod pipeline;
 mod pipeline_run;
 mod pipeline_status;
 mod pipeline_ui;
+mod pipeline_watch;
 mod plugin_cmd;
 mod plugins;
 mod policy;
@@ -22,6 +23,7 @@ mod report_cmd;
 mod signing;
 mod ui_cmd;
 mod verify;
+mod verify_release;
 mod warm;
 mod validate;
 
@@ -117,9 +119,17 @@ enum Command {
         /// Accept provenance of a failed build.
         #[arg(long)]
         allow_failed: bool,
-        /// A policy file (YAML; see `kiln verify --help` and docs/policy.md).
+        /// A policy file (YAML; see `kiln verify --help` and docs/policy.md); with --release, a
+        /// release policy (docs/release-record.md).
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Verify a pipeline run's signed release record instead (release.intoto.jsonl): its
+        /// signature, every build provenance and deployment attestation it names, and --policy.
+        #[arg(long, conflicts_with_all = ["provenance", "source_revision", "allow_failed", "builder_id"])]
+        release: Option<PathBuf>,
+        /// With --release: the records directory the documents it names are under (default ./.kiln).
+        #[arg(long, requires = "release")]
+        records: Option<PathBuf>,
         /// Artifact files or directories (every file inside is checked).
         artifacts: Vec<PathBuf>,
     },
@@ -162,7 +172,10 @@ fn main() -> ExitCode {
         Command::SignBlob { key, allow_unencrypted_key, output_signature, bundle, file } => {
             keys::sign_blob(&key, allow_unencrypted_key, &file, output_signature.as_ref(), bundle.as_ref())
         }
-        Command::Verify { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts } => {
+        Command::Verify { key, keyless, release: Some(release), records, policy, artifacts, .. } => {
+            verify_release::run(&verify_release::ReleaseArgs { release, key, keyless, records, policy, artifacts })
+        }
+        Command::Verify { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts, .. } => {
             verify::run(&verify::VerifyArgs { key, keyless, provenance, builder_id, source_revision, allow_failed, policy, artifacts })
         }
         Command::Plugin(cmd) => plugin_cmd::run(cmd),

@@ -27,6 +27,9 @@ pub enum PipelineCommand {
     Validate(ValidateArgs),
     #[command(flatten)]
     Run(RunCommand),
+    /// Follow the Source actions' local repositories and print which run each push would start
+    /// and why (V2 trigger filters); it does not start runs.
+    Watch(crate::pipeline_watch::WatchArgs),
 }
 
 #[derive(Args)]
@@ -56,6 +59,7 @@ pub fn run(cmd: PipelineCommand) -> ExitCode {
     match cmd {
         PipelineCommand::Validate(args) => validate_cmd(&args),
         PipelineCommand::Run(cmd) => crate::pipeline_run::run(cmd),
+        PipelineCommand::Watch(args) => crate::pipeline_watch::run(&args),
     }
 }
 

@@ -49,6 +49,10 @@ pub(crate) struct Checks {
 }
 
 impl Checks {
+    pub(crate) fn new() -> Checks {
+        Checks { failed: 0 }
+    }
+
     pub(crate) fn check(&mut self, name: &str, ok: bool, detail: impl FnOnce() -> String) {
         if ok {
             println!("ok      {name}");
@@ -59,7 +63,7 @@ impl Checks {
     }
 
     /// A check that passed, with what it established.
-    fn pass(&self, name: &str, info: impl std::fmt::Display) {
+    pub(crate) fn pass(&self, name: &str, info: impl std::fmt::Display) {
         println!("ok      {name}: {info}");
     }
 }
@@ -161,7 +165,7 @@ fn verify_bundle(b: &Bundle, key: Key<'_>, trust: Option<&Trust>, file: &Path, c
 }
 
 /// Files to check: each given file, or every file under a given directory.
-fn artifact_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn artifact_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| format!("cannot read the artifact {}: {e}", p.display()))?;
@@ -291,7 +295,7 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
 }
 
 /// Each artifact file is a subject (by sha256), as `is_subject` says.
-fn check_artifacts(files: &[PathBuf], is_subject: impl Fn(&str) -> bool, c: &mut Checks) -> Result<(), ExitCode> {
+pub(crate) fn check_artifacts(files: &[PathBuf], is_subject: impl Fn(&str) -> bool, c: &mut Checks) -> Result<(), ExitCode> {
     for (f, digest) in files.iter().zip(hash_files(files)) {
         let digest = match digest {
             Ok(d) => d,
@@ -321,7 +325,7 @@ fn verify_batch(a: &VerifyArgs, statement: &Statement, path: &Path, key: Key<'_>
     conclude(&c)
 }
 
-fn conclude(c: &Checks) -> ExitCode {
+pub(crate) fn conclude(c: &Checks) -> ExitCode {
     if c.failed == 0 {
         println!("Verified OK");
         ExitCode::SUCCESS

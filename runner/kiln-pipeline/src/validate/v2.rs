@@ -214,8 +214,9 @@ fn criteria(c: &mut Check, crit: &FilterCriteria) {
         for pat in list {
             if !(1..=255).contains(&pat.value.len()) {
                 c.error("E2527", format!("a filter pattern of {} characters", pat.value.len()), pat.span, "patterns are 1 to 255 characters");
-            } else if globset::Glob::new(&pat.value).is_err() {
-                c.error("E2528", format!("`{}` is not a valid glob pattern", pat.value), pat.span, "check brackets and braces");
+            } else if let Err(why) = crate::triggers::Glob::new(&pat.value) {
+                // The glob syntax the triggers use (the guide's, Java's), so that what validates is what runs.
+                c.error("E2528", why, pat.span, "check brackets and braces (see the user guide's \"Working with glob patterns in syntax\")");
             }
         }
     }
