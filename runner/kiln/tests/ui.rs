@@ -12,6 +12,7 @@
 //! `kiln_record::parse_checked`, which lists every field a reader would drop.
 
 mod common;
+mod pipeline_ws;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Project;
+use pipeline_ws::*;
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
 use kiln_record::pipeline::*;
@@ -188,19 +190,25 @@ impl Drop for Server {
 }
 
 fn kiln_ui(p: &Project) -> Server {
+    kiln_ui_at(&p.src, &p.root().join("home"), &[])
+}
+
+/// `kiln ui --port 0 --dir DIR EXTRA...` with HOME=`home`, once it has printed its address.
+fn kiln_ui_at(dir: &Path, home: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("kiln"))
         .args(["ui", "--port", "0", "--dir"])
-        .arg(&p.src)
-        .env("HOME", p.root().join("home"))
+        .arg(dir)
+        .args(extra)
+        .env("HOME", home)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("http://").map(|u| format!("http://{u}"))).expect("kiln ui prints its address");
+    assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{url}");
     // Keep reading what it prints after the address, as a terminal would.
     std::thread::spawn(move || lines.for_each(drop));
-    assert!(url.starts_with("http://127.0.0.1:") && url.contains("/?token="), "{url}");
     Server { child, url }
 }
 
@@ -341,5 +349,36 @@ async fn an_approval_clicked_in_the_browser_reaches_the_run() {
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].stage_name.as_str(), got[0].action_name.as_str(), got[0].token.as_str()), ("Approve", "release-ok", APPROVAL_TOKEN));
     assert_eq!(got[0].result, ApprovalResult { summary: "ship it".into(), status: ApprovalStatus::Approved });
+    let _ = browser.client.clone().close().await;
+}
+
+// ---- approvals, a real pipeline run ----
+
+/// A real `kiln pipeline run` waiting on a manual approval, answered with the Approve button of
+/// `kiln ui --allow-approvals` in the browser: the run goes on to its build and succeeds, and the
+/// approval is recorded with the comment typed in the page and the user who answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_clicked_in_kiln_ui_resumes_the_real_pipeline_run() {
+    let Some(browser) = browser().await else { return };
+    let pipeline = source_stage() + &approval_stage("Gate") + "    - name: Release\n      actions:\n" + &build_action("Package", "package", 1, "Src", None, "");
+    let ws = Ws::new(&[("package", "version: 0.2\nphases:\n  build:\n    commands:\n      - test -f app.txt\n")], &pipeline);
+    let mut run = ws.spawn_run("run");
+    let (id, _) = tokio::task::block_in_place(|| ws.wait_for(0, "the approval", approval_pending));
+    let ui = kiln_ui_at(&ws.dir(), &ws.tmp.path().join("home"), &["--allow-approvals"]);
+    let base = ui.url.split("/?").next().unwrap().to_string();
+    browser.visit(&ui.url, "pipeline-history").await;
+    let page = browser.visit(&format!("{base}/pipelines/demo/{id}"), "pipeline-real").await;
+    assert!(page.contains("Gate") && page.contains("Approve"), "{page}");
+    browser.client.find(Locator::Css("input[name=summary]")).await.unwrap().send_keys("ship it from the browser").await.unwrap();
+    browser.client.find(Locator::Css("button.approve")).await.unwrap().click().await.unwrap();
+    let code = tokio::task::block_in_place(|| wait_exit(&mut run, 240));
+    assert_eq!(code, 0, "the run did not finish after the approval:\n{}", ws.log("run"));
+    let s = ws.status(&id);
+    assert_eq!(s["pipelineExecution"]["status"], "Succeeded", "{s}");
+    let ap = &s["kiln"]["approvals"][0];
+    assert_eq!((ap["status"].as_str(), ap["summary"].as_str()), (Some("Approved"), Some("ship it from the browser")), "{ap}");
+    assert!(!ap["answeredBy"].as_str().unwrap_or_default().is_empty(), "{ap}");
+    let text = browser.visit(&format!("{base}/pipelines/demo/{id}"), "pipeline-real-done").await;
+    assert!(text.contains("Succeeded"), "{text}");
     let _ = browser.client.clone().close().await;
 }
