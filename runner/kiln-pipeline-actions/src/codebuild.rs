@@ -187,7 +187,10 @@ impl KilnBuild {
         let primary_name = ctx.configuration.get("PrimarySource").cloned().or_else(|| ctx.inputs.first().map(|i| i.name.clone()));
         let mut primary_dir = None;
         for input in &ctx.inputs {
-            let dir = scratch.join("src").join(&input.name);
+            // The primary source's directory is named after the project: kiln build names the
+            // build (`<project>:<uuid>`, CODEBUILD_BUILD_ID) after its source directory, as
+            // CodeBuild names it after the project.
+            let dir = if Some(&input.name) == primary_name.as_ref() { scratch.join("primary").join(dir_name(&project)) } else { scratch.join("src").join(&input.name) };
             let (zip, d) = (input.path.clone(), dir.clone());
             tokio::task::spawn_blocking(move || archive::unzip_into(&zip, &d)).await.map_err(|e| job(e.to_string()))?.map_err(job)?;
             if Some(&input.name) == primary_name.as_ref() {
@@ -296,6 +299,12 @@ impl BuildAction for KilnBuild {
     fn build<'a>(&'a self, ctx: &'a ActionContext) -> ActionFuture<'a> {
         Box::pin(self.build_inner(ctx))
     }
+}
+
+/// A project name as one safe path component (CodeBuild's own names are `[A-Za-z0-9][A-Za-z0-9_-]*`).
+fn dir_name(project: &str) -> String {
+    let name: String = project.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    if name.trim_matches('-').is_empty() { "project".into() } else { name }
 }
 
 #[cfg(test)]

@@ -70,6 +70,8 @@ fn source_build_approval_build_runs_end_to_end_with_an_approval_from_another_pro
     let digest = compile["details"]["provenanceDigest"].as_str().unwrap();
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
     let record: Value = serde_json::from_str(&std::fs::read_to_string(compile["details"]["buildRecord"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(record["projectName"], "compile", "the build is named after its CodeBuild project");
+    assert!(record["id"].as_str().unwrap().starts_with("compile:"), "{}", record["id"]);
     assert!(record["kiln"]["environmentOverrides"].as_array().unwrap().iter().any(|v| v["name"] == "COMMIT" && v["value"] == commit));
     assert!(record["kiln"]["recordDir"].as_str().unwrap().starts_with(ws.dir().join(".kiln/builds").to_str().unwrap()));
     // The two builds of one runOrder overlapped.
