@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${KILN:-}" ]; then
   cargo build --release -q -p kiln --manifest-path "$root/Cargo.toml"
 fi
-kiln=${KILN:-$root/target/release/kiln}
+kiln=${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}
 echo "kiln batch benchmark as $(id -un), $runs runs, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${KILN:-}" ]; then
   cargo build --release -q -p kiln --manifest-path "$root/Cargo.toml"
 fi
-kiln=${KILN:-$root/target/release/kiln}
+kiln=${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 secret='s3cr3t-BENCH-token-7f1c9a'

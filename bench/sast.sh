@@ -28,8 +28,8 @@ scan="$CARGO_TARGET_DIR/release/examples/scan"
 (cd "$root/plugins" && CARGO_TARGET_DIR="${WASM_TARGET_DIR:-$root/plugins/target}" \
   cargo build -q --release --target wasm32-wasip2 -p sast)
 wasm="${WASM_TARGET_DIR:-$root/plugins/target}/wasm32-wasip2/release/sast.wasm"
-kiln=${KILN:-$root/target/release/kiln}
-[ -x "$kiln" ] || kiln="$root/target/release/kiln"
+kiln=${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}
+[ -x "$kiln" ] || kiln="${CARGO_TARGET_DIR:-$root/target}/release/kiln"
 
 # median wall seconds of RUNS runs of a command (run from the corpus directory)
 timeit() {

@@ -16,7 +16,7 @@ shared="$root/../shared"
 corpus="$shared/corpus/lockfiles"
 cdxgen=${CDXGEN:-/tmp/sbom-peers/node_modules/.bin/cdxgen}
 cdxpy=${CYCLONEDX_PY:-/tmp/cdxpy/bin/cyclonedx-py}
-kiln=${KILN:-$root/target/release/kiln}
+kiln=${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release -q -p kiln-sbom-engine --example sbom --manifest-path "$root/Cargo.toml"
 native="$CARGO_TARGET_DIR/release/examples/sbom"

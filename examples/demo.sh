@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release -q -p kiln --manifest-path "$root/Cargo.toml"
-kiln="$root/target/release/kiln"
+kiln="${CARGO_TARGET_DIR:-$root/target}/release/kiln"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export COSIGN_PASSWORD=${COSIGN_PASSWORD:-kiln-demo-password}
