@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The pipeline engine's overhead per action: `kiln pipeline run` of a pipeline whose actions are
 # one Source (git, confined) and N CodeBuild builds in sequence, against the same N `kiln build`s
-# run by hand one after the other (same project, same flags: --zip, sandboxed, signed provenance
-# with an ephemeral key). The difference, divided by the pipeline's N+1 actions, is what the
+# run by hand one after the other on the same tree (the commit exported with `git archive`, as
+# the pipeline's builds get it: no .git to copy, no dirty check), with the same flags (--zip,
+# sandboxed, signed provenance with an ephemeral key). The difference, divided by the pipeline's N+1 actions, is what the
 # scheduler, the store (SQLite, fsync'd), the source archive, unpacking each input artifact and
 # storing each output artifact cost per action. Runs are interleaved; the table shows min and
 # median over RUNS rounds.
@@ -33,13 +34,16 @@ printf 'version: 1\nsources:\n  bench: {repository: .}\ncodebuild:\n  bench: {pa
 } > "$repo/pipeline.yml"
 printf '.kiln/\n' > "$repo/.gitignore"
 (cd "$repo" && git init -q -b main && git add -A && git -c user.email=b@example.invalid -c user.name=B commit -qm bench)
+# The by-hand baseline builds what the pipeline's builds build: the commit's tree.
+mkdir -p "$work/export/bench"
+git -C "$repo" archive HEAD | tar -x -C "$work/export/bench"
 cd "$repo"
-python3 - "$runs" "$n" "$kiln" <<'PY'
+python3 - "$runs" "$n" "$kiln" "$work/export/bench" <<'PY'
 import statistics, subprocess, sys, time
-runs, n, kiln = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+runs, n, kiln, export = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def by_hand():
     for _ in range(n):
-        done = subprocess.run([kiln, "build", ".", "-b", "ci/buildspec.yml", "--zip"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        done = subprocess.run([kiln, "build", export, "-b", export + "/ci/buildspec.yml", "--zip"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if done.returncode != 0:
             sys.exit("kiln build failed")
 def pipeline():
