@@ -65,6 +65,7 @@
 //! made 0644 and a directory artifact's top directory 0755.
 
 mod package;
+mod read;
 mod select;
 
 use std::path::PathBuf;
@@ -292,5 +293,5 @@ fn ident(identifier: &Option<String>) -> String {
 pub fn open_selected(selection: &Selection, file: &SelectedFile) -> Result<std::fs::File, ArtifactError> {
     let root = cap_std::fs::Dir::open_ambient_dir(&selection.root, cap_std::ambient_authority())
         .map_err(|source| ArtifactError::Io { path: selection.root.clone(), source })?;
-    select::open_confined(&root, &selection.root, &file.source)
+    read::open_confined(&root, &selection.root, &file.source)
 }

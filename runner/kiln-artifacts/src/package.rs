@@ -11,7 +11,7 @@ use cap_std::fs::Dir;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use crate::select::{Hashing, hash_reader, open_confined};
+use crate::read::{Hashing, hash_reader, open_confined};
 use crate::{ArtifactError, Packaged, Packaging, SelectedFile, Selection};
 
 /// Suffix of the temporary entries written next to the final artifact.

@@ -3,15 +3,16 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use cap_std::fs::Dir;
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
+use crate::read::{hash_reader, open_confined};
 use crate::{ArtifactError, ArtifactSpec, SelectedFile, Selection};
 
 /// Selects the files of `work_dir` that `spec` names, the way CodeBuild's
@@ -536,118 +537,5 @@ fn shown(root: &Path, path: &Path) -> String {
         .to_string()
 }
 
-/// Opens `abs` (under `root`) for reading through the capability directory, so that no
-/// symlink swapped in after selection can lead outside the working copy. Refuses anything
-/// but a regular file and never blocks on a FIFO.
-pub(crate) fn open_confined(dir: &Dir, root: &Path, abs: &Path) -> Result<fs::File, ArtifactError> {
-    let io_err = |source| ArtifactError::Io {
-        path: abs.to_path_buf(),
-        source,
-    };
-    let rel = abs
-        .strip_prefix(root)
-        .map_err(|_| ArtifactError::UnsafeEntry {
-            path: abs.display().to_string(),
-            reason: format!("it is not inside the working copy '{}'", root.display()),
-        })?;
-    let mut options = OpenOptions::new();
-    options.read(true).custom_flags(libc::O_NONBLOCK);
-    let file = dir.open_with(rel, &options).map_err(io_err)?.into_std();
-    if !file.metadata().map_err(io_err)?.is_file() {
-        return Err(io_err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    Ok(file)
-}
-
-/// Size and lowercase hex sha256 of everything `reader` yields.
-pub(crate) fn hash_reader(reader: impl Read) -> io::Result<(u64, String)> {
-    let mut hashing = Hashing::new(reader);
-    io::copy(&mut hashing, &mut io::sink())?;
-    Ok(hashing.finish())
-}
-
-/// A reader that hashes and counts what passes through it.
-pub(crate) struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<R: Read> Hashing<R> {
-    pub(crate) fn new(inner: R) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            size: 0,
-        }
-    }
-
-    /// Bytes read so far and their hex sha256.
-    pub(crate) fn finish(self) -> (u64, String) {
-        (self.size, hex::encode(self.hasher.finalize()))
-    }
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalize_strips_dot_and_refuses_escapes() {
-        assert_eq!(normalize("files", "./a//b/").unwrap(), "a/b");
-        assert_eq!(normalize("files", ".").unwrap(), "");
-        assert!(matches!(
-            normalize("files", "a/../../b"),
-            Err(ArtifactError::PatternEscapes { .. })
-        ));
-        assert!(matches!(
-            normalize("files", "/etc/*"),
-            Err(ArtifactError::PatternEscapes { .. })
-        ));
-        assert!(matches!(
-            normalize("files", " "),
-            Err(ArtifactError::InvalidPattern { .. })
-        ));
-    }
-
-    #[test]
-    fn star_does_not_cross_slash_but_double_star_does() {
-        let m = |p: &str| glob("files", p, p).unwrap().compile_matcher();
-        assert!(m("*").is_match("a.txt") && !m("*").is_match("d/a.txt"));
-        assert!(m("**/*").is_match("a.txt") && m("**/*").is_match("d/e/.hidden"));
-        assert!(m("d/*").is_match("d/a") && !m("d/*").is_match("d/e/a"));
-        assert!(m("**/.*").is_match(".env") && m("**/.*").is_match("x/.env"));
-    }
-
-    #[test]
-    fn pattern_literal_prefix() {
-        let p = |raw: &str| Pattern::new("files", raw).unwrap();
-        assert_eq!(p("./node_modules/**/*").literal_prefix(), "node_modules");
-        assert_eq!(p("**/*").literal_prefix(), "");
-        assert_eq!(p("a/b/*.js").literal_prefix(), "a/b");
-        assert_eq!(p("a/b/c.txt").literal_prefix(), "a/b");
-        assert!(p("a/b/c.txt").is_literal() && !p("a/*").is_literal());
-        assert!(p("node_modules/**/*").matcher.is_match("node_modules/x/y.js"));
-        assert!(Pattern::new("paths", "../x").is_err());
-    }
-
-    #[test]
-    fn artifact_escape_is_lexical() {
-        assert!(!escapes_artifact("a/link", Path::new("../b")));
-        assert!(escapes_artifact("link", Path::new("../b")));
-        assert!(escapes_artifact("a/link", Path::new("x/../../../b")));
-        assert!(!escapes_artifact("link", Path::new("sub/file")));
-    }
-}
+mod tests;
