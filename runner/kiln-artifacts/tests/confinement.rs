@@ -225,10 +225,10 @@ fn internal_symlinks_are_kept_with_enable_symlinks() {
 #[test]
 fn kept_symlinks_that_would_leave_the_artifact_are_resolved_or_skipped() {
     let t = Tree::new();
-    t.file("shared/data.txt", "data\n")
+    t.file("common/data.txt", "data\n")
         .file("dist/app.js", "js\n");
-    t.link("dist/data.txt", "../shared/data.txt")
-        .link("dist/shared", "../shared");
+    t.link("dist/data.txt", "../common/data.txt")
+        .link("dist/common", "../common");
     let s = ArtifactSpec {
         enable_symlinks: true,
         base_directory: Some("dist".into()),
@@ -239,7 +239,7 @@ fn kept_symlinks_that_would_leave_the_artifact_are_resolved_or_skipped() {
     assert_eq!(sel.files[1].symlink_target, None);
     assert_eq!(sel.files[1].size, 5);
     assert!(
-        sel.warnings.iter().any(|w| w.contains("'shared'")),
+        sel.warnings.iter().any(|w| w.contains("'common'")),
         "{:?}",
         sel.warnings
     );

@@ -7,7 +7,7 @@
 //! (W0301) because CodeBuild accepts those and real buildspecs use them. Real patterns (`**/*`,
 //! `./dist`, globbed base directories, shell expansions, absolute `cache.paths`) stay clean.
 //!
-//! Every buildspec here is generated in the test; nothing is read from `../shared`.
+//! Every buildspec here is generated in the test; no file outside the repository is read.
 
 use kiln_spec::{parse_buildspec, Diagnostic, Severity};
 

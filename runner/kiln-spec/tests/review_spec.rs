@@ -9,7 +9,7 @@
 //!
 //! The artifact-path checks of item 15 are in `review_artifact_paths.rs`.
 //!
-//! Every buildspec here is generated in the test; nothing is read from `../shared`.
+//! Every buildspec here is generated in the test; no file outside the repository is read.
 
 use kiln_spec::{parse_buildspec, Diagnostic};
 
