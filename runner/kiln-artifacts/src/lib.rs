@@ -64,6 +64,7 @@
 //! permission bits, so the same input always gives the same bytes. The zip file itself is
 //! made 0644 and a directory artifact's top directory 0755.
 
+pub mod archive;
 mod package;
 mod read;
 mod select;

@@ -26,7 +26,8 @@
 //! variables are resolved by the build, never passed on a command line).
 
 pub mod approval;
-pub mod archive;
+/// Artifacts as CodePipeline moves them (one zip per artifact): kiln-artifacts' `archive`.
+pub use kiln_artifacts::archive;
 pub mod child;
 pub mod codebuild;
 pub mod invoke;

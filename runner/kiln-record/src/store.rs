@@ -197,6 +197,27 @@ impl Records {
         serde_json::from_slice(&bytes).map_err(|e| ReadError { path: self.dir(kind, id).join(kind.file()), problem: Problem::Json(e.to_string()) })
     }
 
+    /// The build a user named: its full id (`project:uuid`), its uuid, or at least 4 characters
+    /// of the uuid that match one build only.
+    pub fn resolve_build(&self, given: &str) -> Result<RecordId, String> {
+        let uuid = given.rsplit(':').next().unwrap_or(given);
+        if let Some(id) = RecordId::parse(uuid)
+            && self.dir(Kind::Build, &id).is_dir()
+        {
+            return Ok(id);
+        }
+        let builds = self.root().join("builds");
+        if uuid.len() < 4 || RecordId::parse(uuid).is_none() {
+            return Err(format!("no build `{given}` in {}: give a build's id (`kiln build` prints it) or at least 4 characters of it", builds.display()));
+        }
+        let matches: Vec<RecordId> = self.ids(Kind::Build).into_iter().filter(|i| i.as_str().starts_with(uuid)).collect();
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().expect("one")),
+            0 => Err(format!("no build `{given}` in {}", builds.display())),
+            n => Err(format!("`{given}` is the start of {n} builds' ids in {}: give more of it", builds.display())),
+        }
+    }
+
     /// `builds/<id>/build.json`.
     pub fn build(&self, id: &RecordId) -> Result<Build, ReadError> {
         self.record(Kind::Build, id)

@@ -69,20 +69,5 @@ pub fn report_html(records: &Records, id: &RecordId, key: Option<(&str, &[u8])>,
 /// The record a user means by `given`: a build uuid, `project:uuid`, or a unique prefix of a
 /// uuid (at least 4 characters). The error says what matched.
 pub fn resolve_build(records: &Records, given: &str) -> Result<RecordId, String> {
-    let uuid = given.rsplit(':').next().unwrap_or(given);
-    if let Some(id) = RecordId::parse(uuid)
-        && records.dir(kiln_record::Kind::Build, &id).is_dir()
-    {
-        return Ok(id);
-    }
-    let builds = records.root().join("builds");
-    if uuid.len() < 4 || RecordId::parse(uuid).is_none() {
-        return Err(format!("no build `{given}` in {}: give a build's id (`kiln build` prints it) or at least 4 characters of it", builds.display()));
-    }
-    let matches: Vec<RecordId> = records.ids(kiln_record::Kind::Build).into_iter().filter(|i| i.as_str().starts_with(uuid)).collect();
-    match matches.len() {
-        1 => Ok(matches.into_iter().next().expect("one")),
-        0 => Err(format!("no build `{given}` in {}", builds.display())),
-        n => Err(format!("`{given}` is the start of {n} builds' ids in {}: give more of it", builds.display())),
-    }
+    records.resolve_build(given)
 }

@@ -6,6 +6,8 @@ mod batch_provenance;
 mod build_cmd;
 mod cache_cmd;
 mod console;
+mod deploy_cmd;
+mod deploy_status;
 mod exit;
 mod keyless;
 mod keys;
@@ -64,6 +66,11 @@ enum Command {
     /// CodeBuild's `codebuild-glob-search GLOB...`.
     #[command(name = "codebuild-glob-search", hide = true)]
     CodebuildGlobSearch { globs: Vec<String> },
+    /// Deploy a build (or an artifact) as CodeDeploy would: appspec hooks, in-place or
+    /// blue/green, canary and linear traffic shifting, alarms and automatic rollback; its
+    /// provenance is verified first and a signed deployment attestation written after.
+    /// Also: status, list, stop, continue, rollback, resume.
+    Deploy(deploy_cmd::DeployArgs),
     /// CodePipeline definitions: validate, run (with approvals, retries, resume after a kill), status.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
@@ -180,6 +187,7 @@ fn main() -> ExitCode {
         }
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
         Command::Pipeline(cmd) => pipeline::run(cmd),
+        Command::Deploy(args) => deploy_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Ui(args) => ui_cmd::run(args),
         Command::VerifyBlob { key, keyless, signature, bundle, file } => keys::verify_blob(key.as_deref(), &keyless, signature.as_ref(), bundle.as_ref(), &file),

@@ -205,7 +205,13 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
         Some(Ok(k)) => Some(k),
         Some(Err(e)) => return exit::internal(&e),
     };
-    let trust = match a.keyless.load(a.key.is_some()) {
+    run_with(a, key, a.key.as_deref())
+}
+
+/// `kiln verify` with the public key given (`kiln deploy` verifies with the public half of its
+/// signing key); `key_path` names it in messages.
+pub fn run_with(a: &VerifyArgs, key: Option<PublicKey>, key_path: Option<&Path>) -> ExitCode {
+    let trust = match a.keyless.load(key.is_some()) {
         Ok(t) => t,
         Err(e) => return exit::internal(&e),
     };
@@ -231,7 +237,7 @@ pub fn run(a: &VerifyArgs) -> ExitCode {
     };
     println!("provenance {}", path.display());
     let mut c = Checks { failed: 0 };
-    let key = key.as_ref().zip(a.key.as_deref());
+    let key = key.as_ref().zip(key_path);
     let signed = match attestation {
         Attestation::Envelope(env) => verify_envelope(env, key, &path, &mut c).map(|s| (s, false)),
         Attestation::Bundle(b) => verify_bundle(b, key, trust.as_ref(), &path, &mut c),

@@ -84,6 +84,23 @@ impl LocalFleet {
         Ok(fleet)
     }
 
+    /// Make the instances `ids` that do not exist yet, outside the fleet (the replacement
+    /// instances of a deployment taken over after a kill: `provision` made them in the process
+    /// that died). Later `provision` calls never reuse their names.
+    pub fn recreate(&self, ids: &[String]) -> Result<(), TargetError> {
+        for id in ids {
+            if self.lock().instances.contains_key(id) {
+                continue;
+            }
+            self.make(id)?;
+            if let Some(n) = id.strip_prefix("green-").and_then(|n| n.parse::<u32>().ok()) {
+                let mut s = self.lock();
+                s.next = s.next.max(n);
+            }
+        }
+        Ok(())
+    }
+
     /// Paths no process of an instance may read (signing keys, secrets files).
     pub fn hide(&mut self, paths: Vec<PathBuf>) {
         self.conf.hidden = paths;
@@ -281,8 +298,33 @@ impl Target for LocalFleet {
     fn run_hook<'a>(&'a self, request: HookRequest<'a>) -> BoxFuture<'a, HookResult> {
         Box::pin(async move {
             let id = request.instance;
-            let Some((dir, port, bundle)) = self.lock().instances.get(id).map(|i| (i.dir.clone(), i.port, i.bundles.get(&request.revision.name).cloned())) else {
-                return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("local instance {id} does not exist") };
+            let known = self.lock().instances.get(id).map(|i| (i.dir.clone(), i.port, i.bundles.get(&request.revision.name).cloned()));
+            let (dir, port, bundle) = match (known, &request.hook) {
+                (Some(k), _) => k,
+                // An ECS or Lambda hook function runs for the deployment's one target
+                // (`group:service`, `function:alias`), not on an instance: in a directory of its
+                // own, with the revision as its working directory.
+                (None, HookSpec::Function { .. }) => {
+                    let dir = self.dir.join(".functions");
+                    for sub in ["root", "tmp"] {
+                        if let Err(e) = std::fs::create_dir_all(dir.join(sub)) {
+                            return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("creating {}: {e}", dir.display()) };
+                        }
+                    }
+                    // Its own copy of the revision: the sandbox shows the function its
+                    // directory, not where kiln keeps revisions.
+                    let copy = dir.join("bundles").join(dir_name(&request.revision.name));
+                    if !copy.is_dir() {
+                        let (from, to) = (PathBuf::from(&request.revision.bundle), copy.clone());
+                        let copied = tokio::task::spawn_blocking(move || files::copy_bundle(&from, &to)).await.map_err(|e| e.to_string()).and_then(|r| r);
+                        if let Err(e) = copied {
+                            let _ = std::fs::remove_dir_all(&copy);
+                            return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("copying the revision for hook function {}: {e}", request.hook.name()) };
+                        }
+                    }
+                    (dir, 0, Some(copy))
+                }
+                (None, HookSpec::Script { .. }) => return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("local instance {id} does not exist") },
             };
             let mut env = request.env.clone();
             env.extend(self.base_env(id, &dir, port));
