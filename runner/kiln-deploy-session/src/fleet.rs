@@ -32,6 +32,9 @@ pub struct Layout {
     pub originals: Vec<String>,
     /// Replacement instances that exist already (a deployment taken over after a kill).
     pub replacements: Vec<String>,
+    /// The router starts empty: the deployment taken over registers every instance as its
+    /// record says (set, in service or not).
+    pub registered_by_record: bool,
 }
 
 /// How the fleet's processes are confined.
@@ -44,7 +47,7 @@ pub struct Confinement {
 }
 
 enum Driver {
-    Local { fleet: LocalFleet, traffic: RouterTraffic, metrics: RouterMetrics },
+    Local { fleet: LocalFleet, traffic: RouterTraffic, metrics: RouterMetrics, drain: std::time::Duration },
     Ssh { fleet: SshFleet, metrics: SampleStore },
 }
 
@@ -63,14 +66,16 @@ impl Fleet {
         match t.driver.as_str() {
             "local" => {
                 let settings = LocalSettings::from_json(&t.settings).map_err(|e| e.to_string())?;
-                let router = RouterConfig { listen: settings.router.listen_addr().map_err(|e| e.to_string())?, drain_timeout: std::time::Duration::from_secs(settings.router.drain_timeout), ..RouterConfig::default() };
+                let drain = std::time::Duration::from_secs(settings.router.drain_timeout);
+                let router = RouterConfig { listen: settings.router.listen_addr().map_err(|e| e.to_string())?, drain_timeout: drain, ..RouterConfig::default() };
                 let mut fleet = LocalFleet::new(state_dir, &layout.originals, settings, conf.sandboxed).map_err(|e| e.to_string())?;
                 fleet.hide(conf.hidden.clone());
                 fleet.recreate(&layout.replacements).map_err(|e| e.to_string())?;
                 restore_on(&fleet, restore, &group.deployment_group_id).await?;
-                let traffic = RouterTraffic::start(router, fleet.clone(), &layout.originals).await.map_err(|e| format!("starting the deployment's router: {e}"))?;
+                let registered: &[String] = if layout.registered_by_record { &[] } else { &layout.originals };
+                let traffic = RouterTraffic::start(router, fleet.clone(), registered).await.map_err(|e| format!("starting the deployment's router: {e}"))?;
                 let metrics = traffic.metrics();
-                Ok(Fleet { driver: Driver::Local { fleet, traffic, metrics } })
+                Ok(Fleet { driver: Driver::Local { fleet, traffic, metrics, drain } })
             }
             "ssh" => {
                 let settings = SshSettings::from_json(&t.settings, group_dir).map_err(|e| e.to_string())?;
@@ -102,6 +107,14 @@ impl Fleet {
         match &self.driver {
             Driver::Local { metrics, .. } => metrics,
             Driver::Ssh { metrics, .. } => metrics,
+        }
+    }
+
+    /// The router's deregistration delay (`targets.settings.router.drain-timeout`), for a local fleet.
+    pub fn drain_timeout(&self) -> Option<std::time::Duration> {
+        match &self.driver {
+            Driver::Local { drain, .. } => Some(*drain),
+            Driver::Ssh { .. } => None,
         }
     }
 

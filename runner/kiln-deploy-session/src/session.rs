@@ -44,10 +44,13 @@ fn group_dir(config: &SessionConfig) -> PathBuf {
 }
 
 impl Session {
-    async fn open(config: SessionConfig, store: Store, layout: &Layout, restore: &[(String, Revision)]) -> Result<Session, String> {
+    async fn open(mut config: SessionConfig, store: Store, layout: &Layout, restore: &[(String, Revision)]) -> Result<Session, String> {
         let g = &config.group;
         let state_dir = store.root().join("fleet").join(&g.application_name).join(&g.deployment_group_name);
         let fleet = Fleet::open(g, &group_dir(&config), &state_dir, layout, &config.confinement, restore).await?;
+        if let Some(d) = fleet.drain_timeout() {
+            config.options.drain_timeout = d;
+        }
         let strategies = PluginStrategies::new(config.host.clone(), path_resolver(&group_dir(&config)));
         Ok(Session { config, store, fleet, strategies })
     }
@@ -57,7 +60,7 @@ impl Session {
     pub async fn for_new(config: SessionConfig) -> Result<Session, String> {
         let store = Store::open(&config.project).map_err(|e| e.to_string())?;
         let g = &config.group;
-        let layout = Layout { originals: g.targets.instances.iter().map(|d| d.id.clone()).collect(), replacements: Vec::new() };
+        let layout = Layout { originals: g.targets.instances.iter().map(|d| d.id.clone()).collect(), replacements: Vec::new(), registered_by_record: false };
         let state = store.group_state(&g.application_name, &g.deployment_group_name).map_err(|e| e.to_string())?;
         let mut restore = Vec::new();
         if let Some(last) = state.last_successful_deployment {
@@ -77,10 +80,10 @@ impl Session {
         let store = Store::open(&config.project).map_err(|e| e.to_string())?;
         let fleet = &info.kiln.fleet;
         let layout = if fleet.is_empty() {
-            Layout { originals: config.group.targets.instances.iter().map(|d| d.id.clone()).collect(), replacements: Vec::new() }
+            Layout { originals: config.group.targets.instances.iter().map(|d| d.id.clone()).collect(), replacements: Vec::new(), registered_by_record: false }
         } else {
             let of = |set: InstanceSet| fleet.iter().filter(|f| f.set == set).map(|f| f.id.clone()).collect();
-            Layout { originals: of(InstanceSet::Original), replacements: of(InstanceSet::Replacement) }
+            Layout { originals: of(InstanceSet::Original), replacements: of(InstanceSet::Replacement), registered_by_record: true }
         };
         let known: Vec<RevisionRef> = std::iter::once(info.revision.local_revision.clone()).chain(info.previous_revision.as_ref().map(|p| p.local_revision.clone())).collect();
         let mut loaded: Vec<Revision> = Vec::new();

@@ -214,7 +214,12 @@ fn verify(r: &RunArgs, found: &revision::Found, signing: Option<&KeyPair>) -> Re
         (None, Some(k), Some(p)) => (k.public_key().clone(), p.clone()),
         _ => return Err(exit::usage("the provenance is verified with a public key: give --key (the build key) or --verify-key cosign.pub, or pass --allow-unverified")),
     };
-    println!("== verifying {} before deploying it", found.name);
+    if r.common.json {
+        crate::verify::report_on_stderr();
+        eprintln!("== verifying {} before deploying it", found.name);
+    } else {
+        println!("== verifying {} before deploying it", found.name);
+    }
     let args = crate::verify::VerifyArgs {
         key: Some(key_path.clone()),
         keyless: Default::default(),

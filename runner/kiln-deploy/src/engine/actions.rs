@@ -95,6 +95,7 @@ pub(crate) async fn deploy_batch(cx: &RunCx<'_>, ids: &[String]) -> Result<Outco
     let results = cx.watch.race(join_all(futures)).await?;
     let mut failed_now = Vec::new();
     for (id, ok) in ids.iter().zip(&results) {
+        cx.watch.forget(id);
         if cx.plan.flow == Flow::InPlace {
             cx.rec.target_status(id, if *ok { TargetStatus::Succeeded } else { TargetStatus::Failed });
         } else if !ok {

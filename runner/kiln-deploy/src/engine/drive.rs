@@ -108,7 +108,12 @@ pub(crate) async fn drive(cx: &RunCx<'_>, strategy: &mut dyn Strategy) -> Result
                 return Err(match last {
                     // The strategy gave up after a failure: the record says what failed first.
                     Some(Err((code, message))) => Stop::failure(code, format!("{message} (the deployment strategy rolled back: {reason})")),
-                    _ => Stop::failure(ErrorCode::CustomerApplicationUnhealthy, format!("the deployment strategy asked to roll back: {reason}")),
+                    // Instances failed earlier and the strategy cannot go on without breaking
+                    // minimum healthy hosts: CodeDeploy's HEALTH_CONSTRAINTS.
+                    _ => match failed_instances(cx) {
+                        Some(failed) => Stop::failure(ErrorCode::HealthConstraints, format!("The overall deployment failed because too many individual instances failed deployment ({failed}); the deployment strategy rolled back: {reason}")),
+                        None => Stop::failure(ErrorCode::CustomerApplicationUnhealthy, format!("the deployment strategy asked to roll back: {reason}")),
+                    },
                 });
             }
         });
@@ -185,6 +190,23 @@ fn guard_view(cx: &RunCx<'_>) -> (Vec<GuardInstance>, u8) {
             .collect()
     });
     (list, traffic)
+}
+
+/// The instances this deployment failed on, each with its first failed event's message.
+fn failed_instances(cx: &RunCx<'_>) -> Option<String> {
+    let list: Vec<String> = cx.rec.read(|s| {
+        s.info
+            .deployment_targets
+            .iter()
+            .map(|t| t.core())
+            .filter(|t| t.status == TargetStatus::Failed)
+            .map(|t| match t.lifecycle_events.iter().find(|e| e.status == crate::record::LifecycleEventStatus::Failed) {
+                Some(e) => format!("{}: {} {}", t.target_id, e.lifecycle_event_name, e.diagnostics.as_ref().map(|d| d.message.as_str()).unwrap_or("failed")),
+                None => t.target_id.clone(),
+            })
+            .collect()
+    });
+    (!list.is_empty()).then(|| list.join("; "))
 }
 
 /// The observation for the strategy.

@@ -89,7 +89,10 @@ pub(crate) async fn restore_traffic(cx: &RunCx<'_>, stop: &Stop) -> Restored {
         }
         (Some(t), _) => {
             if cx.plan.flow == Flow::BlueGreen {
-                let originals: Vec<String> = cx.rec.read(|s| s.info.kiln.fleet.iter().filter(|f| f.set == InstanceSet::Original && !f.in_service).map(|f| f.id.clone()).collect());
+                // Every original instance, whatever the record says: a BlockTraffic interrupted
+                // by the failure may have taken one out of service at the load balancer before
+                // its record said so.
+                let originals: Vec<String> = cx.rec.read(|s| s.info.kiln.fleet.iter().filter(|f| f.set == InstanceSet::Original).map(|f| f.id.clone()).collect());
                 for id in originals {
                     if t.set_in_service(&id, true).await.is_ok() {
                         cx.rec.fleet(&id, |f| f.in_service = true);
@@ -237,7 +240,14 @@ async fn run_rollback(rcx: &RunCx<'_>, failed: &DeploymentInfo, traffic_ok: bool
 async fn remove_replacements(rcx: &RunCx<'_>, failed: &DeploymentInfo) -> bool {
     let ids: Vec<String> = failed.kiln.fleet.iter().filter(|f| f.set == InstanceSet::Replacement && f.provisioned).map(|f| f.id.clone()).collect();
     let mut ok = true;
-    if let Some(t) = rcx.traffic {
+    if let Some(t) = rcx.traffic
+        && !ids.is_empty()
+    {
+        // Traffic is back on the original set already; requests still in flight on the
+        // replacement instances finish (ELB's deregistration delay) before they stop.
+        if let Err(e) = t.drain(&ids, rcx.env.options.drain_timeout).await {
+            rcx.rec.reporter.progress(&Progress::Message(format!("rollback: draining the replacement instances failed: {e}")));
+        }
         for id in &ids {
             ok &= t.deregister(id).await.is_ok();
         }

@@ -212,12 +212,23 @@ impl<'a> Watch<'a> {
             }
             *last = Some(now);
         }
-        let ids: Vec<String> = self.rec.read(|s| s.info.kiln.fleet.iter().filter(|f| f.revision.is_some()).map(|f| f.id.clone()).collect());
+        // Not an instance being deployed to: its service is stopped on purpose, and an answer
+        // from that moment would outlive the deployment of it (see `forget`).
+        let ids: Vec<String> = self.rec.read(|s| {
+            let deploying = |id: &str| super::state::target(&s.info, id).is_some_and(|t| t.status == crate::record::TargetStatus::InProgress);
+            s.info.kiln.fleet.iter().filter(|f| f.revision.is_some() && !deploying(&f.id)).map(|f| f.id.clone()).collect()
+        });
         for id in ids {
             let ok = matches!(self.target.health_check(&id).await, Ok(true));
             self.samples.record(HEALTH_CHECK_FAILED, if ok { 0.0 } else { 1.0 });
             self.healthy.lock().unwrap_or_else(|e| e.into_inner()).insert(id, ok);
         }
+    }
+
+    /// Drop what an earlier check said about `id` (it was just deployed: its lifecycle's own
+    /// start and health probe stand until the next round).
+    pub fn forget(&self, id: &str) {
+        self.healthy.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
 
     /// The last health check's answer for an instance (`None` before the first check).
