@@ -77,6 +77,14 @@ fi
 echo
 echo "== kiln deploy list"
 "$KILN" deploy list --dir app
+python3 - app/.kiln/deployments <<'PY'
+import glob, json, sys
+for p in sorted(glob.glob(sys.argv[1] + "/d-*/deployment.json")):
+    d = json.load(open(p))
+    r = d["kiln"].get("rollback") or {}
+    if r.get("trafficRestoredMs") is not None:
+        print(f"{d['deploymentId']}: traffic back on the last good revision {r['trafficRestoredMs']:.2f} ms after {r['trigger']}")
+PY
 echo
 echo "== the signed attestations (DSSE, in-toto Statement v1, the build key)"
 for d in app/.kiln/deployments/d-*/; do
