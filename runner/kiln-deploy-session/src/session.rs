@@ -9,7 +9,7 @@ use kiln_deploy::record::{DeploymentInfo, RevisionRef, Store};
 use kiln_deploy::report::{Progress, Reporter};
 use kiln_deploy::strategy::InstanceSet;
 use kiln_deploy::{Deployment, DeploymentOptions, Env, Revision, RunOptions, RunOutcome};
-use kiln_deploy_plugins::{path_resolver, PluginStrategies};
+use kiln_deploy_plugins::{path_resolver, PluginStrategies, Resolver};
 use kiln_host::Host;
 
 use crate::fleet::{Confinement, Fleet, Layout};
@@ -25,6 +25,10 @@ pub struct SessionConfig {
     pub confinement: Confinement,
     pub options: RunOptions,
     pub reporter: Arc<dyn Reporter>,
+    /// How a custom configuration's `kilnStrategy.uses` becomes a component (the CLI resolves
+    /// paths, `path@sha256:…` and `name@sha256:…` through `kiln.lock` as for build steps);
+    /// `None`: `.wasm` paths inside the group file's directory.
+    pub resolver: Option<Resolver>,
 }
 
 /// An open deployment session.
@@ -51,7 +55,8 @@ impl Session {
         if let Some(d) = fleet.drain_timeout() {
             config.options.drain_timeout = d;
         }
-        let strategies = PluginStrategies::new(config.host.clone(), path_resolver(&group_dir(&config)));
+        let resolver = config.resolver.take().unwrap_or_else(|| path_resolver(&group_dir(&config)));
+        let strategies = PluginStrategies::new(config.host.clone(), resolver);
         Ok(Session { config, store, fleet, strategies })
     }
 

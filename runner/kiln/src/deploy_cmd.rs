@@ -185,6 +185,10 @@ fn session_config(c: &Common, group: DeploymentGroup, host: Arc<Host>) -> Sessio
     }
     let time_scale = if c.time_scale > 0.0 && c.time_scale <= 1000.0 { c.time_scale } else { 1.0 };
     let hidden = c.key.iter().filter_map(|k| k.canonicalize().ok()).collect();
+    // Strategy plugins (`kilnStrategy.uses`) resolve as build steps' `uses:` do, against the
+    // group file's directory and its kiln.lock.
+    let base = c.group.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let base = std::path::absolute(&base).unwrap_or(base);
     SessionConfig {
         project: c.dir.clone(),
         group_file: c.group.clone(),
@@ -193,6 +197,7 @@ fn session_config(c: &Common, group: DeploymentGroup, host: Arc<Host>) -> Sessio
         confinement: Confinement { sandboxed: !c.no_sandbox, hidden },
         options: RunOptions { time_scale, ..RunOptions::default() },
         reporter: Arc::new(Terminal::stderr()),
+        resolver: Some(Box::new(move |reference: &str| crate::plugins::resolve(reference, &base, &base))),
     }
 }
 
