@@ -307,9 +307,12 @@ fn recover(r: &Recover, resume: bool) -> ExitCode {
         Err(e) => return exit::internal(&e),
     };
     let outcome = rt.block_on(async move {
+        let project = config.project.clone();
         let session = Session::for_record(config, &info).await?;
         announce(&session);
+        let watcher = tokio::spawn(stop_on_interrupt(project));
         let out = if resume { session.resume(&id).await } else { session.rollback(&id).await };
+        watcher.abort();
         session.shutdown().await;
         out
     });
@@ -332,9 +335,12 @@ type SessionFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Resu
 fn run_session(config: SessionConfig, serve: bool, work: impl for<'a> FnOnce(&'a Session) -> SessionFuture<'a>) -> Result<RunOutcome, String> {
     let rt = runtime()?;
     rt.block_on(async move {
+        let project = config.project.clone();
         let session = Session::for_new(config).await?;
         announce(&session);
+        let watcher = tokio::spawn(stop_on_interrupt(project));
         let out = work(&session).await;
+        watcher.abort();
         if serve && out.is_ok() {
             if let Some(a) = session.router_addr() {
                 eprintln!("serving on http://{a}/ until Ctrl-C or SIGTERM");
@@ -344,6 +350,28 @@ fn run_session(config: SessionConfig, serve: bool, work: impl for<'a> FnOnce(&'a
         session.shutdown().await;
         out
     })
+}
+
+/// Ctrl-C while this kiln runs a deployment: stop it as `kiln deploy stop` would (rolling back as
+/// the group says), so a deployment is not left half-shifted; a second Ctrl-C leaves at once (the
+/// deployment is then interrupted: `kiln deploy rollback` or `resume`).
+async fn stop_on_interrupt(project: PathBuf) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    eprintln!("interrupted: stopping the deployment (as `kiln deploy stop`); Ctrl-C again to leave it interrupted");
+    if let Ok(store) = Store::open(&project) {
+        let mine = kiln_deploy::Deployment::list(&store).unwrap_or_default().into_iter().filter(|d| d.kiln.pid == std::process::id() && !d.status.is_final());
+        for d in mine {
+            if let Err(e) = kiln_deploy::Deployment::stop(&store, &d.deployment_id, None) {
+                eprintln!("error: stopping {}: {e}", d.deployment_id);
+            }
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("interrupted again: leaving; `kiln deploy status` shows the deployment as interrupted");
+        std::process::exit(130);
+    }
 }
 
 async fn wait_for_signal() {

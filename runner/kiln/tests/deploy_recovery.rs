@@ -242,3 +242,32 @@ fn kiln_deploy_stop_from_another_process_stops_the_canary_and_rolls_back_as_the_
     assert_eq!(all[0]["kiln"]["traffic"]["current"]["original"], 100);
     assert_eq!(all[1]["status"], "Succeeded", "DEPLOYMENT_STOP_ON_REQUEST: rolled back");
 }
+
+#[test]
+fn ctrl_c_during_a_deployment_stops_it_instead_of_leaving_it_half_shifted() {
+    if python().is_none() {
+        eprintln!("SKIPPED: python3 is not installed");
+        return;
+    }
+    let fx = Fx::new();
+    let head = CANARY.replace("DEPLOYMENT_STOP_ON_ALARM]", "DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST]");
+    let group = fx.group(&head, true, "", &["task-1"]);
+    let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
+    let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
+    assert_eq!(fx.deploy(&v1, &group, 0.001, &[]).status.code(), Some(0));
+    let before = fx.deployment_ids();
+    let child = fx.deploy_spawn(&v2, &group, 1.0);
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            fx.deployment_ids().into_iter().find(|i| !before.contains(i)).and_then(|id| std::fs::read(fx.proj.join(".kiln/deployments").join(id).join("deployment.json")).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok()).is_some_and(|v| v["kiln"]["traffic"]["current"]["replacement"] == 10)
+        }),
+        "the canary never reached 10 %"
+    );
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted: stopping the deployment"), "{}", stderr(&out));
+    let all = outcome(&out);
+    assert_eq!((all[0]["status"].as_str(), all[0]["errorInformation"]["code"].as_str(), all[0]["kiln"]["interrupted"].as_bool()), (Some("Stopped"), Some("MANUAL_STOP"), Some(false)));
+    assert_eq!(all[1]["status"], "Succeeded");
+}
