@@ -21,17 +21,7 @@ fn killed_mid_canary(fx: &Fx, group: &Path) -> String {
     let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
     let out = fx.deploy(&v1, group, 0.001, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let before = fx.deployment_ids();
-    let mut child = fx.deploy_spawn(&v2, group, 1.0);
-    let mut id = String::new();
-    let shifted = wait_for(Duration::from_secs(60), || {
-        let Some(new) = fx.deployment_ids().into_iter().find(|i| !before.contains(i)) else { return false };
-        id = new;
-        let p = fx.proj.join(".kiln/deployments").join(&id).join("deployment.json");
-        let Ok(bytes) = std::fs::read(&p) else { return false };
-        serde_json::from_slice::<Value>(&bytes).is_ok_and(|v| v["kiln"]["traffic"]["current"]["replacement"] == 10)
-    });
-    assert!(shifted, "the canary never reached 10 %");
+    let (mut child, id) = canary_at_10(fx, &v2, group);
     assert_eq!(get(fx.router()).map(|(s, _)| s), Some(200), "the router serves while the canary waits");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -222,17 +212,7 @@ fn kiln_deploy_stop_from_another_process_stops_the_canary_and_rolls_back_as_the_
     let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
     let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
     assert_eq!(fx.deploy(&v1, &group, 0.001, &[]).status.code(), Some(0));
-    let before = fx.deployment_ids();
-    let child = fx.deploy_spawn(&v2, &group, 1.0);
-    let mut id = String::new();
-    assert!(
-        wait_for(Duration::from_secs(60), || {
-            let Some(new) = fx.deployment_ids().into_iter().find(|i| !before.contains(i)) else { return false };
-            id = new;
-            std::fs::read(fx.proj.join(".kiln/deployments").join(&id).join("deployment.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).is_some_and(|v| v["kiln"]["traffic"]["current"]["replacement"] == 10)
-        }),
-        "the canary never reached 10 %"
-    );
+    let (child, id) = canary_at_10(&fx, &v2, &group);
     let stop = fx.kiln().args(["deploy", "stop", &id, "--dir"]).arg(&fx.proj).output().unwrap();
     assert!(stop.status.success() && String::from_utf8_lossy(&stop.stdout).contains("stop requested"), "{}", String::from_utf8_lossy(&stop.stderr));
     let out = wait_bounded(child, Duration::from_secs(60));
@@ -255,14 +235,7 @@ fn ctrl_c_during_a_deployment_stops_it_instead_of_leaving_it_half_shifted() {
     let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
     let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
     assert_eq!(fx.deploy(&v1, &group, 0.001, &[]).status.code(), Some(0));
-    let before = fx.deployment_ids();
-    let child = fx.deploy_spawn(&v2, &group, 1.0);
-    assert!(
-        wait_for(Duration::from_secs(60), || {
-            fx.deployment_ids().into_iter().find(|i| !before.contains(i)).and_then(|id| std::fs::read(fx.proj.join(".kiln/deployments").join(id).join("deployment.json")).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok()).is_some_and(|v| v["kiln"]["traffic"]["current"]["replacement"] == 10)
-        }),
-        "the canary never reached 10 %"
-    );
+    let (child, _) = canary_at_10(&fx, &v2, &group);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let out = wait_bounded(child, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -15,23 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Answers every request with its release name; 500 when the release name ends in `-bad`
-/// (except /health, so a bad release starts and passes its health check).
-pub const SERVER: &str = r#"import http.server, os
-release = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "release.txt")).read().strip()
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        bad = release.endswith("-bad") and self.path != "/health"
-        body = release.encode()
-        self.send_response(500 if bad else 200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
+/// The bundled example's web service: answers every request with its release name; 500 when the
+/// release name ends in `-bad` (except /health, so a bad release starts and passes its health
+/// check).
+pub const SERVER: &str = include_str!("../../../../examples/deploy-canary/app/server.py");
 
 /// An EC2/on-premises appspec: the service to /srv/web, hooks from `scripts/`.
 pub fn server_appspec(hooks: &[(&str, &str, u32)]) -> String {
@@ -197,7 +184,7 @@ pub fn get(addr: SocketAddr) -> Option<(u16, String)> {
     c.take(65536).read_to_end(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf);
     let status = text.get(9..12)?.parse().ok()?;
-    Some((status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
+    Some((status, text.split_once("\r\n\r\n").map(|(_, b)| b.trim_end().to_string()).unwrap_or_default()))
 }
 
 /// Every answer, in order.
@@ -257,6 +244,21 @@ impl Load {
         self.stop.store(true, Ordering::Relaxed);
         self.threads.into_iter().map(|t| Answers(t.join().unwrap())).collect()
     }
+}
+
+/// Start deploying `revision` in the background (real time: a canary waits its 5 minutes) and
+/// wait until its record says 10 % of the traffic is on it. Returns kiln and the deployment id.
+pub fn canary_at_10(fx: &Fx, revision: &Path, group: &Path) -> (Child, String) {
+    let before = fx.deployment_ids();
+    let child = fx.deploy_spawn(revision, group, 1.0);
+    let mut id = String::new();
+    let shifted = wait_for(Duration::from_secs(60), || {
+        let Some(new) = fx.deployment_ids().into_iter().find(|i| !before.contains(i)) else { return false };
+        id = new;
+        std::fs::read(fx.proj.join(".kiln/deployments").join(&id).join("deployment.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).is_some_and(|v| v["kiln"]["traffic"]["current"]["replacement"] == 10)
+    });
+    assert!(shifted, "the canary never reached 10 %");
+    (child, id)
 }
 
 /// Wait until `f` holds (polling), at most `limit`.
