@@ -20,6 +20,7 @@ use kiln_deploy::target::{InstallRequest, Target, TrafficControl};
 use kiln_deploy::Revision;
 use kiln_router::RouterConfig;
 use kiln_spec::appspec::{FileExistsBehavior, Platform};
+use kiln_targets::local::metrics::{InstanceMetrics, PREFIX as INSTANCE_PREFIX};
 use kiln_targets::local::LocalFleet;
 use kiln_targets::router::{RouterMetrics, RouterTraffic};
 use kiln_targets::settings::{LocalSettings, SshHost, SshSettings};
@@ -46,8 +47,25 @@ pub struct Confinement {
     pub hidden: Vec<PathBuf>,
 }
 
+/// The local driver's alarm metrics: the router's, and what the instances report
+/// (`instance.<name>`, `targets.settings.metrics`).
+struct LocalMetrics {
+    router: RouterMetrics,
+    instances: InstanceMetrics,
+}
+
+impl MetricsSource for LocalMetrics {
+    fn datapoint(&self, metric: &str, from: std::time::Instant, to: std::time::Instant) -> Result<Option<kiln_deploy::metrics::Datapoint>, kiln_deploy::metrics::MetricsError> {
+        if metric.starts_with(INSTANCE_PREFIX) { self.instances.datapoint(metric, from, to) } else { self.router.datapoint(metric, from, to) }
+    }
+
+    fn check(&self, metric: &str) -> Result<(), kiln_deploy::metrics::MetricsError> {
+        if metric.starts_with(INSTANCE_PREFIX) { self.instances.check(metric) } else { self.router.check(metric) }
+    }
+}
+
 enum Driver {
-    Local { fleet: LocalFleet, traffic: RouterTraffic, metrics: RouterMetrics, drain: std::time::Duration },
+    Local { fleet: LocalFleet, traffic: RouterTraffic, metrics: LocalMetrics, drain: std::time::Duration, poller: Option<tokio::task::JoinHandle<()>> },
     Ssh { fleet: SshFleet, metrics: SampleStore },
 }
 
@@ -74,8 +92,10 @@ impl Fleet {
                 restore_on(&fleet, restore, &group.deployment_group_id).await?;
                 let registered: &[String] = if layout.registered_by_record { &[] } else { &layout.originals };
                 let traffic = RouterTraffic::start(router, fleet.clone(), registered).await.map_err(|e| format!("starting the deployment's router: {e}"))?;
-                let metrics = traffic.metrics();
-                Ok(Fleet { driver: Driver::Local { fleet, traffic, metrics, drain } })
+                let instances = InstanceMetrics::default();
+                let poller = fleet.settings().metrics.as_ref().map(|m| instances.poll(fleet.clone(), m.path.clone(), std::time::Duration::from_millis(m.interval_ms)));
+                let metrics = LocalMetrics { router: traffic.metrics(), instances };
+                Ok(Fleet { driver: Driver::Local { fleet, traffic, metrics, drain, poller } })
             }
             "ssh" => {
                 let settings = SshSettings::from_json(&t.settings, group_dir).map_err(|e| e.to_string())?;
@@ -128,7 +148,10 @@ impl Fleet {
 
     /// Stop the services and the router (requests in flight finish).
     pub async fn shutdown(&self) {
-        if let Driver::Local { fleet, traffic, .. } = &self.driver {
+        if let Driver::Local { fleet, traffic, poller, .. } = &self.driver {
+            if let Some(p) = poller {
+                p.abort();
+            }
             traffic.shutdown().await;
             fleet.shutdown().await;
         }

@@ -136,7 +136,7 @@ fn a_linear_shift_whose_hook_times_out_is_rolled_back_with_traffic_first() {
     }
     let fx = Fx::new();
     let head = "applicationName: shop\ndeploymentGroupName: ecs\ncomputePlatform: ECS\ndeploymentConfigName: CodeDeployDefault.ECSLinear10PercentEvery1Minutes\nautoRollbackConfiguration: {enabled: true, events: [DEPLOYMENT_FAILURE]}\n";
-    let group = fx.group(head, true, "slow: {command: [sleep, '60'], timeout: 2}", &["task-1"]);
+    let group = fx.group(head, true, "functions: {slow: {command: [sleep, '60'], timeout: 2}}", &["task-1"]);
     let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
     let v2 = fx.revision("v2", &ecs_appspec(&[("AfterAllowTraffic", "slow")]), true, &[]);
     // 10 steps of one minute: 0.6 s at 1/1000.
@@ -246,4 +246,29 @@ fn the_bundled_canary_example_catches_the_bad_release_and_rolls_back() {
     // The load generator saw the bad release (the canary's tenth) and the good one.
     let count = |what: &str| text.lines().find(|l| l.trim_end().ends_with(what)).and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0);
     assert!(count("500 v2-bad") >= 20 && count("200 v1") > count("500 v2-bad"), "{text}");
+}
+
+#[test]
+fn an_alarm_on_a_number_the_instances_report_catches_a_bad_canary_without_any_traffic() {
+    if skip() {
+        return;
+    }
+    let fx = Fx::new();
+    // The service answers GET /metrics with `app_errors 1` when its release is bad, 0 otherwise.
+    let head = "applicationName: shop\ndeploymentGroupName: ecs\ncomputePlatform: ECS\ndeploymentConfigName: CodeDeployDefault.ECSCanary10Percent5Minutes\nalarmConfiguration:\n  enabled: true\n  alarms:\n    - {name: app-errors, metric: instance.app_errors, statistic: Maximum, period: 60, evaluationPeriods: 1, comparisonOperator: GreaterThanOrEqualToThreshold, threshold: 1, treatMissingData: notBreaching}\nautoRollbackConfiguration: {enabled: true, events: [DEPLOYMENT_STOP_ON_ALARM]}\n";
+    let group = fx.group(head, true, "metrics: {path: /metrics, interval-ms: 50}", &["task-1"]);
+    let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
+    let v2 = fx.revision("v2-bad", &ecs_appspec(&[]), true, &[]);
+    assert_eq!(fx.deploy(&v1, &group, 0.01, &[]).status.code(), Some(0));
+    let out = fx.deploy(&v2, &group, 0.1, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let all = outcome(&out);
+    assert_eq!((all[0]["status"].as_str(), all[0]["errorInformation"]["code"].as_str()), (Some("Stopped"), Some("ALARM_ACTIVE")), "{:#}", all[0]["errorInformation"]);
+    assert!(all[0]["errorInformation"]["message"].as_str().unwrap().contains("app-errors"));
+    assert_eq!(all[1]["status"], "Succeeded");
+    // A metric name that cannot be an instance's is refused before anything changes.
+    let bad = head.replace("instance.app_errors", "instance.app errors");
+    let group = fx.group(&bad, true, "metrics: {path: /metrics, interval-ms: 50}", &["task-1"]);
+    let out = fx.deploy(&v2, &group, 0.1, &[]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
 }

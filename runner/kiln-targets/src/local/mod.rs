@@ -11,6 +11,7 @@
 //! The fleet lives in this process: services are kiln's children and end with it.
 
 pub mod files;
+pub mod metrics;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -134,6 +135,16 @@ impl LocalFleet {
     /// The instance's directory (its `root/`, `tmp/`, `bundles/`, `service.log`).
     pub fn instance_dir(&self, id: &str) -> Option<PathBuf> {
         self.lock().instances.get(id).map(|i| i.dir.clone())
+    }
+
+    /// Every instance whose service runs, with its address.
+    pub fn serving(&self) -> Vec<(String, SocketAddr)> {
+        self.lock().instances.iter().filter(|(_, i)| i.service.is_some()).map(|(id, i)| (id.clone(), SocketAddr::from(([127, 0, 0, 1], i.port)))).collect()
+    }
+
+    /// The settings the fleet was made with.
+    pub fn settings(&self) -> &LocalSettings {
+        &self.settings
     }
 
     /// The revision an instance's service runs.

@@ -92,12 +92,13 @@ impl Fx {
     }
 
     /// A group file: `head` (names, platform, configuration, style, alarms, rollback…) plus a
-    /// local driver with the python service, this fixture's router port, `functions` (ECS hook
-    /// functions as YAML flow mappings) and `instances`.
-    pub fn group(&self, head: &str, ecs: bool, functions: &str, instances: &[&str]) -> PathBuf {
+    /// local driver with the python service, this fixture's router port, `settings` (more keys
+    /// of `targets.settings`, as YAML flow entries: `functions: {…}`, `metrics: {…}`) and
+    /// `instances`.
+    pub fn group(&self, head: &str, ecs: bool, settings: &str, instances: &[&str]) -> PathBuf {
         let py = python().expect("python3");
         let cwd = if ecs { String::new() } else { ", cwd: /srv/web".into() };
-        let functions = if functions.is_empty() { String::new() } else { format!("    functions: {{{functions}}}\n") };
+        let functions = if settings.is_empty() { String::new() } else { format!("    {settings}\n") };
         let text = format!(
             "{head}targets:\n  driver: local\n  settings:\n    service: {{command: [{py}, server.py]{cwd}, health-path: /health, start-timeout: 20, stop-timeout: 5}}\n    router: {{listen: '127.0.0.1:{}', drain-timeout: 5}}\n{functions}  instances: [{}]\n",
             self.port,
