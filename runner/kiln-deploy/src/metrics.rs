@@ -18,6 +18,23 @@ use crate::alarm::Statistic;
 /// when it passed (so `Sum` counts failures and `Average` is the failure ratio).
 pub const HEALTH_CHECK_FAILED: &str = "kiln.HealthCheckFailed";
 
+/// The prefix of the metrics hooks report: a hook's stdout line `kiln-metric NAME VALUE` is a
+/// sample of `hook.NAME` (NAME of letters, digits, `_`, `.`, `:` and `-`, at most 128; VALUE a
+/// finite number), for the deployment's alarms.
+pub const HOOK_PREFIX: &str = "hook.";
+
+/// The `(metric, value)` a hook's stdout line reports, if it is a `kiln-metric` line.
+pub fn hook_metric(line: &str) -> Option<(String, f64)> {
+    let rest = line.trim().strip_prefix("kiln-metric ")?;
+    let mut parts = rest.split_whitespace();
+    let (name, value) = (parts.next()?, parts.next()?);
+    if parts.next().is_some() || name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c)) {
+        return None;
+    }
+    let value: f64 = value.parse().ok().filter(|v: &f64| v.is_finite())?;
+    Some((format!("{HOOK_PREFIX}{name}"), value))
+}
+
 /// One period's data of one metric (CloudWatch's `StatisticSet`, plus what percentiles need).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Datapoint {
@@ -213,6 +230,20 @@ impl MetricsSource for Chain<'_> {
             }
         }
         Err(last)
+    }
+}
+
+#[cfg(test)]
+mod hook_metric_tests {
+    use super::*;
+
+    #[test]
+    fn a_hook_reports_a_metric_with_one_line() {
+        assert_eq!(hook_metric("kiln-metric smoke_failures 3"), Some(("hook.smoke_failures".into(), 3.0)));
+        assert_eq!(hook_metric("  kiln-metric p99.latency-ms 12.5 "), Some(("hook.p99.latency-ms".into(), 12.5)));
+        for bad in ["kiln-metric", "kiln-metric x", "kiln-metric x y", "kiln-metric x 1 2", "kiln-metric a/b 1", "kiln-metric x NaN", "metric x 1"] {
+            assert_eq!(hook_metric(bad), None, "{bad}");
+        }
     }
 }
 

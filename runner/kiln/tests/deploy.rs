@@ -272,3 +272,26 @@ fn an_alarm_on_a_number_the_instances_report_catches_a_bad_canary_without_any_tr
     let out = fx.deploy(&v2, &group, 0.1, &[]);
     assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn an_alarm_on_a_number_a_hook_reports_stops_an_in_place_deployment() {
+    if skip() {
+        return;
+    }
+    let fx = Fx::new();
+    let head = format!("{IN_PLACE}alarmConfiguration:\n  enabled: true\n  alarms:\n    - {{name: smoke, metric: hook.smoke_failures, statistic: Maximum, period: 60, evaluationPeriods: 1, comparisonOperator: GreaterThanOrEqualToThreshold, threshold: 1, treatMissingData: notBreaching}}\n");
+    let head = head.replace("events: [DEPLOYMENT_FAILURE]", "events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM]");
+    let group = fx.group(&head, false, "", &["web-1", "web-2", "web-3"]);
+    let smoke = |failures: u32| format!("#!/bin/sh\necho \"smoke test on $KILN_INSTANCE_ID\"\necho \"kiln-metric smoke_failures {failures}\"\nsleep 1\n");
+    let v1 = fx.revision("v1", &server_appspec(&[("ValidateService", "smoke.sh", 30)]), false, &[("smoke.sh", &smoke(0))]);
+    let v2 = fx.revision("v2", &server_appspec(&[("ValidateService", "smoke.sh", 30)]), false, &[("smoke.sh", &smoke(2))]);
+    let out = fx.deploy(&v1, &group, 0.01, &["--config", "CodeDeployDefault.AllAtOnce"]);
+    assert_eq!(out.status.code(), Some(0), "a hook reporting 0 does not trip the alarm: {}", stderr(&out));
+    let out = fx.deploy(&v2, &group, 0.01, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let all = outcome(&out);
+    assert_eq!((all[0]["status"].as_str(), all[0]["errorInformation"]["code"].as_str()), (Some("Stopped"), Some("ALARM_ACTIVE")), "{:#}", all[0]["errorInformation"]);
+    let t: std::collections::BTreeMap<String, String> = targets(&all[0]).into_iter().collect();
+    assert_ne!(t["web-3"], "Succeeded", "OneAtATime stopped before the last instance: {t:?}");
+    assert_eq!(all[1]["status"], "Succeeded");
+}

@@ -76,6 +76,11 @@ impl Monitor {
         Monitor { alarms, scale: if scale > 0.0 && scale.is_finite() { scale } else { 1.0 } }
     }
 
+    /// The metrics the alarms watch.
+    pub fn metrics(&self) -> impl Iterator<Item = &str> {
+        self.alarms.iter().map(|(d, _)| d.metric.as_str())
+    }
+
     /// Check that every alarm's metric exists.
     pub fn check(&self, source: &dyn MetricsSource) -> Result<(), MetricsError> {
         self.alarms.iter().try_for_each(|(d, _)| source.check(&d.metric))

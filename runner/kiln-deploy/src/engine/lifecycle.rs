@@ -216,8 +216,10 @@ async fn run_scripts(cx: &RunCx<'_>, instance: &str, event: Event) -> EventResul
 /// Run one hook with the engine's backstop deadline; its result and output.
 pub(crate) async fn run_hook(cx: &RunCx<'_>, target_id: &str, instance: &str, event: Event, revision: &RevisionRef, hook: HookSpec) -> (HookResult, String) {
     let buffer = Arc::new(Mutex::new(String::new()));
+    let reported: Arc<Mutex<Vec<(String, std::time::Instant, f64)>>> = Arc::default();
     let sink: OutputSink = {
         let buffer = buffer.clone();
+        let reported = reported.clone();
         let reporter = cx.rec.reporter.clone();
         let (target, ev) = (target_id.to_string(), event.name().to_string());
         Arc::new(move |stream: Stream, line: &str| {
@@ -232,6 +234,14 @@ pub(crate) async fn run_hook(cx: &RunCx<'_>, target_id: &str, instance: &str, ev
                 b.drain(..cut);
             }
             reporter.progress(&Progress::HookOutput { target: target.clone(), event: ev.clone(), stream, line: line.to_string() });
+            if stream == Stream::Stdout
+                && let Some((name, value)) = crate::metrics::hook_metric(line)
+            {
+                let mut r = reported.lock().unwrap_or_else(|e| e.into_inner());
+                if r.len() < 10_000 {
+                    r.push((name, std::time::Instant::now(), value));
+                }
+            }
         })
     };
     let timeout = hook.timeout();
@@ -243,6 +253,7 @@ pub(crate) async fn run_hook(cx: &RunCx<'_>, target_id: &str, instance: &str, ev
         Err(_) => HookResult::timed_out(&name, timeout),
     };
     drop(sink);
+    cx.watch.record_samples(&std::mem::take(&mut *reported.lock().unwrap_or_else(|e| e.into_inner())));
     let out = buffer.lock().unwrap_or_else(|e| e.into_inner()).clone();
     (result, out)
 }

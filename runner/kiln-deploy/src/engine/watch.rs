@@ -81,6 +81,10 @@ pub(crate) struct WatchSetup<'a> {
 impl<'a> Watch<'a> {
     pub fn new(s: WatchSetup<'a>) -> Self {
         s.samples.declare(HEALTH_CHECK_FAILED);
+        // What hooks report is known only once they run: an alarm may name it before.
+        for m in s.monitor.metrics().filter(|m| m.starts_with(crate::metrics::HOOK_PREFIX)) {
+            s.samples.declare(m);
+        }
         Watch {
             alarms_on: AtomicBool::new(s.alarms_enabled && !s.monitor.is_empty()),
             monitor: Mutex::new(s.monitor),
@@ -222,6 +226,13 @@ impl<'a> Watch<'a> {
             let ok = matches!(self.target.health_check(&id).await, Ok(true));
             self.samples.record(HEALTH_CHECK_FAILED, if ok { 0.0 } else { 1.0 });
             self.healthy.lock().unwrap_or_else(|e| e.into_inner()).insert(id, ok);
+        }
+    }
+
+    /// Record samples a hook reported (`kiln-metric` lines), at the times they were printed.
+    pub fn record_samples(&self, samples: &[(String, Instant, f64)]) {
+        for (name, at, value) in samples {
+            self.samples.record_at(name, *at, *value);
         }
     }
 
