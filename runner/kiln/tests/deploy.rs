@@ -295,3 +295,28 @@ fn an_alarm_on_a_number_a_hook_reports_stops_an_in_place_deployment() {
     assert_ne!(t["web-3"], "Succeeded", "OneAtATime stopped before the last instance: {t:?}");
     assert_eq!(all[1]["status"], "Succeeded");
 }
+
+#[test]
+fn a_healthy_ecs_canary_under_load_shifts_every_request_without_a_failure() {
+    if skip() {
+        return;
+    }
+    let fx = Fx::new();
+    let head = "applicationName: shop\ndeploymentGroupName: ecs\ncomputePlatform: ECS\ndeploymentConfigName: CodeDeployDefault.ECSCanary10Percent5Minutes\nautoRollbackConfiguration: {enabled: true, events: [DEPLOYMENT_FAILURE]}\n";
+    let group = fx.group(head, true, "", &["task-1", "task-2"]);
+    let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
+    let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
+    assert_eq!(fx.deploy(&v1, &group, 0.001, &[]).status.code(), Some(0));
+    let load = Load::start(fx.router(), 4);
+    // 5 minutes of canary at 1/200: 1.5 s at 10 %.
+    let out = fx.deploy(&v2, &group, 0.005, &[]);
+    let answers = load.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let failed: Vec<String> = answers.iter().flat_map(Answers::failures_while_serving).collect();
+    let (old, new): (usize, usize) = (answers.iter().map(|a| a.count(200, "v1")).sum(), answers.iter().map(|a| a.count(200, "v2")).sum());
+    eprintln!("healthy ECS canary under load: v1 {old}, v2 {new}, failed {}", failed.len());
+    assert!(failed.is_empty(), "{failed:?}\n{}", stderr(&out));
+    assert!(old > 0 && new > 0, "v1 {old}, v2 {new}");
+    let history: Vec<u64> = outcome(&out)[0]["kiln"]["traffic"]["history"].as_array().unwrap().iter().map(|c| c["weights"]["replacement"].as_u64().unwrap()).collect();
+    assert!(history.starts_with(&[10, 100]), "{history:?}");
+}
