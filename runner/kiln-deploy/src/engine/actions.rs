@@ -198,11 +198,15 @@ async fn reroute(cx: &RunCx<'_>, ids: &[String], allow: bool) -> Result<Outcome,
         }
         cx.rec.target_status(id, TargetStatus::Failed);
         // A replacement that failed its traffic events must not serve.
+        // The weights move first (the last replacement out takes its set to 0 %), then the
+        // instance leaves service: no request is routed to a set with no instance in service.
         if allow && cx.rec.read(|s| s.info.kiln.fleet.iter().any(|f| f.id == *id && f.in_service)) {
-            if let Some(t) = cx.traffic {
-                t.set_in_service(id, false).await.map_err(|e| Stop::failure(ErrorCode::InternalError, format!("taking {id} out of service after its AllowTraffic events failed: {e}")))?;
-            }
+            let fail = |e: crate::target::TrafficError| Stop::failure(ErrorCode::InternalError, format!("taking {id} out of service after its AllowTraffic events failed: {e}"));
             cx.rec.fleet(id, |f| f.in_service = false);
+            super::traffic::rebalance(cx).await.map_err(fail)?;
+            if let Some(t) = cx.traffic {
+                t.set_in_service(id, false).await.map_err(fail)?;
+            }
         }
         let (event, message) = cx.rec.read(|s| {
             super::state::target(&s.info, id)

@@ -151,9 +151,11 @@ async fn install(cx: &RunCx<'_>, instance: &str) -> EventResult {
 async fn block(cx: &RunCx<'_>, instance: &str) -> EventResult {
     let Some(t) = cx.traffic else { return Ok(None) };
     let fail = |e: crate::target::TrafficError| diag(LifecycleErrorCode::UnknownError, format!("taking {instance} out of service: {e}"), None, "");
-    t.set_in_service(instance, false).await.map_err(fail)?;
+    // Weights first (the last instance of a set out takes the set to 0 %), then out of service:
+    // no request is routed to a set with no instance in service.
     cx.rec.fleet(instance, |f| f.in_service = false);
     super::traffic::rebalance(cx).await.map_err(fail)?;
+    t.set_in_service(instance, false).await.map_err(fail)?;
     let ids = [instance.to_string()];
     let drained = t.drain(&ids, cx.env.options.drain_timeout).await.map_err(fail)?;
     Ok((!drained.drained).then(|| diag(LifecycleErrorCode::Success, format!("deregistration delay over: {} request(s) still in flight were cut", drained.cut), None, "")))
