@@ -6,6 +6,7 @@
 //! scenarios → `inspect`) and for the third-party example `examples/strategy-canary-steps`.
 
 mod common;
+mod deploy_fx;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -221,6 +222,33 @@ fn the_canary_steps_example_builds_tests_and_inspects_by_path() {
     let (code, so, se) = out(kiln_tool(&p, &work).args(["plugin", "inspect", wasm.to_str().unwrap()]));
     assert_eq!(code, 0, "{so}{se}");
     assert!(so.contains("name:         canary-steps"), "{so}");
+    deploys_with_the_canary_steps_plugin(&wasm);
+}
+
+/// The built third-party strategy decides a real `kiln deploy`, pinned in the group's kiln.lock
+/// and named `canary-steps@sha256:…` as a build step would name it.
+fn deploys_with_the_canary_steps_plugin(wasm: &Path) {
+    if deploy_fx::python().is_none() {
+        eprintln!("SKIPPED (the deployment part): python3 is not installed");
+        return;
+    }
+    let fx = deploy_fx::Fx::new();
+    std::fs::copy(wasm, fx.tmp.path().join("canary-steps.wasm")).unwrap();
+    let lock = fx.kiln().args(["plugin", "lock", "canary-steps.wasm"]).output().unwrap();
+    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    let text = std::fs::read_to_string(fx.tmp.path().join("kiln.lock")).unwrap();
+    let sha = text.lines().find_map(|l| l.strip_prefix("sha256 = \"")).map(|r| r.trim_end_matches('"').to_string()).unwrap_or_else(|| panic!("no digest in kiln.lock: {text}"));
+    let head = format!("applicationName: shop\ndeploymentGroupName: ecs\ncomputePlatform: ECS\ndeploymentConfigName: CodeDeployDefault.ECSAllAtOnce\ncustomDeploymentConfigs:\n  - deploymentConfigName: Steps\n    computePlatform: ECS\n    trafficRoutingConfig: {{type: AllAtOnce}}\n    kilnStrategy: {{uses: 'canary-steps@sha256:{sha}', with: {{steps: [10, 50, 100], clean-ms: 200}}}}\n");
+    let group = fx.group(&head, true, "", &["task-1"]);
+    let v1 = fx.revision("v1", &deploy_fx::ecs_appspec(&[]), true, &[]);
+    let v2 = fx.revision("v2", &deploy_fx::ecs_appspec(&[]), true, &[]);
+    assert_eq!(fx.deploy(&v1, &group, 1.0, &[]).status.code(), Some(0));
+    let out = fx.deploy(&v2, &group, 1.0, &["--config", "Steps"]);
+    assert_eq!(out.status.code(), Some(0), "{}", deploy_fx::stderr(&out));
+    let d = &deploy_fx::outcome(&out)[0];
+    assert_eq!(d["kiln"]["strategy"]["sha256"], sha.as_str(), "{:#}", d["kiln"]["strategy"]);
+    let history: Vec<u64> = d["kiln"]["traffic"]["history"].as_array().unwrap().iter().map(|c| c["weights"]["replacement"].as_u64().unwrap()).collect();
+    assert!(history.starts_with(&[10, 50, 100]), "the plugin's steps: {history:?}");
 }
 
 /// Copies a tree (files and directories), leaving out build output.
