@@ -214,7 +214,13 @@ fn verify(r: &RunArgs, found: &revision::Found, signing: Option<&KeyPair>) -> Re
         (None, Some(k), Some(p)) => (k.public_key().clone(), p.clone()),
         _ => return Err(exit::usage("the provenance is verified with a public key: give --key (the build key) or --verify-key cosign.pub, or pass --allow-unverified")),
     };
-    println!("== verifying {} before deploying it", found.name);
+    // With --json, stdout is the deployment records only: the verification report goes to stderr.
+    crate::verify::lines_to_stderr(r.common.json);
+    if r.common.json {
+        eprintln!("== verifying {} before deploying it", found.name);
+    } else {
+        println!("== verifying {} before deploying it", found.name);
+    }
     let args = crate::verify::VerifyArgs {
         key: Some(key_path.clone()),
         keyless: Default::default(),

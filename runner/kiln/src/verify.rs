@@ -44,6 +44,21 @@ fn newest_provenance() -> Option<PathBuf> {
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
 }
 
+static LINES_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Print the verification's lines on stderr instead of stdout (`kiln deploy --json` keeps stdout
+/// for its JSON records).
+pub(crate) fn lines_to_stderr(on: bool) {
+    LINES_TO_STDERR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A line of the verification's report: stdout, or stderr after [`lines_to_stderr`].
+macro_rules! say {
+    ($($t:tt)*) => {
+        if LINES_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) { eprintln!($($t)*) } else { println!($($t)*) }
+    };
+}
+
 pub(crate) struct Checks {
     failed: usize,
 }
@@ -55,16 +70,16 @@ impl Checks {
 
     pub(crate) fn check(&mut self, name: &str, ok: bool, detail: impl FnOnce() -> String) {
         if ok {
-            println!("ok      {name}");
+            say!("ok      {name}");
         } else {
             self.failed += 1;
-            println!("FAILED  {name}: {}", detail());
+            say!("FAILED  {name}: {}", detail());
         }
     }
 
     /// A check that passed, with what it established.
     pub(crate) fn pass(&self, name: &str, info: impl std::fmt::Display) {
-        println!("ok      {name}: {info}");
+        say!("ok      {name}: {info}");
     }
 }
 
@@ -235,7 +250,7 @@ pub fn run_with(a: &VerifyArgs, key: Option<PublicKey>, key_path: Option<&Path>)
         Ok(f) => f,
         Err(e) => return exit::internal(&e),
     };
-    println!("provenance {}", path.display());
+    say!("provenance {}", path.display());
     let mut c = Checks { failed: 0 };
     let key = key.as_ref().zip(key_path);
     let signed = match attestation {
@@ -256,7 +271,7 @@ pub fn run_with(a: &VerifyArgs, key: Option<PublicKey>, key_path: Option<&Path>)
     let status = recorded.unwrap_or("unknown").to_string();
     if recorded.is_none() && keyless {
         // kiln records every build's status; certificate-signed provenance is another builder's.
-        println!("skip    build status: not recorded in this provenance (not a kiln build's)");
+        say!("skip    build status: not recorded in this provenance (not a kiln build's)");
     } else {
         c.check("build status", status == "SUCCEEDED" || a.allow_failed, || format!("expected SUCCEEDED, found {status} (use --allow-failed to accept it)"));
     }
@@ -333,10 +348,10 @@ fn verify_batch(a: &VerifyArgs, statement: &Statement, path: &Path, key: Key<'_>
 
 pub(crate) fn conclude(c: &Checks) -> ExitCode {
     if c.failed == 0 {
-        println!("Verified OK");
+        say!("Verified OK");
         ExitCode::SUCCESS
     } else {
-        println!("{} check(s) failed", c.failed);
+        say!("{} check(s) failed", c.failed);
         ExitCode::from(1)
     }
 }
