@@ -86,7 +86,7 @@ fn spawn(ws: &Ws, tag: &str, extra: &[&str]) -> Child {
 }
 
 fn action<'a>(s: &'a Value, stage: &str, name: &str) -> &'a Value {
-    s["kiln"]["actionExecutions"].as_array().unwrap().iter().filter(|a| a["stageName"] == stage && a["actionName"] == name).last().unwrap_or_else(|| panic!("no {stage}/{name} in {s}"))
+    s["kiln"]["actionExecutions"].as_array().unwrap().iter().rev().find(|a| a["stageName"] == stage && a["actionName"] == name).unwrap_or_else(|| panic!("no {stage}/{name} in {s}"))
 }
 
 fn release_path(ws: &Ws, id: &str) -> PathBuf {
@@ -228,4 +228,42 @@ fn a_failed_deployment_fails_the_action_with_its_error_and_is_in_the_release_rec
     let policy = ws.tmp.path().join("policy.yml");
     std::fs::write(&policy, "version: 1\nrequire: [run-succeeded]\n").unwrap();
     ws.kiln().args(["verify", "--release"]).arg(release_path(&ws, &id)).args(["--key", "cosign.pub", "--records", ".kiln", "--policy"]).arg(&policy).assert().code(1).stdout(predicate::str::contains("FAILED"));
+}
+
+/// `kill -9` of the pipeline's kiln in the middle of a deployment (its canary wait): the
+/// `kiln deploy` child and its fleet die with it; `kiln pipeline resume` runs the Deploy action's
+/// next attempt, a new deployment of the same revision, which succeeds; the build is not redone.
+#[test]
+fn kill_9_during_a_deployment_then_resume_deploys_again_without_rebuilding() {
+    let pipeline = source_stage() + "    - name: Build\n      actions:\n" + &build_action("Package", "package", 1, "Src", Some("Web"), "") + "    - name: Production\n      actions:\n" + &deploy_action("DeployProduction", "production", "Web");
+    let ws = web_ws(&pipeline, SERVER);
+    // A 5-minute canary at 1/20: 15 s, time enough to kill the run inside it.
+    let w = std::fs::read_to_string(ws.dir().join("kiln-workspace.yml")).unwrap().replace("time-scale: 0.01", "time-scale: 0.05");
+    std::fs::write(ws.dir().join("kiln-workspace.yml"), w).unwrap();
+    let mut run = spawn(&ws, "run", &["--key", "cosign.key"]);
+    let deployments = ws.dir().join(".kiln/deployments");
+    let started = |s: &Value| {
+        let a = s["kiln"]["actionExecutions"].as_array().unwrap().iter().any(|a| a["actionName"] == "DeployProduction" && a["status"] == "InProgress");
+        a && std::fs::read_dir(&deployments).is_ok_and(|d| d.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with("d-")))
+    };
+    let (id, _) = ws.wait_for(0, "the deployment to start", started);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    run.kill().unwrap(); // SIGKILL
+    run.wait().unwrap();
+    assert_eq!(ws.status(&id)["pipelineExecution"]["status"], "InProgress");
+    let out = ws.kiln().env("COSIGN_PASSWORD", PASSWORD).args(["pipeline", "resume", &id, "-q"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "resume failed:\n{}\n{err}", ws.log("run"));
+    let s = ws.status(&id);
+    assert_eq!(s["pipelineExecution"]["status"], "Succeeded");
+    let attempts: Vec<&Value> = s["kiln"]["actionExecutions"].as_array().unwrap().iter().filter(|a| a["actionName"] == "DeployProduction").collect();
+    assert_eq!(attempts.len(), 2, "the interrupted deployment's action ran once more");
+    let first = attempts[0]["details"]["deploymentId"].as_str();
+    let second = attempts[1]["details"]["deploymentId"].as_str().unwrap();
+    assert_ne!(first, Some(second), "a new deployment");
+    assert_eq!(s["kiln"]["actionExecutions"].as_array().unwrap().iter().filter(|a| a["actionName"] == "Package").count(), 1, "the build was not redone");
+    // The release record names the deployment that succeeded.
+    let out = verify_release(&ws, &id, None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(&format!("deployment {second} (production): status")), "{text}\n{err}");
 }
