@@ -155,3 +155,26 @@ impl RunConfig {
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workspace_path_that_links_out_of_the_workspace_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("ws");
+        std::fs::create_dir_all(root.join("deploy")).unwrap();
+        std::fs::write(root.join("deploy/staging.yml"), "applicationName: a\n").unwrap();
+        std::fs::write(tmp.path().join("outside.yml"), "secret\n").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside.yml"), root.join("deploy/prod.yml")).unwrap();
+        std::os::unix::fs::symlink("staging.yml", root.join("deploy/alias.yml")).unwrap();
+        let ws = Workspace { root: root.clone(), ..Default::default() };
+        assert_eq!(inside_workspace(&ws, Path::new("deploy/staging.yml"), "deployment group file").unwrap(), root.canonicalize().unwrap().join("deploy/staging.yml"));
+        assert!(inside_workspace(&ws, Path::new("deploy/alias.yml"), "deployment group file").is_ok(), "a link inside the workspace is fine");
+        let e = inside_workspace(&ws, Path::new("deploy/prod.yml"), "deployment group file").unwrap_err();
+        assert!(e.contains("deployment group file") && e.contains("leads out of the workspace directory"), "{e}");
+        let e = inside_workspace(&ws, Path::new("deploy/missing.yml"), "deployment group file").unwrap_err();
+        assert!(e.contains("deploy/missing.yml"), "{e}");
+    }
+}
