@@ -282,7 +282,15 @@ pub async fn drive(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settin
     }
     release(engine, id, cfg, settings).await;
     if let Some(r) = &outcome.rollback {
-        eprintln!("kiln: the failed stage asks for a rollback: run {r} (kiln pipeline resume {r} runs it)");
+        // V2 stage-failure rollback: the execution the engine created (the stage's actions again,
+        // with the artifacts of the last execution that succeeded in it) runs now; the failed
+        // run's own outcome stays the exit code.
+        eprintln!("kiln: the failed stage asks for a rollback: run {r} starts (the last successful execution's artifacts)");
+        if let Err(e) = cfg.save(engine.store().dir(), r) {
+            eprintln!("kiln: cannot keep the rollback's settings ({e}); kiln pipeline resume {r} runs it");
+        } else {
+            let _ = Box::pin(drive(engine, r, cfg, settings)).await;
+        }
     }
     if outcome.status == ExecutionStatus::Succeeded { ExitCode::SUCCESS } else { exit::BUILD_FAILED.into() }
 }

@@ -267,3 +267,40 @@ fn kill_9_during_a_deployment_then_resume_deploys_again_without_rebuilding() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains(&format!("deployment {second} (production): status")), "{text}\n{err}");
 }
+
+/// V2 stage-failure rollback with real deployments: the first run deploys a good release; the
+/// second commit's release never becomes healthy, its deployment fails, the Production stage asks
+/// for a rollback (`onFailure: ROLLBACK`), and the rollback execution runs at once, redeploying
+/// the first run's artifact, its provenance found in the first run and verified.
+#[test]
+fn a_failed_production_stage_rolls_back_to_the_last_good_release_with_a_verified_deployment() {
+    let pipeline = "    - name: Source\n      actions:\n        - name: Checkout\n          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: '1'}\n          configuration: {RepositoryName: app, BranchName: main}\n          outputArtifacts: [{name: Src}]\n".to_string()
+        + "    - name: Build\n      actions:\n"
+        + &build_action("Package", "package", 1, "Src", Some("Web"), "")
+        + "    - name: Production\n      onFailure: {result: ROLLBACK}\n      actions:\n"
+        + &deploy_action("DeployProduction", "staging", "Web");
+    let ws = web_ws(&pipeline, SERVER);
+    let v2 = std::fs::read_to_string(ws.dir().join("pipeline.yml")).unwrap().replace("  artifactStore:", "  pipelineType: V2\n  artifactStore:");
+    std::fs::write(ws.dir().join("pipeline.yml"), v2).unwrap();
+    let run = |tag: &str| ws.kiln().env("COSIGN_PASSWORD", PASSWORD).args(["pipeline", "run", "pipeline.yml", "--key", "cosign.key", "-q"]).output().unwrap_or_else(|e| panic!("{tag}: {e}"));
+    let out = run("good");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let good = ws.run_ids()[0].clone();
+    let good_build = action(&ws.status(&good), "Build", "Package")["details"]["provenanceDigest"].clone();
+    // A release that never answers.
+    std::fs::write(ws.dir().join("web/server.py"), BROKEN_SERVER).unwrap();
+    git(&ws.dir(), &["-c", "user.email=dev@example.invalid", "-c", "user.name=Dev", "commit", "-qam", "broken release"]);
+    let out = run("bad");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("asks for a rollback"), "{err}");
+    let ids = ws.run_ids();
+    assert_eq!(ids.len(), 3, "the good run, the bad run and its rollback: {ids:?}\n{err}");
+    let bad = action(&ws.status(&ids[1]), "Production", "DeployProduction").clone();
+    assert_eq!(bad["status"], "Failed", "{bad}");
+    let s = ws.status(&ids[2]);
+    assert_eq!(s["pipelineExecution"]["status"], "Succeeded", "the rollback: {s}\n{err}");
+    let rb = action(&s, "Production", "DeployProduction");
+    assert_eq!(rb["details"]["status"], "Succeeded", "{rb}");
+    assert_eq!(rb["details"]["provenanceDigest"], good_build, "the rollback redeployed the good run's build, verified");
+}
