@@ -331,11 +331,12 @@ fn run_session(config: SessionConfig, serve: bool, work: impl for<'a> FnOnce(&'a
         let session = Session::for_new(config).await?;
         announce(&session);
         let out = work(&session).await;
-        if serve && out.is_ok() {
-            if let Some(a) = session.router_addr() {
-                eprintln!("serving on http://{a}/ until Ctrl-C or SIGTERM");
-                wait_for_signal().await;
-            }
+        if serve
+            && out.is_ok()
+            && let Some(a) = session.router_addr()
+        {
+            eprintln!("serving on http://{a}/ until Ctrl-C or SIGTERM");
+            wait_for_signal().await;
         }
         session.shutdown().await;
         out
