@@ -28,7 +28,7 @@
 //! - **Record**: the action's `externalExecutionId` is the build id (batch id); its details keep
 //!   `buildRecord` (the build.json path) and `provenanceDigest` (`sha256:` of the signed
 //!   provenance, `provenance.intoto.jsonl`), per build `provenanceDigest.<identifier>` in a
-//!   batch, for the release record.
+//!   batch, for the release record; a failed build's action keeps them too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -246,7 +246,7 @@ impl KilnBuild {
             details.insert("provenance".to_string(), record_dir.join("provenance.intoto.jsonl").display().to_string());
         }
         if record.build_status != "SUCCEEDED" {
-            return Err(job(format!("the build {} ended {} (record: {})", record.id, record.build_status, record_dir.join("build.json").display())));
+            return Err(job(format!("the build {} ended {} (record: {})", record.id, record.build_status, record_dir.join("build.json").display())).with_record(Some(record.id), details));
         }
         let mut used_primary = false;
         for name in &ctx.outputs {
@@ -280,7 +280,7 @@ impl KilnBuild {
             details.insert(format!("provenanceDigest.{id}"), format!("sha256:{}", sha.trim_start_matches("sha256:")));
         }
         if record.build_batch_status != "SUCCEEDED" {
-            return Err(job(format!("the batch {} ended {}", record.id, record.build_batch_status)));
+            return Err(job(format!("the batch {} ended {}", record.id, record.build_batch_status)).with_record(Some(record.id), details));
         }
         for name in &ctx.outputs {
             let location = match (&record.artifacts, record.build_groups.iter().find(|g| &g.identifier == name)) {

@@ -10,9 +10,9 @@
 //! | Build, Test: CodeBuild | [`codebuild::KilnBuild`] | `kiln build` (or `--batch`) of the mapped project on the input artifacts |
 //! | Invoke: Lambda | [`invoke::PluginInvoke`] | `kiln plugin run` of the mapped plugin, `UserParameters` as its settings |
 //! | Approval: Manual | [`approval::PrintApproval`] | nothing runs: the request is printed; the answer comes through the store (`kiln pipeline approve`, `kiln ui`) |
-//! | Deploy: CodeDeploy | none yet | reported by [`preflight`] before a run starts: `kiln deploy` is not part of this build |
+//! | Deploy: CodeDeploy | [`deploy::KilnDeploy`] | `kiln deploy` of the input artifact to the mapped deployment group, its build's signed provenance verified first |
 //!
-//! Builds and plugins run as child `kiln` processes (the same executable): each gets the exact
+//! Builds, deployments and plugins run as child `kiln` processes (the same executable): each gets the exact
 //! behaviour of the command a user would type (sandbox, plugin host, signed provenance, records
 //! under the workspace's `.kiln/`), its own process (a build kills the orphans re-parented to
 //! it), and dies with the pipeline's kiln (`PR_SET_PDEATHSIG`), so `kill -9` of a run leaves no
@@ -30,15 +30,18 @@ pub mod approval;
 pub use kiln_artifacts::archive;
 pub mod child;
 pub mod codebuild;
+pub mod deploy;
 pub mod invoke;
+pub mod release;
 pub mod source;
 pub mod view;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kiln_pipeline::exec::traits::{kind_of, Executors, Kind};
+use kiln_pipeline::exec::traits::{kind_of, Executors};
 use kiln_pipeline::workspace::{target, Workspace};
+use kiln_pipeline::store::Store;
 use kiln_pipeline::Pipeline;
 
 pub use child::Log;
@@ -59,19 +62,28 @@ pub struct Settings {
     pub log: Log,
 }
 
-/// The executors for a workspace.
-pub fn executors(settings: &Settings) -> Executors {
+/// The executors for a workspace; `store` is the run's (a deployment finds the provenance of
+/// its input artifact there).
+pub fn executors(settings: &Settings, store: &Store) -> Executors {
     Executors {
         source: Some(Arc::new(source::GitSource { workspace: settings.workspace.clone(), sandbox: settings.sandbox })),
         build: Some(Arc::new(codebuild::KilnBuild { settings: settings.clone() })),
-        deploy: None,
+        deploy: Some(Arc::new(deploy::KilnDeploy { settings: settings.clone(), store: store.clone() })),
         invoke: Some(Arc::new(invoke::PluginInvoke { settings: settings.clone() })),
         approval: Some(Arc::new(approval::PrintApproval { log: settings.log.clone() })),
     }
 }
 
-/// Why the deploy executor is missing, as the run's validation says it.
-pub const DEPLOY_UNAVAILABLE: &str = "CodeDeploy actions need `kiln deploy`, which is not available in this build of kiln; the run does not start (remove the action or use a kiln with deployments)";
+/// A path from the workspace file, resolved (links included) and checked to stay inside the
+/// workspace's directory; `what` names it in the message.
+pub fn inside_workspace(ws: &Workspace, rel: &Path, what: &str) -> Result<PathBuf, String> {
+    let root = ws.root.canonicalize().map_err(|e| format!("the workspace directory {}: {e}", ws.root.display()))?;
+    let path = ws.root.join(rel).canonicalize().map_err(|e| format!("the {what} {}: {e}", ws.root.join(rel).display()))?;
+    if !path.starts_with(&root) {
+        return Err(format!("the {what} {} leads out of the workspace directory {} (through a link); kiln reads only files inside it", ws.root.join(rel).display(), root.display()));
+    }
+    Ok(path)
+}
 
 /// Every action this workspace cannot run, as `Stage/Action: why`, before a run starts (never
 /// skipped at run time).
@@ -81,7 +93,6 @@ pub fn preflight(p: &Pipeline, ws: &Workspace) -> Vec<String> {
         let at = format!("{}/{}", stage.name.value, a.name.value);
         let why = match kind_of(a) {
             Err(why) => Some(why),
-            Ok(Kind::Deploy) => Some(DEPLOY_UNAVAILABLE.to_string()),
             Ok(_) => target(a, ws).err(),
         };
         if let Some(why) = why {
@@ -142,5 +153,28 @@ impl RunConfig {
         let path = Self::path(store, id);
         let bytes = kiln_fs::read_input_nofollow(&path, kiln_fs::limits::CONFIG, "run settings").map_err(|e| e.to_string())?;
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workspace_path_that_links_out_of_the_workspace_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("ws");
+        std::fs::create_dir_all(root.join("deploy")).unwrap();
+        std::fs::write(root.join("deploy/staging.yml"), "applicationName: a\n").unwrap();
+        std::fs::write(tmp.path().join("outside.yml"), "secret\n").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside.yml"), root.join("deploy/prod.yml")).unwrap();
+        std::os::unix::fs::symlink("staging.yml", root.join("deploy/alias.yml")).unwrap();
+        let ws = Workspace { root: root.clone(), ..Default::default() };
+        assert_eq!(inside_workspace(&ws, Path::new("deploy/staging.yml"), "deployment group file").unwrap(), root.canonicalize().unwrap().join("deploy/staging.yml"));
+        assert!(inside_workspace(&ws, Path::new("deploy/alias.yml"), "deployment group file").is_ok(), "a link inside the workspace is fine");
+        let e = inside_workspace(&ws, Path::new("deploy/prod.yml"), "deployment group file").unwrap_err();
+        assert!(e.contains("deployment group file") && e.contains("leads out of the workspace directory"), "{e}");
+        let e = inside_workspace(&ws, Path::new("deploy/missing.yml"), "deployment group file").unwrap_err();
+        assert!(e.contains("deploy/missing.yml"), "{e}");
     }
 }

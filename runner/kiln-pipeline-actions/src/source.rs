@@ -20,8 +20,11 @@
 //! the archive comes back over a pipe, bounded. The repository path from the workspace file must
 //! stay inside the workspace's directory after links are resolved; the branch must be a plain
 //! ref name (no `..`, no leading `-`).
+//!
+//! The action's details keep the repository, the commit id, the branch and the commit's author
+//! and committer (`authorName`, `authorEmail`, `committerName`, `committerEmail`), read from the
+//! commit object by the same confined git, for the run's release record.
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 
@@ -51,16 +54,6 @@ pub fn valid_branch(b: &str) -> bool {
         && !b.contains("//")
         && !b.contains("@{")
         && b.chars().all(|c| c.is_ascii_alphanumeric() || "._/-+".contains(c))
-}
-
-/// The mapped repository's directory, checked to be inside the workspace.
-fn repository_dir(ws: &Workspace, rel: &Path) -> Result<PathBuf, String> {
-    let root = ws.root.canonicalize().map_err(|e| format!("the workspace directory {}: {e}", ws.root.display()))?;
-    let dir = ws.root.join(rel).canonicalize().map_err(|e| format!("the repository {}: {e}", ws.root.join(rel).display()))?;
-    if !dir.starts_with(&root) {
-        return Err(format!("the repository {} leads out of the workspace directory {} (through a link); kiln reads only repositories inside it", ws.root.join(rel).display(), root.display()));
-    }
-    Ok(dir)
 }
 
 impl GitSource {
@@ -121,16 +114,19 @@ impl GitSource {
         if !valid_branch(&branch) {
             return Err(ActionFailure::configuration(format!("`{branch}` is not a branch name kiln accepts (letters, digits, `._/-+`, no `..`, not starting with `-`)")));
         }
-        let dir = repository_dir(&self.workspace, &t.repository).map_err(ActionFailure::configuration)?;
+        let dir = crate::inside_workspace(&self.workspace, &t.repository, "repository").map_err(ActionFailure::configuration)?;
         let repo = kiln_engine::git::discover(&dir).filter(|r| r.work_tree == dir).ok_or_else(|| ActionFailure::configuration(format!("{} is not the top of a git repository", dir.display())))?;
         let reference = format!("refs/heads/{branch}");
         let mut meta = Vec::new();
-        self.git(&repo, &["log", "-1", "--format=%H%x00%aI%x00%cI%x00%B", &reference, "--"], &mut meta, 1024 * 1024)
+        self.git(&repo, &["log", "-1", "--format=%H%x00%aI%x00%cI%x00%an%x00%ae%x00%cn%x00%ce%x00%B", &reference, "--"], &mut meta, 1024 * 1024)
             .await
             .map_err(|e| ActionFailure::job_failed(format!("the branch `{branch}` of {}: {e}", dir.display())))?;
         let meta = String::from_utf8_lossy(&meta).to_string();
-        let mut parts = meta.splitn(4, '\0');
-        let (commit, author_date, committer_date, message) = (parts.next().unwrap_or_default().trim().to_string(), parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().trim_end().to_string());
+        let mut parts = meta.splitn(8, '\0');
+        let mut next = || parts.next().unwrap_or_default().to_string();
+        let (commit, author_date, committer_date) = (next().trim().to_string(), next(), next());
+        let people = [("authorName", next()), ("authorEmail", next()), ("committerName", next()), ("committerEmail", next())];
+        let message = next().trim_end().to_string();
         if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(ActionFailure::job_failed(format!("git gave no commit for `{branch}` in {}", dir.display())));
         }
@@ -169,6 +165,12 @@ impl GitSource {
         let mut details = std::collections::BTreeMap::new();
         details.insert("repository".to_string(), dir.display().to_string());
         details.insert("commitId".to_string(), commit.clone());
+        details.insert("branch".to_string(), branch.clone());
+        // Who wrote and who committed the commit, from its object (the release record's
+        // `sources[].author`/`committer`, which an approval policy compares approvers with).
+        for (k, v) in people {
+            details.insert(k.to_string(), v);
+        }
         Ok(ActionOutput { summary: Some(summary), variables: v, external_id: Some(commit), details })
     }
 }

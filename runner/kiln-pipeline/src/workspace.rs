@@ -16,7 +16,12 @@
 //!     batch: false               # run batch builds (BatchEnabled) as batches
 //! codedeploy:                    # ApplicationName → DeploymentGroupName → deployment group file
 //!   my-app:
-//!     staging: deploy/staging.yml
+//!     staging: deploy/staging.yml          # the group file alone, or:
+//!     production:
+//!       group: deploy/production.yml
+//!       config: CodeDeployDefault.ECSAllAtOnce   # override deploymentConfigName
+//!       time-scale: 0.01         # `kiln deploy --time-scale` (compressed waits, for demos and tests)
+//!       allow-unverified: false  # deploy an artifact no signed build provenance vouches for
 //! lambda:                        # Invoke (Lambda FunctionName) → a kiln plugin
 //!   notify: plugins/notify.wasm
 //! ```
@@ -44,6 +49,30 @@ pub struct BuildTarget {
     pub batch: bool,
 }
 
+/// A CodeDeploy deployment group's local deployment (`kiln deploy`). kiln proposal: the
+/// deployment's project directory (where `.kiln/deployments/` records go) is not configurable:
+/// it is the pipeline's own project directory (`kiln pipeline run --dir`), whose `.kiln/` also
+/// holds the builds and the pipeline store, so one records directory holds every document a
+/// run's release record names.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeployTarget {
+    /// The deployment group file.
+    pub group: PathBuf,
+    /// `--config`: the deployment configuration instead of the group's.
+    pub config: Option<String>,
+    /// `--time-scale`: real seconds per nominal second (waits compressed).
+    pub time_scale: Option<f64>,
+    /// Deploy an artifact without verified build provenance (`--allow-unverified`, recorded).
+    pub allow_unverified: bool,
+}
+
+impl DeployTarget {
+    /// A group file with the defaults.
+    pub fn file(group: impl Into<PathBuf>) -> Self {
+        DeployTarget { group: group.into(), config: None, time_scale: None, allow_unverified: false }
+    }
+}
+
 /// A source's local repository.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SourceTarget {
@@ -58,8 +87,8 @@ pub struct Workspace {
     pub root: PathBuf,
     pub sources: BTreeMap<String, SourceTarget>,
     pub codebuild: BTreeMap<String, BuildTarget>,
-    /// ApplicationName → DeploymentGroupName → file.
-    pub codedeploy: BTreeMap<String, BTreeMap<String, PathBuf>>,
+    /// ApplicationName → DeploymentGroupName → its local deployment.
+    pub codedeploy: BTreeMap<String, BTreeMap<String, DeployTarget>>,
     pub lambda: BTreeMap<String, PathBuf>,
 }
 
@@ -69,7 +98,7 @@ pub struct Workspace {
 pub enum Target {
     Source { key: String, target: SourceTarget },
     Build { project: String, target: BuildTarget },
-    Deploy { application: String, group: String, file: PathBuf },
+    Deploy { application: String, group: String, target: DeployTarget },
     Invoke { function: String, plugin: PathBuf },
     Approval,
 }
@@ -138,12 +167,9 @@ pub fn parse_workspace(source: &str, root: &Path) -> (Workspace, Vec<Diagnostic>
             }
             "codedeploy" => {
                 for (app, groups) in map(v, "codedeploy", &mut d).unwrap_or_default() {
-                    for (group, file) in map(groups, &app, &mut d).unwrap_or_default() {
-                        match file.as_scalar().map(safe_relative) {
-                            Some(Ok(p)) => {
-                                ws.codedeploy.entry(app.clone()).or_default().insert(group, p);
-                            }
-                            _ => d.push(bad_path(file, "deployment group file")),
+                    for (group, n) in map(groups, &app, &mut d).unwrap_or_default() {
+                        if let Some(t) = deploy_target(n, &group, &mut d) {
+                            ws.codedeploy.entry(app.clone()).or_default().insert(group, t);
                         }
                     }
                 }
@@ -165,6 +191,42 @@ pub fn parse_workspace(source: &str, root: &Path) -> (Workspace, Vec<Diagnostic>
         }
     }
     (ws, d)
+}
+
+/// A `codedeploy` group entry: the group file's path, or a mapping with `group` and options.
+fn deploy_target(n: &Node, name: &str, d: &mut Vec<Diagnostic>) -> Option<DeployTarget> {
+    if !matches!(n.kind, NodeKind::Map(_)) {
+        return match n.as_scalar().map(safe_relative) {
+            Some(Ok(p)) => Some(DeployTarget::file(p)),
+            _ => {
+                d.push(bad_path(n, "deployment group file"));
+                None
+            }
+        };
+    }
+    let fields = fields(n, name, &["group", "config", "time-scale", "allow-unverified"], d)?;
+    let mut t = DeployTarget::file(path_field(&fields, "group", name, n.span, d)?);
+    t.config = fields.get("config").and_then(|c| c.as_scalar()).map(str::to_string);
+    if let Some(v) = fields.get("time-scale") {
+        match v.as_scalar().and_then(|s| s.parse::<f64>().ok()).filter(|f| *f > 0.0 && *f <= 1000.0) {
+            Some(f) => t.time_scale = Some(f),
+            None => {
+                d.push(Diagnostic::error("E2606", format!("`time-scale` must be a number in (0, 1000], found `{}`", v.as_scalar().unwrap_or_default()), v.span).with_help("0.01 makes a 5-minute wait last 3 s"));
+                return None;
+            }
+        }
+    }
+    if let Some(v) = fields.get("allow-unverified") {
+        match v.as_scalar() {
+            Some("true") => t.allow_unverified = true,
+            Some("false") => {}
+            _ => {
+                d.push(Diagnostic::error("E2606", "`allow-unverified` must be true or false".into(), v.span));
+                return None;
+            }
+        }
+    }
+    Some(t)
 }
 
 fn k_span(node: &Node, key: &str) -> Span {
@@ -303,8 +365,8 @@ pub fn target(a: &Action, ws: &Workspace) -> Result<Target, String> {
         }
         (Some(Category::Deploy), "CodeDeploy") => {
             let (app, group) = (key_of(a, "ApplicationName")?, key_of(a, "DeploymentGroupName")?);
-            let file = ws.codedeploy.get(app).and_then(|g| g.get(group)).cloned().ok_or_else(|| unmapped("codedeploy", &format!("{app}/{group}")))?;
-            Ok(Target::Deploy { application: app.to_string(), group: group.to_string(), file })
+            let target = ws.codedeploy.get(app).and_then(|g| g.get(group)).cloned().ok_or_else(|| unmapped("codedeploy", &format!("{app}/{group}")))?;
+            Ok(Target::Deploy { application: app.to_string(), group: group.to_string(), target })
         }
         (Some(Category::Invoke), "Lambda") => {
             let function = key_of(a, "FunctionName")?;

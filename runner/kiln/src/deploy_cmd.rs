@@ -219,8 +219,9 @@ fn verify(r: &RunArgs, found: &revision::Found, signing: Option<&KeyPair>) -> Re
         (None, Some(k), Some(p)) => (k.public_key().clone(), p.clone()),
         _ => return Err(exit::usage("the provenance is verified with a public key: give --key (the build key) or --verify-key cosign.pub, or pass --allow-unverified")),
     };
+    // With --json, stdout is the deployment records only: the verification report goes to stderr.
+    crate::verify::lines_to_stderr(r.common.json);
     if r.common.json {
-        crate::verify::report_on_stderr();
         eprintln!("== verifying {} before deploying it", found.name);
     } else {
         println!("== verifying {} before deploying it", found.name);
@@ -341,11 +342,12 @@ fn run_session(config: SessionConfig, serve: bool, work: impl for<'a> FnOnce(&'a
         let watcher = tokio::spawn(stop_on_interrupt(project));
         let out = work(&session).await;
         watcher.abort();
-        if serve && out.is_ok() {
-            if let Some(a) = session.router_addr() {
-                eprintln!("serving on http://{a}/ until Ctrl-C or SIGTERM");
-                wait_for_signal().await;
-            }
+        if serve
+            && out.is_ok()
+            && let Some(a) = session.router_addr()
+        {
+            eprintln!("serving on http://{a}/ until Ctrl-C or SIGTERM");
+            wait_for_signal().await;
         }
         session.shutdown().await;
         out

@@ -153,7 +153,7 @@ fn runnable_column(def: &Definition, ws: Option<&Workspace>) -> Vec<Result<Strin
                 r.target.map(|t| match t {
                     Target::Source { target, .. } => format!("git {}{}", ws.root.join(&target.repository).display(), target.branch.map(|b| format!(" ({b})")).unwrap_or_default()),
                     Target::Build { target, .. } => format!("kiln build {}{}", ws.root.join(&target.path).join(&target.buildspec).display(), if target.batch { " (batch)" } else { "" }),
-                    Target::Deploy { file, .. } => format!("kiln deploy {}", ws.root.join(file).display()),
+                    Target::Deploy { target, .. } => format!("kiln deploy --group {}", ws.root.join(&target.group).display()),
                     Target::Invoke { plugin, .. } => format!("plugin {}", ws.root.join(plugin).display()),
                     Target::Approval => "manual approval".into(),
                 })

@@ -251,7 +251,7 @@ async fn start(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let engine = Engine::new(store, executors(&settings), options);
+    let engine = Engine::new(store.clone(), executors(&settings, &store), options);
     let id = match engine.start(pipeline, StartOptions { variables, trigger: "StartPipelineExecution".into() }).await {
         Ok(id) => id,
         Err(e) => return cannot(&e.to_string()),
@@ -260,11 +260,11 @@ async fn start(args: RunArgs) -> ExitCode {
         return exit::internal(&format!("cannot keep the run's settings: {e}"));
     }
     eprintln!("kiln: pipeline {} run {id} started (store {})", pipeline.name.value, args.store.store_dir().display());
-    drive(&engine, &id).await
+    drive(&engine, &id, &cfg, &settings).await
 }
 
-/// Drive `id` to its end, printing each action's progress.
-pub async fn drive(engine: &Engine, id: &str) -> ExitCode {
+/// Drive `id` to its end, printing each action's progress; then sign its release record.
+pub async fn drive(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settings) -> ExitCode {
     let seen = Arc::new(std::sync::Mutex::new(pipeline_status::Seen::new()));
     let watcher = tokio::spawn(pipeline_status::watch(engine.store().clone(), id.to_string(), seen.clone()));
     let outcome = engine.drive(id).await;
@@ -280,10 +280,50 @@ pub async fn drive(engine: &Engine, id: &str) -> ExitCode {
         }
         pipeline_status::print_run(&snap);
     }
+    release(engine, id, cfg, settings).await;
     if let Some(r) = &outcome.rollback {
-        eprintln!("kiln: the failed stage asks for a rollback: run {r} (kiln pipeline resume {r} runs it)");
+        // V2 stage-failure rollback: the execution the engine created (the stage's actions again,
+        // with the artifacts of the last execution that succeeded in it) runs now; the failed
+        // run's own outcome stays the exit code.
+        eprintln!("kiln: the failed stage asks for a rollback: run {r} starts (the last successful execution's artifacts)");
+        if let Err(e) = cfg.save(engine.store().dir(), r) {
+            eprintln!("kiln: cannot keep the rollback's settings ({e}); kiln pipeline resume {r} runs it");
+        } else {
+            let _ = Box::pin(drive(engine, r, cfg, settings)).await;
+        }
     }
     if outcome.status == ExecutionStatus::Succeeded { ExitCode::SUCCESS } else { exit::BUILD_FAILED.into() }
+}
+
+/// Sign the ended run's release record with the run's build key (`--key`) into
+/// `<store>/runs/<id>/release.intoto.jsonl`; what cannot be recorded is said, never fatal (the
+/// run's own outcome is the exit code).
+async fn release(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settings) {
+    let Some(key) = cfg.build_args.iter().find_map(|a| a.strip_prefix("--key=")) else {
+        eprintln!("kiln: no release record: the run has no build key to sign one with (run it with --key cosign.key, the key that signs its builds' provenance)");
+        return;
+    };
+    let snap = match engine.store().snapshot(id).await {
+        Ok(s) => s,
+        Err(e) => return eprintln!("kiln: no release record: {e}"),
+    };
+    let mut notes = Vec::new();
+    let facts = match kiln_pipeline_actions::release::facts(&snap, &settings.record_root, &mut notes) {
+        Ok(f) => f,
+        Err(why) => return eprintln!("kiln: no release record: {why}"),
+    };
+    for n in &notes {
+        eprintln!("kiln: release record: {n}");
+    }
+    let signer = match crate::keys::load_signing_key(Path::new(key), false) {
+        Ok(k) => k,
+        Err(e) => return eprintln!("kiln: no release record: {e}"),
+    };
+    let path = kiln_pipeline_actions::release::record_path(engine.store().dir(), id);
+    match kiln_pipeline_actions::release::write(&path, &facts, &signer) {
+        Ok(()) => eprintln!("kiln: release record {} (kiln verify --release {} --key cosign.pub --records {})", path.display(), path.display(), settings.record_root.display()),
+        Err(e) => eprintln!("kiln: no release record: {e}"),
+    }
 }
 
 async fn resume(run: &str, store_args: &StoreArgs, quiet: bool, retry: Option<(String, RetryMode)>) -> ExitCode {
@@ -313,7 +353,7 @@ async fn resume(run: &str, store_args: &StoreArgs, quiet: bool, retry: Option<(S
             return cannot(&format!("kiln cannot run these actions of run {run}: {}", problems.join("; ")));
         }
     }
-    let engine = Engine::new(store, executors(&settings), options);
+    let engine = Engine::new(store.clone(), executors(&settings, &store), options);
     if let Some((stage, mode)) = retry {
         if let Err(e) = engine.retry(run, &stage, mode).await {
             return cannot(&format!("run {run}: {e}"));
@@ -324,7 +364,7 @@ async fn resume(run: &str, store_args: &StoreArgs, quiet: bool, retry: Option<(S
         pipeline_status::print_run(&snap);
         return if snap.execution.status == ExecutionStatus::Succeeded { ExitCode::SUCCESS } else { exit::BUILD_FAILED.into() };
     }
-    drive(&engine, run).await
+    drive(&engine, run, &cfg, &settings).await
 }
 
 async fn answer(a: &AnswerArgs, approved: bool) -> ExitCode {

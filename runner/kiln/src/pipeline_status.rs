@@ -82,11 +82,12 @@ pub async fn status(a: &StatusArgs) -> ExitCode {
     };
     if a.json {
         let mut run = serde_json::to_value(view::run(&snap)).unwrap_or_default();
-        // kiln's details per action (provenance digests, build records) and the approvals.
+        // kiln's details per action attempt (summary or error, external id, provenance digests,
+        // build records, deployments) and the approvals.
         let details: Vec<_> = snap
             .actions
             .iter()
-            .map(|r| serde_json::json!({"stageName": r.stage, "actionName": r.action, "attempt": r.attempt, "status": r.status.as_str(), "startTime": r.started_at, "endTime": r.ended_at, "outputVariables": r.output_variables, "details": r.output_details}))
+            .map(|r| serde_json::json!({"stageName": r.stage, "actionName": r.action, "attempt": r.attempt, "status": r.status.as_str(), "startTime": r.started_at, "endTime": r.ended_at, "outputVariables": r.output_variables, "details": r.output_details, "summary": r.summary, "errorCode": r.error_code, "externalExecutionId": r.external_execution_id}))
             .collect();
         let approvals: Vec<_> = snap
             .approvals

@@ -44,18 +44,18 @@ fn newest_provenance() -> Option<PathBuf> {
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
 }
 
-/// Where check lines go: stdout, or stderr when the caller's stdout carries a document
-/// (`kiln deploy --json`).
-static TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static LINES_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Print check lines on stderr from now on.
-pub(crate) fn report_on_stderr() {
-    TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+/// Print the verification's lines on stderr instead of stdout (`kiln deploy --json` keeps stdout
+/// for its JSON records).
+pub(crate) fn lines_to_stderr(on: bool) {
+    LINES_TO_STDERR.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// A line of the verification's report: stdout, or stderr after [`lines_to_stderr`].
 macro_rules! say {
     ($($t:tt)*) => {
-        if TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) { eprintln!($($t)*) } else { println!($($t)*) }
+        if LINES_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) { eprintln!($($t)*) } else { println!($($t)*) }
     };
 }
 

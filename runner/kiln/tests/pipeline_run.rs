@@ -189,7 +189,7 @@ fn actions_kiln_cannot_run_are_reported_before_the_run_starts() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("the run does not start"))
-        .stderr(predicate::str::contains("Deploy/ToStaging (line 15, column 17): CodeDeploy actions need `kiln deploy`, which is not available in this build"))
+        .stderr(predicate::str::contains("Deploy/ToStaging (line 15, column 17): `app/staging` is not in the workspace's `codedeploy` (add it to map it to a local deployment group file)"))
         .stderr(predicate::str::contains("Deploy/Beanstalk (line 19, column 17): kiln does not run ElasticBeanstalk Deploy actions"))
         .stderr(predicate::str::contains("Build/Unmapped (line 25, column 17): `nowhere` is not in the workspace's `codebuild`"));
     assert!(ws.run_ids().is_empty(), "nothing was started");
@@ -232,25 +232,30 @@ fn pipeline_runs_and_status_of_an_unknown_run_are_clear() {
     ws.kiln().args(["pipeline", "resume", "../x"]).assert().code(2).stderr(predicate::str::contains("is not a run id"));
 }
 
-/// The bundled example, as the README runs it: Source → parallel test and package builds → a
-/// plugin in place of a Lambda → manual approval (answered by the script) → release build.
+/// The bundled example, as the README runs it (the seed's path): Source → parallel test and
+/// package builds → a plugin in place of a Lambda → deploy to staging → manual approval
+/// (answered by the script) → blue/green deploy to production, on free loopback ports; its
+/// release record verified with the example's release policy.
 #[test]
 fn the_pipeline_example_runs_with_its_approval() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("home")).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pipeline/run.sh");
+    let port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let out = Std::new("sh")
         .arg(&script)
         .env("KILN", assert_cmd::cargo::cargo_bin("kiln"))
         .env("TMPDIR", tmp.path())
         .env("HOME", tmp.path().join("home"))
         .env("NO_COLOR", "1")
+        .env("STAGING_PORT", port())
+        .env("PRODUCTION_PORT", port())
         .output()
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "run.sh failed:\n{stdout}\n{stderr}");
-    for want in ["Succeeded", "UnitTests", "Package", "ScanTodos", "Publish", "[Approved by", "ship it"] {
+    for want in ["Succeeded", "UnitTests", "Package", "ScanTodos", "DeployStaging", "DeployProduction", "[Approved by", "ship it", "policy", "Verified OK"] {
         assert!(stdout.contains(want), "`{want}` missing from:\n{stdout}");
     }
-    assert!(stderr.contains("waiting for approval"), "{stderr}");
+    assert!(stderr.contains("waiting for approval") && stderr.contains("release record"), "{stderr}");
 }

@@ -63,7 +63,7 @@ pub(crate) async fn run(job: Job) -> Result<(), crate::store::StoreError> {
             Ok(artifacts) => (ActionStatus::Succeeded, out.summary.clone(), None, out.variables, artifacts, out.external_id, out.details),
             Err(f) => (ActionStatus::Failed, Some(f.message), Some(f.code), BTreeMap::new(), Vec::new(), out.external_id, out.details),
         },
-        Err(f) => (ActionStatus::Failed, Some(f.message), Some(f.code), BTreeMap::new(), Vec::new(), None, BTreeMap::new()),
+        Err(f) => (ActionStatus::Failed, Some(f.message), Some(f.code), BTreeMap::new(), Vec::new(), f.external_id, f.details),
     };
     let vars = serde_json::to_string(&variables).unwrap_or_else(|_| "{}".into());
     let details = serde_json::to_string(&details).unwrap_or_else(|_| "{}".into());
@@ -97,7 +97,7 @@ async fn execute(store: &Store, executors: &Executors, kind: Kind, ctx: &ActionC
 async fn collect(store: &Store, ctx: &ActionContext, out: &ActionOutput) -> Result<Vec<(String, Object)>, ActionFailure> {
     let size: usize = out.variables.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_OUTPUT_VARIABLES_BYTES {
-        return Err(ActionFailure { code: "OutputVariablesSizeExceeded".into(), message: format!("the action's output variables take {size} bytes; CodePipeline allows {MAX_OUTPUT_VARIABLES_BYTES}") });
+        return Err(ActionFailure::new("OutputVariablesSizeExceeded", format!("the action's output variables take {size} bytes; CodePipeline allows {MAX_OUTPUT_VARIABLES_BYTES}")));
     }
     if let Some(k) = out.variables.keys().find(|k| k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || "@-_".contains(c))) {
         return Err(ActionFailure::job_failed(format!("the output variable name `{k}` is not valid (letters, digits, @, - and _)")));

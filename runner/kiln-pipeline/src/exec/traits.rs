@@ -65,14 +65,28 @@ pub struct ActionFailure {
     /// `JobFailed`, `ConfigurationError`, … (`FailureType`).
     pub code: String,
     pub message: String,
+    /// `externalExecutionId` of what ran and failed (a failed build's id, a failed deployment's).
+    pub external_id: Option<String>,
+    /// What the record keeps of the failed work (as [`ActionOutput::details`]: a failed build's
+    /// provenance, a failed deployment's attestation), for the run's release record.
+    pub details: BTreeMap<String, String>,
 }
 
 impl ActionFailure {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ActionFailure { code: code.into(), message: message.into(), external_id: None, details: BTreeMap::new() }
+    }
     pub fn job_failed(message: impl Into<String>) -> Self {
-        ActionFailure { code: "JobFailed".into(), message: message.into() }
+        Self::new("JobFailed", message)
     }
     pub fn configuration(message: impl Into<String>) -> Self {
-        ActionFailure { code: "ConfigurationError".into(), message: message.into() }
+        Self::new("ConfigurationError", message)
+    }
+    /// The failure, keeping the failed work's id and details in the action's record.
+    pub fn with_record(mut self, external_id: Option<String>, details: BTreeMap<String, String>) -> Self {
+        self.external_id = external_id;
+        self.details = details;
+        self
     }
 }
 

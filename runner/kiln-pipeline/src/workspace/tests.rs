@@ -68,7 +68,7 @@ fn every_kind_of_action_is_mapped_or_says_why_not() {
     }
     assert!(get("Unmapped").unwrap_err().contains("`other` is not in the workspace's `codebuild`"));
     assert_eq!(get("Approve"), Ok(Target::Approval));
-    assert_eq!(get("Ship"), Ok(Target::Deploy { application: "app".into(), group: "prod".into(), file: PathBuf::from("deploy/prod.yml") }));
+    assert_eq!(get("Ship"), Ok(Target::Deploy { application: "app".into(), group: "prod".into(), target: DeployTarget::file("deploy/prod.yml") }));
     assert_eq!(get("Notify"), Ok(Target::Invoke { function: "notify".into(), plugin: PathBuf::from("plugins/notify.wasm") }));
     assert_eq!(get("Stack").unwrap_err(), "kiln does not run CloudFormation Deploy actions");
 }
@@ -95,4 +95,18 @@ fn paths_that_leave_the_workspace_are_refused_where_written() {
     assert_eq!(safe_relative("./a//b/."), Ok(PathBuf::from("a/b")));
     assert_eq!(safe_relative("."), Ok(PathBuf::new()));
     assert!(safe_relative("a/../b").is_err());
+}
+
+#[test]
+fn a_deployment_group_is_a_file_or_a_mapping_with_options_each_bad_one_located() {
+    let text = "codedeploy:\n  app:\n    staging: deploy/staging.yml\n    production: {group: deploy/prod.yml, config: CodeDeployDefault.ECSAllAtOnce, time-scale: 0.01, allow-unverified: true}\n";
+    let (ws, d) = parse_workspace(text, Path::new("/w"));
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(ws.codedeploy["app"]["staging"], DeployTarget::file("deploy/staging.yml"));
+    assert_eq!(ws.codedeploy["app"]["production"], DeployTarget { group: PathBuf::from("deploy/prod.yml"), config: Some("CodeDeployDefault.ECSAllAtOnce".into()), time_scale: Some(0.01), allow_unverified: true });
+    let bad = "codedeploy:\n  app:\n    a: {group: ../out.yml}\n    b: {config: X}\n    c: {group: g.yml, time-scale: fast}\n    d: {group: g.yml, allow-unverified: yes}\n    e: {group: g.yml, dir: elsewhere}\n";
+    let (ws, d) = parse_workspace(bad, Path::new("/w"));
+    assert!(ws.codedeploy.get("app").is_none_or(|g| !g.contains_key("a") && !g.contains_key("b") && !g.contains_key("c") && !g.contains_key("d")), "{:?}", ws.codedeploy);
+    let codes: Vec<(&str, u32, u32)> = d.iter().map(|d| (d.code, d.span.line, d.span.col)).collect();
+    assert_eq!(codes, vec![("E2605", 3, 16), ("E2604", 4, 8), ("E2606", 5, 35), ("E2606", 6, 41), ("E2602", 7, 23)]);
 }
