@@ -57,7 +57,17 @@ pub struct FileDeployments {
 impl Deployments for FileDeployments {
     fn list(&self) -> BoxFuture<'_, Vec<Result<DeploymentInfo, String>>> {
         Box::pin(async move {
-            let mut out: Vec<Result<DeploymentInfo, String>> = self.records.ids(Kind::Deployment).iter().map(|id| self.records.deployment(id).map_err(|e| e.to_string())).collect();
+            // `.kiln/deployments/` also holds kiln-deploy's own directories (`groups/`,
+            // `revisions/`, `fleet/`): a directory without a deployment.json is not a deployment.
+            let mut out: Vec<Result<DeploymentInfo, String>> = self
+                .records
+                .ids(Kind::Deployment)
+                .iter()
+                .filter_map(|id| match self.records.deployment(id) {
+                    Err(e) if e.is_not_found() => None,
+                    r => Some(r.map_err(|e| e.to_string())),
+                })
+                .collect();
             let key = |r: &Result<DeploymentInfo, String>| r.as_ref().map(|d| d.create_time.clone()).unwrap_or_default();
             out.sort_by_key(|r| std::cmp::Reverse(key(r)));
             out

@@ -7,9 +7,9 @@
 //! CloudWatch's; only the cadence is faster). Every alarm starts in `INSUFFICIENT_DATA` ("the alarm
 //! has just started"), and each state change is kept with its time and reason.
 //!
-//! The datapoints behind the states are kept too, for charts (`kiln ui`): at most one per
-//! period per alarm (the newest period's statistic the evaluation used, or missing, and the state
-//! after it), the last [`MAX_DATAPOINTS`] of them. They are not written on their own: the
+//! The datapoints behind the states are kept too, for charts (`kiln ui`): one per period per
+//! alarm, plus the one of each state change (the newest period's statistic the evaluation used,
+//! or missing, and the state after it), the last [`MAX_DATAPOINTS`] of them. They are not written on their own: the
 //! engine puts them into the record in memory and they reach the disk with the record's next
 //! write, or at most once a second when nothing else writes ([`crate::engine`]'s watch).
 //!
@@ -62,7 +62,8 @@ pub struct AlarmStatus {
     pub comparison_operator: String,
     #[serde(default)]
     pub threshold: Option<f64>,
-    /// The datapoints evaluated, oldest first: one per period, the last [`MAX_DATAPOINTS`].
+    /// The datapoints evaluated, oldest first: one per period and one per state change, the
+    /// last [`MAX_DATAPOINTS`].
     #[serde(default)]
     pub datapoints: Vec<AlarmDatapoint>,
 }
@@ -134,7 +135,8 @@ impl Monitor {
         for ((def, status), last_point) in self.alarms.iter_mut().zip(&mut self.last_point) {
             let (eval, newest) = evaluate_range(def, status.state_value, source, now, self.scale)?;
             let period = period_of(def, self.scale);
-            if last_point.is_none_or(|t| now >= t + period) {
+            // One datapoint a period, and always the one that changed the state.
+            if last_point.is_none_or(|t| now >= t + period) || eval.state != status.state_value {
                 *last_point = Some(now);
                 if status.datapoints.len() >= MAX_DATAPOINTS {
                     status.datapoints.drain(..=status.datapoints.len() - MAX_DATAPOINTS);
