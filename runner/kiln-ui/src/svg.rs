@@ -242,7 +242,9 @@ pub fn timeseries(c: &TimeChart) -> Markup {
             }
             @for m in c.markers {
                 line class=(format!("s-mark s-{}", m.tone)) x1=(fmt(x_of(m.t))) x2=(fmt(x_of(m.t))) y1=(fmt(top - 6.0)) y2=(fmt(h - bottom)) {}
-                text class=(format!("t-mark t-{}", m.tone)) x=(fmt(x_of(m.t) + 3.0)) y=(fmt(top - 9.0)) { (m.label) }
+                // Labels right of their line, or left of it in the chart's right third.
+                @let right = x_of(m.t) > left + plot_w * 0.67;
+                text class=(format!("t-mark t-{}", m.tone)) x=(fmt(x_of(m.t) + if right { -3.0 } else { 3.0 })) y=(fmt(top - 9.0)) text-anchor=(if right { "end" } else { "start" }) { (m.label) }
             }
             path.s-line d=(d.trim_end()) {}
             @for p in c.points {

@@ -48,8 +48,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 
 const APPSPEC: &str = "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: web\n        LoadBalancerInfo:\n          ContainerName: web\n          ContainerPort: 8080\nHooks:\n  - BeforeAllowTraffic: beforeTraffic\n";
 
-/// The group: a 10 % canary for 5 nominal minutes; 5xx ≥ 20 in one 60-second period of the
-/// replacement set is an alarm that rolls back.
+/// The group: a 10 % canary for 5 nominal minutes; 5xx ≥ 2 in 2 of 3 ten-second periods of the
+/// replacement set (CloudWatch's high-resolution period; 1 s at 1/10, so the chart has a
+/// datapoint a second) is an alarm that rolls back.
 fn group(port: u16) -> String {
     format!(
         r#"applicationName: shop
@@ -62,11 +63,11 @@ alarmConfiguration:
     - name: canary-5xx
       metric: router.replacement.HTTPCode_Target_5XX_Count
       statistic: Sum
-      period: 60
+      period: 10
       evaluationPeriods: 3
-      datapointsToAlarm: 1
+      datapointsToAlarm: 2
       comparisonOperator: GreaterThanOrEqualToThreshold
-      threshold: 20
+      threshold: 2
       treatMissingData: notBreaching
 autoRollbackConfiguration:
   enabled: true
@@ -126,9 +127,9 @@ fn wait_exit(child: &mut Child, secs: u64) -> i32 {
     }
 }
 
-/// A bounded load generator: one client, a request every 20 ms (at most 50 a second, so the
-/// canary's tenth takes a few seconds to reach the alarm's 20 errors) for at most 120 s,
-/// counting 200s, 500s and failures.
+/// A bounded load generator: one client, a request every 20 ms (at most 50 a second: the
+/// canary's tenth is about 5 errors a period, over the threshold of 2 even at half that rate)
+/// for at most 120 s, counting 200s, 500s and failures.
 struct Load {
     stop: Arc<AtomicBool>,
     counts: Arc<[AtomicU64; 3]>,
@@ -221,7 +222,7 @@ async fn a_bad_canary_is_watched_live_in_kiln_ui_until_the_alarm_rolls_it_back()
     let base = ui.url.split("/?").next().unwrap().to_string();
     browser.visit(&ui.url, "deploy-history").await;
 
-    // The bad one, under load, at 1/10: a 60-second alarm period lasts 6 s.
+    // The bad one, under load, at 1/10: the canary's 5 minutes last 30 s, an alarm period 1 s.
     let load = Load::start(port);
     let log = p.root().join("deploy.log");
     let mut deploy = kiln_deploy(&p, &bad, "0.1").stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
@@ -252,7 +253,7 @@ async fn a_bad_canary_is_watched_live_in_kiln_ui_until_the_alarm_rolls_it_back()
     assert_eq!(marker, serde_json::json!("not reloaded"), "the page updated in place");
     let page = wait_for(&browser, "#deployment", "the rollback", 30, |t| t.contains("Rolled back by")).await;
     assert!(page.contains("ALARM") && page.contains("canary-5xx") && page.contains("Stopped"), "{page}");
-    assert!(page.contains("threshold 20") && page.contains("router.replacement.HTTPCode_Target_5XX_Count"), "{page}");
+    assert!(page.contains("threshold 2") && page.contains("router.replacement.HTTPCode_Target_5XX_Count"), "{page}");
     let still_live: bool = browser.client.execute("return document.querySelector('#deployment').hasAttribute('data-live');", vec![]).await.unwrap().as_bool().unwrap();
     assert!(!still_live, "the stream ended with the deployment");
     // The chart: datapoints (an ALARM one among them), the threshold line, the ALARM marker.
@@ -267,6 +268,9 @@ async fn a_bad_canary_is_watched_live_in_kiln_ui_until_the_alarm_rolls_it_back()
     };
     assert!(weights.contains(&10) && weights.last() == Some(&0), "{weights:?}");
     browser.settle("deploy-rolled-back").await;
+    browser.client.execute("document.querySelector('#alarms').scrollIntoView();", vec![]).await.unwrap();
+    let alarms = browser.client.find(Locator::Css("#alarms")).await.unwrap();
+    std::fs::write(screenshots().join("deploy-alarms-card.png"), alarms.screenshot().await.unwrap()).unwrap();
     // Reloaded as a finished page, the same, and the rollback deployment and the list.
     let text = browser.visit(&format!("{base}/deployments/{id}"), "deploy-alarm-chart").await;
     assert!(text.contains("Rolled back by"), "{text}");

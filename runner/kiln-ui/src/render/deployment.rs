@@ -48,10 +48,14 @@ impl Clock {
         Some((fmt::parse_time(ts)? - self.start?).as_seconds_f64().max(0.0))
     }
 
-    /// `HH:MM:SS` (UTC) of `t` seconds from the start.
+    /// `HH:MM:SS` (UTC) of `t` seconds from the start; with tenths when the chart spans less
+    /// than 12 s (its ticks are then less than 2 s apart).
     fn label(&self, t: f64) -> String {
         match self.start {
-            Some(s) => clock_time(s + time::Duration::seconds_f64(t)),
+            Some(s) => {
+                let at = s + time::Duration::seconds_f64(t);
+                if self.span < 12.0 { format!("{}.{}", clock_time(at), at.millisecond() / 100) } else { clock_time(at) }
+            }
             None => fmt::seconds(t),
         }
     }
