@@ -141,14 +141,14 @@ pub async fn deployment_events(State(s): State<AppState>, Path(id): Path<String>
         }
         loop {
             let stamp = s.deployments.changed(&id).await;
-            if stamp.is_some() && stamp != last {
-                if let Some(Ok(d)) = s.deployments.get(&id).await {
-                    // An SSE data field cannot hold a carriage return; in HTML text and
-                    // attributes the character reference is the same character.
-                    let html = crate::render::deployment::body(&d).into_string().replace('\r', "&#13;");
-                    let next = if crate::render::deployment::is_live(&d) && started.elapsed() < MAX_LIFE { Stage::Running } else { Stage::Ending };
-                    return Some((Ok(Event::default().event("page").data(html)), (s, id, stamp, started, next)));
-                }
+            if stamp.is_some() && stamp != last
+                && let Some(Ok(d)) = s.deployments.get(&id).await
+            {
+                // An SSE data field cannot hold a carriage return; in HTML text and attributes
+                // the character reference is the same character.
+                let html = crate::render::deployment::body(&d).into_string().replace('\r', "&#13;");
+                let next = if crate::render::deployment::is_live(&d) && started.elapsed() < MAX_LIFE { Stage::Running } else { Stage::Ending };
+                return Some((Ok(Event::default().event("page").data(html)), (s, id, stamp, started, next)));
             }
             if started.elapsed() > MAX_LIFE {
                 return Some((Ok(Event::default().event("end").data("too old")), (s, id, last, started, Stage::Done)));
