@@ -267,6 +267,12 @@ async fn a_bad_canary_is_watched_live_in_kiln_ui_until_the_alarm_rolls_it_back()
         record["kiln"]["traffic"]["history"].as_array().unwrap().iter().map(|c| c["weights"]["replacement"].as_u64().unwrap() as u8).collect()
     };
     assert!(weights.contains(&10) && weights.last() == Some(&0), "{weights:?}");
+    // The reader keeps everything the writer wrote about alarms, datapoints included.
+    let bytes = std::fs::read(p.src.join(".kiln/deployments").join(&id).join("deployment.json")).unwrap();
+    let (read, ignored) = kiln_record::parse_checked::<kiln_record::DeploymentInfo>(&bytes).unwrap();
+    assert!(!ignored.iter().any(|f| f.contains("alarms") || f.contains("traffic") || f.contains("deploymentTargets")), "fields kiln-record drops: {ignored:?}");
+    let points = &read.kiln.alarms[0].datapoints;
+    assert!(points.last().is_some_and(|d| d.state == "ALARM" && d.value.is_some_and(|v| v >= 2.0)), "{points:?}");
     browser.settle("deploy-rolled-back").await;
     browser.client.execute("document.querySelector('#alarms').scrollIntoView();", vec![]).await.unwrap();
     let alarms = browser.client.find(Locator::Css("#alarms")).await.unwrap();
