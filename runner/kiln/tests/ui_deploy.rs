@@ -12,41 +12,25 @@
 //! python3, and a host where kiln's sandbox runs.
 
 mod common;
+mod pipeline_ws;
 mod ui_browser;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
+use pipeline_ws::wait_exit;
 use ui_browser::*;
 
-const SERVER: &str = r#"import http.server, os
-here = os.path.dirname(os.path.abspath(__file__))
-release = open(os.path.join(here, "release.txt")).read().strip()
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):
-        bad = release.endswith("-bad") and self.path != "/health"
-        body = (release + "\n").encode()
-        self.send_response(500 if bad else 200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-"#;
-
-const APPSPEC: &str = "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: web\n        LoadBalancerInfo:\n          ContainerName: web\n          ContainerPort: 8080\nHooks:\n  - BeforeAllowTraffic: beforeTraffic\n";
+// The example's service (200 with its release name; 500 when the release ends in "-bad"),
+// appspec (ECS-style, a BeforeAllowTraffic hook) and hook.
+const SERVER: &str = include_str!("../../../examples/deploy-canary/app/server.py");
+const APPSPEC: &str = include_str!("../../../examples/deploy-canary/app/appspec.yml");
+const HOOK: &str = include_str!("../../../examples/deploy-canary/app/hooks/before-traffic.sh");
 
 /// The group: a 10 % canary for 5 nominal minutes; 5xx ≥ 2 in 2 of 3 ten-second periods of the
 /// replacement set (CloudWatch's high-resolution period; 1 s at 1/10, so the chart has a
@@ -96,7 +80,7 @@ fn artifact(root: &Path, name: &str) -> PathBuf {
     std::fs::write(d.join("server.py"), SERVER).unwrap();
     std::fs::write(d.join("appspec.yml"), APPSPEC).unwrap();
     std::fs::write(d.join("release.txt"), format!("{name}\n")).unwrap();
-    std::fs::write(d.join("hooks/before-traffic.sh"), "#!/bin/sh\necho \"BeforeAllowTraffic for $DEPLOYMENT_ID\"\n").unwrap();
+    std::fs::write(d.join("hooks/before-traffic.sh"), HOOK).unwrap();
     d
 }
 
@@ -111,20 +95,6 @@ fn deployment_ids(p: &common::Project) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(p.src.join(".kiln/deployments")).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("d-")).collect();
     v.sort();
     v
-}
-
-fn wait_exit(child: &mut Child, secs: u64) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kiln deploy did not finish in {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A bounded load generator: one client, a request every 20 ms (at most 50 a second: the
