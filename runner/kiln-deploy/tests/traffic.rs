@@ -125,6 +125,15 @@ async fn an_ecs_canary_of_a_bad_release_is_caught_by_the_alarm_and_traffic_goes_
     let alarm = &d.kiln.alarms[0];
     assert_eq!(alarm.alarm_name, "errors");
     assert!(alarm.history.iter().any(|c| c.state == kiln_deploy::alarm::AlarmState::Alarm));
+    // And the datapoints it evaluated, on disk: one per (60 ms) period, the breaching ones last.
+    let stored = h.store.read(&d.deployment_id).unwrap();
+    let points = &stored.kiln.alarms[0].datapoints;
+    assert!(points.len() >= 3, "{points:?}");
+    assert_eq!((stored.kiln.alarms[0].threshold, stored.kiln.alarms[0].metric_name.as_str()), (Some(20.0), "5xx"));
+    let last = points.last().unwrap();
+    assert_eq!(last.state, kiln_deploy::alarm::AlarmState::Alarm, "{points:?}");
+    assert!(last.value.is_some_and(|v| v >= 20.0), "{points:?}");
+    assert!(points.windows(2).all(|w| w[0].timestamp <= w[1].timestamp), "{points:?}");
     // The rollback: a new deployment, the replacement task set removed.
     let rb = out.rollback.as_ref().unwrap();
     assert_eq!(rb.status, DeploymentStatus::Succeeded, "{:?}", rb.error_information);

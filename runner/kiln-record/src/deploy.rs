@@ -3,7 +3,7 @@
 //! `DeploymentStyle`), the deployment's targets as `BatchGetDeploymentTargets` returns them
 //! (`DeploymentTarget` with `instanceTarget` / `ecsTarget` / `lambdaTarget`, `LifecycleEvent`,
 //! `Diagnostics`), and the `kiln` section the deployment engine adds (fleet, traffic weights,
-//! alarm states). Sources: `shared/reference/codedeploy.md` §8; the writer is `kiln-deploy`.
+//! alarm states and datapoints). Sources: `shared/reference/codedeploy.md` §8; the writer is `kiln-deploy`.
 //!
 //! Tolerant as [`crate::build`] is: statuses are strings, every field has a default.
 
@@ -218,8 +218,9 @@ pub struct WeightChange {
     pub reason: String,
 }
 
-/// An alarm's state and history (CloudWatch `MetricAlarm` names where it has them).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// An alarm's state, history and the datapoints it evaluated (CloudWatch `MetricAlarm` names
+/// where it has them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AlarmStatus {
     pub alarm_name: String,
@@ -229,6 +230,16 @@ pub struct AlarmStatus {
     pub state_reason: String,
     pub state_updated_timestamp: String,
     pub history: Vec<AlarmChange>,
+    /// The metric (in the metric source's name space, `router.replacement.HTTPCode_Target_5XX_Count`).
+    pub metric_name: String,
+    /// `Sum`, `Average`, `p99`, ….
+    pub statistic: String,
+    /// Seconds (nominal: a deployment run with `--time-scale` lasts `period × scale`).
+    pub period: u32,
+    pub comparison_operator: String,
+    pub threshold: Option<f64>,
+    /// One datapoint per period, oldest first (kiln-deploy keeps the last 500).
+    pub datapoints: Vec<AlarmDatapoint>,
 }
 
 /// One state change of an alarm.
@@ -241,11 +252,12 @@ pub struct AlarmChange {
     pub timestamp: String,
 }
 
-/// One datapoint of the metric an alarm watches (CloudWatch `Datapoint`: a timestamp and the
-/// period's statistic). The record does not hold them; the live deployment does.
+/// One datapoint an alarm evaluated (CloudWatch `Datapoint`: when its period ended and the
+/// period's statistic; `None` when the period had no sample), with the alarm's state after it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct MetricPoint {
+pub struct AlarmDatapoint {
     pub timestamp: String,
-    pub value: f64,
+    pub value: Option<f64>,
+    pub state: String,
 }

@@ -1,7 +1,20 @@
-// kiln ui's one script: the live log of a running build, over server-sent events. Every line is
-// added as text (textContent), never as HTML. Pages work without it; they just do not update.
+// kiln ui's one script, over server-sent events: the live log of a running build (every line is
+// added as text, textContent, never as HTML) and a deployment in progress (its part of the page,
+// rendered and escaped by the server like every page, put in place of the old one). Pages work
+// without it; they just do not update.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
+  var deployment = document.querySelector("[data-live]");
+  if (deployment && window.EventSource) {
+    var updates = new EventSource(deployment.getAttribute("data-live"));
+    updates.addEventListener("page", function (e) {
+      deployment.innerHTML = e.data;
+    });
+    updates.addEventListener("end", function () {
+      updates.close();
+      deployment.removeAttribute("data-live");
+    });
+  }
   var live = document.querySelector("[data-events]");
   if (!live || !window.EventSource) return;
   var logs = document.getElementById("logs-list");

@@ -13,7 +13,7 @@
 //! - [`report_html`]: one build as one HTML file that needs nothing else (CSS inline, charts
 //!   inline SVG, no script, a `<meta>` Content-Security-Policy that forbids scripts and requests);
 //! - [`server`]: `kiln ui` (axum): token, session cookie and CSRF, security headers, the pages,
-//!   live logs as server-sent events;
+//!   a running build's log and a deployment in progress live, as server-sent events;
 //! - [`sources`]: the seams for deployments and pipeline runs ([`sources::Deployments`],
 //!   [`sources::Pipelines`], [`sources::Approver`]) with the file reader of
 //!   `.kiln/deployments/`;

@@ -2,10 +2,11 @@
 //! depend on how those are run or stored (`kiln-deploy`'s records and live router metrics,
 //! `kiln-pipeline`'s SQLite store): whoever starts the server passes implementations.
 //!
-//! - [`Deployments`]: the deployments and, for a live one, the datapoints of the metric each
-//!   alarm watches. [`FileDeployments`] reads `.kiln/deployments/<id>/deployment.json`
-//!   (CodeDeploy's `DeploymentInfo` shape); the record holds alarm states and their history but
-//!   no datapoints, so its [`Deployments::metrics`] is empty.
+//! - [`Deployments`]: the deployments. [`FileDeployments`] reads
+//!   `.kiln/deployments/<id>/deployment.json` (CodeDeploy's `DeploymentInfo` shape), which
+//!   kiln-deploy rewrites while the deployment runs: traffic weights and their history, the
+//!   targets' lifecycle events, each alarm's state changes and the datapoints it evaluated
+//!   (what the charts draw). [`Deployments::changed`] tells the live page when to redraw.
 //! - [`Pipelines`]: pipeline runs in CodePipeline's read shapes. [`NoPipelines`] has none.
 //! - [`Approver`]: answers a manual approval (CodePipeline's PutApprovalResult). [`NoApprover`]
 //!   refuses. The server calls it only for a POST with the access token, the session's CSRF
@@ -16,22 +17,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use kiln_record::deploy::MetricPoint;
 use kiln_record::pipeline::ApprovalRequest;
 use kiln_record::{DeploymentInfo, Kind, PipelineExecutionSummary, PipelineRun, RecordId, Records};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The datapoints of one alarm's metric.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct MetricSeries {
-    pub alarm_name: String,
-    /// The metric's name and statistic, for the chart's title (`5xx count (Sum, 60 s)`).
-    pub metric: String,
-    pub threshold: Option<f64>,
-    pub points: Vec<MetricPoint>,
-}
 
 /// Where deployments come from.
 pub trait Deployments: Send + Sync {
@@ -39,8 +29,9 @@ pub trait Deployments: Send + Sync {
     fn list(&self) -> BoxFuture<'_, Vec<Result<DeploymentInfo, String>>>;
     /// One deployment (`None`: there is no such deployment).
     fn get<'a>(&'a self, id: &'a RecordId) -> BoxFuture<'a, Option<Result<DeploymentInfo, String>>>;
-    /// The alarm metrics of a live deployment (empty when none are known).
-    fn metrics<'a>(&'a self, id: &'a RecordId) -> BoxFuture<'a, Vec<MetricSeries>>;
+    /// A value that changes whenever the deployment does (its record's size and modification
+    /// time), so a live page redraws only then; `None` when it cannot be read.
+    fn changed<'a>(&'a self, id: &'a RecordId) -> BoxFuture<'a, Option<String>>;
 }
 
 /// Where pipeline runs come from.
@@ -66,7 +57,17 @@ pub struct FileDeployments {
 impl Deployments for FileDeployments {
     fn list(&self) -> BoxFuture<'_, Vec<Result<DeploymentInfo, String>>> {
         Box::pin(async move {
-            let mut out: Vec<Result<DeploymentInfo, String>> = self.records.ids(Kind::Deployment).iter().map(|id| self.records.deployment(id).map_err(|e| e.to_string())).collect();
+            // `.kiln/deployments/` also holds kiln-deploy's own directories (`groups/`,
+            // `revisions/`, `fleet/`): a directory without a deployment.json is not a deployment.
+            let mut out: Vec<Result<DeploymentInfo, String>> = self
+                .records
+                .ids(Kind::Deployment)
+                .iter()
+                .filter_map(|id| match self.records.deployment(id) {
+                    Err(e) if e.is_not_found() => None,
+                    r => Some(r.map_err(|e| e.to_string())),
+                })
+                .collect();
             let key = |r: &Result<DeploymentInfo, String>| r.as_ref().map(|d| d.create_time.clone()).unwrap_or_default();
             out.sort_by_key(|r| std::cmp::Reverse(key(r)));
             out
@@ -82,8 +83,13 @@ impl Deployments for FileDeployments {
         })
     }
 
-    fn metrics<'a>(&'a self, _id: &'a RecordId) -> BoxFuture<'a, Vec<MetricSeries>> {
-        Box::pin(async { Vec::new() })
+    fn changed<'a>(&'a self, id: &'a RecordId) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let rel = kiln_record::RelPath::parse("deployment.json")?;
+            let input = self.records.open(Kind::Deployment, id, &rel).ok()?;
+            let m = input.metadata();
+            Some(format!("{}:{:?}", m.len(), m.modified().ok()))
+        })
     }
 }
 

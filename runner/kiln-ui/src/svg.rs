@@ -157,3 +157,102 @@ pub fn stacked(parts: &[(String, f64, Tone)]) -> Markup {
         }
     }
 }
+
+/// One point of a [`timeseries`]: seconds from the chart's start, the value (`None`: missing
+/// data, drawn as a gap with a grey tick on the axis), its tone and its hover text.
+pub struct TimePoint {
+    pub t: f64,
+    pub value: Option<f64>,
+    pub tone: Tone,
+    pub title: String,
+}
+
+/// A vertical line across a [`timeseries`] (a state change), labelled at its top.
+pub struct Marker {
+    pub t: f64,
+    pub tone: Tone,
+    pub label: String,
+}
+
+/// A chart over real time (x: seconds from the start): points, an optional dashed threshold and
+/// vertical markers.
+pub struct TimeChart<'a> {
+    pub points: &'a [TimePoint],
+    pub threshold: Option<f64>,
+    pub markers: &'a [Marker],
+    /// Seconds the x axis spans (at least the last point's).
+    pub span: f64,
+    /// A step line (a value holds until the next point), as traffic weights do; else straight
+    /// segments with a dot per point.
+    pub step: bool,
+    /// The y axis' top (percentages: 100); else the data's and the threshold's maximum.
+    pub max: Option<f64>,
+    pub unit: fn(f64) -> String,
+    /// An x tick's label from its seconds (a clock time).
+    pub tick: &'a dyn Fn(f64) -> String,
+}
+
+/// Draw a [`TimeChart`].
+pub fn timeseries(c: &TimeChart) -> Markup {
+    let (h, left, right, top, bottom) = (230.0, 56.0, 14.0, 22.0, 34.0);
+    let span = c.points.iter().map(|p| p.t).chain(c.markers.iter().map(|m| m.t)).fold(c.span, f64::max).max(1e-9);
+    let max = c.max.unwrap_or_else(|| c.points.iter().filter_map(|p| p.value).chain(c.threshold).fold(0.0, f64::max).max(1e-9) * 1.15);
+    let plot_w = W - left - right;
+    let x_of = |t: f64| left + plot_w * (t / span).clamp(0.0, 1.0);
+    let y_of = |v: f64| top + (h - bottom - top) * (1.0 - (v / max).clamp(0.0, 1.0));
+    // The line: broken at missing values.
+    let mut d = String::new();
+    let mut pen = false;
+    let mut last_y = 0.0;
+    for p in c.points {
+        match p.value {
+            Some(v) => {
+                let (x, y) = (x_of(p.t), y_of(v));
+                if !pen {
+                    d.push_str(&format!("M{},{} ", fmt(x), fmt(y)));
+                } else if c.step {
+                    d.push_str(&format!("H{} V{} ", fmt(x), fmt(y)));
+                } else {
+                    d.push_str(&format!("L{},{} ", fmt(x), fmt(y)));
+                }
+                pen = true;
+                last_y = y;
+            }
+            None => pen = false,
+        }
+    }
+    if c.step && pen {
+        d.push_str(&format!("H{} V{}", fmt(x_of(span)), fmt(last_y)));
+    }
+    let ticks = 6;
+    html! {
+        svg.chart viewBox=(format!("0 0 {W} {h}")) role="img" aria-label="chart over time" {
+            @for i in 0..=4 {
+                @let v = max * i as f64 / 4.0;
+                line.s-grid x1=(left) x2=(W - right) y1=(fmt(y_of(v))) y2=(fmt(y_of(v))) {}
+                text.t-axis x=(left - 6.0) y=(fmt(y_of(v) + 4.0)) text-anchor="end" { ((c.unit)(v)) }
+            }
+            @for i in 0..=ticks {
+                @let t = span * i as f64 / ticks as f64;
+                text.t-axis x=(fmt(x_of(t))) y=(fmt(h - bottom + 18.0)) text-anchor=(if i == 0 { "start" } else if i == ticks { "end" } else { "middle" }) { ((c.tick)(t)) }
+            }
+            @if let Some(t) = c.threshold {
+                line.s-threshold x1=(left) x2=(W - right) y1=(fmt(y_of(t))) y2=(fmt(y_of(t))) {}
+                text.t-axis x=(W - right - 2.0) y=(fmt(y_of(t) - 4.0)) text-anchor="end" { "threshold " ((c.unit)(t)) }
+            }
+            @for m in c.markers {
+                line class=(format!("s-mark s-{}", m.tone)) x1=(fmt(x_of(m.t))) x2=(fmt(x_of(m.t))) y1=(fmt(top - 6.0)) y2=(fmt(h - bottom)) {}
+                // Labels right of their line, or left of it in the chart's right third.
+                @let right = x_of(m.t) > left + plot_w * 0.67;
+                text class=(format!("t-mark t-{}", m.tone)) x=(fmt(x_of(m.t) + if right { -3.0 } else { 3.0 })) y=(fmt(top - 9.0)) text-anchor=(if right { "end" } else { "start" }) { (m.label) }
+            }
+            path.s-line d=(d.trim_end()) {}
+            @for p in c.points {
+                @match p.value {
+                    Some(v) => { @if !c.step { circle class=(format!("f-{}", p.tone)) cx=(fmt(x_of(p.t))) cy=(fmt(y_of(v))) r="2.5" { title { (p.title) } } } }
+                    None => { rect.f-idle x=(fmt(x_of(p.t) - 1.0)) y=(fmt(h - bottom - 6.0)) width="2" height="6" { title { (p.title) } } }
+                }
+            }
+        }
+    }
+}

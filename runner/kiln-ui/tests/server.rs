@@ -288,7 +288,10 @@ async fn batch_and_deployment_pages() {
     let (s, batch) = ui.page("/batches/7a1b2c3d-0000-4000-8000-00000000b001").await;
     assert_eq!(s, StatusCode::OK);
     assert!(batch.contains(&format!("href=\"/builds/{UUID}\"")) && batch.contains("a build it depends on failed: unit") && batch.contains("unit failed and fast-fail is on"), "{batch}");
+    // kiln-deploy keeps directories of its own beside the deployments: they are not listed.
+    std::fs::create_dir_all(ui._f.records.root().join("deployments/groups")).unwrap();
     let (_, list) = ui.page("/deployments").await;
+    assert!(list.contains(">1 deployment<") && !list.contains("no such record"), "{list}");
     assert!(list.contains("d-EXAMPLE01") && list.contains("web@1.4.2") && list.contains("Stopped"), "{list}");
     let (s, d) = ui.page("/deployments/d-EXAMPLE01").await;
     assert_eq!(s, StatusCode::OK);
@@ -296,6 +299,65 @@ async fn batch_and_deployment_pages() {
         assert!(d.contains(needle), "{needle}: {d}");
     }
     assert!(!d.contains("<script>alert"));
+    // The alarm's metric as a chart: datapoints (a missing one as a tick), threshold, the state
+    // changes as markers; the traffic history on a time axis.
+    assert_eq!(d.matches("aria-label=\"chart over time\"").count(), 3, "traffic and two alarms: {d}");
+    for needle in ["threshold 5", "Sum of <code>http.5xx</code> per 60-second period", "9 datapoints", "13:00:31 missing · OK", "13:02:01 21 · ALARM", "t-mark t-bad", ">ALARM</text>", "5xx-rate ALARM</text>", "threshold 800"] {
+        assert!(d.contains(needle), "{needle}: {d}");
+    }
+    assert!(!d.contains("data-live"), "a final deployment does not update itself");
+    assert!(!d.contains("http-equiv=\"refresh\""), "nor reloads");
+}
+
+/// Hostile text anywhere in a deployment record (a hook's log tail, an alarm's name, its metric,
+/// a datapoint's state) is shown as text, in the page and in its live updates.
+#[tokio::test]
+async fn a_hostile_deployment_record_renders_as_text() {
+    let ui = ui_with(fixture(), false).login().await;
+    let (_, d) = ui.page("/deployments/d-EXAMPLE01").await;
+    for needle in ["&lt;script&gt;alert('hook')&lt;/script&gt;", "data-alarm=\"p99-latency &lt;script&gt;alert('alarm')&lt;/script&gt;\"", "http.latency_ms &lt;b&gt;bold&lt;/b&gt;", "240 · &lt;img src=x onerror=alert(2)&gt;"] {
+        assert!(d.contains(needle), "{needle}: {d}");
+    }
+    for bad in ["<script>", "<img", "<b>bold"] {
+        assert!(!d.contains(bad), "{bad} made an element: {d}");
+    }
+}
+
+/// A deployment in progress: the page names its event stream, which sends the deployment's part
+/// again when the record changes, then `end` once it is final.
+#[tokio::test]
+async fn a_deployment_in_progress_streams_its_page_then_ends() {
+    let f = fixture();
+    let json = f.records.root().join("deployments/d-EXAMPLE01/deployment.json");
+    let original = std::fs::read_to_string(&json).unwrap();
+    let running = original.replacen("\"status\": \"Stopped\"", "\"status\": \"InProgress\"", 1);
+    assert_ne!(running, original);
+    std::fs::write(&json, &running).unwrap();
+    let ui = ui_with(f, false).login().await;
+    let (_, page) = ui.page("/deployments/d-EXAMPLE01").await;
+    assert!(page.contains("data-live=\"/deployments/d-EXAMPLE01/events\"") && page.contains("this page updates"), "{page}");
+    let mut req = get("/deployments/d-EXAMPLE01/events");
+    req.headers_mut().insert(header::COOKIE, ui.cookie.parse().unwrap());
+    let r = ui.send(req).await;
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = r.into_body();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut got = String::new();
+    while !got.contains("event: page") {
+        let frame = tokio::time::timeout_at(deadline, body.frame()).await.expect("a first page").unwrap().unwrap();
+        got.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
+    }
+    assert!(got.contains("InProgress") && !got.contains("<script>"), "{got}");
+    // The canary shifts to 50 %, and the deployment ends.
+    let changed = running.replacen("\"status\": \"InProgress\"", "\"status\": \"Succeeded\"", 1).replace("\"original\": 100,\n        \"replacement\": 0", "\"original\": 50,\n        \"replacement\": 50");
+    assert!(changed.contains("\"replacement\": 50"), "the fixture's layout changed");
+    std::fs::write(&json, changed).unwrap();
+    while !got.contains("event: end") {
+        let frame = tokio::time::timeout_at(deadline, body.frame()).await.expect("the stream ends once the deployment is final").unwrap().unwrap();
+        got.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
+    }
+    let last = got.rsplit("event: page").next().unwrap();
+    assert!(last.contains("Succeeded") && last.contains("original 50%"), "{last}");
     let (_, dash) = ui.page("/dashboard").await;
     assert!(dash.contains("Deployments (last 1)"), "deployment statistics: {dash}");
     assert_eq!(ui.page("/deployments/..").await.0, StatusCode::NOT_FOUND);

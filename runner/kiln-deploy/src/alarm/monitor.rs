@@ -7,6 +7,12 @@
 //! CloudWatch's; only the cadence is faster). Every alarm starts in `INSUFFICIENT_DATA` ("the alarm
 //! has just started"), and each state change is kept with its time and reason.
 //!
+//! The datapoints behind the states are kept too, for charts (`kiln ui`): one per period per
+//! alarm, plus the one of each state change (the newest period's statistic the evaluation used,
+//! or missing, and the state after it), the last [`MAX_DATAPOINTS`] of them. They are not written on their own: the
+//! engine puts them into the record in memory and they reach the disk with the record's next
+//! write, or at most once a second when nothing else writes ([`crate::engine`]'s watch).
+//!
 //! With a time scale below 1 (tests, demos), a period of `P` seconds lasts `P × scale` real
 //! seconds: "5xx ≥ 20 over 3 periods of 60 s" keeps its definition and runs in 180 ms at 0.001.
 
@@ -44,16 +50,51 @@ pub struct AlarmStatus {
     pub state_reason: String,
     pub state_updated_timestamp: String,
     pub history: Vec<AlarmChange>,
+    /// The metric, statistic, period (nominal seconds), operator and threshold, for charts
+    /// (CloudWatch `MetricAlarm` names; absent in records written before they were kept).
+    #[serde(default)]
+    pub metric_name: String,
+    #[serde(default)]
+    pub statistic: String,
+    #[serde(default)]
+    pub period: u32,
+    #[serde(default)]
+    pub comparison_operator: String,
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// The datapoints evaluated, oldest first: one per period and one per state change, the
+    /// last [`MAX_DATAPOINTS`].
+    #[serde(default)]
+    pub datapoints: Vec<AlarmDatapoint>,
+}
+
+/// One datapoint an alarm evaluated (CloudWatch's `Datapoint`: the end of its period and the
+/// period's statistic), with the alarm's state after the evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmDatapoint {
+    /// RFC 3339: when the period ended.
+    pub timestamp: String,
+    /// `null`: the period had no sample (missing data).
+    pub value: Option<f64>,
+    pub state: AlarmState,
 }
 
 /// The alarms of one deployment and their states.
 pub struct Monitor {
     alarms: Vec<(AlarmDef, AlarmStatus)>,
+    /// When each alarm's last datapoint was kept.
+    last_point: Vec<Option<Instant>>,
+    /// Datapoints were kept since [`Monitor::take_new_points`] was last called.
+    new_points: bool,
     scale: f64,
 }
 
 /// At most this many changes are kept per alarm (a flapping alarm must not grow the record).
 const MAX_HISTORY: usize = 100;
+/// At most this many datapoints are kept per alarm (about 50 bytes each in the record: 500 are
+/// 8 hours of one-minute periods, and about 25 KB).
+pub const MAX_DATAPOINTS: usize = 500;
 
 impl Monitor {
     /// Watch `defs`, with periods lasting `period × scale` real seconds.
@@ -69,11 +110,17 @@ impl Monitor {
                     state_reason: "Unchecked: Initial alarm creation".into(),
                     state_updated_timestamp: now.clone(),
                     history: Vec::new(),
+                    metric_name: d.metric.clone(),
+                    statistic: d.statistic.name(),
+                    period: d.period,
+                    comparison_operator: d.comparison_operator.name().to_string(),
+                    threshold: Some(d.threshold),
+                    datapoints: Vec::new(),
                 };
                 (d.clone(), status)
             })
-            .collect();
-        Monitor { alarms, scale: if scale > 0.0 && scale.is_finite() { scale } else { 1.0 } }
+            .collect::<Vec<_>>();
+        Monitor { last_point: vec![None; alarms.len()], alarms, new_points: false, scale: if scale > 0.0 && scale.is_finite() { scale } else { 1.0 } }
     }
 
     /// The metrics the alarms watch.
@@ -90,8 +137,18 @@ impl Monitor {
     /// read (alarms evaluated before it keep their new state).
     pub fn poll(&mut self, source: &dyn MetricsSource, now: Instant) -> Result<Vec<AlarmChange>, MetricsError> {
         let mut changes = Vec::new();
-        for (def, status) in &mut self.alarms {
-            let eval = evaluate_at(def, status.state_value, source, now, self.scale)?;
+        for ((def, status), last_point) in self.alarms.iter_mut().zip(&mut self.last_point) {
+            let (eval, newest) = evaluate_range(def, status.state_value, source, now, self.scale)?;
+            let period = period_of(def, self.scale);
+            // One datapoint a period, and always the one that changed the state.
+            if last_point.is_none_or(|t| now >= t + period) || eval.state != status.state_value {
+                *last_point = Some(now);
+                if status.datapoints.len() >= MAX_DATAPOINTS {
+                    status.datapoints.drain(..=status.datapoints.len() - MAX_DATAPOINTS);
+                }
+                status.datapoints.push(AlarmDatapoint { timestamp: rfc3339(wall_clock(now)), value: newest, state: eval.state });
+                self.new_points = true;
+            }
             if eval.state != status.state_value {
                 let change = AlarmChange {
                     alarm_name: def.name.clone(),
@@ -126,12 +183,37 @@ impl Monitor {
     pub fn is_empty(&self) -> bool {
         self.alarms.is_empty()
     }
+
+    /// Whether datapoints were kept since the last call (and forget it).
+    pub fn take_new_points(&mut self) -> bool {
+        std::mem::take(&mut self.new_points)
+    }
+}
+
+/// A period's real length at `scale`.
+fn period_of(def: &AlarmDef, scale: f64) -> Duration {
+    Duration::from_secs_f64((f64::from(def.period) * scale).max(0.000_001))
+}
+
+/// `at` on the wall clock (`at` may be a little in the past or, in tests, the future).
+fn wall_clock(at: Instant) -> SystemTime {
+    let (real, sys) = (Instant::now(), SystemTime::now());
+    if at >= real {
+        sys + (at - real)
+    } else {
+        sys.checked_sub(real - at).unwrap_or(sys)
+    }
 }
 
 /// Evaluate one alarm at `now`: fetch the evaluation range's datapoints (periods ending at
 /// `now`) and run the state machine.
 pub fn evaluate_at(def: &AlarmDef, current: AlarmState, source: &dyn MetricsSource, now: Instant, scale: f64) -> Result<Evaluation, MetricsError> {
-    let period = Duration::from_secs_f64((f64::from(def.period) * scale).max(0.000_001));
+    evaluate_range(def, current, source, now, scale).map(|(e, _)| e)
+}
+
+/// [`evaluate_at`], and the newest period's value it used (`None`: missing).
+fn evaluate_range(def: &AlarmDef, current: AlarmState, source: &dyn MetricsSource, now: Instant, scale: f64) -> Result<(Evaluation, Option<f64>), MetricsError> {
+    let period = period_of(def, scale);
     let range = def.evaluation_range();
     let mut values = Vec::with_capacity(range);
     let mut low_samples = false;
@@ -148,13 +230,12 @@ pub fn evaluate_at(def: &AlarmDef, current: AlarmState, source: &dyn MetricsSour
             }
         values.push(point.and_then(|d| d.statistic(def.statistic)));
     }
+    let newest = values.last().copied().flatten();
     if low_samples && def.evaluate_low_sample_count_percentile == LowSampleCount::Ignore {
-        return Ok(Evaluation {
-            state: current,
-            reason: format!("Unchanged: too few samples for {} in the evaluated periods (evaluateLowSampleCountPercentile: ignore)", def.statistic.name()),
-        });
+        let reason = format!("Unchanged: too few samples for {} in the evaluated periods (evaluateLowSampleCountPercentile: ignore)", def.statistic.name());
+        return Ok((Evaluation { state: current, reason }, newest));
     }
-    Ok(evaluate(def, &values, current))
+    Ok((evaluate(def, &values, current), newest))
 }
 
 #[cfg(test)]
@@ -207,6 +288,35 @@ mod tests {
         let ch = m.poll(&store, base + Duration::from_millis(240)).unwrap();
         assert_eq!(ch[0].state, AlarmState::Ok);
         assert_eq!(m.statuses()[0].history.len(), 3);
+    }
+
+    /// One datapoint per period (not per evaluation), with the state after it, bounded.
+    #[test]
+    fn datapoints_are_kept_once_a_period_and_bounded() {
+        let store = SampleStore::default();
+        store.declare("5xx");
+        let mut m = Monitor::new(&[seed_alarm()], 0.001);
+        let t0 = Instant::now() + Duration::from_secs(1);
+        store.record_at("5xx", t0 - Duration::from_millis(10), 7.0);
+        m.poll(&store, t0).unwrap();
+        assert!(m.take_new_points() && !m.take_new_points());
+        // Evaluations within the same 60 ms period keep no second datapoint.
+        m.poll(&store, t0 + Duration::from_millis(30)).unwrap();
+        assert!(!m.take_new_points());
+        m.poll(&store, t0 + Duration::from_millis(60)).unwrap();
+        let s = &m.statuses()[0];
+        assert_eq!(s.datapoints.iter().map(|d| d.value).collect::<Vec<_>>(), [Some(7.0), None], "the newest period's sum, then a period without samples");
+        assert_eq!(s.datapoints[0].state, AlarmState::Ok);
+        assert_eq!((s.threshold, s.statistic.as_str(), s.metric_name.as_str(), s.period), (Some(20.0), "Sum", "5xx", 60));
+        for i in 2..(MAX_DATAPOINTS as u64 + 20) {
+            m.poll(&store, t0 + Duration::from_millis(60 * i)).unwrap();
+        }
+        let s = &m.statuses()[0];
+        assert_eq!(s.datapoints.len(), MAX_DATAPOINTS);
+        assert!(s.datapoints.windows(2).all(|w| w[0].timestamp <= w[1].timestamp), "oldest first");
+        // Old records (no datapoints, no threshold) still read.
+        let old: AlarmStatus = serde_json::from_str(r#"{"alarmName":"a","definition":"d","stateValue":"OK","stateReason":"r","stateUpdatedTimestamp":"t","history":[]}"#).unwrap();
+        assert!(old.datapoints.is_empty() && old.threshold.is_none());
     }
 
     #[test]

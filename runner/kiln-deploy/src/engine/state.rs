@@ -27,6 +27,8 @@ pub(crate) struct Recorder<'a> {
     handle: Handle,
     store: &'a Store,
     written: Mutex<(u64, u64)>,
+    /// When the record was last written.
+    last_write: Mutex<Instant>,
     pub reporter: Arc<dyn Reporter>,
     store_error: Mutex<Option<String>>,
     /// When the deployment started on this machine's monotonic clock.
@@ -40,6 +42,7 @@ impl<'a> Recorder<'a> {
             handle,
             store,
             written: Mutex::new((0, 0)),
+            last_write: Mutex::new(Instant::now()),
             reporter,
             store_error: Mutex::new(None),
             started: Instant::now(),
@@ -82,8 +85,20 @@ impl<'a> Recorder<'a> {
                 self.fail_store(e.to_string());
             }
             written.0 = seq;
+            *self.last_write.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         }
         out
+    }
+
+    /// Change the record; write it only when it was last written `max_age` ago or more, else
+    /// leave the change for the next write (alarm datapoints: frequent, and only for charts).
+    pub fn update_lazily(&self, max_age: std::time::Duration, f: impl FnOnce(&mut DeploymentInfo)) {
+        if self.last_write.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= max_age {
+            return self.update(f);
+        }
+        let mut s = self.lock();
+        f(&mut s.info);
+        s.seq += 1;
     }
 
     /// Change the group state and write it.

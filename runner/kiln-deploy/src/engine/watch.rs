@@ -23,6 +23,9 @@ use crate::target::Target;
 
 use super::state::Recorder;
 
+/// How stale the record's alarm datapoints may get on disk while nothing else writes it.
+const DATAPOINT_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Why the engine must stop what it is doing.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Interrupt {
@@ -178,7 +181,17 @@ impl<'a> Watch<'a> {
         if !self.alarms_on.load(Ordering::Relaxed) {
             return;
         }
-        let result = self.lock_monitor().poll(&self.metrics, now);
+        let (result, new_points) = {
+            let mut m = self.lock_monitor();
+            let r = m.poll(&self.metrics, now);
+            (r, m.take_new_points())
+        };
+        if new_points && !matches!(&result, Ok(c) if !c.is_empty()) {
+            // Datapoints alone: into the record, written with its next write (or now, when
+            // nothing wrote it for a second), never a write per evaluation.
+            let statuses = self.lock_monitor().statuses();
+            self.rec.update_lazily(DATAPOINT_WRITE_INTERVAL, |i| i.kiln.alarms = statuses);
+        }
         match result {
             Ok(changes) if !changes.is_empty() => {
                 let statuses = self.lock_monitor().statuses();

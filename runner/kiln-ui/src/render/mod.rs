@@ -3,6 +3,7 @@
 //! the stylesheet.
 
 pub mod build;
+pub mod deployment;
 pub mod layout;
 pub mod lists;
 pub mod ops;

@@ -1,11 +1,10 @@
-//! Deployments (CodeDeploy's vocabulary) and pipeline runs (CodePipeline's).
+//! The deployment list (CodeDeploy's vocabulary; one deployment is `deployment.rs`) and
+//! pipeline runs (CodePipeline's).
 
 use maud::{html, Markup};
 
-use super::layout::{badge, card, stat};
+use super::layout::{badge, card};
 use crate::fmt;
-use crate::sources::MetricSeries;
-use crate::svg;
 use kiln_record::pipeline::{ActionState, StageState};
 use kiln_record::{DeploymentInfo, PipelineExecutionSummary, PipelineRun};
 
@@ -38,105 +37,6 @@ pub fn deployments(list: &[Result<DeploymentInfo, String>]) -> Markup {
             }
             @if list.is_empty() { p.muted { "No deployments yet." } }
         }
-    }
-}
-
-/// One deployment: live traffic, targets and their lifecycle events, alarms.
-pub fn deployment(d: &DeploymentInfo, metrics: &[MetricSeries]) -> Markup {
-    let o = &d.deployment_overview;
-    html! {
-        h1 { (d.deployment_id) " " (badge(&d.status)) @if d.kiln.interrupted { span.badge.s-warn { "INTERRUPTED" } } }
-        div.sub { (d.application_name) " / " (d.deployment_group_name) " · " code { (d.deployment_config_name) } " · " (d.compute_platform) " " (d.deployment_style.deployment_type)
-            " · created " (fmt::when(&d.create_time)) " by " (d.creator)
-            @if let Some(r) = d.revision_name() { " · revision " strong { (r) } } }
-        @if let Some(e) = &d.error_information { div.badbox { code { (e.code) } " " (e.message) } }
-        @if let Some(r) = &d.rollback_info {
-            div.warnbox {
-                @if let Some(m) = &r.rollback_message { (m) " " }
-                @if let Some(id) = &r.rollback_deployment_id { "Rolled back by " a href=(format!("/deployments/{id}")) { (id) } ". " }
-                @if let Some(id) = &r.rollback_triggering_deployment_id { "Rolls back " a href=(format!("/deployments/{id}")) { (id) } "." }
-            }
-        }
-        div.grid {
-            (stat("Pending", html! { (o.pending) })) (stat("In progress", html! { (o.in_progress) }))
-            (stat("Succeeded", html! { span.ok { (o.succeeded) } })) (stat("Failed", html! { span class=(if o.failed > 0 { "bad" } else { "" }) { (o.failed) } }))
-            (stat("Skipped", html! { (o.skipped) })) (stat("Ready", html! { (o.ready) }))
-        }
-        @if let Some(t) = &d.kiln.traffic {
-            (card("Traffic", "traffic", html! {
-                (svg::stacked(&[("original".to_string(), t.current.original as f64, "idle"), ("replacement".to_string(), t.current.replacement as f64, "run")]))
-                @if let Some(p) = &t.pending { p.note { "Shifting to " (p.replacement) "% replacement (not confirmed yet)." } }
-                @if t.history.len() > 1 {
-                    h3 { "Share of the replacement set over time" }
-                    (svg::line(&t.history.iter().map(|c| (time_only(&c.at), c.weights.replacement as f64)).collect::<Vec<_>>(), None, |v| format!("{v:.0}%")))
-                }
-                table {
-                    thead { tr { th { "When" } th.num { "Original" } th.num { "Replacement" } th { "Why" } } }
-                    tbody { @for c in t.history.iter().rev() { tr { td { (fmt::when(&c.at)) } td.num { (c.weights.original) "%" } td.num { (c.weights.replacement) "%" } td { (c.reason) } } } }
-                }
-            }))
-        }
-        (card("Targets", "targets", html! {
-            table {
-                thead { tr { th { "Target" } th { "Status" } th { "Set" } th { "Lifecycle events" } } }
-                tbody {
-                    @for t in d.deployment_targets.iter().filter_map(|t| t.target()) {
-                        tr {
-                            td.mono { (t.target_id) br; span.muted { (fmt::when(&t.last_updated_at)) } }
-                            td { (badge(&t.status)) }
-                            td {
-                                @if let Some(l) = &t.instance_label { (l) }
-                                @for ts in &t.task_sets_info { div { (ts.task_set_label.as_deref().unwrap_or("")) " " code { (ts.status) } " " (format!("{:.0}%", ts.traffic_weight)) " · " (ts.running_count) "/" (ts.desired_count) " running" } }
-                                @if let Some(l) = &t.lambda_function_info { (l.function_name) ":" (l.function_alias) " → v" (l.target_version) " " (format!("{:.0}%", l.target_version_weight * 100.0)) }
-                            }
-                            td {
-                                @for e in &t.lifecycle_events {
-                                    span class=(format!("badge s-{}", fmt::tone(&e.status))) title=(e.status) { (e.lifecycle_event_name) } " "
-                                }
-                                @for e in t.lifecycle_events.iter().filter(|e| e.diagnostics.as_ref().is_some_and(|x| x.error_code != "Success")) {
-                                    @if let Some(x) = &e.diagnostics {
-                                        div.failure { div.name { (e.lifecycle_event_name) ": " code { (x.error_code) } " " (x.script_name.as_deref().unwrap_or("")) } div { (x.message) } @if !x.log_tail.is_empty() { pre { (x.log_tail) } } }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            @if !d.kiln.fleet.is_empty() {
-                h3 { "Fleet" }
-                table {
-                    thead { tr { th { "Instance" } th { "Set" } th { "Revision" } th { "In service" } } }
-                    tbody { @for f in &d.kiln.fleet { tr { td.mono { (f.id) } td { (f.set) } td { (f.revision.as_deref().unwrap_or("–")) } td { @if f.in_service { span.badge.s-ok { "IN SERVICE" } } @else { span.badge.s-idle { "OUT" } } } } } }
-                }
-            }
-        }))
-        @if !d.kiln.alarms.is_empty() || !metrics.is_empty() {
-            (card("Alarms", "alarms", html! {
-                @for a in &d.kiln.alarms {
-                    h3 { (a.alarm_name) " " (badge(&a.state_value)) }
-                    p.muted { (a.definition) " · " (a.state_reason) }
-                    @if let Some(m) = metrics.iter().find(|m| m.alarm_name == a.alarm_name) { (metric_chart(m)) }
-                    @if !a.history.is_empty() {
-                        table { tbody { @for h in a.history.iter().rev().take(10) { tr { td { (fmt::when(&h.timestamp)) } td { (badge(&h.state)) } td { (h.state_reason) } } } } }
-                    }
-                }
-                @for m in metrics.iter().filter(|m| !d.kiln.alarms.iter().any(|a| a.alarm_name == m.alarm_name)) { h3 { (m.alarm_name) } (metric_chart(m)) }
-                @if metrics.is_empty() { p.note { "The record keeps each alarm's state changes; metric datapoints are shown while the deployment's router is live." } }
-            }))
-        }
-        @if !d.deployment_status_messages.is_empty() { (card("Messages", "messages", html! { ul { @for m in &d.deployment_status_messages { li { (m) } } } })) }
-    }
-}
-
-fn time_only(s: &str) -> String {
-    fmt::parse_time(s).map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())).unwrap_or_else(|| s.to_string())
-}
-
-fn metric_chart(m: &MetricSeries) -> Markup {
-    html! {
-        div.muted { (m.metric) }
-        (svg::line(&m.points.iter().map(|p| (time_only(&p.timestamp), p.value)).collect::<Vec<_>>(), m.threshold, |v| if v.abs() >= 100.0 { format!("{v:.0}") } else { format!("{v:.2}") }))
     }
 }
 

@@ -1,4 +1,7 @@
-//! The live log of a running build, as server-sent events: `logs/build.log` (every line,
+//! Live pages as server-sent events: a running build's log, and a deployment in progress
+//! ([`deployment_events`]).
+//!
+//! The live log of a running build: `logs/build.log` (every line,
 //! `[PHASE] ` first) tailed from the byte offset the page was made at. Events: `line`
 //! (`{phase, text, kiln}`), `status` (`{phase, status}` when `build.json` changes), `end` (the
 //! build is complete and every line was sent). The stream also ends when the client goes away
@@ -104,6 +107,53 @@ pub async fn events(State(s): State<AppState>, Path(id): Path<String>, Query(q):
                 Ok(t) => t,
                 Err(_) => return None,
             };
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// How often a live deployment's record is checked for a change.
+const DEPLOYMENT_POLL: Duration = Duration::from_millis(400);
+
+/// Where a deployment's stream is.
+enum Stage {
+    Running,
+    /// The final page was sent; `end` is next.
+    Ending,
+    Done,
+}
+
+/// A deployment in progress, as server-sent events: `page` (the deployment's part of the page,
+/// rendered again, escaped as every page is, whenever its record changes: its size or
+/// modification time) and `end` (the deployment is final, or the stream is [`MAX_LIFE`] old;
+/// the last `page` was sent). `kiln.js` puts each `page` in place of the old one.
+pub async fn deployment_events(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(id) = RecordId::parse(&id) else { return super::pages::missing("This is not a deployment id.") };
+    if s.deployments.get(&id).await.is_none() {
+        return super::pages::missing("No deployment with this id.");
+    }
+    let start = (s, id, None::<String>, Instant::now(), Stage::Running);
+    let stream = futures_util::stream::unfold(start, |(s, id, last, started, stage)| async move {
+        match stage {
+            Stage::Done => return None,
+            Stage::Ending => return Some((Ok::<_, std::convert::Infallible>(Event::default().event("end").data("final")), (s, id, last, started, Stage::Done))),
+            Stage::Running => {}
+        }
+        loop {
+            let stamp = s.deployments.changed(&id).await;
+            if stamp.is_some() && stamp != last
+                && let Some(Ok(d)) = s.deployments.get(&id).await
+            {
+                // An SSE data field cannot hold a carriage return; in HTML text and attributes
+                // the character reference is the same character.
+                let html = crate::render::deployment::body(&d).into_string().replace('\r', "&#13;");
+                let next = if crate::render::deployment::is_live(&d) && started.elapsed() < MAX_LIFE { Stage::Running } else { Stage::Ending };
+                return Some((Ok(Event::default().event("page").data(html)), (s, id, stamp, started, next)));
+            }
+            if started.elapsed() > MAX_LIFE {
+                return Some((Ok(Event::default().event("end").data("too old")), (s, id, last, started, Stage::Done)));
+            }
+            tokio::time::sleep(DEPLOYMENT_POLL).await;
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()

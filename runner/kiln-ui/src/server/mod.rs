@@ -5,7 +5,8 @@
 //! (`?findings=N` pages its findings) · `/builds/{id}/events?from=N` its log from byte N of
 //! `logs/build.log` as server-sent events while it runs · `/builds/{id}/raw/{*path}` a record file
 //! as text (logs, reports, plugin outputs, provenance only) · `/batches`, `/batches/{id}` ·
-//! `/dashboard?n=N` · `/deployments`, `/deployments/{id}` · `/pipelines`,
+//! `/dashboard?n=N` · `/deployments`, `/deployments/{id}` and, while it runs, `/deployments/{id}/events`
+//! (the page's deployment part again on every change of its record, as server-sent events) · `/pipelines`,
 //! `/pipelines/{name}/{execution}` and `POST …/approval` · `/static/kiln.css`, `/static/kiln.js`.
 //!
 //! Page loads read files on tokio's blocking pool; a build's `build.json` is parsed once per
@@ -86,6 +87,7 @@ pub fn app(config: Config) -> Router {
         .route("/dashboard", get(pages::dashboard))
         .route("/deployments", get(ops::deployments))
         .route("/deployments/{id}", get(ops::deployment))
+        .route("/deployments/{id}/events", get(live::deployment_events))
         .route("/pipelines", get(ops::pipelines))
         .route("/pipelines/{name}/{execution}", get(ops::pipeline_run))
         .route("/pipelines/{name}/{execution}/approval", post(ops::approval))

@@ -16,6 +16,7 @@ use maud::html;
 
 use super::auth::{enc, Session, Sessions};
 use super::pages::{html_page, missing, refreshing_page};
+use crate::render::deployment;
 use super::AppState;
 use crate::render::layout::Nav;
 use crate::render::ops::{self, ApprovalForm};
@@ -33,9 +34,8 @@ pub async fn deployment(State(s): State<AppState>, Path(id): Path<String>) -> Re
         None => missing("No deployment with this id."),
         Some(Err(e)) => html_page(StatusCode::INTERNAL_SERVER_ERROR, "Unreadable deployment", Nav::Deployments, html! { div.badbox { (e) } }),
         Some(Ok(d)) => {
-            let metrics = s.deployments.metrics(&id).await;
-            let live = !matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped") && !d.kiln.interrupted;
-            refreshing_page(StatusCode::OK, &d.deployment_id, Nav::Deployments, ops::deployment(&d, &metrics), live.then_some(3))
+            let live = deployment::is_live(&d).then(|| format!("/deployments/{id}/events"));
+            html_page(StatusCode::OK, &d.deployment_id, Nav::Deployments, deployment::page(&d, live.as_deref()))
         }
     }
 }
