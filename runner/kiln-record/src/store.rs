@@ -229,8 +229,14 @@ impl Records {
     }
 
     /// `deployments/<id>/deployment.json`.
+    /// A deployment's record, `kiln.interrupted` set as kiln-deploy's store sets it: not final
+    /// while no process holds its `lock` (the kiln running it was killed).
     pub fn deployment(&self, id: &RecordId) -> Result<DeploymentInfo, ReadError> {
-        self.record(Kind::Deployment, id)
+        let mut d: DeploymentInfo = self.record(Kind::Deployment, id)?;
+        if !matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped") {
+            d.kiln.interrupted = !lock_held(&self.dir(Kind::Deployment, id).join("lock"));
+        }
+        Ok(d)
     }
 }
 
@@ -248,6 +254,26 @@ pub fn parse_checked<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deployment_in_progress_whose_kiln_is_gone_reads_as_interrupted() {
+        use std::os::unix::io::AsRawFd;
+        let d = tempfile::tempdir().unwrap();
+        let kiln = d.path().join(".kiln");
+        let id = RecordId::parse("d-ABC123XYZ").unwrap();
+        let dir = kiln.join("deployments").join(id.as_str());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("deployment.json"), r#"{"deploymentId": "d-ABC123XYZ", "status": "InProgress"}"#).unwrap();
+        let lock = std::fs::File::create(dir.join("lock")).unwrap();
+        let r = Records::new(&kiln);
+        assert!(r.deployment(&id).unwrap().kiln.interrupted, "nobody holds the lock");
+        // SAFETY: flock on a descriptor the test owns.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        assert!(!r.deployment(&id).unwrap().kiln.interrupted, "a kiln holds the lock: it runs");
+        std::fs::write(dir.join("deployment.json"), r#"{"deploymentId": "d-ABC123XYZ", "status": "Succeeded"}"#).unwrap();
+        drop(lock);
+        assert!(!r.deployment(&id).unwrap().kiln.interrupted, "a final deployment is never interrupted");
+    }
 
     #[test]
     fn ids_and_paths_from_urls_cannot_leave_the_record() {
@@ -315,4 +341,15 @@ mod tests {
         let e = r.build(&id).unwrap_err().to_string();
         assert!(e.contains("build.json") && e.contains("line 2"), "{e}");
     }
+}
+
+/// Whether a process holds `path` (flock), tested without waiting; a missing file is not held.
+fn lock_held(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let Ok(f) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK).open(path) else { return false };
+    // SAFETY: flock on a descriptor this function owns; a shared lock taken here is released
+    // when `f` closes.
+    let got = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    !got && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
 }
