@@ -333,6 +333,10 @@ async fn a_deployment_in_progress_streams_its_page_then_ends() {
     let running = original.replacen("\"status\": \"Stopped\"", "\"status\": \"InProgress\"", 1);
     assert_ne!(running, original);
     std::fs::write(&json, &running).unwrap();
+    // A kiln runs it: it holds the deployment's lock (without one the record reads as interrupted).
+    let lock = std::fs::File::create(json.with_file_name("lock")).unwrap();
+    // SAFETY: flock on a descriptor the test owns.
+    assert_eq!(unsafe { libc::flock(std::os::unix::io::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) }, 0);
     let ui = ui_with(f, false).login().await;
     let (_, page) = ui.page("/deployments/d-EXAMPLE01").await;
     assert!(page.contains("data-live=\"/deployments/d-EXAMPLE01/events\"") && page.contains("this page updates"), "{page}");
