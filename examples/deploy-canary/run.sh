@@ -82,7 +82,7 @@ import glob, json, sys
 for p in sorted(glob.glob(sys.argv[1] + "/d-*/deployment.json")):
     d = json.load(open(p))
     r = d["kiln"].get("rollback") or {}
-    if r.get("trafficRestoredMs") is not None:
+    if r.get("trafficRestoredMs") is not None and d["status"] in ("Stopped", "Failed"):
         print(f"{d['deploymentId']}: traffic back on the last good revision {r['trafficRestoredMs']:.2f} ms after {r['trigger']}")
 PY
 echo
