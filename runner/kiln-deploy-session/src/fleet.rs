@@ -64,6 +64,8 @@ impl MetricsSource for LocalMetrics {
     }
 }
 
+// One per `kiln deploy` process: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Driver {
     Local { fleet: LocalFleet, traffic: RouterTraffic, metrics: LocalMetrics, drain: std::time::Duration, poller: Option<tokio::task::JoinHandle<()>> },
     Ssh { fleet: SshFleet, metrics: SampleStore },

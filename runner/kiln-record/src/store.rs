@@ -251,6 +251,17 @@ pub fn parse_checked<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, Vec<String
     Ok((value, ignored))
 }
 
+/// Whether a process holds `path` (flock), tested without waiting; a missing file is not held.
+fn lock_held(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let Ok(f) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK).open(path) else { return false };
+    // SAFETY: flock on a descriptor this function owns; a shared lock taken here is released
+    // when `f` closes.
+    let got = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    !got && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,15 +352,4 @@ mod tests {
         let e = r.build(&id).unwrap_err().to_string();
         assert!(e.contains("build.json") && e.contains("line 2"), "{e}");
     }
-}
-
-/// Whether a process holds `path` (flock), tested without waiting; a missing file is not held.
-fn lock_held(path: &Path) -> bool {
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::io::AsRawFd;
-    let Ok(f) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK).open(path) else { return false };
-    // SAFETY: flock on a descriptor this function owns; a shared lock taken here is released
-    // when `f` closes.
-    let got = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
-    !got && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
 }
