@@ -22,4 +22,4 @@ pub mod progress;
 pub mod revision;
 mod session;
 
-pub use session::{Session, SessionConfig};
+pub use session::{group_dir, Session, SessionConfig};

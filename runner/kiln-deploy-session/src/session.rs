@@ -1,7 +1,7 @@
 //! One `kiln deploy` run: the store, the fleet, the strategies, and the engine's entry points.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kiln_deploy::group::DeploymentGroup;
@@ -43,19 +43,21 @@ fn say(config: &SessionConfig, message: String) {
     config.reporter.progress(&Progress::Message(message));
 }
 
-fn group_dir(config: &SessionConfig) -> PathBuf {
-    config.group_file.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+/// The directory of a group file: what its relative paths (strategy plugins, ssh keys) are
+/// relative to.
+pub fn group_dir(group_file: &Path) -> PathBuf {
+    group_file.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
 }
 
 impl Session {
     async fn open(mut config: SessionConfig, store: Store, layout: &Layout, restore: &[(String, Revision)]) -> Result<Session, String> {
         let g = &config.group;
         let state_dir = store.root().join("fleet").join(&g.application_name).join(&g.deployment_group_name);
-        let fleet = Fleet::open(g, &group_dir(&config), &state_dir, layout, &config.confinement, restore).await?;
+        let fleet = Fleet::open(g, &group_dir(&config.group_file), &state_dir, layout, &config.confinement, restore).await?;
         if let Some(d) = fleet.drain_timeout() {
             config.options.drain_timeout = d;
         }
-        let resolver = config.resolver.take().unwrap_or_else(|| path_resolver(&group_dir(&config)));
+        let resolver = config.resolver.take().unwrap_or_else(|| path_resolver(&group_dir(&config.group_file)));
         let strategies = PluginStrategies::new(config.host.clone(), resolver);
         Ok(Session { config, store, fleet, strategies })
     }

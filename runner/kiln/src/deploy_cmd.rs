@@ -187,7 +187,7 @@ fn session_config(c: &Common, group: DeploymentGroup, host: Arc<Host>) -> Sessio
     let hidden = c.key.iter().filter_map(|k| k.canonicalize().ok()).collect();
     // Strategy plugins (`kilnStrategy.uses`) resolve as build steps' `uses:` do, against the
     // group file's directory and its kiln.lock.
-    let base = c.group.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let base = kiln_deploy_session::group_dir(&c.group);
     let base = std::path::absolute(&base).unwrap_or(base);
     SessionConfig {
         project: c.dir.clone(),
@@ -279,7 +279,7 @@ fn deploy(r: &RunArgs) -> ExitCode {
         Err(e) => return exit::internal(&e),
     };
     let config = session_config(c, group, host.clone());
-    let outcome = run_session(config, r.serve, |s| Box::pin(async move { s.deploy(revision, options).await }));
+    let outcome = run_session(config, None, r.serve, |s| Box::pin(async move { s.deploy(revision, options).await }));
     finish(c, &host, outcome, &key, ephemeral)
 }
 
@@ -303,20 +303,7 @@ fn recover(r: &Recover, resume: bool) -> ExitCode {
     };
     let config = session_config(c, group, host.clone());
     let id = r.id.clone();
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => return exit::internal(&e),
-    };
-    let outcome = rt.block_on(async move {
-        let project = config.project.clone();
-        let session = Session::for_record(config, &info).await?;
-        announce(&session);
-        let watcher = tokio::spawn(stop_on_interrupt(project));
-        let out = if resume { session.resume(&id).await } else { session.rollback(&id).await };
-        watcher.abort();
-        session.shutdown().await;
-        out
-    });
+    let outcome = run_session(config, Some(&info), false, |s| Box::pin(async move { if resume { s.resume(&id).await } else { s.rollback(&id).await } }));
     finish(c, &host, outcome, &key, ephemeral)
 }
 
@@ -332,12 +319,16 @@ fn announce(session: &Session) {
 
 type SessionFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunOutcome, String>> + 'a>>;
 
-/// Open a session for a new deployment, run `work` in it, serve on if asked, shut down.
-fn run_session(config: SessionConfig, serve: bool, work: impl for<'a> FnOnce(&'a Session) -> SessionFuture<'a>) -> Result<RunOutcome, String> {
+/// Open a session — for a new deployment, or for the recorded one `record` (resume, rollback) —
+/// run `work` in it (Ctrl-C stops the deployment), serve on if asked, shut down.
+fn run_session(config: SessionConfig, record: Option<&DeploymentInfo>, serve: bool, work: impl for<'a> FnOnce(&'a Session) -> SessionFuture<'a>) -> Result<RunOutcome, String> {
     let rt = runtime()?;
     rt.block_on(async move {
         let project = config.project.clone();
-        let session = Session::for_new(config).await?;
+        let session = match record {
+            Some(info) => Session::for_record(config, info).await?,
+            None => Session::for_new(config).await?,
+        };
         announce(&session);
         let watcher = tokio::spawn(stop_on_interrupt(project));
         let out = work(&session).await;
