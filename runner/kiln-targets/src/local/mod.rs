@@ -198,6 +198,18 @@ impl LocalFleet {
     }
 }
 
+/// Copy `revision`'s bundle to `dir/bundles/<name>`, replacing what an earlier copy left there;
+/// the copy's path.
+async fn fresh_copy(dir: &Path, revision: &RevisionRef) -> Result<PathBuf, String> {
+    let to = dir.join("bundles").join(dir_name(&revision.name));
+    if to.exists() {
+        std::fs::remove_dir_all(&to).map_err(|e| format!("clearing {}: {e}", to.display()))?;
+    }
+    let (from, to2) = (PathBuf::from(&revision.bundle), to.clone());
+    tokio::task::spawn_blocking(move || files::copy_bundle(&from, &to2)).await.map_err(|e| e.to_string())??;
+    Ok(to)
+}
+
 /// The tail of a service's log, for an error message.
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read(path).unwrap_or_default();
@@ -269,13 +281,7 @@ impl Target for LocalFleet {
     fn download<'a>(&'a self, instance: &'a str, revision: &'a RevisionRef) -> BoxFuture<'a, Result<(), TargetError>> {
         Box::pin(async move {
             let dir = self.instance_dir(instance).ok_or_else(|| err(instance, "no such instance"))?;
-            let to = dir.join("bundles").join(dir_name(&revision.name));
-            if to.exists() {
-                std::fs::remove_dir_all(&to).map_err(|e| err(instance, format!("clearing {}: {e}", to.display())))?;
-            }
-            let from = PathBuf::from(&revision.bundle);
-            let to2 = to.clone();
-            tokio::task::spawn_blocking(move || files::copy_bundle(&from, &to2)).await.map_err(|e| err(instance, e))?.map_err(|e| err(instance, e))?;
+            let to = fresh_copy(&dir, revision).await.map_err(|e| err(instance, e))?;
             if let Some(i) = self.lock().instances.get_mut(instance) {
                 i.bundles.insert(revision.name.clone(), to);
             }
@@ -322,18 +328,13 @@ impl Target for LocalFleet {
                             return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("creating {}: {e}", dir.display()) };
                         }
                     }
-                    // Its own copy of the revision: the sandbox shows the function its
+                    // Its own copy of the revision, made anew like an instance's download (two
+                    // revisions can share a name): the sandbox shows the function its
                     // directory, not where kiln keeps revisions.
-                    let copy = dir.join("bundles").join(dir_name(&request.revision.name));
-                    if !copy.is_dir() {
-                        let (from, to) = (PathBuf::from(&request.revision.bundle), copy.clone());
-                        let copied = tokio::task::spawn_blocking(move || files::copy_bundle(&from, &to)).await.map_err(|e| e.to_string()).and_then(|r| r);
-                        if let Err(e) = copied {
-                            let _ = std::fs::remove_dir_all(&copy);
-                            return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("copying the revision for hook function {}: {e}", request.hook.name()) };
-                        }
+                    match fresh_copy(&dir, request.revision).await {
+                        Ok(copy) => (dir, 0, Some(copy)),
+                        Err(e) => return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("copying the revision for hook function {}: {e}", request.hook.name()) },
                     }
-                    (dir, 0, Some(copy))
                 }
                 (None, HookSpec::Script { .. }) => return HookResult { code: LifecycleErrorCode::UnknownError, message: format!("local instance {id} does not exist") },
             };
