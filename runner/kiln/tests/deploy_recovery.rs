@@ -14,14 +14,19 @@ use serde_json::Value;
 
 const CANARY: &str = "applicationName: shop\ndeploymentGroupName: ecs\ncomputePlatform: ECS\ndeploymentConfigName: CodeDeployDefault.ECSCanary10Percent5Minutes\nautoRollbackConfiguration: {enabled: true, events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM]}\n";
 
-/// v1 deployed; v2's canary started at real time (a 5-minute wait) and killed with SIGKILL once
-/// its record says 10 % of the traffic is on v2. Returns the interrupted deployment's id.
-fn killed_mid_canary(fx: &Fx, group: &Path) -> String {
+/// v1 deployed; v2's canary running at real time (a 5-minute wait) with 10 % of the traffic on
+/// v2, as its record says. Returns kiln and the deployment's id.
+fn v2_canary_at_10(fx: &Fx, group: &Path) -> (std::process::Child, String) {
     let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
     let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
     let out = fx.deploy(&v1, group, 0.001, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (mut child, id) = canary_at_10(fx, &v2, group);
+    canary_at_10(fx, &v2, group)
+}
+
+/// [`v2_canary_at_10`], then kiln killed with SIGKILL. Returns the interrupted deployment's id.
+fn killed_mid_canary(fx: &Fx, group: &Path) -> String {
+    let (mut child, id) = v2_canary_at_10(fx, group);
     assert_eq!(get(fx.router()).map(|(s, _)| s), Some(200), "the router serves while the canary waits");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -133,8 +138,8 @@ fn only_a_build_whose_provenance_verifies_is_deployed_and_its_attestation_names_
     assert!(fx.deployment_ids().is_empty());
 
     // A tampered artifact: its digest is not a subject of the provenance.
-    let release = record.join("artifacts").join(fx.proj.file_name().unwrap()).join("release.txt");
-    let release = if release.is_file() { release } else { find(&record.join("artifacts"), "release.txt") };
+    let build: Value = serde_json::from_slice(&std::fs::read(record.join("build.json")).unwrap()).unwrap();
+    let release = Path::new(build["artifacts"]["location"].as_str().unwrap()).join("release.txt");
     let original = std::fs::read(&release).unwrap();
     std::fs::write(&release, "v1-bad").unwrap();
     let out = deploy_build(&fx, &id, &group, &["--key", "cosign.key"]);
@@ -180,22 +185,6 @@ print("attestation verified independently")
     assert!(!rec.contains("ENCRYPTED") && !rec.contains("deploy test"), "no key material or password in the record");
 }
 
-fn find(dir: &Path, name: &str) -> std::path::PathBuf {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.file_name().is_some_and(|n| n == name) {
-            return p;
-        }
-        if p.is_dir() {
-            let f = find(&p, name);
-            if f.exists() {
-                return f;
-            }
-        }
-    }
-    dir.join("not-found")
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     kiln_engine::sha256_hex(bytes)
 }
@@ -209,10 +198,7 @@ fn kiln_deploy_stop_from_another_process_stops_the_canary_and_rolls_back_as_the_
     let fx = Fx::new();
     let head = CANARY.replace("DEPLOYMENT_STOP_ON_ALARM]", "DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST]");
     let group = fx.group(&head, true, "", &["task-1"]);
-    let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
-    let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
-    assert_eq!(fx.deploy(&v1, &group, 0.001, &[]).status.code(), Some(0));
-    let (child, id) = canary_at_10(&fx, &v2, &group);
+    let (child, id) = v2_canary_at_10(&fx, &group);
     let stop = fx.kiln().args(["deploy", "stop", &id, "--dir"]).arg(&fx.proj).output().unwrap();
     assert!(stop.status.success() && String::from_utf8_lossy(&stop.stdout).contains("stop requested"), "{}", String::from_utf8_lossy(&stop.stderr));
     let out = wait_bounded(child, Duration::from_secs(60));
@@ -232,10 +218,7 @@ fn ctrl_c_during_a_deployment_stops_it_instead_of_leaving_it_half_shifted() {
     let fx = Fx::new();
     let head = CANARY.replace("DEPLOYMENT_STOP_ON_ALARM]", "DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST]");
     let group = fx.group(&head, true, "", &["task-1"]);
-    let v1 = fx.revision("v1", &ecs_appspec(&[]), true, &[]);
-    let v2 = fx.revision("v2", &ecs_appspec(&[]), true, &[]);
-    assert_eq!(fx.deploy(&v1, &group, 0.001, &[]).status.code(), Some(0));
-    let (child, _) = canary_at_10(&fx, &v2, &group);
+    let (child, _) = v2_canary_at_10(&fx, &group);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let out = wait_bounded(child, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -98,9 +98,9 @@ impl Fx {
     pub fn group(&self, head: &str, ecs: bool, settings: &str, instances: &[&str]) -> PathBuf {
         let py = python().expect("python3");
         let cwd = if ecs { String::new() } else { ", cwd: /srv/web".into() };
-        let functions = if settings.is_empty() { String::new() } else { format!("    {settings}\n") };
+        let settings = if settings.is_empty() { String::new() } else { format!("    {settings}\n") };
         let text = format!(
-            "{head}targets:\n  driver: local\n  settings:\n    service: {{command: [{py}, server.py]{cwd}, health-path: /health, start-timeout: 20, stop-timeout: 5}}\n    router: {{listen: '127.0.0.1:{}', drain-timeout: 5}}\n{functions}  instances: [{}]\n",
+            "{head}targets:\n  driver: local\n  settings:\n    service: {{command: [{py}, server.py]{cwd}, health-path: /health, start-timeout: 20, stop-timeout: 5}}\n    router: {{listen: '127.0.0.1:{}', drain-timeout: 5}}\n{settings}  instances: [{}]\n",
             self.port,
             instances.join(", ")
         );
