@@ -18,6 +18,9 @@
 //! it), and dies with the pipeline's kiln (`PR_SET_PDEATHSIG`), so `kill -9` of a run leaves no
 //! build behind and `kiln pipeline resume` starts that action's next attempt.
 //!
+//! [`watch`] follows the source actions' repositories and starts the runs pushes start
+//! (`kiln pipeline watch`), each pinned to its pushed commit.
+//!
 //! [`view`] turns the store's snapshots into kiln-record's `PipelineRun` (GetPipelineState's
 //! shapes) for `kiln pipeline status` and the `kiln ui` pages.
 //!
@@ -35,6 +38,7 @@ pub mod invoke;
 pub mod release;
 pub mod source;
 pub mod view;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

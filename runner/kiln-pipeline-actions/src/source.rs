@@ -21,6 +21,12 @@
 //! stay inside the workspace's directory after links are resolved; the branch must be a plain
 //! ref name (no `..`, no leading `-`).
 //!
+//! A run can pin the commit (`ActionContext::source_revision`: the push that started it, or
+//! `kiln pipeline run --source-revision`): that commit runs, whatever the branch's tip is by
+//! then. A push to a branch makes `BranchName` that branch (the user guide: with trigger
+//! filters "the execution will use the commit from the branch that you're pushing to"); a tag
+//! push keeps the configured `BranchName` (kiln proposal) and the summary names the tag.
+//!
 //! The action's details keep the repository, the commit id, the branch and the commit's author
 //! and committer (`authorName`, `authorEmail`, `committerName`, `committerEmail`), read from the
 //! commit object by the same confined git, for the run's release record.
@@ -28,12 +34,14 @@
 use std::process::Stdio;
 use std::sync::Arc;
 
-use kiln_pipeline::exec::traits::{ActionContext, ActionFailure, ActionFuture, ActionOutput, SourceAction};
+use kiln_pipeline::exec::traits::{is_commit_id, ActionContext, ActionFailure, ActionFuture, ActionOutput, SourceAction};
 use kiln_pipeline::workspace::{target, Target, Workspace};
 use tokio::io::AsyncReadExt;
 
 /// The most bytes a source archive may take (4 GiB).
 const MAX_ARCHIVE: u64 = 4 * 1024 * 1024 * 1024;
+/// The most bytes a push's list of changed files may take (16 MiB).
+const MAX_LISTING: u64 = 16 * 1024 * 1024;
 
 /// A git source read confined.
 pub struct GitSource {
@@ -105,32 +113,90 @@ impl GitSource {
         Ok(())
     }
 
+    /// The files a push changed, repository-relative: between `old` and `new`, or (a new ref)
+    /// between `new` and its first parent (kiln proposal; the user guide does not say what a
+    /// new branch's "changed files" are). Renames count as both paths. Read by the confined git.
+    pub async fn changed_files(&self, repo: &kiln_engine::git::Repo, old: Option<&str>, new: &str) -> Result<Vec<String>, String> {
+        for c in old.iter().chain([&new]) {
+            if !is_commit_id(c) {
+                return Err(format!("`{c}` is not a commit id"));
+            }
+        }
+        let parent = format!("{new}^1");
+        let mut out = Vec::new();
+        let diff = ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv"];
+        let first = match old {
+            Some(o) => self.git(repo, &[&diff[..], &[o, new, "--"]].concat(), &mut out, MAX_LISTING).await,
+            None => self.git(repo, &[&diff[..], &[&parent, new, "--"]].concat(), &mut out, MAX_LISTING).await,
+        };
+        if let Err(e) = first {
+            // A root commit has no parent; an old commit that is gone (a force push after gc)
+            // leaves only the new commit's own changes.
+            out.clear();
+            self.git(repo, &["diff-tree", "-r", "--root", "--name-only", "-z", "--no-renames", "--no-commit-id", new, "--"], &mut out, MAX_LISTING).await.map_err(|e2| format!("{e}; {e2}"))?;
+        }
+        Ok(out.split(|b| *b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+    }
+
+    /// The commit `oid` (a commit, or an annotated tag object) points at, read by the confined git.
+    pub async fn peel(&self, repo: &kiln_engine::git::Repo, oid: &str) -> Result<String, String> {
+        if !is_commit_id(oid) {
+            return Err(format!("`{oid}` is not an object id"));
+        }
+        let mut out = Vec::new();
+        self.git(repo, &["rev-parse", "--verify", "--quiet", &format!("{oid}^{{commit}}")], &mut out, 1024).await?;
+        let commit = String::from_utf8_lossy(&out).trim().to_string();
+        if is_commit_id(&commit) { Ok(commit) } else { Err(format!("`{oid}` does not name a commit")) }
+    }
+
     async fn fetch_inner(&self, ctx: &ActionContext) -> Result<ActionOutput, ActionFailure> {
         let Ok(Target::Source { key, target: t }) = target(&ctx.action, &self.workspace) else {
             let why = target(&ctx.action, &self.workspace).err().unwrap_or_else(|| "it is not a source action".into());
             return Err(ActionFailure::configuration(why));
         };
-        let branch = t.branch.clone().ok_or_else(|| ActionFailure::configuration(format!("no branch for `{key}`: give BranchName in the action or `branch:` in the workspace's sources")))?;
-        if !valid_branch(&branch) {
-            return Err(ActionFailure::configuration(format!("`{branch}` is not a branch name kiln accepts (letters, digits, `._/-+`, no `..`, not starting with `-`)")));
+        // A pinned revision (a push that started the run, or `--source-revision`) names the
+        // commit and, for a push, the ref; otherwise the tip of the configured branch runs.
+        let pinned = ctx.source_revision.as_ref();
+        let pushed = pinned.and_then(|r| r.reference.as_deref());
+        let (pushed_branch, tag) = (pushed.and_then(|r| r.strip_prefix("refs/heads/")), pushed.and_then(|r| r.strip_prefix("refs/tags/")));
+        let branch = pushed_branch.map(str::to_string).or_else(|| t.branch.clone());
+        let wanted = match pinned {
+            Some(r) if is_commit_id(&r.revision_value) => format!("{}^{{commit}}", r.revision_value),
+            Some(r) => return Err(ActionFailure::configuration(format!("`{}` is not a full commit id (40 or 64 lowercase hex digits)", r.revision_value))),
+            None => match &branch {
+                Some(b) => format!("refs/heads/{b}"),
+                None => return Err(ActionFailure::configuration(format!("no branch for `{key}`: give BranchName in the action or `branch:` in the workspace's sources"))),
+            },
+        };
+        if let Some(b) = branch.as_deref().filter(|b| !valid_branch(b)) {
+            return Err(ActionFailure::configuration(format!("`{b}` is not a branch name kiln accepts (letters, digits, `._/-+`, no `..`, not starting with `-`)")));
         }
+        let what = match (pinned, tag, &branch) {
+            (Some(r), Some(tag), _) => format!("the tag `{tag}` at {}", r.revision_value),
+            (Some(r), None, _) => format!("the commit {}", r.revision_value),
+            (None, _, b) => format!("the branch `{}`", b.as_deref().unwrap_or_default()),
+        };
         let dir = crate::inside_workspace(&self.workspace, &t.repository, "repository").map_err(ActionFailure::configuration)?;
         let repo = kiln_engine::git::discover(&dir).filter(|r| r.work_tree == dir).ok_or_else(|| ActionFailure::configuration(format!("{} is not the top of a git repository", dir.display())))?;
-        let reference = format!("refs/heads/{branch}");
         let mut meta = Vec::new();
-        self.git(&repo, &["log", "-1", "--format=%H%x00%aI%x00%cI%x00%an%x00%ae%x00%cn%x00%ce%x00%B", &reference, "--"], &mut meta, 1024 * 1024)
+        self.git(&repo, &["log", "-1", "--format=%H%x00%aI%x00%cI%x00%an%x00%ae%x00%cn%x00%ce%x00%B", &wanted, "--"], &mut meta, 1024 * 1024)
             .await
-            .map_err(|e| ActionFailure::job_failed(format!("the branch `{branch}` of {}: {e}", dir.display())))?;
+            .map_err(|e| ActionFailure::job_failed(format!("{what} of {}: {e}", dir.display())))?;
         let meta = String::from_utf8_lossy(&meta).to_string();
         let mut parts = meta.splitn(8, '\0');
         let mut next = || parts.next().unwrap_or_default().to_string();
         let (commit, author_date, committer_date) = (next().trim().to_string(), next(), next());
         let people = [("authorName", next()), ("authorEmail", next()), ("committerName", next()), ("committerEmail", next())];
         let message = next().trim_end().to_string();
-        if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(ActionFailure::job_failed(format!("git gave no commit for `{branch}` in {}", dir.display())));
+        if !is_commit_id(&commit) || pinned.is_some_and(|r| r.revision_value != commit) {
+            return Err(ActionFailure::job_failed(format!("git gave no commit for {what} in {}", dir.display())));
         }
-        let mut summary = format!("{branch} at {commit}: {}", message.lines().next().unwrap_or_default());
+        let branch = branch.unwrap_or_default();
+        let title = message.lines().next().unwrap_or_default();
+        let mut summary = match tag {
+            Some(tag) => format!("tag {tag} at {commit}: {title}"),
+            None => format!("{branch} at {commit}: {title}"),
+        };
         for name in &ctx.outputs {
             let path = ctx.output_dir.join(name);
             let mut file = tokio::fs::File::create(&path).await.map_err(|e| ActionFailure::job_failed(format!("{}: {e}", path.display())))?;
@@ -146,7 +212,9 @@ impl GitSource {
             v.insert("VersionId".to_string(), commit.clone());
         } else {
             v.insert("AuthorDate".into(), author_date);
-            v.insert("BranchName".into(), branch.clone());
+            if !branch.is_empty() {
+                v.insert("BranchName".into(), branch.clone());
+            }
             v.insert("CommitId".into(), commit.clone());
             v.insert("CommitMessage".into(), message);
             match provider {
@@ -166,6 +234,9 @@ impl GitSource {
         details.insert("repository".to_string(), dir.display().to_string());
         details.insert("commitId".to_string(), commit.clone());
         details.insert("branch".to_string(), branch.clone());
+        if let Some(r) = pushed {
+            details.insert("reference".to_string(), r.to_string());
+        }
         // Who wrote and who committed the commit, from its object (the release record's
         // `sources[].author`/`committer`, which an approval policy compares approvers with).
         for (k, v) in people {

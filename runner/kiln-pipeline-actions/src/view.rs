@@ -18,7 +18,7 @@ pub fn summary(e: &ExecutionRow) -> PipelineExecutionSummary {
         status_summary: e.status_summary.clone(),
         start_time: rfc3339(e.created_at),
         last_update_time: rfc3339(e.updated_at),
-        trigger: Some(Trigger { trigger_type: e.trigger_type.clone(), trigger_detail: None }),
+        trigger: Some(Trigger { trigger_type: e.trigger_type.clone(), trigger_detail: e.trigger_detail.clone() }),
         execution_mode: Some(e.mode.api_name().to_string()),
         execution_type: Some(e.execution_type.as_str().to_string()),
     }

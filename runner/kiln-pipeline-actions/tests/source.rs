@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use kiln_pipeline::exec::traits::{ActionContext, SourceAction};
+use kiln_pipeline::exec::traits::{ActionContext, SourceAction, SourceRevision};
 use kiln_pipeline::workspace::parse_workspace;
 use kiln_pipeline_actions::source::GitSource;
 
@@ -41,7 +41,7 @@ fn ctx(dir: &Path, a: kiln_pipeline::Action) -> ActionContext {
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
     let configuration: BTreeMap<String, String> = a.configuration.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
-    ActionContext { pipeline: "p".into(), execution_id: "e".into(), stage: "Source".into(), action: a, attempt: 1, configuration, inputs: Vec::new(), output_dir: out, outputs: vec!["Src".into()] }
+    ActionContext { pipeline: "p".into(), execution_id: "e".into(), stage: "Source".into(), action: a, attempt: 1, configuration, inputs: Vec::new(), output_dir: out, outputs: vec!["Src".into()], source_revision: None }
 }
 
 fn source(dir: &Path, ws: &str, sandbox: bool) -> GitSource {
@@ -137,4 +137,83 @@ fn a_hostile_git_config_runs_nothing_on_the_host_and_the_unconfined_control_does
     assert!(!marker.exists(), "a program of .git/config ran on the host ({confined:?})");
     let unconfined = rt().block_on(source(d.path(), ws, false).fetch(&ctx(d.path(), action("CodeCommit", "{RepositoryName: app, BranchName: main}"))));
     assert!(marker.exists(), "the control (unconfined) did not run the filter, so the test proves nothing ({unconfined:?})");
+}
+
+fn commit_file(repo: &Path, file: &str, text: &str, msg: &str) -> String {
+    if let Some(parent) = Path::new(file).parent() {
+        std::fs::create_dir_all(repo.join(parent)).unwrap();
+    }
+    std::fs::write(repo.join(file), text).unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["-c", "user.email=a@example.invalid", "-c", "user.name=A", "commit", "-qm", msg]);
+    git(repo, &["rev-parse", "HEAD"])
+}
+
+fn read_zip(path: &Path, name: &str) -> String {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut z.by_name(name).unwrap(), &mut text).unwrap();
+    text
+}
+
+#[test]
+fn a_pinned_commit_runs_whatever_the_branch_tip_is_and_a_push_names_its_branch_or_tag() {
+    let d = setup();
+    let repo = d.path().join("repo");
+    let first = git(&repo, &["rev-parse", "main"]);
+    let second = commit_file(&repo, "src/a.txt", "second", "second");
+    let s = source(d.path(), "version: 1\nsources:\n  app: {repository: repo}\n", true);
+    let a = action("CodeCommit", "{RepositoryName: app, BranchName: main}");
+    // Pinned to the older commit: that commit's tree and variables, not the tip's.
+    let mut c = ctx(d.path(), a.clone());
+    c.source_revision = Some(SourceRevision::commit("Get", &first));
+    let out = rt().block_on(s.fetch(&c)).unwrap();
+    assert_eq!((out.variables["CommitId"].as_str(), out.variables["BranchName"].as_str()), (first.as_str(), "main"));
+    assert_eq!(read_zip(&c.output_dir.join("Src"), "src/a.txt"), "committed");
+    // A push to another branch: BranchName is the pushed branch.
+    git(&repo, &["branch", "release/2", &second]);
+    let mut c = ctx(&d.path().join("b"), a.clone());
+    c.source_revision = Some(SourceRevision { reference: Some("refs/heads/release/2".into()), ..SourceRevision::commit("Get", &second) });
+    let out = rt().block_on(s.fetch(&c)).unwrap();
+    assert_eq!((out.variables["CommitId"].as_str(), out.variables["BranchName"].as_str()), (second.as_str(), "release/2"));
+    assert_eq!(out.details["reference"], "refs/heads/release/2");
+    assert_eq!(read_zip(&c.output_dir.join("Src"), "src/a.txt"), "second");
+    // A tag push: the configured branch stays, the summary names the tag.
+    let mut c = ctx(&d.path().join("t"), a.clone());
+    c.source_revision = Some(SourceRevision { reference: Some("refs/tags/v1.0".into()), ..SourceRevision::commit("Get", &first) });
+    let out = rt().block_on(s.fetch(&c)).unwrap();
+    assert_eq!(out.variables["BranchName"], "main");
+    assert!(out.summary.as_deref().unwrap().starts_with(&format!("tag v1.0 at {first}: add a")), "{:?}", out.summary);
+    // A commit the repository does not have, and a tree's id, fail naming what was asked for.
+    for bad in ["0".repeat(40), git(&repo, &["rev-parse", "HEAD^{tree}"])] {
+        let mut c = ctx(&d.path().join("x"), a.clone());
+        c.source_revision = Some(SourceRevision::commit("Get", &bad));
+        let e = rt().block_on(s.fetch(&c)).unwrap_err();
+        assert_eq!(e.code, "JobFailed");
+        assert!(e.message.contains(&format!("the commit {bad}")), "{}", e.message);
+    }
+    // Something that is not a commit id never reaches git as an argument.
+    let mut c = ctx(&d.path().join("y"), a);
+    c.source_revision = Some(SourceRevision::commit("Get", "--output=/tmp/x"));
+    let e = rt().block_on(s.fetch(&c)).unwrap_err();
+    assert_eq!(e.code, "ConfigurationError", "{}", e.message);
+}
+
+#[test]
+fn the_files_a_push_changed_are_read_by_the_confined_git() {
+    let d = setup();
+    let repo = d.path().join("repo");
+    let root = git(&repo, &["rev-parse", "main"]);
+    let two = commit_file(&repo, "docs/README.md", "r", "docs");
+    git(&repo, &["mv", "src/a.txt", "src/b.txt"]);
+    git(&repo, &["-c", "user.email=a@example.invalid", "-c", "user.name=A", "commit", "-qm", "mv"]);
+    let three = git(&repo, &["rev-parse", "HEAD"]);
+    let r = kiln_engine::git::discover(&repo).unwrap();
+    let s = source(d.path(), "version: 1\nsources:\n  app: {repository: repo}\n", true);
+    let changed = |old: Option<&str>, new: &str| rt().block_on(s.changed_files(&r, old, new));
+    assert_eq!(changed(Some(&root), &three).unwrap(), ["docs/README.md", "src/a.txt", "src/b.txt"], "a rename is both paths");
+    assert_eq!(changed(None, &two).unwrap(), ["docs/README.md"], "a new ref: against its first parent");
+    assert_eq!(changed(None, &root).unwrap(), ["src/a.txt"], "the root commit: everything in it");
+    assert_eq!(changed(Some(&"1".repeat(40)), &two).unwrap(), ["docs/README.md"], "an old commit that is gone: the new commit's own changes");
+    assert!(changed(Some("--output=/tmp/x"), &two).unwrap_err().contains("not a commit id"));
 }

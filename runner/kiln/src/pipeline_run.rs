@@ -111,13 +111,15 @@ pub enum RunCommand {
     Status(pipeline_status::StatusArgs),
 }
 
+/// Which definition, read how.
 #[derive(Args)]
-pub struct RunArgs {
+pub struct DefinitionArgs {
     /// get-pipeline JSON, a CloudFormation template, or kiln pipeline YAML.
     pub file: PathBuf,
     /// The workspace file (default: kiln-workspace.yml in the current directory).
     #[arg(long)]
     pub workspace: Option<PathBuf>,
+    /// A value for what the template cannot resolve offline (see `kiln pipeline validate`).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     #[arg(long = "params", value_name = "FILE")]
@@ -128,6 +130,16 @@ pub struct RunArgs {
     /// A pipeline-level variable's value (V2), repeatable.
     #[arg(long = "variable", value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub definition: DefinitionArgs,
+    /// Run this commit for a source action instead of its branch's tip (StartPipelineExecution's
+    /// sourceRevisions, COMMIT_ID), repeatable.
+    #[arg(long = "source-revision", value_name = "ACTION=COMMIT")]
+    pub source_revisions: Vec<String>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -203,48 +215,64 @@ fn engine_options(cfg: &RunConfig) -> Result<EngineOptions, ExitCode> {
     Ok(o)
 }
 
-async fn start(args: RunArgs) -> ExitCode {
-    let (source, read) = match load(&args.file, &args.params, args.params_file.as_deref(), args.pipeline.as_deref()) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+/// A definition checked and ready to run: what `run` and `watch` share.
+pub struct Prepared {
+    pub pipeline: kiln_pipeline::Pipeline,
+    pub cfg: RunConfig,
+    pub settings: Settings,
+    pub options: EngineOptions,
+    /// Pipeline-level variable values given with --variable.
+    pub variables: std::collections::BTreeMap<String, String>,
+}
+
+/// Read and validate the definition and the workspace, and refuse (before anything runs) an
+/// action kiln cannot run.
+pub fn prepare(def: &DefinitionArgs, exec: &ExecArgs, store: &StoreArgs) -> Result<Prepared, ExitCode> {
+    let (source, read) = load(&def.file, &def.params, def.params_file.as_deref(), def.pipeline.as_deref())?;
     let mut diags = read.diagnostics.clone();
     diags.extend(kiln_pipeline::validate(&read.definition));
     if diags.iter().any(|d| d.is_error()) {
-        print_diagnostics(&args.file, &source, &diags);
-        return cannot(&format!("{}: the definition has errors (kiln pipeline validate shows them all); the run does not start", args.file.display()));
+        print_diagnostics(&def.file, &source, &diags);
+        return Err(cannot(&format!("{}: the definition has errors (kiln pipeline validate shows them all); the run does not start", def.file.display())));
     }
-    let workspace = args.workspace.clone().unwrap_or_else(|| PathBuf::from("kiln-workspace.yml"));
+    let workspace = def.workspace.clone().unwrap_or_else(|| PathBuf::from("kiln-workspace.yml"));
     let mut build_args = Vec::new();
-    if args.exec.no_sandbox {
+    if exec.no_sandbox {
         build_args.push("--no-sandbox".to_string());
     }
-    for (flag, path) in [("--secrets-file", &args.exec.secrets_file), ("--key", &args.exec.key)] {
+    for (flag, path) in [("--secrets-file", &exec.secrets_file), ("--key", &exec.key)] {
         if let Some(p) = path {
             build_args.push(format!("{flag}={}", std::path::absolute(p).unwrap_or(p.clone()).display()));
         }
     }
-    let cfg = RunConfig { workspace: std::path::absolute(&workspace).unwrap_or(workspace), build_args, sandbox: !args.exec.no_sandbox, approval_timeout_minutes: args.exec.approval_timeout };
-    let settings = match settings(&cfg, &args.store.dir, args.exec.quiet) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let pipeline = &read.definition.pipeline;
-    let problems = preflight(pipeline, &settings.workspace);
+    let cfg = RunConfig { workspace: std::path::absolute(&workspace).unwrap_or(workspace), build_args, sandbox: !exec.no_sandbox, approval_timeout_minutes: exec.approval_timeout };
+    let settings = settings(&cfg, &store.dir, exec.quiet)?;
+    let pipeline = read.definition.pipeline;
+    let problems = preflight(&pipeline, &settings.workspace);
     if !problems.is_empty() {
         eprintln!("error: kiln cannot run these actions, so the run does not start:");
         for p in &problems {
-            eprintln!("  {}: {p}", args.file.display());
+            eprintln!("  {}: {p}", def.file.display());
         }
-        return exit::INVALID.into();
+        return Err(exit::INVALID.into());
     }
     let mut variables = std::collections::BTreeMap::new();
-    for v in &args.variables {
-        let Some((k, val)) = v.split_once('=') else { return exit::usage(&format!("--variable `{v}` is not NAME=VALUE")) };
+    for v in &def.variables {
+        let Some((k, val)) = v.split_once('=') else { return Err(exit::usage(&format!("--variable `{v}` is not NAME=VALUE"))) };
         variables.insert(k.to_string(), val.to_string());
     }
-    let options = match engine_options(&cfg) {
-        Ok(o) => o,
+    let options = engine_options(&cfg)?;
+    Ok(Prepared { pipeline, cfg, settings, options, variables })
+}
+
+async fn start(args: RunArgs) -> ExitCode {
+    let mut source_revisions = Vec::new();
+    for r in &args.source_revisions {
+        let Some((action, commit)) = r.split_once('=') else { return exit::usage(&format!("--source-revision `{r}` is not ACTION=COMMIT")) };
+        source_revisions.push(kiln_pipeline::exec::traits::SourceRevision::commit(action, commit));
+    }
+    let Prepared { pipeline, cfg, settings, options, variables } = match prepare(&args.definition, &args.exec, &args.store) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let store = match open_store(&args.store).await {
@@ -252,7 +280,8 @@ async fn start(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     let engine = Engine::new(store.clone(), executors(&settings, &store), options);
-    let id = match engine.start(pipeline, StartOptions { variables, trigger: "StartPipelineExecution".into() }).await {
+    let start = StartOptions { variables, trigger: "StartPipelineExecution".into(), source_revisions, ..Default::default() };
+    let id = match engine.start(&pipeline, start).await {
         Ok(id) => id,
         Err(e) => return cannot(&e.to_string()),
     };
@@ -260,13 +289,14 @@ async fn start(args: RunArgs) -> ExitCode {
         return exit::internal(&format!("cannot keep the run's settings: {e}"));
     }
     eprintln!("kiln: pipeline {} run {id} started (store {})", pipeline.name.value, args.store.store_dir().display());
-    drive(&engine, &id, &cfg, &settings).await
+    drive(&engine, &id, &cfg, &settings, "").await
 }
 
-/// Drive `id` to its end, printing each action's progress; then sign its release record.
-pub async fn drive(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settings) -> ExitCode {
+/// Drive `id` to its end, printing each action's progress (each line after `label`); then sign
+/// its release record.
+pub async fn drive(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settings, label: &str) -> ExitCode {
     let seen = Arc::new(std::sync::Mutex::new(pipeline_status::Seen::new()));
-    let watcher = tokio::spawn(pipeline_status::watch(engine.store().clone(), id.to_string(), seen.clone()));
+    let watcher = tokio::spawn(pipeline_status::watch(engine.store().clone(), id.to_string(), seen.clone(), label.to_string()));
     let outcome = engine.drive(id).await;
     watcher.abort();
     let _ = watcher.await;
@@ -276,9 +306,15 @@ pub async fn drive(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settin
     };
     if let Ok(snap) = engine.store().snapshot(id).await {
         if let Ok(mut seen) = seen.lock() {
-            pipeline_status::progress_diff(&mut seen, &snap);
+            pipeline_status::progress_diff(&mut seen, &snap, label);
         }
-        pipeline_status::print_run(&snap);
+        if label.is_empty() {
+            pipeline_status::print_run(&snap);
+        } else {
+            // One kiln drives several runs (`watch`): its stdout is the watcher's; one line each.
+            let e = &snap.execution;
+            eprintln!("kiln: {label}pipeline {} run {} {}{}", e.pipeline, e.id, e.status.as_str(), e.status_summary.as_ref().map(|s| format!(": {s}")).unwrap_or_default());
+        }
     }
     release(engine, id, cfg, settings).await;
     if let Some(r) = &outcome.rollback {
@@ -289,7 +325,7 @@ pub async fn drive(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settin
         if let Err(e) = cfg.save(engine.store().dir(), r) {
             eprintln!("kiln: cannot keep the rollback's settings ({e}); kiln pipeline resume {r} runs it");
         } else {
-            let _ = Box::pin(drive(engine, r, cfg, settings)).await;
+            let _ = Box::pin(drive(engine, r, cfg, settings, label)).await;
         }
     }
     if outcome.status == ExecutionStatus::Succeeded { ExitCode::SUCCESS } else { exit::BUILD_FAILED.into() }
@@ -364,7 +400,7 @@ async fn resume(run: &str, store_args: &StoreArgs, quiet: bool, retry: Option<(S
         pipeline_status::print_run(&snap);
         return if snap.execution.status == ExecutionStatus::Succeeded { ExitCode::SUCCESS } else { exit::BUILD_FAILED.into() };
     }
-    drive(&engine, run, &cfg, &settings).await
+    drive(&engine, run, &cfg, &settings, "").await
 }
 
 async fn answer(a: &AnswerArgs, approved: bool) -> ExitCode {

@@ -134,8 +134,9 @@ pub fn print_run(snap: &Snapshot) {
 /// What was last printed per action attempt.
 pub type Seen = HashMap<(String, String, i64), ActionStatus>;
 
-/// Print a line for every action attempt whose status changed since `seen`.
-pub fn progress_diff(seen: &mut Seen, snap: &Snapshot) {
+/// Print a line for every action attempt whose status changed since `seen` (after `label`:
+/// which run, when one kiln drives several).
+pub fn progress_diff(seen: &mut Seen, snap: &Snapshot, label: &str) {
     for r in &snap.actions {
         let k = (r.stage.clone(), r.action.clone(), r.attempt);
         if seen.get(&k) == Some(&r.status) {
@@ -144,20 +145,20 @@ pub fn progress_diff(seen: &mut Seen, snap: &Snapshot) {
         seen.insert(k, r.status);
         let attempt = if r.attempt > 1 { format!(" (attempt {})", r.attempt) } else { String::new() };
         let line = match r.status {
-            ActionStatus::InProgress => format!("kiln: {}/{} started{attempt}", r.stage, r.action),
-            s => format!("kiln: {}/{} {} in {}{attempt}{}", r.stage, r.action, s.as_str(), span(r.started_at, r.ended_at), r.summary.as_ref().map(|m| format!(": {}", m.lines().next().unwrap_or_default())).unwrap_or_default()),
+            ActionStatus::InProgress => format!("kiln: {label}{}/{} started{attempt}", r.stage, r.action),
+            s => format!("kiln: {label}{}/{} {} in {}{attempt}{}", r.stage, r.action, s.as_str(), span(r.started_at, r.ended_at), r.summary.as_ref().map(|m| format!(": {}", m.lines().next().unwrap_or_default())).unwrap_or_default()),
         };
         eprintln!("{line}");
     }
 }
 
 /// Print progress lines until aborted.
-pub async fn watch(store: Store, id: String, seen: std::sync::Arc<std::sync::Mutex<Seen>>) {
+pub async fn watch(store: Store, id: String, seen: std::sync::Arc<std::sync::Mutex<Seen>>, label: String) {
     loop {
         if let Ok(snap) = store.snapshot(&id).await
             && let Ok(mut seen) = seen.lock()
         {
-            progress_diff(&mut seen, &snap);
+            progress_diff(&mut seen, &snap, &label);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

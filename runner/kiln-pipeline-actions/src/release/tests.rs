@@ -46,6 +46,8 @@ fn snapshot(actions: Vec<ActionRow>, artifacts: Vec<ArtifactRow>) -> Snapshot {
         stop_abandon: false,
         variables: BTreeMap::new(),
         trigger_type: "StartPipelineExecution".into(),
+        trigger_detail: None,
+        source_revisions: Vec::new(),
         created_at: 1_000,
         updated_at: 9_000,
     };

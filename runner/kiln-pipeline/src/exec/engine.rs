@@ -10,10 +10,10 @@ use super::owner::{key, new_owner, ProcessTable};
 use super::plan::{self, Step};
 use super::run::{self, Job};
 use super::status::{ApprovalStatus, ExecutionStatus, ExecutionType, RetryMode, StageStatus};
-use super::traits::{kind_of, ActionContext, ApprovalRequest, Executors, Kind};
+use super::traits::{kind_of, ActionContext, ApprovalRequest, Executors, Kind, SourceRevision};
 use crate::model::{Action, ExecutionMode, Pipeline};
 use crate::providers::default_timeout_minutes;
-use crate::store::{now_ms, ApprovalAnswer, Enter, NewExecution, Snapshot, Store, StoreError};
+use crate::store::{now_ms, ApprovalAnswer, Enter, NewExecution, RefMove, Snapshot, Store, StoreError};
 use crate::vars::{Scope, EXECUTION_NAMESPACE, PIPELINE_NAMESPACE};
 
 /// How a scheduler behaves.
@@ -45,6 +45,13 @@ pub struct StartOptions {
     pub variables: BTreeMap<String, String>,
     /// `triggerType` (StartPipelineExecution, Webhook, …).
     pub trigger: String,
+    /// `triggerDetail` (≤ 1024 characters kept).
+    pub trigger_detail: Option<String>,
+    /// Source revisions pinned for this execution (`sourceRevisions`, ≤ 50, one per action).
+    pub source_revisions: Vec<SourceRevision>,
+    /// The ref move that starts this execution: recorded with it in one transaction, only if the
+    /// ref is still where the watcher last saw it ([`EngineError::RefMoved`] otherwise).
+    pub ref_move: Option<RefMove>,
 }
 
 /// Where a drive left an execution.
@@ -70,6 +77,8 @@ pub enum EngineError {
     Refused(String),
     #[error("the stored definition of execution {0} cannot be read: {1}")]
     Definition(String, String),
+    #[error("another kiln already recorded this move of {0}; nothing was started")]
+    RefMoved(String),
 }
 
 /// A scheduler over a store.
@@ -156,6 +165,15 @@ impl Engine {
         if let Some(k) = start.variables.keys().find(|k| !p.variables.iter().any(|v| v.name.value == **k)) {
             return Err(EngineError::Refused(format!("the pipeline declares no variable `{k}`")));
         }
+        if start.source_revisions.len() > 50 {
+            return Err(EngineError::Refused(format!("{} source revisions given; CodePipeline takes at most 50", start.source_revisions.len())));
+        }
+        for (i, r) in start.source_revisions.iter().enumerate() {
+            r.check(p).map_err(EngineError::Refused)?;
+            if start.source_revisions[..i].iter().any(|o| o.action_name == r.action_name) {
+                return Err(EngineError::Refused(format!("two source revisions are given for `{}`", r.action_name)));
+            }
+        }
         let definition = serde_json::to_string_pretty(&crate::api::to_get_pipeline_json(p)).unwrap_or_default();
         let id = uuid::Uuid::new_v4().to_string();
         let new = NewExecution {
@@ -169,8 +187,16 @@ impl Engine {
             rollback_stage: None,
             variables,
             trigger_type: if start.trigger.is_empty() { "StartPipelineExecution".into() } else { start.trigger },
+            trigger_detail: start.trigger_detail.map(|d| d.chars().take(1024).collect()),
+            source_revisions: start.source_revisions,
         };
-        self.store.create_execution(&new).await?;
+        match &start.ref_move {
+            Some(m) if !self.store.record_move(m, Some(&new)).await? => return Err(EngineError::RefMoved(m.reference.clone())),
+            Some(_) => {}
+            None => {
+                self.store.create_execution(&new).await?;
+            }
+        }
         Ok(id)
     }
 
@@ -312,6 +338,7 @@ impl Engine {
                     inputs: Vec::new(),
                     output_dir: self.store.dir().join("work").join(id).join(format!("{si}-{ai}-{attempt}")),
                     outputs: a.output_artifacts.iter().map(|o| o.name.value.clone()).collect(),
+                    source_revision: snap.execution.source_revisions.iter().find(|r| r.action_name == action).cloned(),
                 };
                 let job = Job { store: self.store.clone(), executors: self.executors.clone(), owner: self.owner.clone(), lease: self.options.lease, kind, timeout, ctx, inputs, resolved_json };
                 let done = tx.clone();
@@ -372,6 +399,8 @@ impl Engine {
                     rollback_stage: Some(stage),
                     variables: target.execution.variables.clone(),
                     trigger_type: "AutomatedRollback".into(),
+                    trigger_detail: Some(format!("execution {} failed; rolling back to execution {}", e.id, target.execution.id)),
+                    source_revisions: target.execution.source_revisions.clone(),
                 };
                 // Two schedulers may race here; the second insert fails on the id.
                 if self.store.create_execution(&new).await.is_ok() {

@@ -42,6 +42,62 @@ pub struct ActionContext {
     pub output_dir: PathBuf,
     /// The names of the output artifacts the action declares.
     pub outputs: Vec<String>,
+    /// A source action's revision pinned by the execution (a push that started it, or
+    /// `sourceRevisions` given at start); `None`: the tip of the action's `BranchName`.
+    pub source_revision: Option<SourceRevision>,
+}
+
+/// Whether `c` is a full commit id as git prints it (SHA-1 or SHA-256, lowercase hex).
+pub fn is_commit_id(c: &str) -> bool {
+    (c.len() == 40 || c.len() == 64) && c.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A source action's pinned revision (StartPipelineExecution's `SourceRevisionOverride`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceRevision {
+    pub action_name: String,
+    /// `COMMIT_ID`: kiln's sources are git repositories (IMAGE_DIGEST and the S3 types are refused).
+    pub revision_type: String,
+    /// The full commit id (40 or 64 lowercase hex digits).
+    pub revision_value: String,
+    /// kiln: the ref the commit was pushed to (`refs/heads/<branch>` or `refs/tags/<tag>`), when
+    /// a push started the run; the run's `BranchName` is then the pushed branch (the user guide:
+    /// "the execution will use the commit from the branch that you're pushing to").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl SourceRevision {
+    /// A pinned commit (no ref).
+    pub fn commit(action: &str, commit: &str) -> SourceRevision {
+        SourceRevision { action_name: action.to_string(), revision_type: "COMMIT_ID".into(), revision_value: commit.to_string(), reference: None }
+    }
+
+    /// Why this revision cannot be pinned for `p`, if it cannot.
+    pub fn check(&self, p: &crate::model::Pipeline) -> Result<(), String> {
+        let name = &self.action_name;
+        let action = p.actions().find(|(_, _, a)| a.name.value == *name).map(|(_, _, a)| a);
+        match action {
+            None => return Err(format!("the pipeline has no action `{name}` to pin a source revision for")),
+            Some(a) if a.category() != Some(Category::Source) => return Err(format!("`{name}` is not a source action; only source actions take a source revision")),
+            Some(_) => {}
+        }
+        if self.revision_type != "COMMIT_ID" {
+            return Err(format!("source revision of `{name}`: kiln's sources are git repositories, so the revision type is COMMIT_ID, not `{}`", self.revision_type));
+        }
+        let v = &self.revision_value;
+        if !is_commit_id(v) {
+            return Err(format!("source revision of `{name}`: `{v}` is not a full commit id (40 or 64 lowercase hex digits; `git rev-parse BRANCH` prints one)"));
+        }
+        if let Some(r) = &self.reference {
+            let rest = r.strip_prefix("refs/heads/").or_else(|| r.strip_prefix("refs/tags/"));
+            if rest.is_none_or(|n| n.is_empty() || n.len() > 255 || n.chars().any(|c| c.is_control() || c == ' ')) {
+                return Err(format!("source revision of `{name}`: `{r}` is not a branch or tag ref (refs/heads/… or refs/tags/…)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a successful action returns.

@@ -30,6 +30,10 @@ pub struct ExecutionRow {
     pub stop_abandon: bool,
     pub variables: BTreeMap<String, String>,
     pub trigger_type: String,
+    /// `trigger.triggerDetail`: for a push, the ref, the commit and the filter that matched.
+    pub trigger_detail: Option<String>,
+    /// Pinned source revisions (schema 3).
+    pub source_revisions: Vec<crate::exec::traits::SourceRevision>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -155,6 +159,11 @@ pub(crate) fn execution(r: &SqliteRow) -> Result<ExecutionRow, StoreError> {
         stop_abandon: r.try_get::<i64, _>("stop_abandon")? != 0,
         variables: json_map(r.try_get("variables")?),
         trigger_type: r.try_get("trigger_type")?,
+        trigger_detail: r.try_get("trigger_detail")?,
+        source_revisions: {
+            let text: String = r.try_get("source_revisions")?;
+            serde_json::from_str(&text).map_err(|e| corrupt("source revisions", &format!("{text} ({e})")))?
+        },
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

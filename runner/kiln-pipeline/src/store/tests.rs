@@ -14,6 +14,8 @@ fn new(id: &str) -> NewExecution {
         rollback_stage: None,
         variables: Default::default(),
         trigger_type: "StartPipelineExecution".into(),
+        trigger_detail: None,
+        source_revisions: Vec::new(),
     }
 }
 
@@ -71,4 +73,50 @@ async fn stage_locks_hold_one_execution_and_free_on_end() {
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(dir.path(), &link).unwrap();
     assert!(Store::open(&link).await.unwrap_err().to_string().contains("symbolic link"));
+}
+
+#[tokio::test]
+async fn a_ref_move_starts_one_execution_however_many_watchers_saw_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    assert_eq!(store.watched_refs("p", "Source").await.unwrap(), None, "never watched");
+    let (a, b) = ("a".repeat(40), "b".repeat(40));
+    store.record_baseline("p", "Source", &[("refs/heads/main".to_string(), a.clone())].into()).await.unwrap();
+    // A second baseline keeps what is recorded.
+    store.record_baseline("p", "Source", &[("refs/heads/main".to_string(), b.clone())].into()).await.unwrap();
+    assert_eq!(store.watched_refs("p", "Source").await.unwrap(), Some([("refs/heads/main".to_string(), a.clone())].into()));
+    let mut start = new("e1");
+    start.source_revisions = vec![crate::exec::traits::SourceRevision { reference: Some("refs/heads/main".into()), ..crate::exec::traits::SourceRevision::commit("Source", &b) }];
+    start.trigger_detail = Some("refs/heads/main".into());
+    let m = RefMove { pipeline: "p".into(), source_action: "Source".into(), reference: "refs/heads/main".into(), old: Some(a.clone()), new: Some(b.clone()) };
+    assert!(store.record_move(&m, Some(&start)).await.unwrap());
+    // A second watcher that saw the same move records nothing and starts nothing.
+    assert!(!store.record_move(&m, Some(&new("e2"))).await.unwrap());
+    assert!(!store.has_execution("e2").await.unwrap());
+    let e = store.snapshot("e1").await.unwrap().execution;
+    assert_eq!((e.source_revisions, e.trigger_detail.as_deref()), (start.source_revisions.clone(), Some("refs/heads/main")));
+    // A deletion and a new tag, without runs.
+    let del = RefMove { old: Some(b.clone()), new: None, ..m.clone() };
+    assert!(store.record_move(&del, None).await.unwrap());
+    let tag = RefMove { reference: "refs/tags/v1".into(), old: None, new: Some(a.clone()), ..m };
+    assert!(store.record_move(&tag, None).await.unwrap());
+    assert_eq!(store.watched_refs("p", "Source").await.unwrap(), Some([("refs/tags/v1".to_string(), a)].into()));
+}
+
+#[tokio::test]
+async fn a_schema_2_store_is_migrated_and_its_runs_read_without_pinned_revisions() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A store as kiln wrote it before schema 3.
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("pipeline.db").display());
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().connect(&url).await.unwrap();
+        let m = Migrator::new(MigrationList(2)).await.unwrap();
+        m.run(&pool).await.unwrap();
+        sqlx::query("INSERT INTO executions (id, pipeline, seq, definition, definition_digest, mode, execution_type, status, variables, trigger_type, created_at, updated_at) VALUES ('old', 'p', 1, '{}', 'd', 'SUPERSEDED', 'STANDARD', 'Succeeded', '{}', 'StartPipelineExecution', 1, 1)").execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+    let store = Store::open(dir.path()).await.unwrap();
+    let e = store.snapshot("old").await.unwrap().execution;
+    assert!(e.source_revisions.is_empty() && e.trigger_detail.is_none());
+    assert_eq!(store.watched_refs("p", "Source").await.unwrap(), None);
 }

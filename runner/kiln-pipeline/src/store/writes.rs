@@ -21,6 +21,8 @@ pub struct NewExecution {
     pub rollback_stage: Option<String>,
     pub variables: std::collections::BTreeMap<String, String>,
     pub trigger_type: String,
+    pub trigger_detail: Option<String>,
+    pub source_revisions: Vec<crate::exec::traits::SourceRevision>,
 }
 
 /// The result of trying to enter a stage.
@@ -52,11 +54,18 @@ impl Store {
     /// artifacts of its target.
     pub async fn create_execution(&self, new: &NewExecution) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM executions").fetch_one(&mut *tx).await?.try_get("next")?;
+        let seq = Self::insert_execution(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// [`Store::create_execution`] inside a transaction.
+    pub(crate) async fn insert_execution(tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>, new: &NewExecution) -> Result<i64, StoreError> {
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM executions").fetch_one(&mut **tx).await?.try_get("next")?;
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO executions (id, pipeline, seq, definition, definition_digest, mode, execution_type, rollback_target, rollback_stage, status, variables, trigger_type, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'InProgress', $10, $11, $12, $12)",
+            "INSERT INTO executions (id, pipeline, seq, definition, definition_digest, mode, execution_type, rollback_target, rollback_stage, status, variables, trigger_type, created_at, updated_at, trigger_detail, source_revisions)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'InProgress', $10, $11, $12, $12, $13, $14)",
         )
         .bind(&new.id)
         .bind(&new.pipeline)
@@ -70,17 +79,18 @@ impl Store {
         .bind(serde_json::to_string(&new.variables).unwrap_or_else(|_| "{}".into()))
         .bind(&new.trigger_type)
         .bind(now)
-        .execute(&mut *tx)
+        .bind(&new.trigger_detail)
+        .bind(serde_json::to_string(&new.source_revisions).unwrap_or_else(|_| "[]".into()))
+        .execute(&mut **tx)
         .await?;
         if let Some(target) = &new.rollback_target {
             sqlx::query("INSERT INTO artifacts (execution_id, name, digest, size, stage, action, attempt, created_at) SELECT $1, name, digest, size, stage, action, attempt, $2 FROM artifacts WHERE execution_id = $3")
                 .bind(&new.id)
                 .bind(now)
                 .bind(target)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
-        tx.commit().await?;
         Ok(seq)
     }
 
