@@ -23,6 +23,10 @@
 //!   deployment's own attestation and status are).
 //! - `artifacts`: the output artifacts of those builds, as stored (the statement's subjects).
 //!
+//! A ROLLBACK execution (V2 stage-failure rollback) runs only the failed stage, with the
+//! artifacts of the execution it rolls back to: its record names that execution's sources,
+//! builds, scans and artifacts (the release it redeploys) and its own deployments.
+//!
 //! Every list is in the order the actions started; only each action's latest attempt counts.
 //! A run that released no artifact (it failed before any build made one) gets no record: a
 //! release names at least one artifact ([`NoRelease`]).
@@ -92,14 +96,21 @@ fn person(name: Option<&String>, email: Option<&String>) -> Option<Person> {
 }
 
 /// The facts of execution `snap`, documents named relative to `records` (the `.kiln/`
-/// directory). `notes` gets a line for each thing left out and why.
-pub fn facts(snap: &Snapshot, records: &Path, notes: &mut Vec<String>) -> Result<ReleaseFacts, NoRelease> {
+/// directory). `rolled_back_to`: for a ROLLBACK execution, the execution whose release it
+/// redeploys (its sources, builds, scans and artifacts are the release; the rollback's own
+/// deployments and approvals are what happened to it). `notes` gets a line for each thing left
+/// out and why.
+pub fn facts(snap: &Snapshot, rolled_back_to: Option<&Snapshot>, records: &Path, notes: &mut Vec<String>) -> Result<ReleaseFacts, NoRelease> {
     let e = &snap.execution;
     let definition: serde_json::Value = serde_json::from_str(&e.definition).unwrap_or_default();
     let pipeline = PipelineFact { name: e.pipeline.clone(), version: definition["pipeline"]["version"].as_i64(), definition_sha256: hex::encode(Sha256::digest(e.definition.as_bytes())) };
     let run = RunFact { id: e.id.clone(), status: e.status.as_str().to_string(), start_time: Some(rfc3339_ms(e.created_at)), end_time: e.status.is_final().then(|| rfc3339_ms(e.updated_at)), trigger: Some(e.trigger_type.clone()) };
     let mut f = ReleaseFacts { pipeline, run, sources: Vec::new(), builds: Vec::new(), scans: Vec::new(), approvals: Vec::new(), deployments: Vec::new(), artifacts: Vec::new() };
-    for a in latest(snap) {
+    let origin = rolled_back_to.unwrap_or(snap);
+    if let Some(t) = rolled_back_to {
+        notes.push(format!("run {} is a rollback: its sources, builds and artifacts are those of run {}, the release it redeploys", e.id, t.execution.id));
+    }
+    for a in latest(origin) {
         let d = &a.output_details;
         if let (Some(commit), ActionStatus::Succeeded) = (d.get("commitId"), a.status) {
             let v = &a.output_variables;
@@ -107,16 +118,21 @@ pub fn facts(snap: &Snapshot, records: &Path, notes: &mut Vec<String>) -> Result
             let branch = d.get("branch").or_else(|| v.get("BranchName")).cloned().unwrap_or_default();
             f.sources.push(SourceFact { action: a.action.clone(), repository, branch, commit_id: commit.clone(), author: person(d.get("authorName"), d.get("authorEmail")), committer: person(d.get("committerName"), d.get("committerEmail")) });
         }
+        // A deployment's details name the provenance it verified; its build is listed from the
+        // build action.
+        if d.contains_key("deploymentId") {
+            continue;
+        }
         if let (Some(path), Some(digest)) = (d.get("provenance"), d.get("provenanceDigest")) {
-            if d.contains_key("deploymentId") {
-                // A deployment's details name the provenance it verified; its build is listed
-                // from the build action.
-            } else if let Some(doc) = document(records, path, digest) {
-                build(&mut f, snap, a, path, doc, notes);
+            if let Some(doc) = document(records, path, digest) {
+                build(&mut f, origin, a, path, doc, notes);
             } else {
                 notes.push(format!("{}/{}: its provenance {path} is not under the records directory {}; left out", a.stage, a.action, records.display()));
             }
         }
+    }
+    for a in latest(snap) {
+        let d = &a.output_details;
         if let (Some(id), Some(path), Some(digest)) = (d.get("deploymentId"), d.get("attestation"), d.get("attestationDigest")) {
             let Some(attestation) = document(records, path, digest) else {
                 notes.push(format!("{}/{}: the attestation {path} is not under the records directory {}; left out", a.stage, a.action, records.display()));

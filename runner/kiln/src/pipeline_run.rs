@@ -343,8 +343,16 @@ async fn release(engine: &Engine, id: &str, cfg: &RunConfig, settings: &Settings
         Ok(s) => s,
         Err(e) => return eprintln!("kiln: no release record: {e}"),
     };
+    // A rollback's release is the execution it rolls back to.
+    let target = match (&snap.execution.execution_type, &snap.execution.rollback_target) {
+        (kiln_pipeline::exec::status::ExecutionType::Rollback, Some(t)) => match engine.store().snapshot(t).await {
+            Ok(t) => Some(t),
+            Err(e) => return eprintln!("kiln: no release record: run {id} rolls back to {t}, which cannot be read: {e}"),
+        },
+        _ => None,
+    };
     let mut notes = Vec::new();
-    let facts = match kiln_pipeline_actions::release::facts(&snap, &settings.record_root, &mut notes) {
+    let facts = match kiln_pipeline_actions::release::facts(&snap, target.as_ref(), &settings.record_root, &mut notes) {
         Ok(f) => f,
         Err(why) => return eprintln!("kiln: no release record: {why}"),
     };

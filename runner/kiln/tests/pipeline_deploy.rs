@@ -93,6 +93,14 @@ fn release_path(ws: &Ws, id: &str) -> PathBuf {
     ws.dir().join(".kiln/pipelines/runs").join(id).join("release.intoto.jsonl")
 }
 
+/// The predicate (the facts) of run `id`'s release record, read without verifying.
+fn release_facts(ws: &Ws, id: &str) -> Value {
+    use base64::Engine;
+    let envelope: Value = serde_json::from_str(std::fs::read_to_string(release_path(ws, id)).unwrap().lines().next().unwrap()).unwrap();
+    let statement: Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap()).unwrap();
+    statement["predicate"].clone()
+}
+
 fn verify_release(ws: &Ws, id: &str, policy: Option<&Path>) -> std::process::Output {
     let mut c = ws.kiln();
     c.args(["verify", "--release"]).arg(release_path(ws, id)).args(["--key", "cosign.pub", "--records", ".kiln"]);
@@ -148,10 +156,7 @@ fn the_build_is_deployed_to_staging_then_production_and_the_release_record_verif
         assert!(text.contains(want), "`{want}` missing from:\n{text}");
     }
     // The facts: the commit's committer, the approval, both deployments in order.
-    let envelope: Value = serde_json::from_str(std::fs::read_to_string(release_path(&ws, &id)).unwrap().lines().next().unwrap()).unwrap();
-    use base64::Engine;
-    let statement: Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap()).unwrap();
-    let p = &statement["predicate"];
+    let p = &release_facts(&ws, &id);
     assert_eq!(p["sources"][0]["committer"], serde_json::json!({"name": "Dev", "email": "dev@example.invalid"}));
     assert_eq!(p["sources"][0]["commitId"], action(&s, "Source", "Checkout")["outputVariables"]["CommitId"]);
     assert_eq!(p["approvals"][0]["comment"], "staging looks good");
@@ -303,4 +308,14 @@ fn a_failed_production_stage_rolls_back_to_the_last_good_release_with_a_verified
     let rb = action(&s, "Production", "DeployProduction");
     assert_eq!(rb["details"]["status"], "Succeeded", "{rb}");
     assert_eq!(rb["details"]["provenanceDigest"], good_build, "the rollback redeployed the good run's build, verified");
+    // The rollback run has its own release record: the good run's build and source, the
+    // rollback's deployment; its chain verifies.
+    let out = verify_release(&ws, &ids[2], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the rollback's release record:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let facts = &release_facts(&ws, &ids[2]);
+    assert_eq!(facts["run"]["trigger"], "AutomatedRollback", "{facts}");
+    assert_eq!(facts["builds"].as_array().unwrap().len(), 1, "{facts}");
+    assert_eq!(format!("sha256:{}", facts["builds"][0]["provenance"]["sha256"].as_str().unwrap()), good_build.as_str().unwrap(), "the release is the good run's build");
+    assert_eq!(facts["deployments"][0]["deploymentId"], rb["details"]["deploymentId"], "{facts}");
 }

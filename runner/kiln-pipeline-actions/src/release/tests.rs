@@ -84,7 +84,7 @@ fn the_facts_come_from_the_latest_attempts_in_start_order_with_relative_document
     let artifacts = vec![ArtifactRow { name: "Web".into(), digest: art.clone(), size: 1, stage: "Build".into(), action: "Package".into(), attempt: 2 }, ArtifactRow { name: "Old".into(), digest: "f".repeat(64), size: 1, stage: "Build".into(), action: "Package".into(), attempt: 1 }];
     let snap = snapshot(vec![deploy, failed_build, source, build], artifacts);
     let mut notes = Vec::new();
-    let f = facts(&snap, &records, &mut notes).unwrap();
+    let f = facts(&snap, None, &records, &mut notes).unwrap();
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("odd-scanner") && notes[0].contains("not a SHA-256"), "{notes:?}");
     assert_eq!(f.pipeline.version, Some(3));
@@ -115,7 +115,7 @@ fn documents_outside_the_records_directory_are_left_out_never_named_absolutely()
     let deploy = row("Deploy", "D", 1, 2, ActionStatus::Succeeded, &[("deploymentId", "d-1".into()), ("attestation", "/etc/passwd".into()), ("attestationDigest", format!("sha256:{}", "b".repeat(64)))]);
     let snap = snapshot(vec![build, deploy], vec![ArtifactRow { name: "W".into(), digest: "a".repeat(64), size: 1, stage: "Build".into(), action: "Package".into(), attempt: 1 }]);
     let mut notes = Vec::new();
-    let e = facts(&snap, &records, &mut notes).unwrap_err();
+    let e = facts(&snap, None, &records, &mut notes).unwrap_err();
     assert!(e.0.contains("released no artifact"), "{e}");
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(notes[0].contains("is not under the records directory") && notes[1].contains("/etc/passwd"), "{notes:?}");
@@ -131,7 +131,7 @@ fn a_release_is_signed_and_written_atomically_and_verifies_its_signature() {
     let (prov, digest) = provenance(&records, &art);
     let build = row("Build", "Package", 1, 1, ActionStatus::Succeeded, &[("provenance", prov), ("provenanceDigest", digest)]);
     let snap = snapshot(vec![build], vec![ArtifactRow { name: "W".into(), digest: art, size: 1, stage: "Build".into(), action: "Package".into(), attempt: 1 }]);
-    let f = facts(&snap, &records, &mut Vec::new()).unwrap();
+    let f = facts(&snap, None, &records, &mut Vec::new()).unwrap();
     let key = KeyPair::generate().unwrap();
     let path = record_path(&records.join("pipelines"), "e-1");
     write(&path, &f, &key).unwrap();
