@@ -27,8 +27,9 @@
 //!   (`#{BuildVariables.X}`). A failed build fails the action (the build record stays).
 //! - **Record**: the action's `externalExecutionId` is the build id (batch id); its details keep
 //!   `buildRecord` (the build.json path) and `provenanceDigest` (`sha256:` of the signed
-//!   provenance, `provenance.intoto.jsonl`), per build `provenanceDigest.<identifier>` in a
-//!   batch, for the release record; a failed build's action keeps them too.
+//!   provenance, `provenance.intoto.jsonl`), and in a batch, per build,
+//!   `provenanceDigest.<identifier>`, `provenance.<identifier>` (its path) and
+//!   `buildId.<identifier>` (`batchBuilds`: the identifiers in order), for the release record; a failed build's action keeps them too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -275,9 +276,19 @@ impl KilnBuild {
                 details.insert("provenanceDigest".to_string(), d);
             }
         }
+        // The builds in the buildspec's order (identifiers are letters, digits and `_`).
+        let order: Vec<&str> = record.kiln.builds.iter().filter_map(|b| b.get("identifier").and_then(|v| v.as_str())).collect();
+        details.insert("batchBuilds".to_string(), order.join(","));
         for b in &record.kiln.builds {
             let (Some(id), Some(sha)) = (b.get("identifier").and_then(|v| v.as_str()), b.pointer("/provenance/sha256").and_then(|v| v.as_str())) else { continue };
             details.insert(format!("provenanceDigest.{id}"), format!("sha256:{}", sha.trim_start_matches("sha256:")));
+            // The path is relative to the record root (docs/batch-statement.md).
+            if let Some(rel) = b.pointer("/provenance/path").and_then(|v| v.as_str()) {
+                details.insert(format!("provenance.{id}"), self.settings.record_root.join(rel).display().to_string());
+            }
+            if let Some(build_id) = b.get("buildId").and_then(|v| v.as_str()) {
+                details.insert(format!("buildId.{id}"), build_id.to_string());
+            }
         }
         if record.build_batch_status != "SUCCEEDED" {
             return Err(job(format!("the batch {} ended {}", record.id, record.build_batch_status)).with_record(Some(record.id), details));

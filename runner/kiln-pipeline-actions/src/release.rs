@@ -10,7 +10,8 @@
 //!   reads them from the commit object with the confined git), its branch, and its repository
 //!   name (`RepositoryName`/`FullRepositoryName`, as the action's variables say it).
 //! - `builds`: each single CodeBuild action whose details name a signed provenance
-//!   (`provenance`, `provenanceDigest`); status and builder are read from that provenance's
+//!   (`provenance`, `provenanceDigest`), and each build of a batch action (`provenance.<id>`,
+//!   named `<action>/<identifier>`); status and builder are read from that provenance's
 //!   statement, the path made relative to the records directory.
 //! - `scans`: each plugin run a build's provenance records with findings per severity (the
 //!   `file-scanner` plugins), with the build's action named so the verifier checks the digest
@@ -21,7 +22,9 @@
 //!   attestation. A rollback deployment `kiln deploy` made after a failed one is not listed: it
 //!   redeployed an earlier release's revision, which no build of this run made (the failed
 //!   deployment's own attestation and status are).
-//! - `artifacts`: the output artifacts of those builds, as stored (the statement's subjects).
+//! - `artifacts`: the output artifacts of those builds, as stored (the statement's subjects); in
+//!   a batch, the output named after a build's identifier is that build's (a combined artifact
+//!   is a subject of the batch statement only, and is left out with a note).
 //!
 //! A ROLLBACK execution (V2 stage-failure rollback) runs only the failed stage, with the
 //! artifacts of the execution it rolls back to: its record names that execution's sources,
@@ -123,12 +126,14 @@ pub fn facts(snap: &Snapshot, rolled_back_to: Option<&Snapshot>, records: &Path,
         if d.contains_key("deploymentId") {
             continue;
         }
-        if let (Some(path), Some(digest)) = (d.get("provenance"), d.get("provenanceDigest")) {
-            if let Some(doc) = document(records, path, digest) {
-                build(&mut f, origin, a, path, doc, notes);
-            } else {
-                notes.push(format!("{}/{}: its provenance {path} is not under the records directory {}; left out", a.stage, a.action, records.display()));
-            }
+        if d.contains_key("batchRecord") {
+            batch(&mut f, origin, a, records, notes);
+        } else if let (Some(path), Some(digest)) = (d.get("provenance"), d.get("provenanceDigest")) {
+            let made = origin.artifacts.iter().filter(|r| r.stage == a.stage && r.action == a.action && r.attempt == a.attempt).collect();
+            let one = Built { name: a.action.clone(), build_id: a.external_execution_id.clone(), path, digest, artifacts: made };
+            build(&mut f, a, one, records, notes);
+        } else if d.contains_key("buildRecord") {
+            notes.push(format!("{}/{}: the build made no artifact, so it signed no provenance (nothing to attest); not listed", a.stage, a.action));
         }
     }
     for a in latest(snap) {
@@ -166,9 +171,53 @@ pub fn facts(snap: &Snapshot, rolled_back_to: Option<&Snapshot>, records: &Path,
     Ok(f)
 }
 
-/// One build action: its provenance (status and builder from the statement), the scanner
-/// verdicts it records, the artifacts it made.
-fn build(f: &mut ReleaseFacts, snap: &Snapshot, a: &ActionRow, path: &str, provenance: DocumentRef, notes: &mut Vec<String>) {
+/// One build of the run: a single build action, or one build of a batch.
+struct Built<'a> {
+    /// The name the record gives it: the action's, `<action>/<identifier>` in a batch.
+    name: String,
+    build_id: Option<String>,
+    /// Its provenance file and `sha256:` digest, as the action's details say.
+    path: &'a str,
+    digest: &'a str,
+    /// The output artifacts it made.
+    artifacts: Vec<&'a kiln_pipeline::store::ArtifactRow>,
+}
+
+/// A batch action's builds, each with its own provenance (`provenance.<identifier>`): the
+/// output artifact named after a build's identifier is that build's; a combined artifact is a
+/// subject of the batch statement, which the release format does not name, so it is left out
+/// with a note.
+fn batch(f: &mut ReleaseFacts, snap: &Snapshot, a: &ActionRow, records: &Path, notes: &mut Vec<String>) {
+    let d = &a.output_details;
+    let made: Vec<_> = snap.artifacts.iter().filter(|r| r.stage == a.stage && r.action == a.action && r.attempt == a.attempt).collect();
+    let mut named = Vec::new();
+    for id in d.get("batchBuilds").map(String::as_str).unwrap_or_default().split(',').filter(|i| !i.is_empty()) {
+        let Some(digest) = d.get(&format!("provenanceDigest.{id}")) else {
+            notes.push(format!("{}/{}: the batch's build {id} signed no provenance (it made no artifact, or did not run); left out", a.stage, a.action));
+            continue;
+        };
+        let Some(path) = d.get(&format!("provenance.{id}")) else {
+            notes.push(format!("{}/{}: the batch's build {id} has no provenance path in the store; left out", a.stage, a.action));
+            continue;
+        };
+        let artifacts: Vec<_> = made.iter().copied().filter(|r| r.name == id).collect();
+        named.extend(artifacts.iter().map(|r| r.name.clone()));
+        let one = Built { name: format!("{}/{id}", a.action), build_id: d.get(&format!("buildId.{id}")).cloned(), path, digest, artifacts };
+        build(f, a, one, records, notes);
+    }
+    for r in made.iter().filter(|r| !named.contains(&r.name)) {
+        notes.push(format!("{}/{}: the artifact {} combines the batch's builds; it is a subject of the batch statement, not of one build's provenance, so the release does not list it", a.stage, a.action, r.name));
+    }
+}
+
+/// One build: its provenance (status and builder from the statement), the scanner verdicts it
+/// records, the artifacts it made.
+fn build(f: &mut ReleaseFacts, a: &ActionRow, b: Built, records: &Path, notes: &mut Vec<String>) {
+    let (name, path) = (&b.name, b.path);
+    let Some(provenance) = document(records, path, b.digest) else {
+        notes.push(format!("{}/{name}: its provenance {path} is not under the records directory {}; left out", a.stage, records.display()));
+        return;
+    };
     let statement = kiln_fs::read_input_nofollow(Path::new(path), kiln_fs::limits::DOCUMENT, "provenance")
         .ok()
         .and_then(|b| kiln_attest::dsse::parse_jsonl(&b).ok())
@@ -178,15 +227,15 @@ fn build(f: &mut ReleaseFacts, snap: &Snapshot, a: &ActionRow, path: &str, prove
             _ => None,
         });
     let Some(statement) = statement else {
-        notes.push(format!("{}/{}: its provenance {path} cannot be read as a DSSE statement; left out", a.stage, a.action));
+        notes.push(format!("{}/{name}: its provenance {path} cannot be read as a DSSE statement; left out", a.stage));
         return;
     };
     let p = &statement.predicate;
     let internal = &p["buildDefinition"]["internalParameters"];
     f.builds.push(BuildFact {
-        action: a.action.clone(),
+        action: name.clone(),
         stage: a.stage.clone(),
-        build_id: a.external_execution_id.clone().or_else(|| p["runDetails"]["metadata"]["invocationId"].as_str().map(str::to_string)).unwrap_or_default(),
+        build_id: b.build_id.or_else(|| p["runDetails"]["metadata"]["invocationId"].as_str().map(str::to_string)).unwrap_or_default(),
         status: internal["buildStatus"].as_str().unwrap_or_default().to_string(),
         builder: p["runDetails"]["builder"]["id"].as_str().unwrap_or_default().to_string(),
         provenance,
@@ -196,21 +245,21 @@ fn build(f: &mut ReleaseFacts, snap: &Snapshot, a: &ActionRow, path: &str, prove
         let findings: BTreeMap<String, u64> = by.iter().filter_map(|e| Some((e[0].as_str()?.to_ascii_lowercase(), e[1].as_u64()?))).filter(|(_, n)| *n > 0).collect();
         let sha = plugin["sha256"].as_str().unwrap_or_default();
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            notes.push(format!("{}/{}: the plugin run {} in its provenance has a digest `{sha}` that is not a SHA-256; its verdict is left out", a.stage, a.action, plugin["name"]));
+            notes.push(format!("{}/{name}: the plugin run {} in its provenance has a digest `{sha}` that is not a SHA-256; its verdict is left out", a.stage, plugin["name"]));
             continue;
         }
         let verdict = if plugin["outcome"].as_str() == Some("succeeded") { "passed" } else { "failed" };
         f.scans.push(ScanFact {
-            action: a.action.clone(),
+            action: name.clone(),
             plugin: plugin["name"].as_str().unwrap_or_default().to_string(),
             plugin_sha256: sha.to_string(),
             findings,
             verdict: verdict.into(),
-            build: Some(a.action.clone()),
+            build: Some(name.clone()),
         });
     }
-    for art in snap.artifacts.iter().filter(|r| r.stage == a.stage && r.action == a.action && r.attempt == a.attempt) {
-        f.artifacts.push(ArtifactFact { name: art.name.clone(), sha256: art.digest.clone(), build: a.action.clone() });
+    for art in b.artifacts {
+        f.artifacts.push(ArtifactFact { name: art.name.clone(), sha256: art.digest.clone(), build: name.clone() });
     }
 }
 

@@ -319,3 +319,39 @@ fn a_failed_production_stage_rolls_back_to_the_last_good_release_with_a_verified
     assert_eq!(format!("sha256:{}", facts["builds"][0]["provenance"]["sha256"].as_str().unwrap()), good_build.as_str().unwrap(), "the release is the good run's build");
     assert_eq!(facts["deployments"][0]["deploymentId"], rb["details"]["deploymentId"], "{facts}");
 }
+
+/// A batch CodeBuild action (`BatchEnabled: true`) in a signed run: each build of the batch runs
+/// with its own signed provenance, the output named after a build identifier is that build's
+/// artifact, and the release record lists every build of the batch; its chain verifies.
+#[test]
+fn a_batch_build_action_hands_on_each_builds_artifact_and_the_release_names_every_build() {
+    const BATCH: &str = "version: 0.2\nbatch:\n  build-list:\n    - identifier: linux\n      env: {variables: {TARGET: linux}}\n    - identifier: darwin\n      env: {variables: {TARGET: darwin}}\nphases:\n  build:\n    commands:\n      - mkdir -p out && echo \"app for $TARGET\" > out/app-$TARGET.txt\nartifacts:\n  files: ['out/*']\n";
+    const CHECK: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - grep -q 'app for linux' out/app-linux.txt\n";
+    let pipeline = source_stage()
+        + "    - name: Build\n      actions:\n"
+        + &build_action("Binaries", "binaries", 1, "Src", None, ", BatchEnabled: 'true'")
+        + "          outputArtifacts: [{name: linux}, {name: darwin}]\n"
+        + "    - name: Check\n      actions:\n"
+        + &build_action("CheckLinux", "check", 1, "linux", None, "");
+    let ws = Ws::new(&[("binaries", BATCH), ("check", CHECK)], &pipeline);
+    std::fs::write(ws.dir().join(".gitignore"), ".kiln/\ncosign.*\n").unwrap();
+    ws.kiln().env("COSIGN_PASSWORD", PASSWORD).arg("generate-key-pair").assert().success();
+    let out = ws.kiln().env("COSIGN_PASSWORD", PASSWORD).args(["pipeline", "run", "pipeline.yml", "--key", "cosign.key", "-q"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let id = ws.run_ids()[0].clone();
+    let s = ws.status(&id);
+    let batch = action(&s, "Build", "Binaries");
+    assert_eq!(batch["status"], "Succeeded", "{batch}");
+    assert!(batch["externalExecutionId"].as_str().unwrap().starts_with("binaries:"), "{batch}");
+    let facts = release_facts(&ws, &id);
+    let builds: Vec<&str> = facts["builds"].as_array().unwrap().iter().map(|b| b["action"].as_str().unwrap()).collect();
+    assert_eq!(builds, ["Binaries/linux", "Binaries/darwin"], "in the buildspec's order (CheckLinux made no artifact, so it has no provenance): {facts}");
+    assert_eq!(action(&s, "Check", "CheckLinux")["status"], "Succeeded", "the linux build's artifact was handed on");
+    let made: Vec<(&str, &str)> = facts["artifacts"].as_array().unwrap().iter().map(|a| (a["name"].as_str().unwrap(), a["build"].as_str().unwrap())).collect();
+    assert_eq!(made, [("linux", "Binaries/linux"), ("darwin", "Binaries/darwin")], "{facts}");
+    let out = verify_release(&ws, &id, None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "kiln verify --release:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("artifact linux") && text.contains("made by build Binaries/linux"), "{text}");
+}
