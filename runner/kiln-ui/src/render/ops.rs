@@ -80,7 +80,7 @@ pub fn pipeline_run(r: &PipelineRun, form: &ApprovalForm) -> Markup {
     html! {
         h1 { (e.pipeline_name) " " (badge(&e.status)) }
         div.sub { "execution " code { (e.pipeline_execution_id) } " · pipeline version " (e.pipeline_version)
-            @if let Some(t) = &e.trigger { " · trigger " (t.trigger_type) }
+            @if let Some(t) = &e.trigger { " · trigger " (t.trigger_type) @if let Some(d) = &t.trigger_detail { ": " code { (d) } } }
             @if let Some(m) = &e.execution_mode { " · " (m) }
             @if let Some(s) = &e.start_time { " · started " (fmt::when(s)) } }
         @if let Some(s) = &e.status_summary { div.warnbox { (s) } }
@@ -140,5 +140,28 @@ fn action(s: &StageState, a: &ActionState, form: &ApprovalForm) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_record::pipeline::{PipelineExecution, Trigger};
+
+    #[test]
+    fn a_push_triggered_run_shows_its_ref_and_commit_escaped() {
+        let run = PipelineRun {
+            pipeline_execution: PipelineExecution {
+                pipeline_name: "demo".into(),
+                pipeline_execution_id: "e-1".into(),
+                status: "InProgress".into(),
+                trigger: Some(Trigger { trigger_type: "WebhookV2".into(), trigger_detail: Some("refs/heads/<b>main</b> 0123: push filter 1".into()) }),
+                ..Default::default()
+            },
+            stage_states: Vec::new(),
+        };
+        let form = ApprovalForm { allowed: false, csrf: "", action_url: String::new(), flash: None };
+        let html = pipeline_run(&run, &form).into_string();
+        assert!(html.contains("trigger WebhookV2: <code>refs/heads/&lt;b&gt;main&lt;/b&gt; 0123: push filter 1</code>"), "{html}");
     }
 }
