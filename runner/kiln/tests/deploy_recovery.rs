@@ -97,6 +97,28 @@ fn after_kill_9_resume_finishes_the_canary_from_where_the_record_left_it() {
     assert!(d["deploymentStatusMessages"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("resumed")), "{:#}", d["deploymentStatusMessages"]);
 }
 
+#[test]
+fn after_kill_9_a_new_deployment_of_the_group_replaces_the_interrupted_one_and_says_so() {
+    if python().is_none() {
+        eprintln!("SKIPPED: python3 is not installed");
+        return;
+    }
+    let fx = Fx::new();
+    let group = fx.group(CANARY, true, "", &["task-1"]);
+    let id = killed_mid_canary(&fx, &group);
+    let v3 = fx.revision("v3", &ecs_appspec(&[]), true, &[]);
+    let out = fx.deploy(&v3, &group, 0.001, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let new = &outcome(&out)[0];
+    assert_eq!(new["status"], "Succeeded");
+    assert!(new["deploymentStatusMessages"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains(&format!("replaces deployment {id}"))), "{:#}", new["deploymentStatusMessages"]);
+    // The interrupted one is no longer shown as running: it ended Stopped, with why.
+    let st = status_json(&fx, &id);
+    assert_eq!((st["status"].as_str(), st["kiln"]["interrupted"].as_bool()), (Some("Stopped"), Some(false)), "{st:#}");
+    assert_eq!(st["errorInformation"]["code"], "MANUAL_STOP");
+    assert!(st["errorInformation"]["message"].as_str().unwrap().contains("a new deployment of the group replaced it"), "{:#}", st["errorInformation"]);
+}
+
 const BUILDSPEC: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - mkdir -p dist && cp server.py appspec.yml release.txt dist/\nartifacts:\n  base-directory: dist\n  files: ['**/*']\n";
 
 /// A project that builds the ECS revision, a key pair, and one signed build. Returns the build id.

@@ -51,13 +51,35 @@ pub(super) fn stop(store: &Store, id: &str, auto_rollback: Option<bool>) -> Resu
         store.request(id, &Control::Stop { auto_rollback_enabled: auto_rollback })?;
         return Ok(StopStatus::Pending);
     }
-    let handle = store.reopen(id)?;
+    end_interrupted(store, info, Trigger::Request(auto_rollback), "The deployment was stopped on request after kiln was interrupted while it ran.")?;
+    Ok(StopStatus::Succeeded)
+}
+
+/// Mark an interrupted deployment Stopped (MANUAL_STOP) with `message`.
+fn end_interrupted(store: &Store, info: DeploymentInfo, trigger: Trigger, message: &str) -> Result<(), EngineError> {
+    let handle = store.reopen(&info.deployment_id)?;
     let group = store.group_state(&info.application_name, &info.deployment_group_name)?;
     let rec = Recorder::new(info, group, handle, store, Arc::new(Silent));
-    let stop = Stop { trigger: Trigger::Request(auto_rollback), code: ErrorCode::ManualStop, message: "The deployment was stopped on request after kiln was interrupted while it ran.".into(), at: std::time::Instant::now(), strategy_fault: false };
+    let stop = Stop { trigger, code: ErrorCode::ManualStop, message: message.to_string(), at: std::time::Instant::now(), strategy_fault: false };
     rec.update(|i| i.kiln.interrupted = false);
     finalize_failed(&rec, &stop);
-    Ok(StopStatus::Succeeded)
+    Ok(())
+}
+
+/// A new deployment of a group (its lock held, so no process runs any other deployment of it)
+/// replaces the deployments of the group kiln was interrupted during: each ends Stopped, saying
+/// so (CodeDeploy has one active deployment per group; the new one starts from the group's last
+/// successful revision). Returns their ids.
+pub(super) fn replace_interrupted(store: &Store, application: &str, group: &str) -> Result<Vec<String>, EngineError> {
+    let mut ended = Vec::new();
+    for info in store.list()? {
+        if info.application_name == application && info.deployment_group_name == group && info.kiln.interrupted && !info.status.is_final() {
+            let id = info.deployment_id.clone();
+            end_interrupted(store, info, Trigger::Request(Some(false)), "kiln was interrupted while this deployment ran, and a new deployment of the group replaced it (its instances were restored to the group's last successful revision).")?;
+            ended.push(id);
+        }
+    }
+    Ok(ended)
 }
 
 pub(super) fn request(store: &Store, id: &str, control: &Control) -> Result<(), EngineError> {

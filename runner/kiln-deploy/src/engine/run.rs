@@ -40,9 +40,11 @@ pub(super) async fn run(plan: &Plan, env: &Env<'_>) -> Result<RunOutcome, Engine
     }
     let g = &plan.group;
     let _group = env.store.lock_group(&g.application_name, &g.deployment_group_name)?;
+    let replaced = super::recover::replace_interrupted(env.store, &g.application_name, &g.deployment_group_name)?;
     let state = env.store.group_state(&g.application_name, &g.deployment_group_name)?;
     let previous = state.last_successful_deployment.as_ref().map(|l| RevisionLocation::local(l.revision.clone()));
     let mut info = new_record(plan, env, Creator::User, &plan.revision.reference, previous);
+    info.deployment_status_messages.extend(replaced.iter().map(|id| format!("replaces deployment {id}, which kiln was interrupted during (it is now Stopped)")));
     let handle = env.store.create(&mut info)?;
     let rec = Recorder::new(info, state, handle, env.store, env.reporter.clone());
     rec.set_status(DeploymentStatus::Created);
