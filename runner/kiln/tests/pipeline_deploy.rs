@@ -267,6 +267,13 @@ fn kill_9_during_a_deployment_then_resume_deploys_again_without_rebuilding() {
     let second = attempts[1]["details"]["deploymentId"].as_str().unwrap();
     assert_ne!(first, Some(second), "a new deployment");
     assert_eq!(s["kiln"]["actionExecutions"].as_array().unwrap().iter().filter(|a| a["actionName"] == "Package").count(), 1, "the build was not redone");
+    // The deployment kiln was killed during is not left running: the new one replaced it.
+    let list = ws.kiln().args(["deploy", "list", "--json"]).output().unwrap();
+    let all: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
+    let production: Vec<&Value> = all.iter().filter(|d| d["deploymentGroupName"] == "production").collect();
+    assert_eq!(production.len(), 2, "{all:#?}");
+    assert_eq!((production[0]["status"].as_str(), production[0]["kiln"]["interrupted"].as_bool()), (Some("Stopped"), Some(false)), "{:#}", production[0]);
+    assert!(production[1]["deploymentStatusMessages"].to_string().contains(&format!("replaces deployment {}", production[0]["deploymentId"].as_str().unwrap())), "{:#}", production[1]);
     // The release record names the deployment that succeeded.
     let out = verify_release(&ws, &id, None);
     let text = String::from_utf8_lossy(&out.stdout);
