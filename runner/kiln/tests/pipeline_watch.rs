@@ -193,7 +193,7 @@ mod runs {
     }
 
     fn vars<'a>(s: &'a Value, action: &str) -> &'a Value {
-        let a = s["kiln"]["actionExecutions"].as_array().unwrap().iter().filter(|a| a["actionName"] == action).last().unwrap_or_else(|| panic!("no {action} in {s}"));
+        let a = s["kiln"]["actionExecutions"].as_array().unwrap().iter().rev().find(|a| a["actionName"] == action).unwrap_or_else(|| panic!("no {action} in {s}"));
         &a["outputVariables"]
     }
 
