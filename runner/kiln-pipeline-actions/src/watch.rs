@@ -80,6 +80,14 @@ pub fn refs_now(repo: &Repo) -> BTreeMap<String, String> {
     repo.branches_and_tags().into_iter().collect()
 }
 
+/// The refs that differ between `known` and `now`, by name: `(ref, old, new)`.
+pub fn moves(known: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> Vec<(String, Option<String>, Option<String>)> {
+    let mut names: Vec<&String> = now.keys().chain(known.keys()).collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().map(|r| (r.clone(), known.get(r).cloned(), now.get(r).cloned())).filter(|(_, old, new)| old != new).collect()
+}
+
 /// Decide one move: the changed files of a branch push and the commit of a tag are read by the
 /// confined git first. Returns the decision and what could not be read.
 pub async fn decide_move(p: &Pipeline, action: &str, git: &GitSource, repo: &Repo, reference: &str, old: Option<&str>, new: Option<&str>) -> Result<(Decision, Option<String>), String> {
@@ -130,17 +138,10 @@ impl Watched {
     /// the run of each move that starts one (pinned to its commit, with `variables`).
     pub async fn look(&mut self, p: &Pipeline, engine: &Engine, git: &GitSource, variables: &BTreeMap<String, String>) -> Result<Vec<Seen>, String> {
         let pipeline = p.name.value.clone();
-        let now = refs_now(&self.repo);
-        let mut names: Vec<String> = now.keys().chain(self.known.keys()).cloned().collect();
-        names.sort();
-        names.dedup();
         let mut out = Vec::new();
         let mut reload = false;
-        for reference in &names {
-            let (old, new) = (self.known.get(reference).cloned(), now.get(reference).cloned());
-            if old == new {
-                continue;
-            }
+        for (reference, old, new) in moves(&self.known, &refs_now(&self.repo)) {
+            let reference = &reference;
             let m = RefMove { pipeline: pipeline.clone(), source_action: self.action.clone(), reference: reference.clone(), old: old.clone(), new: new.clone() };
             if let (true, Some(o), Some(n)) = (reference.starts_with("refs/tags/"), &old, &new)
                 && let (Ok(a), Ok(b)) = (git.peel(&self.repo, o).await, git.peel(&self.repo, n).await)

@@ -12,6 +12,9 @@
 //! including pushes made while no watcher ran, and a restarted watcher resumes the runs a killed
 //! one left in progress.
 //!
+//! Stopping the watcher (Ctrl-C, `kill`) stops the builds of its runs with it and leaves the runs
+//! in progress: the next watch (or `kiln pipeline resume RUN`) continues them.
+//!
 //! `--once` looks once, drives what it started to the end and exits (0 every run succeeded, 1
 //! one did not, 2 kiln could not watch). `--dry-run` starts nothing and records nothing: it
 //! prints what each move would do (with `--once`, for every branch and tag as it is now, as if
@@ -28,7 +31,7 @@ use kiln_pipeline::triggers::check_patterns;
 use kiln_pipeline::workspace::{target, Target};
 use kiln_pipeline::Pipeline;
 use kiln_pipeline_actions::source::GitSource;
-use kiln_pipeline_actions::watch::{decide_move, refs_now, Outcome, Seen, Watched};
+use kiln_pipeline_actions::watch::{decide_move, moves, refs_now, Outcome, Seen, Watched};
 use kiln_pipeline_actions::{executors, RunConfig, Settings};
 use tokio::task::JoinSet;
 
@@ -156,14 +159,7 @@ async fn dry_run(args: &WatchArgs, prep: &Prepared) -> ExitCode {
     loop {
         for (action, repo, known) in &mut watched {
             let now = refs_now(repo);
-            let mut names: Vec<String> = now.keys().chain(known.keys()).cloned().collect();
-            names.sort();
-            names.dedup();
-            for reference in names {
-                let (old, new) = (known.get(&reference).cloned(), now.get(&reference).cloned());
-                if old == new {
-                    continue;
-                }
+            for (reference, old, new) in moves(known, &now) {
                 match decide_move(p, action, &git, repo, &reference, old.as_deref(), new.as_deref()).await {
                     Ok((decision, note)) => print(args, &p.name.value, &Seen { action: action.clone(), reference, old, new, decision, outcome: Outcome::NoRun, note }),
                     Err(e) => return cannot(&e),
@@ -207,10 +203,16 @@ async fn watch(args: &WatchArgs, prep: Prepared) -> ExitCode {
     match store.executions(Some(&name)).await {
         Ok(list) => {
             for e in list.iter().rev().filter(|e| !e.status.is_final() && WATCH_TRIGGERS.contains(&e.trigger_type.as_str())) {
-                if let Ok(saved) = RunConfig::load(&store_dir, &e.id) {
-                    eprintln!("kiln: resuming run {} of {name} (started by a push: {})", e.id, e.trigger_detail.as_deref().unwrap_or("?"));
-                    spawn_drive(&mut drives, &engine, e.id.clone(), &saved, &settings);
-                }
+                // A watcher killed between starting a run and keeping its settings left none:
+                // this watcher's settings are the run's.
+                let saved = RunConfig::load(&store_dir, &e.id).unwrap_or_else(|_| {
+                    if let Err(err) = cfg.save(&store_dir, &e.id) {
+                        eprintln!("kiln: cannot keep run {}'s settings ({err})", e.id);
+                    }
+                    cfg.clone()
+                });
+                eprintln!("kiln: resuming run {} of {name} (started by a push: {})", e.id, e.trigger_detail.as_deref().unwrap_or("?"));
+                spawn_drive(&mut drives, &engine, e.id.clone(), &saved, &settings);
             }
         }
         Err(e) => return cannot(&e.to_string()),

@@ -33,6 +33,18 @@ fn killed_mid_canary(fx: &Fx, group: &Path) -> String {
     id
 }
 
+/// A fixture with a canary group, and [`killed_mid_canary`] on it (None, said, without python3).
+fn killed_canary() -> Option<(Fx, std::path::PathBuf, String)> {
+    if python().is_none() {
+        eprintln!("SKIPPED: python3 is not installed");
+        return None;
+    }
+    let fx = Fx::new();
+    let group = fx.group(CANARY, true, "", &["task-1"]);
+    let id = killed_mid_canary(&fx, &group);
+    Some((fx, group, id))
+}
+
 fn status_json(fx: &Fx, id: &str) -> Value {
     let out = fx.kiln().args(["deploy", "status", id, "--json", "--dir"]).arg(&fx.proj).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -41,13 +53,7 @@ fn status_json(fx: &Fx, id: &str) -> Value {
 
 #[test]
 fn after_kill_9_status_shows_the_interrupted_deployment_and_rollback_returns_the_fleet_to_the_last_good_revision() {
-    if python().is_none() {
-        eprintln!("SKIPPED: python3 is not installed");
-        return;
-    }
-    let fx = Fx::new();
-    let group = fx.group(CANARY, true, "", &["task-1"]);
-    let id = killed_mid_canary(&fx, &group);
+    let Some((fx, group, id)) = killed_canary() else { return };
     // The services were kiln's: they are gone with it, and so is the router.
     assert!(wait_for(Duration::from_secs(10), || get(fx.router()).is_none()), "nothing may serve half-shifted after kiln died");
     let st = status_json(&fx, &id);
@@ -76,13 +82,7 @@ fn after_kill_9_status_shows_the_interrupted_deployment_and_rollback_returns_the
 
 #[test]
 fn after_kill_9_resume_finishes_the_canary_from_where_the_record_left_it() {
-    if python().is_none() {
-        eprintln!("SKIPPED: python3 is not installed");
-        return;
-    }
-    let fx = Fx::new();
-    let group = fx.group(CANARY, true, "", &["task-1"]);
-    let id = killed_mid_canary(&fx, &group);
+    let Some((fx, group, id)) = killed_canary() else { return };
     let mut c = fx.kiln();
     c.args(["deploy", "resume", &id, "--json", "--time-scale", "0.001", "--dir"]).arg(&fx.proj).arg("--group").arg(&group);
     let out = run_bounded(c, Duration::from_secs(120));
@@ -99,13 +99,7 @@ fn after_kill_9_resume_finishes_the_canary_from_where_the_record_left_it() {
 
 #[test]
 fn after_kill_9_a_new_deployment_of_the_group_replaces_the_interrupted_one_and_says_so() {
-    if python().is_none() {
-        eprintln!("SKIPPED: python3 is not installed");
-        return;
-    }
-    let fx = Fx::new();
-    let group = fx.group(CANARY, true, "", &["task-1"]);
-    let id = killed_mid_canary(&fx, &group);
+    let Some((fx, group, id)) = killed_canary() else { return };
     let v3 = fx.revision("v3", &ecs_appspec(&[]), true, &[]);
     let out = fx.deploy(&v3, &group, 0.001, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
