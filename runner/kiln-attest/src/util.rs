@@ -1,7 +1,6 @@
 //! Small shared pieces: size limits, base64 and digests, bounded reads and atomic writes.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -97,44 +96,16 @@ pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
     Ok(kiln_fs::read_input(path, limit, what)?)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory (created with
-/// mode 0600), written and fsynced, given `mode`, then renamed over `path`, then the directory is
-/// fsynced. A crash at any moment leaves either the old file or the complete new one.
+/// Writes `bytes` to `path` atomically and durably with `mode` ([`kiln_fs::write_atomic_mode`]):
+/// a crash at any moment leaves either the old file or the complete new one.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kiln-attest-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    set_mode(tmp.as_file(), mode).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(d) = OpenOptions::new().read(true).open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn set_mode(file: &File, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_file: &File, _mode: u32) -> std::io::Result<()> {
-    Ok(())
+    kiln_fs::write_atomic_mode(path, bytes, true, mode).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn unb64_accepts_every_real_world_spelling() {

@@ -15,7 +15,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use kiln_engine::record::{now_rfc3339, write_atomic, ArtifactRecord, BuildspecRef, NameValue, PhaseContext};
+use kiln_engine::record::{now_rfc3339, ArtifactRecord, BuildspecRef, NameValue, PhaseContext};
 use serde::Serialize;
 
 use crate::plan::{BatchPlan, Kind, RecordedEnv};
@@ -262,7 +262,7 @@ impl Recorder {
     /// Write the record as it is now (atomically; fsynced when `durable`).
     pub fn save_with(&self, durable: bool) -> io::Result<()> {
         let json = serde_json::to_vec_pretty(&self.record).map_err(io::Error::other)?;
-        write_atomic(&self.path, &json, durable)
+        kiln_fs::write_atomic(&self.path, &json, durable)
     }
 
     pub fn save(&self) -> io::Result<()> {

@@ -10,7 +10,7 @@
 //! ```
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -117,16 +117,7 @@ impl Store {
     /// Writes `bytes` to `dest` atomically: a temp file in `tmp/`, synced when `durable`,
     /// renamed over `dest`.
     pub(crate) fn write_atomic(&self, dest: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
-        let mut tmp = tempfile::Builder::new().prefix("write.").suffix(".tmp").tempfile_in(self.root.join("tmp"))?;
-        tmp.write_all(bytes)?;
-        if durable {
-            tmp.as_file().sync_all()?;
-        }
-        tmp.persist(dest).map_err(|e| e.error)?;
-        if durable && let Some(parent) = dest.parent() {
-            File::open(parent)?.sync_all()?;
-        }
-        Ok(())
+        kiln_fs::write_atomic_in(&self.root.join("tmp"), dest, bytes, durable)
     }
 
     /// Every entry's index record with its paths, across versions.

@@ -2,8 +2,8 @@
 //! field for something, plus kiln's own section. Timestamps are RFC 3339 strings (as the AWS CLI
 //! prints them); `durationInSeconds` rounds down, as CodeBuild's does.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -146,32 +146,6 @@ pub struct BuildspecRef {
     pub sha256: String,
 }
 
-/// Write `bytes` to `path` atomically: a temp file in the same directory, renamed into place, so a
-/// reader (or a crash) sees the old file or the new one, never a mix. With `durable`, the data and
-/// the rename are also fsynced (used for the final record; intermediate ones skip the cost).
-pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if durable {
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        if durable {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 
 /// Writes `build.json` on a thread of its own, so the build does not wait for the file system
 /// (creating and renaming a file costs 0.2–0.7 ms on ext4). Only the newest record matters: a
@@ -188,7 +162,7 @@ struct Queue {
 }
 
 impl RecordWriter {
-    /// Start the thread that writes `path` atomically ([`write_atomic`], not durable).
+    /// Start the thread that writes `path` atomically ([`kiln_fs::write_atomic`], not durable).
     pub fn start(path: PathBuf) -> io::Result<RecordWriter> {
         let shared = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
         let theirs = Arc::clone(&shared);
@@ -204,7 +178,7 @@ impl RecordWriter {
                 if let Some(bytes) = next {
                     // A failed intermediate save is not fatal; the final one is retried by
                     // whoever reads the record (it is also returned in memory).
-                    let _ = write_atomic(&path, &bytes, false);
+                    let _ = kiln_fs::write_atomic(&path, &bytes, false);
                 } else if closed {
                     return;
                 }
@@ -273,16 +247,6 @@ mod tests {
         w.save(b"last".to_vec());
         drop(w);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "last");
-    }
-
-    #[test]
-    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("build.json");
-        write_atomic(&p, b"one", false).unwrap();
-        write_atomic(&p, b"two", true).unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -250,7 +250,7 @@ fn write_under(dir: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
     }
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
-    crate::record::write_atomic(&path, bytes, false)
+    kiln_fs::write_atomic(&path, bytes, false)
 }
 
 /// The record of one report: what CodeBuild would keep of each list.

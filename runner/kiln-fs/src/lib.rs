@@ -22,6 +22,8 @@
 //!
 //! The limits for each kind of input are the constants in [`limits`]. Files kiln itself creates
 //! in its private directories are not read through here.
+//!
+//! Writing goes the other way through one function too: [`write_atomic`] (module `write`).
 
 use std::fmt;
 use std::fs::{File, Metadata};
@@ -29,6 +31,9 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+mod write;
+pub use write::{write_atomic, write_atomic_in, write_atomic_mode, READABLE};
 
 /// The largest input kiln accepts for each kind of file, in bytes.
 pub mod limits {

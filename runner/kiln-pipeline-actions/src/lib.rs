@@ -147,7 +147,7 @@ impl RunConfig {
         let dir = store.join("runs");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        kiln_engine::record::write_atomic(&path, &bytes, true).map_err(|e| format!("{}: {e}", path.display()))
+        kiln_fs::write_atomic(&path, &bytes, true).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     pub fn load(store: &std::path::Path, id: &str) -> Result<RunConfig, String> {

@@ -426,7 +426,7 @@ fn attest(store: &Store, signer: &ProvenanceSigner, info: &DeploymentInfo, key: 
     let dir = store.dir(&info.deployment_id).map_err(|e| e.to_string())?;
     if ephemeral {
         let p = dir.join("attestation.pub");
-        kiln_engine::record::write_atomic(&p, key.public_key().to_pem().as_bytes(), true).map_err(|e| format!("{}: {e}", p.display()))?;
+        kiln_fs::write_atomic(&p, key.public_key().to_pem().as_bytes(), true).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     let path = dir.join(ATTESTATION_FILE);
     kiln_attest::dsse::write_jsonl(&path, &[envelope]).map_err(|e| format!("{}: {e}", path.display()))?;

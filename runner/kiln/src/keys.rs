@@ -149,7 +149,7 @@ pub fn sign_blob(key: &Path, allow_unencrypted: bool, file: &Path, output_signat
         Err(e) => return exit::internal(&e.to_string()),
     };
     if let Some(path) = output_signature {
-        if let Err(e) = kiln_engine::record::write_atomic(path, sig.as_bytes(), true) {
+        if let Err(e) = kiln_fs::write_atomic(path, sig.as_bytes(), true) {
             return exit::internal(&format!("cannot write {}: {e}", path.display()));
         }
         eprintln!("Wrote signature to file {}", path.display());

@@ -235,7 +235,7 @@ pub fn write_with(outcome: &BuildOutcome, key: &Arc<KeyPair>, ephemeral: bool, b
 /// Write an ephemeral key's public key as `dir/provenance.pub` (atomically, durably).
 pub fn write_public_key(dir: &Path, key: &KeyPair) -> Result<(), String> {
     let pub_path = dir.join("provenance.pub");
-    kiln_engine::record::write_atomic(&pub_path, key.public_key().to_pem().as_bytes(), true).map_err(|e| format!("{}: {e}", pub_path.display()))
+    kiln_fs::write_atomic(&pub_path, key.public_key().to_pem().as_bytes(), true).map_err(|e| format!("{}: {e}", pub_path.display()))
 }
 
 /// A provenance written by [`write`].

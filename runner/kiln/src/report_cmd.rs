@@ -47,7 +47,7 @@ pub fn render(records: &Records, id: &RecordId, key: Option<(&str, &[u8])>, outp
     let links = links_for(&records.dir(Kind::Build, id), output);
     let html = kiln_ui::report_html(records, id, key, &links).map_err(|e| e.to_string())?;
     if let Some(out) = output {
-        kiln_attest::util::write_atomic(out, html.as_bytes(), 0o644).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        kiln_fs::write_atomic(out, html.as_bytes(), true).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     }
     Ok(html)
 }

@@ -19,7 +19,7 @@
 //! write its records somewhere else by planting a link.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -347,29 +347,9 @@ fn lock_file(path: &Path, exclusive: bool) -> Result<Option<File>, StoreError> {
     }
 }
 
-/// Write `bytes` to `path` atomically: a temp file (`O_EXCL|O_NOFOLLOW`) in the same directory,
-/// renamed into place; with `durable`, the data and the rename are fsynced.
+/// [`kiln_fs::write_atomic`], its error naming the file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(&tmp)?;
-        f.write_all(bytes)?;
-        if durable {
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        if durable
-            && let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })
+    kiln_fs::write_atomic(path, bytes, durable).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

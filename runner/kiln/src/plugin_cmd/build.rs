@@ -81,7 +81,7 @@ pub fn build(dir: &Path) -> Result<(PathBuf, String), String> {
         }
         None => return Err(format!("the component has no embedded manifest: embed kiln-plugin.toml with {embed}")),
     }
-    write_atomic(&out, &bytes)?;
+    kiln_fs::write_atomic(&out, &bytes, true).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     Ok((out, kiln_host::sha256_hex(&bytes)))
 }
 
@@ -161,14 +161,6 @@ fn leb128(out: &mut Vec<u8>, mut n: u64) {
         }
         out.push(b | 0x80);
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]
