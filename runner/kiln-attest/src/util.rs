@@ -1,5 +1,6 @@
 //! Small shared pieces: size limits, base64 and digests, bounded reads and atomic writes.
 
+use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -65,7 +66,16 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// assembly SHA-256 (the speed of `sha256sum`), never holding the whole file in memory. Only a
 /// regular file is read (a FIFO or `/dev/zero` would never end): see [`kiln_fs::open_input`].
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = kiln_fs::open_input(path, "file")?.into_file();
+    sha256_open(path, kiln_fs::open_input(path, "file")?.into_file())
+}
+
+/// [`sha256_file`] of `path` itself: a symbolic link is refused, not followed (an artifact's or
+/// a record's own file, where a link could point anywhere on the host).
+pub fn sha256_file_nofollow(path: &Path) -> Result<String> {
+    sha256_open(path, kiln_fs::open_input_nofollow(path, "file")?.into_file())
+}
+
+fn sha256_open(path: &Path, mut file: File) -> Result<String> {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut buf = vec![0u8; 1 << 20];
     loop {

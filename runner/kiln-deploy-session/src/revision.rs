@@ -9,7 +9,6 @@
 //! `link:<target>  <path>\n` for a symbolic link (directories are implied by their entries), the
 //! layout `sha256sum` prints, so it can be recomputed with standard tools.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use kiln_deploy::record::RevisionRef;
@@ -84,19 +83,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Hex SHA-256 of a file, streamed.
+/// Hex SHA-256 of a file itself (a link is refused), streamed.
 pub fn sha256_file(path: &Path) -> Result<String, String> {
-    let mut f = kiln_fs::open_input_nofollow(path, "artifact file").map_err(|e| e.to_string())?.into_file();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    kiln_attest::util::sha256_file_nofollow(path).map_err(|e| e.to_string())
 }
 
 /// The manifest of a directory (see the module doc).

@@ -135,20 +135,9 @@ fn job(msg: impl Into<String>) -> ActionFailure {
     ActionFailure::job_failed(msg)
 }
 
-/// `sha256:<hex>` of a file (None when it is not there).
+/// `sha256:<hex>` of a file itself (None when it is not there, or is a link).
 pub fn file_digest(path: &Path) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    let mut f = kiln_fs::open_input_nofollow(path, "provenance").ok()?.into_file();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = std::io::Read::read(&mut f, &mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Some(format!("sha256:{}", hex::encode(h.finalize())))
+    kiln_attest::util::sha256_file_nofollow(path).ok().map(|h| format!("sha256:{h}"))
 }
 
 /// The `--env`-style arguments for the action's `EnvironmentVariables`.

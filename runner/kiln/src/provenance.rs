@@ -29,10 +29,6 @@ pub const CACHE_URI_PREFIX: &str = "kiln-cache:";
 /// The file name of the provenance in a build record.
 pub const FILE_NAME: &str = "provenance.intoto.jsonl";
 
-/// Streamed (1 MiB blocks, aws-lc assembly SHA-256): the kiln binary is tens of MiB.
-fn sha256_file(path: &Path) -> Option<String> {
-    kiln_attest::util::sha256_file(path).ok()
-}
 
 /// The subjects: every file of every artifact (`<artifact>/<path>`), and each zip itself.
 pub fn subjects(outcome: &BuildOutcome) -> Vec<ResourceDescriptor> {
@@ -62,7 +58,7 @@ pub fn statement(outcome: &BuildOutcome, builder_id: &str, signing: &Signing) ->
         d.digest.insert("gitCommit".into(), rev.clone());
         deps.push(d);
     }
-    if let Some(exe) = std::env::current_exe().ok().and_then(|p| sha256_file(&p)) {
+    if let Some(exe) = std::env::current_exe().ok().and_then(|p| kiln_attest::util::sha256_file(&p).ok()) {
         let mut d = ResourceDescriptor::file("kiln", exe);
         d.uri = Some(format!("pkg:cargo/kiln@{}", k.version));
         deps.push(d);
@@ -164,7 +160,7 @@ pub fn byproducts(outcome: &BuildOutcome) -> Vec<ResourceDescriptor> {
     files
         .into_iter()
         .filter_map(|rel| {
-            let digest = sha256_file(&outcome.record_dir.join(&rel))?;
+            let digest = kiln_attest::util::sha256_file(&outcome.record_dir.join(&rel)).ok()?;
             let mut d = ResourceDescriptor::file(rel.clone(), digest);
             d.media_type = declared.get(rel.as_str()).map(|m| m.to_string()).or_else(|| media_type(&rel));
             Some(d)
