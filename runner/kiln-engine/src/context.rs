@@ -109,10 +109,10 @@ pub fn ensure_record_dir(dir: &Path) -> io::Result<()> {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(io::Error::other(format!("{} is not a directory: remove it", dir.display()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                if !parent.exists() {
-                    std::fs::create_dir_all(parent)?;
-                }
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty())
+                && !parent.exists()
+            {
+                std::fs::create_dir_all(parent)?;
             }
             match std::fs::create_dir(dir) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => ensure_record_dir(dir),
@@ -145,7 +145,9 @@ pub fn copy_source(from: &Path, to: &Path, skip: &[PathBuf], deadline: std::time
     std::fs::create_dir_all(to)?;
     let mut files = 0;
     let walker = walkdir::WalkDir::new(from).follow_links(false).min_depth(1).into_iter();
-    for entry in walker.filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".kiln") && !skip.iter().any(|s| s == e.path())) {
+    // Not the project's own `.kiln/` (records of earlier builds), nor what the caller skips.
+    let copied = |e: &walkdir::DirEntry| !(e.depth() == 1 && e.file_name() == ".kiln" || skip.iter().any(|s| s == e.path()));
+    for entry in walker.filter_entry(copied) {
         if std::time::Instant::now() >= deadline {
             return Err(CopyError::Deadline { files });
         }

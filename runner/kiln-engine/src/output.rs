@@ -400,11 +400,11 @@ impl Reader {
         self.open_phase_log()?;
         // When no line loses a `\r`, the phase log's lines are the block itself: one write.
         let strip_cr = strip_cr && text.as_bytes().contains(&b'\r');
-        if !strip_cr {
-            if let Some(l) = self.phase_log.as_mut() {
-                l.write_all(text.as_bytes())?;
-                l.write_all(b"\n")?;
-            }
+        if !strip_cr
+            && let Some(l) = self.phase_log.as_mut()
+        {
+            l.write_all(text.as_bytes())?;
+            l.write_all(b"\n")?;
         }
         let mut capture = self.capture.lock().unwrap_or_else(|e| e.into_inner());
         let bytes = text.as_bytes();
@@ -422,11 +422,11 @@ impl Reader {
             self.build_log.write_all(&self.phase_tag)?;
             self.build_log.write_all(line.as_bytes())?;
             self.build_log.write_all(b"\n")?;
-            if let Some(c) = capture.as_mut() {
-                if c.len() < MAX_CAPTURE {
-                    c.push_str(line);
-                    c.push('\n');
-                }
+            if let Some(c) = capture.as_mut()
+                && c.len() < MAX_CAPTURE
+            {
+                c.push_str(line);
+                c.push('\n');
             }
             self.reporter.line(self.phase, LineKind::Output, line);
             if end == bytes.len() {

@@ -35,7 +35,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -271,7 +271,7 @@ impl ShellSession {
         let child = tokio::process::Command::from(cmd).spawn()?;
         drop((req_read, st_write));
         let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(st_read)?;
-        self.running = Some(Running { child, requests: std::fs::File::from(OwnedFd::from(req_write)), statuses: BufReader::new(receiver).lines() });
+        self.running = Some(Running { child, requests: std::fs::File::from(req_write), statuses: BufReader::new(receiver).lines() });
         Ok(())
     }
 

@@ -199,7 +199,7 @@ fn gate_message(threshold: &str, findings: &[kiln_host::Finding]) -> String {
     let rank = |f: &kiln_host::Finding| SEVERITIES.iter().position(|s| *s == format!("{:?}", f.severity).to_lowercase());
     let t = SEVERITIES.iter().position(|s| *s == threshold);
     let mut hits: Vec<&kiln_host::Finding> = findings.iter().filter(|f| rank(f) >= t).collect();
-    hits.sort_by(|a, b| rank(b).cmp(&rank(a)));
+    hits.sort_by_key(|f| std::cmp::Reverse(rank(f)));
     let shown: Vec<String> = hits
         .iter()
         .take(SHOWN)

@@ -91,7 +91,7 @@ fn new_build_test_inspect_lock_and_use_a_rust_plugin() {
     assert!(run["message"].as_str().unwrap().contains("FIXME markers"), "{run}");
 
     // `with:` that does not fit the schema: a located error on the key.
-    p.write("buildspec.yml", &spec.replace("{marker: FIXME}", "\n          marker: FIXME\n          colour: red"));
+    p.write("buildspec.yml", spec.replace("{marker: FIXME}", "\n          marker: FIXME\n          colour: red"));
     let v = p.run(&["validate", p.src.join("buildspec.yml").to_str().unwrap()]);
     assert_eq!(v.code, 2, "{}", v.stderr);
     assert!(v.stderr.contains("buildspec.yml:9:11: error[E0802]") && v.stderr.contains("unknown key `colour`"), "{}", v.stderr);
@@ -107,7 +107,7 @@ fn new_build_test_inspect_lock_and_use_a_rust_plugin() {
     assert_eq!(code, 1);
     assert!(so.contains("MISMATCH demo") && so.contains(&sha), "{so}");
     // The buildspec pinning a digest the lock does not have is refused before reading anything.
-    p.write("buildspec.yml", &spec.replace(&sha, &"1".repeat(64)));
+    p.write("buildspec.yml", spec.replace(&sha, &"1".repeat(64)));
     let v = p.run(&["validate", p.src.join("buildspec.yml").to_str().unwrap()]);
     assert!(v.stderr.contains("E0801") && v.stderr.contains("digest mismatch") && v.stderr.contains(&sha), "{}", v.stderr);
 }

@@ -230,7 +230,7 @@ fn project_files_linked_out_of_the_project_are_refused_without_echoing_them() {
     r.assert_exit(2);
     assert!(!r.stderr.contains("CANARY"), "{}", r.describe());
     r.assert_stderr(&["`uses: ./plugin.wasm`", "outside the project directory"]);
-    p.write("buildspec.yml", &format!("version: 0.2\nphases:\n  build:\n    commands:\n      - uses: demo@sha256:{}\n", "a".repeat(64)));
+    p.write("buildspec.yml", format!("version: 0.2\nphases:\n  build:\n    commands:\n      - uses: demo@sha256:{}\n", "a".repeat(64)));
     std::os::unix::fs::symlink(&host_file, p.src.join("kiln.lock")).unwrap();
     let r = kiln(&p, &["validate", s(&spec)]);
     r.assert_exit(2);

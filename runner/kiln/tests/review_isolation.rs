@@ -35,8 +35,7 @@ fn concurrent_builds_cannot_read_each_other() {
     let secrets = secrets_file(&conf, SECRET_A);
     a.write(
         "buildspec.yml",
-        format!(
-            r#"version: 0.2
+        r#"version: 0.2
 env:
   shell: bash
   secrets-manager:
@@ -49,8 +48,7 @@ phases:
   post_build:
     commands:
       - sleep 20
-"#
-        ),
+"#,
     );
     let logs = a.side_dir("logs");
     let mut build_a = spawn_kiln(&a, &["--secrets-file", secrets.to_str().unwrap()], &logs);

@@ -219,8 +219,8 @@ fn nothing_the_build_wrote_contains_the_key_or_the_password() {
         ("raw private scalar".into(), scalar.clone()),
         ("scalar hex".into(), k.scalar_hex.as_bytes().to_vec()),
         ("DER hex".into(), k.der_hex.as_bytes().to_vec()),
-        ("DER base64".into(), b64.encode(&der)[..40].as_bytes().to_vec()),
-        ("scalar base64".into(), b64.encode(&scalar)[..40].as_bytes().to_vec()),
+        ("DER base64".into(), b64.encode(&der).as_bytes()[..40].to_vec()),
+        ("scalar base64".into(), b64.encode(&scalar).as_bytes()[..40].to_vec()),
     ]
     .into_iter()
     .chain(pem_body.iter().map(|l| ("encrypted PEM line".to_string(), l.as_bytes().to_vec())))

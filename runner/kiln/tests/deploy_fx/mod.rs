@@ -211,10 +211,13 @@ impl Answers {
     }
 }
 
+/// One request's answer: status and body, or `None` when it failed.
+pub type Answer = Option<(u16, String)>;
+
 /// `workers` clients sending GETs back to back (each a new connection) until `stop`.
 pub struct Load {
     stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<Vec<Option<(u16, String)>>>>,
+    threads: Vec<std::thread::JoinHandle<Vec<Answer>>>,
 }
 
 impl Load {

@@ -53,11 +53,14 @@ impl Lockfile {
     }
 }
 
+/// A package's identity: name, version, qualifiers.
+type Identity = (String, Option<String>, Vec<(String, String)>);
+
 /// Adds packages to a [`Lockfile`], merging repeats of the same identity.
 pub(crate) struct Adder<'a> {
     pub lf: &'a mut Lockfile,
     eco: Ecosystem,
-    index: HashMap<(String, Option<String>, Vec<(String, String)>), usize>,
+    index: HashMap<Identity, usize>,
 }
 
 impl<'a> Adder<'a> {

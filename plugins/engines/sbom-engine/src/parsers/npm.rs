@@ -143,10 +143,10 @@ fn parse_v2(pkgs: &Map<String, Value>, lf: &mut Lockfile) {
             continue;
         }
         let mut deps = dep_names(v);
-        if path.is_empty() {
-            if let Some(o) = v.get("devDependencies").and_then(Value::as_object) {
-                deps.extend(o.keys().map(String::as_str));
-            }
+        if path.is_empty()
+            && let Some(o) = v.get("devDependencies").and_then(Value::as_object)
+        {
+            deps.extend(o.keys().map(String::as_str));
         }
         for d in deps {
             if let Some(to) = resolve(path, d) {

@@ -74,11 +74,12 @@ pub fn parse(text: &str, lf: &mut Lockfile) {
                     let i = ad.add(p);
                     by_name.entry(name.to_string()).or_default().push(i);
                     current = Some(i);
-                } else if in_specs && indent == 6 {
-                    if let Some(c) = current {
-                        let dep = body.split(" (").next().unwrap_or(body);
-                        pending.push((c, dep.to_string()));
-                    }
+                } else if in_specs
+                    && indent == 6
+                    && let Some(c) = current
+                {
+                    let dep = body.split(" (").next().unwrap_or(body);
+                    pending.push((c, dep.to_string()));
                 }
             }
             "DEPENDENCIES" => {
