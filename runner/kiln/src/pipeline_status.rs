@@ -66,7 +66,9 @@ pub async fn runs(a: &RunsArgs) -> ExitCode {
     for e in &list {
         let s = view::summary(e);
         let end = e.status.is_final().then_some(e.updated_at);
-        println!("{}  {:<20} {:<11} {:<8} {}  {}{}", e.id, e.pipeline, s.status, span(e.created_at, end), s.start_time, s.execution_type.unwrap_or_default(), e.status_summary.as_ref().map(|m| format!("  {m}")).unwrap_or_default());
+        // What started it: the trigger type, and for a push the ref and commit it ran.
+        let pushed = e.source_revisions.iter().find_map(|r| r.reference.as_ref().map(|rf| format!(" {rf}@{}", r.revision_value.get(..12).unwrap_or(&r.revision_value)))).unwrap_or_default();
+        println!("{}  {:<20} {:<11} {:<8} {}  {} {}{pushed}{}", e.id, e.pipeline, s.status, span(e.created_at, end), s.start_time, s.execution_type.unwrap_or_default(), e.trigger_type, e.status_summary.as_ref().map(|m| format!("  {m}")).unwrap_or_default());
     }
     ExitCode::SUCCESS
 }

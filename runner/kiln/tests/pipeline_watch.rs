@@ -230,6 +230,9 @@ mod runs {
         assert!(s["pipelineExecution"]["trigger"]["triggerDetail"].as_str().unwrap().starts_with(&format!("refs/tags/v1.0 {three}: push filter 2: tag `v1.0` matches `v*`")), "{s}");
         assert_eq!(vars(&s, "Checkout")["BranchName"], "main", "a tag push keeps the configured branch");
         assert_eq!(ws.run_ids().len(), 3, "only the three matching pushes started runs");
+        let runs = ws.kiln().args(["pipeline", "runs"]).output().unwrap();
+        let text = String::from_utf8_lossy(&runs.stdout);
+        assert!(text.lines().any(|l| l.starts_with(&run_tag) && l.contains(&format!("WebhookV2 refs/tags/v1.0@{}", &three[..12]))), "{text}");
         let log = ws.log("watch");
         assert!(log.contains(&format!("kiln: [run {}] Build/Content Succeeded", &run2[..8])), "progress lines name their run:\n{log}");
         w.kill();
