@@ -79,7 +79,33 @@ impl Session {
                 Err(e) => say(&config, format!("the last successful revision {} cannot be restored ({e}); the instances start empty", last.revision.name)),
             }
         }
-        Session::open(config, store, &layout, &restore).await
+        let local = g.targets.driver == "local";
+        let session = Session::open(config, store, &layout, &restore).await?;
+        if local {
+            session.remember_restored(&restore);
+        }
+        Ok(session)
+    }
+
+    /// A local fleet's instances restored to a revision now have it installed: ApplicationStop
+    /// and the BlockTraffic hooks of the next deployment run that revision's scripts (after a
+    /// blue/green deployment the instance's own last install was the older revision). Written
+    /// under the group's lock; when another kiln holds it, its deployment owns the state.
+    fn remember_restored(&self, restored: &[(String, Revision)]) {
+        let g = &self.config.group;
+        if restored.is_empty() {
+            return;
+        }
+        let Ok(_lock) = self.store.lock_group(&g.application_name, &g.deployment_group_name) else { return };
+        let Ok(mut state) = self.store.group_state(&g.application_name, &g.deployment_group_name) else { return };
+        for (id, rev) in restored {
+            let i = state.instances.entry(id.clone()).or_default();
+            i.last_successful_install = Some(rev.reference.clone());
+            i.most_recent_download = Some(rev.reference.clone());
+        }
+        if let Err(e) = self.store.save_group_state(&g.application_name, &g.deployment_group_name, &state) {
+            self.say(format!("the restored instances' revision could not be recorded ({e})"));
+        }
     }
 
     /// A session for a recorded deployment (resume, rollback): the fleet as its record left it.

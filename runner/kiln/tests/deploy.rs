@@ -188,6 +188,32 @@ fn a_blue_green_deployment_whose_after_allow_traffic_fails_goes_back_to_blue_wit
     assert!(old > 0 && new > 0, "green served before the hook failed, blue before and after: v1 {old}, v2 {new}");
 }
 
+/// After a blue/green deployment, the next one's BlockTraffic hooks on the (restored) original
+/// instances run the scripts of the revision they serve, the last successful one, not of the
+/// revision those instance ids had installed before the blue/green deployment.
+#[test]
+fn after_a_blue_green_deployment_the_next_one_runs_the_served_revisions_block_traffic_scripts() {
+    if skip() {
+        return;
+    }
+    let fx = Fx::new();
+    let head = "applicationName: web\ndeploymentGroupName: bg\ndeploymentConfigName: CodeDeployDefault.AllAtOnce\ndeploymentStyle: {deploymentType: BLUE_GREEN, deploymentOption: WITH_TRAFFIC_CONTROL}\nblueGreenDeploymentConfiguration:\n  terminateBlueInstancesOnDeploymentSuccess: {action: TERMINATE, terminationWaitTimeInMinutes: 0}\n  greenFleetProvisioningOption: {action: COPY_AUTO_SCALING_GROUP}\n";
+    let group = fx.group(head, false, "", &["blue-1"]);
+    let rev = |v: &str| {
+        let script = format!("#!/bin/sh\necho \"blocking traffic with the scripts of {v}\"\n");
+        fx.revision(v, &server_appspec(&[("BeforeBlockTraffic", "block.sh", 30)]), false, &[("block.sh", &script)])
+    };
+    for v in ["v1", "v2"] {
+        let out = fx.deploy(&rev(v), &group, 1.0, &[]);
+        assert_eq!(out.status.code(), Some(0), "{v}: {}", stderr(&out));
+    }
+    let out = fx.deploy(&rev("v3"), &group, 1.0, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("blocking traffic with the scripts of v2"), "{err}");
+    assert!(!err.contains("blocking traffic with the scripts of v1"), "the scripts of a revision blue-1 no longer served ran:\n{err}");
+}
+
 #[test]
 fn a_strategy_plugin_that_traps_ends_in_an_automatic_rollback_with_the_reason() {
     if skip() {
