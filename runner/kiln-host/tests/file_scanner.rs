@@ -28,9 +28,12 @@ fn scanner() -> &'static LoadedPlugin {
     })
 }
 
+/// A policy whose timeout is far beyond what any check here waits for: a limit under test is
+/// hit long before it, however loaded the machine (a 3 s timeout let a slow `partial-flood`
+/// end in Timeout instead of the output cap). The `loop` check sets its own short one.
 fn policy(memory: u64) -> Policy {
     Policy {
-        max_timeout: Duration::from_secs(3),
+        max_timeout: Duration::from_secs(120),
         max_memory: memory,
         ..Policy::default()
     }
@@ -197,7 +200,13 @@ async fn limits_hold_across_instances() {
         std::fs::write(src.join(format!("f{i}")), "data").unwrap();
     }
     let out = |n: &str| t.path().join(n);
-    let e = scan(&src, &out("loop"), json!({"attack": "loop"}), 256 << 20)
+    let p = scanner();
+    let short = Policy {
+        max_timeout: Duration::from_secs(3),
+        ..policy(256 << 20)
+    };
+    let e = p
+        .run_step(&invocation(p, &src, &out("loop"), json!({"attack": "loop"}), &short))
         .await
         .unwrap_err();
     assert!(
