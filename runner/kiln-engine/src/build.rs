@@ -187,7 +187,7 @@ pub async fn run_build(
     // The revision, branch and remote are read from the repository's files; whether it has
     // uncommitted changes is asked of `git status` in a sandbox of its own (git.rs says why),
     // answered while the build goes on.
-    let (source, repo) = crate::git::read(&source_dir);
+    let (source, repo) = crate::git::source(&source_dir, opts.source_version.as_ref());
     let sandbox = if opts.sandbox { Sandbox::prepare(&policy)? } else { Sandbox::disabled() };
     // The run-as user's files: the scratch directories now, the working copy once copied.
     if let Some(owner) = run_as.owner() {

@@ -238,6 +238,15 @@ fn config_value(raw: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// The source of a build: what the caller says it is ([`crate::SourceVersion`]), else [`read`].
+pub fn source(source_dir: &Path, given: Option<&crate::SourceVersion>) -> (SourceInfo, Option<Repo>) {
+    match given {
+        Some(crate::SourceVersion::Commit(c)) => (SourceInfo { revision: Some(c.clone()), ..SourceInfo::default() }, None),
+        Some(crate::SourceVersion::Unknown) => (SourceInfo::default(), None),
+        None => read(source_dir),
+    }
+}
+
 /// The revision, branch and remote of the repository `source_dir` is in, read from its files
 /// (no process). `dirty` is left false: see [`status_command`].
 pub fn read(source_dir: &Path) -> (SourceInfo, Option<Repo>) {

@@ -23,7 +23,7 @@ pub mod transitions;
 pub mod upload;
 
 pub use build::{run_build, BuildOptions, BuildOutcome, EngineError};
-pub use options::BatchMember;
+pub use options::{BatchMember, SourceVersion};
 pub use stop::Stop;
 pub use output::{LineKind, Reporter, Silent};
 pub use plugins::{NoPlugins, PluginOutput, PluginRequest, PluginRun, PluginRunner};

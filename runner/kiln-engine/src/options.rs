@@ -58,6 +58,19 @@ pub struct BuildOptions {
     /// The `kiln` executable, run inside the build as `codebuild-hash-files` and
     /// `codebuild-glob-search` (CodeBuild's image has both); `None`: they are not provided.
     pub helper_exe: Option<PathBuf>,
+    /// What the source directory holds when it is not a checkout of it (an input artifact a
+    /// pipeline unpacked, maybe inside another repository): `None` reads the repository the
+    /// directory is in, as for a project.
+    pub source_version: Option<SourceVersion>,
+}
+
+/// The source's version given by the caller (CodeBuild start-build's `sourceVersion`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceVersion {
+    /// This commit (`CODEBUILD_RESOLVED_SOURCE_VERSION`, the provenance's source revision).
+    Commit(String),
+    /// No known commit: nothing is recorded (the enclosing repository is not the source's).
+    Unknown,
 }
 
 /// What a build of a batch knows about its batch (CodeBuild `start-build-batch`).
@@ -103,6 +116,7 @@ impl BuildOptions {
             cache_dir: None,
             no_cache: false,
             helper_exe: None,
+            source_version: None,
         }
     }
 }

@@ -13,6 +13,12 @@
 //!   reads the source's own buildspec); when the artifact has no such file (a build's output as
 //!   input), the workspace's copy `<workspace>/<path>/<buildspec>` is used. With no input
 //!   artifact, the build runs on `<workspace>/<path>` itself.
+//! - **Source version**: an unpacked artifact is not a checkout (and it sits in the store, often
+//!   inside the workspace's own repository, whose HEAD is not what the artifact holds), so the
+//!   build gets `--source-version`: the `commitId` of the Source action that produced the
+//!   primary input, or the `sourceVersion` the producing build was given; `none` when nothing
+//!   says (an Invoke action's output). It becomes `CODEBUILD_RESOLVED_SOURCE_VERSION` and the
+//!   provenance's source revision, which the release record checks against the run's commits.
 //! - **Environment**: the workspace's `env`, then `EnvironmentVariables` (a JSON list of
 //!   `{name, value, type}`): `PLAINTEXT` as start-build overrides, `PARAMETER_STORE` and
 //!   `SECRETS_MANAGER` as entries of the buildspec's `env.parameter-store` / `secrets-manager`,
@@ -45,6 +51,8 @@ use crate::Settings;
 /// `kiln build`.
 pub struct KilnBuild {
     pub settings: Settings,
+    /// The run's store: which commit an input artifact holds.
+    pub store: kiln_pipeline::store::Store,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +206,12 @@ impl KilnBuild {
             None => s.workspace.root.join(&t.path),
         };
         let source_dir = std::path::absolute(&source_dir).unwrap_or(source_dir);
+        // An unpacked artifact is not a checkout (and may sit inside the workspace's own
+        // repository, whose HEAD is not what it holds): the build is told the commit.
+        let source_version = match ctx.inputs.iter().find(|i| Some(&i.name) == primary_name.as_ref()) {
+            Some(input) => Some(self.source_version(ctx, input).await),
+            None => None,
+        };
         let in_source = source_dir.join(&t.path).join(&t.buildspec);
         let buildspec = match &primary_dir {
             Some(_) if std::fs::symlink_metadata(&in_source).is_ok_and(|m| m.is_file()) => in_source,
@@ -210,6 +224,9 @@ impl KilnBuild {
         let batch = ctx.configuration.get("BatchEnabled").map(String::as_str) == Some("true") || t.batch;
         let mut args: Vec<String> = vec!["build".into(), source_dir.display().to_string(), "-b".into(), std::path::absolute(&buildspec).unwrap_or(buildspec).display().to_string(), "--json".into(), "--zip".into()];
         args.push(format!("--record-root={}", s.record_root.display()));
+        if let Some(v) = &source_version {
+            args.push(format!("--source-version={}", v.as_deref().unwrap_or("none")));
+        }
         if batch {
             args.push("--batch".into());
             if ctx.configuration.get("CombineArtifacts").map(String::as_str) == Some("true") {
@@ -223,7 +240,24 @@ impl KilnBuild {
         if !matches!(ended.code, Some(0 | 1)) {
             return Err(job(format!("kiln build could not run the project `{project}`: {}", ended.tail.last().cloned().unwrap_or_else(|| format!("exit {:?}", ended.code)))));
         }
-        if batch { self.finish_batch(ctx, &project, &ended.stdout) } else { self.finish_single(ctx, &project, &ended.stdout) }
+        let mut out = if batch { self.finish_batch(ctx, &project, &ended.stdout) } else { self.finish_single(ctx, &project, &ended.stdout) };
+        // What the build was told it built, for the builds downstream of its artifacts.
+        if let Some(Some(v)) = source_version {
+            match &mut out {
+                Ok(o) => o.details.insert("sourceVersion".to_string(), v),
+                Err(f) => f.details.insert("sourceVersion".to_string(), v),
+            };
+        }
+        out
+    }
+
+    /// The commit `input` holds: the Source action's `commitId` that produced it, or the
+    /// `sourceVersion` of the build whose output it is; `None` when nothing says (an Invoke
+    /// action's output): the build then records no source revision.
+    async fn source_version(&self, ctx: &ActionContext, input: &kiln_pipeline::exec::traits::InputArtifact) -> Option<String> {
+        let (_, producer) = crate::producer_of(&self.store, ctx, input).await.ok()?;
+        let d = &producer.output_details;
+        d.get("commitId").or_else(|| d.get("sourceVersion")).filter(|c| kiln_pipeline::exec::traits::is_commit_id(c)).cloned()
     }
 
     fn finish_single(&self, ctx: &ActionContext, project: &str, stdout: &[u8]) -> Result<ActionOutput, ActionFailure> {

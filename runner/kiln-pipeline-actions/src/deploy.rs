@@ -77,16 +77,7 @@ impl KilnDeploy {
     /// Which action of this run produced `input`, and the provenance its details name (`Err`:
     /// why there is none, for the message).
     pub async fn provenance_of(&self, ctx: &ActionContext, input: &InputArtifact) -> Result<Vouched, String> {
-        let snap = self.store.snapshot(&ctx.execution_id).await.map_err(|e| format!("the run's store: {e}"))?;
-        // A rollback execution redeploys its target execution's artifacts (the rows are copied
-        // into it): the action that produced them is in the target.
-        let target = match &snap.execution.rollback_target {
-            Some(t) => Some(self.store.snapshot(t).await.map_err(|e| format!("the run's store: {e}"))?),
-            None => None,
-        };
-        let row = [Some(&snap), target.as_ref()].into_iter().flatten().find_map(|sn| sn.artifacts.iter().filter(|a| a.name == input.name && a.digest == input.digest).max_by_key(|a| a.attempt)).ok_or_else(|| format!("no action of this run produced the artifact `{}` with digest {}", input.name, input.digest))?;
-        let producer = format!("{}/{}", row.stage, row.action);
-        let action = [Some(&snap), target.as_ref()].into_iter().flatten().find_map(|sn| sn.actions.iter().find(|a| a.stage == row.stage && a.action == row.action && a.attempt == row.attempt)).ok_or_else(|| format!("the store has no record of {producer}, which produced `{}`", input.name))?;
+        let (producer, action) = crate::producer_of(&self.store, ctx, input).await?;
         match (action.output_details.get("provenance"), action.output_details.get("provenanceDigest")) {
             (Some(p), Some(d)) => Ok(Vouched { provenance: PathBuf::from(p), digest: d.clone(), producer }),
             _ => Err(format!("the artifact `{}` was made by {producer}, which recorded no signed build provenance (only a single CodeBuild build's output artifact has one)", input.name)),

@@ -71,11 +71,27 @@ pub struct Settings {
 pub fn executors(settings: &Settings, store: &Store) -> Executors {
     Executors {
         source: Some(Arc::new(source::GitSource { workspace: settings.workspace.clone(), sandbox: settings.sandbox })),
-        build: Some(Arc::new(codebuild::KilnBuild { settings: settings.clone() })),
+        build: Some(Arc::new(codebuild::KilnBuild { settings: settings.clone(), store: store.clone() })),
         deploy: Some(Arc::new(deploy::KilnDeploy { settings: settings.clone(), store: store.clone() })),
         invoke: Some(Arc::new(invoke::PluginInvoke { settings: settings.clone() })),
         approval: Some(Arc::new(approval::PrintApproval { log: settings.log.clone() })),
     }
+}
+
+/// The action attempt of this run that produced `input` (`Stage/Action` and its row). A
+/// rollback execution's artifacts were made in the execution it rolls back to (their rows are
+/// copied into it), so its producers are looked up there too.
+pub async fn producer_of(store: &Store, ctx: &kiln_pipeline::exec::traits::ActionContext, input: &kiln_pipeline::exec::traits::InputArtifact) -> Result<(String, kiln_pipeline::store::ActionRow), String> {
+    let snap = store.snapshot(&ctx.execution_id).await.map_err(|e| format!("the run's store: {e}"))?;
+    let target = match &snap.execution.rollback_target {
+        Some(t) => Some(store.snapshot(t).await.map_err(|e| format!("the run's store: {e}"))?),
+        None => None,
+    };
+    let runs = [Some(&snap), target.as_ref()];
+    let row = runs.into_iter().flatten().find_map(|sn| sn.artifacts.iter().filter(|a| a.name == input.name && a.digest == input.digest).max_by_key(|a| a.attempt)).ok_or_else(|| format!("no action of this run produced the artifact `{}` with digest {}", input.name, input.digest))?;
+    let producer = format!("{}/{}", row.stage, row.action);
+    let action = runs.into_iter().flatten().find_map(|sn| sn.actions.iter().find(|a| a.stage == row.stage && a.action == row.action && a.attempt == row.attempt)).ok_or_else(|| format!("the store has no record of {producer}, which produced `{}`", input.name))?;
+    Ok((producer, action.clone()))
 }
 
 /// A path from the workspace file, resolved (links included) and checked to stay inside the

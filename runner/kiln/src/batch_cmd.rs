@@ -244,7 +244,7 @@ pub fn run(args: &BuildArgs, p: Prepared) -> ExitCode {
     for n in &notices {
         console.note(&format!("notice: {n}"));
     }
-    let (source, _) = kiln_engine::git::read(&source_dir);
+    let (source, _) = kiln_engine::git::source(&source_dir, base.source_version.as_ref());
     let mut recorder = match Recorder::start(Start {
         plan: &plan,
         uuid: &batch_uuid,

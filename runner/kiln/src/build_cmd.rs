@@ -54,6 +54,12 @@ pub struct BuildArgs {
     /// The AWS region builds see in AWS_REGION.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// The commit the source directory holds, when it is not a checkout of it (CodeBuild's
+    /// source version; `kiln pipeline` passes a Source action's CommitId): recorded as the
+    /// resolved source version and the provenance's source revision, the repository the
+    /// directory is in is not read. `none`: no commit is recorded.
+    #[arg(long, value_name = "COMMIT|none", value_parser = parse_source_version)]
+    pub source_version: Option<kiln_engine::SourceVersion>,
     /// Sign the provenance with this cosign key (password from COSIGN_PASSWORD or
     /// KILN_SIGNING_PASSWORD; overrides the buildspec's `kiln: signing: key:`); without a key an
     /// ephemeral one is used and the provenance can be checked only against this build's record.
@@ -97,6 +103,15 @@ pub struct BuildArgs {
     /// action's SECRETS_MANAGER variable.
     #[arg(long = "env-secrets-manager", value_name = "K=REF", value_parser = parse_kv, hide = true)]
     pub env_secrets_manager: Vec<(String, String)>,
+}
+
+/// `--source-version`: a full commit id, or `none`.
+fn parse_source_version(v: &str) -> Result<kiln_engine::SourceVersion, String> {
+    match v {
+        "none" => Ok(kiln_engine::SourceVersion::Unknown),
+        c if (c.len() == 40 || c.len() == 64) && c.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => Ok(kiln_engine::SourceVersion::Commit(c.to_string())),
+        _ => Err(format!("`{v}` is not a full commit id (40 or 64 lowercase hex digits) nor `none`")),
+    }
 }
 
 /// The start-build overrides of resolved variables: each replaces any variable of its name in the
@@ -201,6 +216,7 @@ fn prepare(args: &BuildArgs) -> Result<Prepared, ExitCode> {
     opts.cache_dir = args.cache_dir.clone();
     opts.no_cache = args.no_cache;
     opts.record_root = args.record_root.clone();
+    opts.source_version = args.source_version.clone();
     // Inside the build, kiln itself answers to `codebuild-hash-files` / `codebuild-glob-search`.
     opts.helper_exe = std::env::current_exe().ok();
     Ok(Prepared { spec, bytes, signing_key, opts })

@@ -244,6 +244,32 @@ fn resolved_source_version_is_the_git_head_commit() {
 }
 
 #[test]
+fn a_given_source_version_replaces_the_enclosing_repository_head() {
+    let p = Project::new(STANDARD_VARS);
+    p.write("README", "hello\n");
+    let home = p.side_dir("home");
+    git(&p.src, &home, &["init", "-q"]);
+    git(&p.src, &home, &["add", "-A"]);
+    git(&p.src, &home, &["commit", "-q", "-m", "first"]);
+    let head = git(&p.src, &home, &["rev-parse", "HEAD"]);
+    // An unpacked artifact of another commit, as a pipeline hands a build: the commit it holds.
+    let other = "0123456789abcdef0123456789abcdef01234567";
+    let b = p.build(&["--source-version", other]);
+    assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
+    assert_eq!(value(&b.output_lines(), "resolved"), Some(other), "{}", b.describe());
+    assert_eq!(b.record["resolvedSourceVersion"], other);
+    assert_ne!(other, head);
+    assert!(!b.record["kiln"]["notices"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("uncommitted")), "the repository around it is not read");
+    // `none`: no commit at all.
+    let b = p.build(&["--source-version", "none"]);
+    assert!(b.record["resolvedSourceVersion"].is_null(), "{}", b.record["resolvedSourceVersion"]);
+    // Anything else is refused before the build starts.
+    let o = p.kiln().args(["build", "--source-version", "HEAD~1"]).arg(&p.src).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a full commit id"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn in_place_builds_run_in_the_source_directory() {
     let p = Project::new("version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"src=$CODEBUILD_SRC_DIR\"\n      - echo built > output.txt\n");
     let b = p.build(&["--in-place"]);
