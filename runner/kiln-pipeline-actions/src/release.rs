@@ -119,7 +119,8 @@ pub fn facts(snap: &Snapshot, rolled_back_to: Option<&Snapshot>, records: &Path,
             let v = &a.output_variables;
             let repository = v.get("RepositoryName").or_else(|| v.get("FullRepositoryName")).or_else(|| d.get("repository")).cloned().unwrap_or_default();
             let branch = d.get("branch").or_else(|| v.get("BranchName")).cloned().unwrap_or_default();
-            f.sources.push(SourceFact { action: a.action.clone(), repository, branch, commit_id: commit.clone(), author: person(d.get("authorName"), d.get("authorEmail")), committer: person(d.get("committerName"), d.get("committerEmail")) });
+            let tag = d.get("reference").and_then(|r| r.strip_prefix("refs/tags/")).map(str::to_string);
+            f.sources.push(SourceFact { action: a.action.clone(), repository, branch, commit_id: commit.clone(), tag, author: person(d.get("authorName"), d.get("authorEmail")), committer: person(d.get("committerName"), d.get("committerEmail")) });
         }
         // A deployment's details name the provenance it verified; its build is listed from the
         // build action.

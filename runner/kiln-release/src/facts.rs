@@ -112,6 +112,10 @@ pub struct SourceFact {
     pub branch: String,
     /// `CommitId` (full hex).
     pub commit_id: String,
+    /// The tag whose push started the run (`kiln pipeline watch`, a `tags` trigger filter),
+    /// when a tag push did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
     /// The commit's author, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<Person>,

@@ -194,6 +194,23 @@ fn findings_and_parameterised_rules() {
 }
 
 #[test]
+fn a_tags_source_rule_passes_only_a_release_started_by_a_matching_tag_push() {
+    let p = policy("version: 1\nrules:\n  - source: {tags: ['v*']}\n");
+    let mut c = Chain::new();
+    assert_eq!(only_failure(&verify(&c, Some(&p))), format!("policy rule 1 (source): source Source (main at {COMMIT}) was not started by a tag push, expected a tag matching one of [\"v*\"]"));
+    c.facts.sources[0].tag = Some("nightly".into());
+    assert_eq!(only_failure(&verify(&c, Some(&p))), "policy rule 1 (source): source Source is tag nightly, expected one matching one of [\"v*\"]");
+    c.facts.sources[0].tag = Some("v1.4.0".into());
+    assert!(verify(&c, Some(&p)).failures().is_empty());
+    // `*` stays within one path component, as a trigger's tag filter.
+    c.facts.sources[0].tag = Some("v1/evil".into());
+    assert!(!verify(&c, Some(&p)).failures().is_empty());
+    // A bad pattern is an error of the policy file, located.
+    let e = kiln_release::Policy::parse("version: 1\nrules:\n  - source: {tags: ['v[']}\n", "p.yml").unwrap_err().to_string();
+    assert!(e.contains("p.yml:3:") && e.contains("the tag pattern `v[` is not a valid glob"), "{e}");
+}
+
+#[test]
 fn documents_outside_the_records_directory_are_refused() {
     let mut c = Chain::new();
     // A link out of the records directory is not followed.

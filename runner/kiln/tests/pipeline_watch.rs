@@ -100,13 +100,14 @@ mod runs {
     use super::pipeline_ws::*;
     use serde_json::Value;
 
-    const CONTENT: &str = "version: 0.2\nenv:\n  exported-variables: [CONTENT]\nphases:\n  build:\n    commands:\n      - sleep 2\n      - export CONTENT=$(cat app.txt)\n";
+    const CONTENT: &str = "version: 0.2\nenv:\n  exported-variables: [CONTENT]\nphases:\n  build:\n    commands:\n      - sleep 2\n      - export CONTENT=$(cat app.txt)\nartifacts:\n  files: [app.txt]\n";
+    const PASSWORD: &str = "pipeline-watch-test";
 
     /// V2 in `mode`: pushes to main that change more than Markdown, and tags `v*`.
     fn pipeline(mode: &str) -> String {
         format!(
             "pipeline:\n  name: demo\n  pipelineType: V2\n  executionMode: {mode}\n  roleArn: arn:aws:iam::123456789012:role/p\n  artifactStore: {{type: S3, location: bucket}}\n  triggers:\n    - providerType: CodeStarSourceConnection\n      gitConfiguration:\n        sourceActionName: Checkout\n        push:\n          - branches: {{includes: [main]}}\n            filePaths: {{excludes: ['**/*.md', '*.md']}}\n          - tags: {{includes: ['v*']}}\n  stages:\n    - name: Source\n      actions:\n        - name: Checkout\n          actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: '1'}}\n          configuration: {{BranchName: main, ConnectionArn: 'arn:aws:codestar-connections:us-east-1:123456789012:connection/x', FullRepositoryId: acme/app}}\n          outputArtifacts: [{{name: Src}}]\n          namespace: SourceVariables\n    - name: Build\n      actions:\n{}",
-            build_action("Content", "content", 1, "Src", None, "")
+            build_action("Content", "content", 1, "Src", Some("Built"), "")
         )
     }
 
@@ -147,6 +148,7 @@ mod runs {
                 .args(extra)
                 .current_dir(ws.dir())
                 .env("HOME", ws.tmp.path().join("home"))
+                .env("COSIGN_PASSWORD", PASSWORD)
                 .stdout(Stdio::piped())
                 .stderr(std::fs::File::create(ws.tmp.path().join(format!("{tag}.err"))).unwrap())
                 .stdin(Stdio::null())
@@ -201,7 +203,9 @@ mod runs {
     fn pushes_start_runs_of_their_own_commits_and_filtered_pushes_start_none() {
         // QUEUED: every run started goes through (SUPERSEDED would supersede the one waiting).
         let ws = workspace_in("QUEUED");
-        let w = Watcher::start(&ws, "watch", &[]);
+        std::fs::write(ws.dir().join(".gitignore"), ".kiln/\ncosign.*\n").unwrap();
+        ws.kiln().env("COSIGN_PASSWORD", PASSWORD).arg("generate-key-pair").assert().success();
+        let w = Watcher::start(&ws, "watch", &["--key", "cosign.key"]);
         let first = w.next(&ws, "watch");
         assert!(first.starts_with("watching ") && first.contains("first watch"), "{first}");
         // Two pushes in a row: two runs, each of its own commit (the second push lands while
@@ -235,6 +239,28 @@ mod runs {
         assert!(text.lines().any(|l| l.starts_with(&run_tag) && l.contains(&format!("WebhookV2 refs/tags/v1.0@{}", &three[..12]))), "{text}");
         let log = ws.log("watch");
         assert!(log.contains(&format!("kiln: [run {}] Build/Content Succeeded", &run2[..8])), "progress lines name their run:\n{log}");
+        // Each run's signed release record names how it started: a release policy that admits
+        // only tag pushes passes the tag's run and refuses the branch push's.
+        std::fs::write(ws.tmp.path().join("tags-only.yml"), "version: 1\nrules:\n  - source: {tags: ['v*']}\n").unwrap();
+        let verify = |id: &str| {
+            // Signed once the run has ended (after its status), by the watcher.
+            let release = ws.dir().join(".kiln/pipelines/runs").join(id).join("release.intoto.jsonl");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !release.exists() {
+                assert!(Instant::now() < deadline, "no release record for run {id}:\n{}", ws.log("watch"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            ws.kiln().args(["verify", "--release"]).arg(&release).args(["--key", "cosign.pub", "--records", ".kiln", "--policy"]).arg(ws.tmp.path().join("tags-only.yml")).output().unwrap()
+        };
+        let out = verify(&run_tag);
+        assert!(out.status.success(), "{}\n{}\n{log}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = verify(&run2);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("was not started by a tag push"), "{text}");
+        // Only the policy: the chain holds (each build's provenance names the commit its run
+        // built, not the workspace repository's HEAD, which has moved on since).
+        assert_eq!(text.lines().filter(|l| l.starts_with("FAILED")).count(), 1, "{text}");
         w.kill();
     }
 

@@ -89,7 +89,7 @@ fn release() -> Release {
     let facts = ReleaseFacts {
         pipeline: PipelineFact { name: "app".into(), version: Some(1), definition_sha256: sha256(b"definition") },
         run: RunFact { id: "run-1".into(), status: "Succeeded".into(), start_time: None, end_time: None, trigger: None },
-        sources: vec![SourceFact { action: "Source".into(), repository: p.src.display().to_string(), branch: "main".into(), commit_id: commit, author: Some(carol.clone()), committer: Some(carol) }],
+        sources: vec![SourceFact { action: "Source".into(), repository: p.src.display().to_string(), branch: "main".into(), commit_id: commit, tag: None, author: Some(carol.clone()), committer: Some(carol) }],
         builds: vec![BuildFact { action: "Build".into(), stage: "Build".into(), build_id: st.predicate["runDetails"]["metadata"]["invocationId"].as_str().unwrap().into(), status: "SUCCEEDED".into(), builder: "https://kiln.dev/builders/local/v1".into(), provenance: prov }],
         scans: vec![],
         approvals: vec![ApprovalFact { action: "Approve".into(), stage: "Approval".into(), by: "alice@example.com".into(), time: "2026-12-06T09:20:00Z".into(), outcome: "Approved".into(), comment: Some("staging is fine".into()) }],

@@ -16,7 +16,7 @@ fn fixed_facts() -> kiln_release::ReleaseFacts {
     kiln_release::ReleaseFacts {
         pipeline: kiln_release::PipelineFact { name: "p".into(), version: None, definition_sha256: d('1') },
         run: kiln_release::RunFact { id: "r".into(), status: "Succeeded".into(), start_time: None, end_time: None, trigger: None },
-        sources: vec![kiln_release::SourceFact { action: "S".into(), repository: "r".into(), branch: "main".into(), commit_id: d('a'), author: None, committer: Some(kiln_release::Person { name: "c".into(), email: None }) }],
+        sources: vec![kiln_release::SourceFact { action: "S".into(), repository: "r".into(), branch: "main".into(), commit_id: d('a'), tag: None, author: None, committer: Some(kiln_release::Person { name: "c".into(), email: None }) }],
         builds: vec![],
         scans: vec![kiln_release::ScanFact { action: "B".into(), plugin: "s".into(), plugin_sha256: d('2'), findings: [("weird".to_string(), 1u64)].into_iter().collect(), verdict: "passed".into(), build: None }],
         approvals: vec![kiln_release::ApprovalFact { action: "A".into(), stage: "A".into(), by: "c".into(), time: "bad time".into(), outcome: "Approved".into(), comment: None }],

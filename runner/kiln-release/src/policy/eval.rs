@@ -201,6 +201,14 @@ fn source(r: &SourceRule, facts: &ReleaseFacts) -> Outcome {
         if !r.branches.is_empty() && !r.branches.contains(&s.branch) {
             return Err(format!("source {} is branch {}, expected one of {:?}", s.action, s.branch, r.branches));
         }
+        if !r.tags.is_empty() {
+            let Some(tag) = &s.tag else {
+                return Err(format!("source {} ({} at {}) was not started by a tag push, expected a tag matching one of {:?}", s.action, s.branch, s.commit_id, r.tags));
+            };
+            if !r.tags.iter().any(|p| super::tag_glob(p).is_ok_and(|g| g.is_match(tag))) {
+                return Err(format!("source {} is tag {tag}, expected one matching one of {:?}", s.action, r.tags));
+            }
+        }
     }
-    Ok(facts.sources.iter().map(|s| format!("{}@{} {}", s.repository, s.branch, s.commit_id)).collect::<Vec<_>>().join(", "))
+    Ok(facts.sources.iter().map(|s| format!("{}@{} {}{}", s.repository, s.branch, s.commit_id, s.tag.as_ref().map(|t| format!(" (tag {t})")).unwrap_or_default())).collect::<Vec<_>>().join(", "))
 }

@@ -29,8 +29,9 @@
 //!   `status` and one of `builders`. (Each build's provenance is verified in any case.)
 //! - `findings: {max-severity, plugin?}`: no scan (of `plugin`) reported a finding above
 //!   `max-severity` (`info` < `low` < `medium` < `high` < `critical`); with `plugin`, it ran.
-//! - `source: {repository?, branches?: [names]}`: every source is of that repository and one of
-//!   those branches.
+//! - `source: {repository?, branches?: [names], tags?: [globs]}`: every source is of that
+//!   repository and one of those branches; with `tags`, every source was pushed as a tag matching
+//!   one of the patterns (`v*`: only release tags reach this pipeline's end).
 //! - `run: {status}`: the run ended with that CodePipeline status.
 //!
 //! The presets: `staging-deploy-succeeded-before-production` = `deployment: {group:
@@ -344,13 +345,40 @@ pub struct FindingsRule {
 
 /// `source:`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", try_from = "RawSourceRule")]
 pub struct SourceRule {
     /// The repository.
     pub repository: Option<String>,
     /// The allowed branches.
-    #[serde(default)]
     pub branches: Vec<String>,
+    /// Glob patterns (`v*`) one of which the tag whose push started the run must match; empty:
+    /// any source, tag push or not.
+    pub tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSourceRule {
+    repository: Option<String>,
+    #[serde(default)]
+    branches: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+impl TryFrom<RawSourceRule> for SourceRule {
+    type Error = String;
+    fn try_from(r: RawSourceRule) -> Result<Self, String> {
+        for t in &r.tags {
+            tag_glob(t)?;
+        }
+        Ok(SourceRule { repository: r.repository, branches: r.branches, tags: r.tags })
+    }
+}
+
+/// A `tags:` pattern: globset's glob, `*` not crossing `/` (as in a trigger's `tags`).
+pub(crate) fn tag_glob(pattern: &str) -> Result<globset::GlobMatcher, String> {
+    globset::GlobBuilder::new(pattern).literal_separator(true).build().map(|g| g.compile_matcher()).map_err(|e| format!("source rule: the tag pattern `{pattern}` is not a valid glob: {e}"))
 }
 
 /// `run:`.
