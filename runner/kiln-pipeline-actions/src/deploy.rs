@@ -21,8 +21,10 @@
 //!   through the run's store: the artifact's row names its producing action (stage, action,
 //!   attempt) and that action's details carry `provenance` (the file) and `provenanceDigest`.
 //!   `kiln deploy` verifies it with the run's build key `K` (the `--key` of `kiln pipeline run`)
-//!   and checks that the zip is one of its subjects before anything is deployed. An artifact
-//!   no signed build made (a Source artifact, a batch's combined artifact, a build run without
+//!   and checks that the zip is one of its subjects before anything is deployed. A batch
+//!   action's output named after one of its builds is vouched for by that build's provenance
+//!   (`provenance.<identifier>`). An artifact no signed build made (a Source artifact, a
+//!   batch's combined artifact, a build run without
 //!   `--key`) fails the action with a message saying so, unless the workspace says
 //!   `allow-unverified: true` (then `--allow-unverified`, which the deployment record states).
 //!   A rollback execution (V2 `onFailure: ROLLBACK`) redeploys the artifacts of the execution
@@ -78,9 +80,14 @@ impl KilnDeploy {
     /// why there is none, for the message).
     pub async fn provenance_of(&self, ctx: &ActionContext, input: &InputArtifact) -> Result<Vouched, String> {
         let (producer, action) = crate::producer_of(&self.store, ctx, input).await?;
-        match (action.output_details.get("provenance"), action.output_details.get("provenanceDigest")) {
-            (Some(p), Some(d)) => Ok(Vouched { provenance: PathBuf::from(p), digest: d.clone(), producer }),
-            _ => Err(format!("the artifact `{}` was made by {producer}, which recorded no signed build provenance (only a single CodeBuild build's output artifact has one)", input.name)),
+        let d = &action.output_details;
+        // A batch's output named after one of its builds is that build's artifact, with that
+        // build's provenance; a single build's, the build's.
+        let keys = if d.contains_key("batchRecord") { (format!("provenance.{}", input.name), format!("provenanceDigest.{}", input.name)) } else { ("provenance".to_string(), "provenanceDigest".to_string()) };
+        match (d.get(&keys.0), d.get(&keys.1)) {
+            (Some(p), Some(dg)) => Ok(Vouched { provenance: PathBuf::from(p), digest: dg.clone(), producer }),
+            _ if d.contains_key("batchRecord") => Err(format!("the artifact `{}` was made by the batch {producer} and is not one of its builds' own artifacts (a combined artifact has no build provenance of its own): deploy an output named after a build identifier", input.name)),
+            _ => Err(format!("the artifact `{}` was made by {producer}, which recorded no signed build provenance (only a CodeBuild build's output artifact has one)", input.name)),
         }
     }
 

@@ -362,3 +362,33 @@ fn a_batch_build_action_hands_on_each_builds_artifact_and_the_release_names_ever
     assert!(out.status.success(), "kiln verify --release:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("artifact linux") && text.contains("made by build Binaries/linux"), "{text}");
 }
+
+/// A batch build's own artifact is deployable: its build's signed provenance vouches for it (the
+/// output named after the build identifier); the deployment attestation names that provenance and
+/// the release record's chain verifies. A combined artifact would be refused with the reason.
+#[test]
+fn a_batch_builds_artifact_is_deployed_with_that_builds_provenance_verified() {
+    const BATCH_WEB: &str = "version: 0.2\nbatch:\n  build-list:\n    - identifier: web\n    - identifier: docs\nphases:\n  build:\n    commands:\n      - mkdir -p dist && cp web/* dist/ && echo \"$CODEBUILD_BATCH_BUILD_IDENTIFIER\" > dist/release.txt\nartifacts:\n  base-directory: dist\n  files: ['**/*']\n";
+    let pipeline = source_stage()
+        + "    - name: Build\n      actions:\n"
+        + &build_action("Package", "package", 1, "Src", None, ", BatchEnabled: 'true'")
+        + "          outputArtifacts: [{name: web}, {name: docs}]\n"
+        + "    - name: Staging\n      actions:\n"
+        + &deploy_action("DeployStaging", "staging", "web");
+    let ws = web_ws(&pipeline, SERVER);
+    std::fs::write(ws.dir().join("package/buildspec.yml"), BATCH_WEB).unwrap();
+    git(&ws.dir(), &["-c", "user.email=dev@example.invalid", "-c", "user.name=Dev", "commit", "-qam", "a batch"]);
+    let out = ws.kiln().env("COSIGN_PASSWORD", PASSWORD).args(["pipeline", "run", "pipeline.yml", "--key", "cosign.key", "-q"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let id = ws.run_ids()[0].clone();
+    let s = ws.status(&id);
+    let batch = action(&s, "Build", "Package");
+    let deploy = action(&s, "Staging", "DeployStaging");
+    assert_eq!(deploy["details"]["status"], "Succeeded", "{deploy}");
+    assert_eq!(deploy["details"]["provenanceDigest"], batch["details"]["provenanceDigest.web"], "the web build's provenance vouched for it: {deploy}\n{batch}");
+    let out = verify_release(&ws, &id, None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("made by build Package/web"), "{text}");
+}
