@@ -366,3 +366,53 @@ async fn a_deployment_in_progress_streams_its_page_then_ends() {
     assert!(dash.contains("Deployments (last 1)"), "deployment statistics: {dash}");
     assert_eq!(ui.page("/deployments/..").await.0, StatusCode::NOT_FOUND);
 }
+
+/// kiln writes a failed deployment's final status, then the rollback it starts: a stream that saw
+/// the final status keeps following until the rollback is named (it ended at the final status,
+/// and a page watched live never showed "Rolled back by").
+#[tokio::test]
+async fn a_stopped_deployment_is_followed_until_its_rollback_is_named() {
+    let f = fixture();
+    let json = f.records.root().join("deployments/d-EXAMPLE01/deployment.json");
+    let original = std::fs::read_to_string(&json).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let rollback = v["rollbackInfo"].take();
+    v.as_object_mut().unwrap().remove("rollbackInfo");
+    v["status"] = "InProgress".into();
+    std::fs::write(&json, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let lock = std::fs::File::create(json.with_file_name("lock")).unwrap();
+    // SAFETY: flock on a descriptor the test owns.
+    assert_eq!(unsafe { libc::flock(std::os::unix::io::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    let ui = ui_with(f, false).login().await;
+    let mut req = get("/deployments/d-EXAMPLE01/events");
+    req.headers_mut().insert(header::COOKIE, ui.cookie.parse().unwrap());
+    let mut body = ui.send(req).await.into_body();
+    // A reader of its own, as a browser reads the stream while the record changes.
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let reader = tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut got = String::new();
+        let mut first = Some(first_tx);
+        while !got.contains("event: end") {
+            let frame = tokio::time::timeout_at(deadline, body.frame()).await.expect("the stream ends once the rollback is named").unwrap().unwrap();
+            got.push_str(&String::from_utf8_lossy(&frame.into_data().unwrap_or_default()));
+            if got.contains("event: page") {
+                first.take().map(|t| t.send(()));
+            }
+        }
+        got
+    });
+    first_rx.await.unwrap();
+    // Stopped, no rollback named yet; then, a moment later (several polls), the rollback.
+    v["status"] = "Stopped".into();
+    std::fs::write(&json, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    v["rollbackInfo"] = rollback;
+    std::fs::write(&json, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let got = reader.await.unwrap();
+    let pages: Vec<&str> = got.split("event: page").skip(1).collect();
+    assert!(pages.iter().any(|p| p.contains("Stopped") && !p.contains("Rolled back by")), "the stream saw the deployment stopped before its rollback was named: {got}");
+    let last = pages.last().unwrap();
+    assert!(last.contains("Rolled back by") && last.contains("d-EXAMPLE02"), "{last}");
+    drop(lock);
+}

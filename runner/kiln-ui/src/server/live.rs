@@ -114,6 +114,9 @@ pub async fn events(State(s): State<AppState>, Path(id): Path<String>, Query(q):
 
 /// How often a live deployment's record is checked for a change.
 const DEPLOYMENT_POLL: Duration = Duration::from_millis(400);
+/// How long a deployment that ended with no rollback information yet is followed: kiln writes
+/// the rollback it starts (`rollbackInfo`) just after the failed deployment's final status.
+const ROLLBACK_GRACE: Duration = Duration::from_secs(3);
 
 /// Where a deployment's stream is.
 enum Stage {
@@ -123,20 +126,28 @@ enum Stage {
     Done,
 }
 
+/// Whether a deployment's page will not change any more: it is not live, and it says what
+/// became of its rollback (`rollbackInfo`: the rollback started, or why there is none), or it
+/// ended [`ROLLBACK_GRACE`] ago without one (no rollback was asked for).
+fn settled(d: &kiln_record::DeploymentInfo, final_since: Option<Instant>) -> bool {
+    !crate::render::deployment::is_live(d) && (d.rollback_info.is_some() || final_since.is_some_and(|t| t.elapsed() >= ROLLBACK_GRACE))
+}
+
 /// A deployment in progress, as server-sent events: `page` (the deployment's part of the page,
 /// rendered again, escaped as every page is, whenever its record changes: its size or
-/// modification time) and `end` (the deployment is final, or the stream is [`MAX_LIFE`] old;
-/// the last `page` was sent). `kiln.js` puts each `page` in place of the old one.
+/// modification time) and `end` (the deployment is final and [`settled`], or the stream is
+/// [`MAX_LIFE`] old; the last `page` was sent). `kiln.js` puts each `page` in place of the old
+/// one.
 pub async fn deployment_events(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     let Some(id) = RecordId::parse(&id) else { return super::pages::missing("This is not a deployment id.") };
     if s.deployments.get(&id).await.is_none() {
         return super::pages::missing("No deployment with this id.");
     }
-    let start = (s, id, None::<String>, Instant::now(), Stage::Running);
-    let stream = futures_util::stream::unfold(start, |(s, id, last, started, stage)| async move {
+    let start = (s, id, None::<String>, Instant::now(), Stage::Running, None::<Instant>);
+    let stream = futures_util::stream::unfold(start, |(s, id, last, started, stage, mut final_since)| async move {
         match stage {
             Stage::Done => return None,
-            Stage::Ending => return Some((Ok::<_, std::convert::Infallible>(Event::default().event("end").data("final")), (s, id, last, started, Stage::Done))),
+            Stage::Ending => return Some((Ok::<_, std::convert::Infallible>(Event::default().event("end").data("final")), (s, id, last, started, Stage::Done, final_since))),
             Stage::Running => {}
         }
         loop {
@@ -147,11 +158,17 @@ pub async fn deployment_events(State(s): State<AppState>, Path(id): Path<String>
                 // An SSE data field cannot hold a carriage return; in HTML text and attributes
                 // the character reference is the same character.
                 let html = crate::render::deployment::body(&d).into_string().replace('\r', "&#13;");
-                let next = if crate::render::deployment::is_live(&d) && started.elapsed() < MAX_LIFE { Stage::Running } else { Stage::Ending };
-                return Some((Ok(Event::default().event("page").data(html)), (s, id, stamp, started, next)));
+                if !crate::render::deployment::is_live(&d) {
+                    final_since.get_or_insert_with(Instant::now);
+                }
+                let next = if settled(&d, final_since) || started.elapsed() >= MAX_LIFE { Stage::Ending } else { Stage::Running };
+                return Some((Ok(Event::default().event("page").data(html)), (s, id, stamp, started, next, final_since)));
+            }
+            if final_since.is_some_and(|t| t.elapsed() >= ROLLBACK_GRACE) {
+                return Some((Ok(Event::default().event("end").data("final")), (s, id, last, started, Stage::Done, final_since)));
             }
             if started.elapsed() > MAX_LIFE {
-                return Some((Ok(Event::default().event("end").data("too old")), (s, id, last, started, Stage::Done)));
+                return Some((Ok(Event::default().event("end").data("too old")), (s, id, last, started, Stage::Done, final_since)));
             }
             tokio::time::sleep(DEPLOYMENT_POLL).await;
         }
