@@ -65,28 +65,41 @@ pub async fn browser() -> Option<Browser> {
             return None;
         }
     };
-    let port = free_port();
-    let child = Command::new(driver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // A free port can be taken between picking it and chromedriver binding it (tests run in
+    // parallel, each with its own chromedriver), and a chromedriver that just started can reset
+    // the first connection: a failed start is retried with a new port and a new chromedriver.
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = Command::new(&driver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--window-size=1300,1700",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let caps: Capabilities = serde_json::from_value(serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"},
+        }))
+        .unwrap();
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(client) => return Some(Browser { client, driver: child, _profile: profile }),
+            Err(e) => {
+                last_error = format!("{e:?}");
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
-    let profile = tempfile::tempdir().unwrap();
-    let args = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--window-size=1300,1700",
-    ];
-    let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    args.push(format!("--user-data-dir={}", profile.path().display()));
-    let caps: Capabilities = serde_json::from_value(serde_json::json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {"binary": chromium, "args": args},
-        "goog:loggingPrefs": {"browser": "ALL"},
-    }))
-    .unwrap();
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps).connect(&format!("http://127.0.0.1:{port}")).await.expect("a WebDriver session");
-    Some(Browser { client, driver: child, _profile: profile })
+    panic!("no WebDriver session after 3 chromedriver starts: {last_error}");
 }
 
 impl Browser {
