@@ -217,8 +217,8 @@ fn git(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-#[test]
-fn resolved_source_version_is_the_git_head_commit() {
+/// A project whose source is a git repository with one commit; and that commit.
+fn committed_project() -> (Project, String) {
     let p = Project::new(STANDARD_VARS);
     p.write("README", "hello\n");
     let home = p.side_dir("home");
@@ -226,6 +226,12 @@ fn resolved_source_version_is_the_git_head_commit() {
     git(&p.src, &home, &["add", "-A"]);
     git(&p.src, &home, &["commit", "-q", "-m", "first"]);
     let head = git(&p.src, &home, &["rev-parse", "HEAD"]);
+    (p, head)
+}
+
+#[test]
+fn resolved_source_version_is_the_git_head_commit() {
+    let (p, head) = committed_project();
     assert_eq!(head.len(), 40);
     let b = p.build(&[]);
     assert_eq!(b.status(), "SUCCEEDED", "{}", b.describe());
@@ -245,13 +251,7 @@ fn resolved_source_version_is_the_git_head_commit() {
 
 #[test]
 fn a_given_source_version_replaces_the_enclosing_repository_head() {
-    let p = Project::new(STANDARD_VARS);
-    p.write("README", "hello\n");
-    let home = p.side_dir("home");
-    git(&p.src, &home, &["init", "-q"]);
-    git(&p.src, &home, &["add", "-A"]);
-    git(&p.src, &home, &["commit", "-q", "-m", "first"]);
-    let head = git(&p.src, &home, &["rev-parse", "HEAD"]);
+    let (p, head) = committed_project();
     // An unpacked artifact of another commit, as a pipeline hands a build: the commit it holds.
     let other = "0123456789abcdef0123456789abcdef01234567";
     let b = p.build(&["--source-version", other]);
