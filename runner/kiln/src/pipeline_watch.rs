@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use clap::Args;
 use kiln_pipeline::exec::Engine;
-use kiln_pipeline::triggers::check_patterns;
 use kiln_pipeline::workspace::{target, Target};
 use kiln_pipeline::Pipeline;
 use kiln_pipeline_actions::source::GitSource;
@@ -134,9 +133,6 @@ pub fn run(args: &WatchArgs) -> ExitCode {
             Ok(p) => p,
             Err(code) => return code,
         };
-        if let Err(e) = check_patterns(&prepared.pipeline) {
-            return cannot(&format!("{}:{e}", args.definition.file.display()));
-        }
         if args.dry_run { dry_run(args, &prepared).await } else { watch(args, prepared).await }
     })
 }

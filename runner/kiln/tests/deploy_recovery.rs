@@ -170,7 +170,7 @@ fn only_a_build_whose_provenance_verifies_is_deployed_and_its_attestation_names_
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("Verified OK"), "with --json the checks go to stderr: {}", stderr(&out));
     let d = &outcome(&out)[0];
-    let prov_sha = sha256_hex(&std::fs::read(record.join("provenance.intoto.jsonl")).unwrap());
+    let prov_sha = kiln_engine::sha256_hex(&std::fs::read(record.join("provenance.intoto.jsonl")).unwrap());
     assert_eq!(d["revision"]["localRevision"]["provenanceSha256"], prov_sha.as_str());
     let att = fx.proj.join(".kiln/deployments").join(d["deploymentId"].as_str().unwrap()).join("attestation.intoto.jsonl");
     let script = r#"
@@ -201,20 +201,23 @@ print("attestation verified independently")
     assert!(!rec.contains("ENCRYPTED") && !rec.contains("deploy test"), "no key material or password in the record");
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    kiln_engine::sha256_hex(bytes)
-}
-
-#[test]
-fn kiln_deploy_stop_from_another_process_stops_the_canary_and_rolls_back_as_the_group_says() {
+/// [`v2_canary_at_10`] in a group that rolls back a deployment stopped on request (None, said,
+/// without python3). The fixture lives as long as the deployment.
+fn canary_stopped_on_request() -> Option<(Fx, std::process::Child, String)> {
     if python().is_none() {
         eprintln!("SKIPPED: python3 is not installed");
-        return;
+        return None;
     }
     let fx = Fx::new();
     let head = CANARY.replace("DEPLOYMENT_STOP_ON_ALARM]", "DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST]");
     let group = fx.group(&head, true, "", &["task-1"]);
     let (child, id) = v2_canary_at_10(&fx, &group);
+    Some((fx, child, id))
+}
+
+#[test]
+fn kiln_deploy_stop_from_another_process_stops_the_canary_and_rolls_back_as_the_group_says() {
+    let Some((fx, child, id)) = canary_stopped_on_request() else { return };
     let stop = fx.kiln().args(["deploy", "stop", &id, "--dir"]).arg(&fx.proj).output().unwrap();
     assert!(stop.status.success() && String::from_utf8_lossy(&stop.stdout).contains("stop requested"), "{}", String::from_utf8_lossy(&stop.stderr));
     let out = wait_bounded(child, Duration::from_secs(60));
@@ -227,14 +230,7 @@ fn kiln_deploy_stop_from_another_process_stops_the_canary_and_rolls_back_as_the_
 
 #[test]
 fn ctrl_c_during_a_deployment_stops_it_instead_of_leaving_it_half_shifted() {
-    if python().is_none() {
-        eprintln!("SKIPPED: python3 is not installed");
-        return;
-    }
-    let fx = Fx::new();
-    let head = CANARY.replace("DEPLOYMENT_STOP_ON_ALARM]", "DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST]");
-    let group = fx.group(&head, true, "", &["task-1"]);
-    let (child, _) = v2_canary_at_10(&fx, &group);
+    let Some((_fx, child, _)) = canary_stopped_on_request() else { return };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let out = wait_bounded(child, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
