@@ -122,13 +122,9 @@ impl GitSource {
                 return Err(format!("`{c}` is not a commit id"));
             }
         }
-        let parent = format!("{new}^1");
+        let from = old.map_or_else(|| format!("{new}^1"), str::to_string);
         let mut out = Vec::new();
-        let diff = ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv"];
-        let first = match old {
-            Some(o) => self.git(repo, &[&diff[..], &[o, new, "--"]].concat(), &mut out, MAX_LISTING).await,
-            None => self.git(repo, &[&diff[..], &[&parent, new, "--"]].concat(), &mut out, MAX_LISTING).await,
-        };
+        let first = self.git(repo, &["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", &from, new, "--"], &mut out, MAX_LISTING).await;
         if let Err(e) = first {
             // A root commit has no parent; an old commit that is gone (a force push after gc)
             // leaves only the new commit's own changes.
